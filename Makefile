@@ -1,0 +1,36 @@
+# Two entry points: `make run` (app on the embedded local model) and `make test` (the whole suite).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 8501
+
+.PHONY: run test install install-test chromium weights lint bench
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+install: $(BIN)/python
+	$(BIN)/python -m pip install -q -e '.[local]'
+	$(BIN)/python -m engine.local_model prepare
+
+install-test: $(BIN)/python chromium
+	$(BIN)/python -m pip install -q -e '.[local,test]'
+	$(BIN)/python -m engine.local_model prepare
+
+# Debian's Chromium: Playwright cannot download its own browser here.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; }
+
+run: install
+	$(BIN)/streamlit run app.py --server.port $(PORT)
+
+lint:
+	$(BIN)/ruff check .
+
+test: install-test
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+bench: install-test
+	$(BIN)/python bench/engine_bench.py

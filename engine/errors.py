@@ -1,0 +1,90 @@
+"""Every failure the engine reports: one family, each carrying what arrived before it broke."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class ExtractionError(Exception):
+    """An extraction that did not end in a validated model.
+
+    `partial` keeps whatever arrived (a Partial model instance or raw value) and `errors` maps
+    paths (`users[0].email`) to messages, so nothing streamed is lost.
+    """
+
+    #: Plain-language advice for people who write no code; views show it under the message.
+    hint: str = ""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        partial: Any = None,
+        errors: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.partial = partial
+        self.errors: dict[str, str] = dict(errors or {})
+
+    @property
+    def message(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+class JSONStreamError(ExtractionError, ValueError):
+    """The text is not valid JSON (or ended inside a value). Carries the offset and nearby text."""
+
+    hint = "The model's answer was not well-formed JSON. Try again, or pick a JSON-capable mode."
+
+    def __init__(self, message: str, *, offset: int = -1, near: str = "", **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.offset = offset
+        self.near = near
+
+
+class ValidationFailed(ExtractionError):
+    """The JSON is complete but does not validate against the schema."""
+
+    hint = "Some fields did not match the schema; the fields marked invalid say why."
+
+
+class Truncated(ExtractionError):
+    """The model stopped early (`finish_reason` `length`): the answer is cut off."""
+
+    hint = (
+        "The answer was cut off because the model hit its length limit. Raise the token limit, "
+        "shorten the text, or choose a smaller schema."
+    )
+
+
+class Refused(ExtractionError):
+    """The model refused to answer."""
+
+    hint = "The model declined this request. Rephrase the text or try another model."
+
+    def __init__(self, message: str, *, refusal: str = "", **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.refusal = refusal
+
+
+class ContentFiltered(ExtractionError):
+    """The provider's content filter stopped the answer (`finish_reason` `content_filter`)."""
+
+    hint = "The provider's safety filter stopped the answer. Try a different text or provider."
+
+
+class StreamInterrupted(ExtractionError):
+    """The connection dropped or the provider failed mid-stream."""
+
+    hint = "The connection to the model was lost. Check that the server is running and retry."
+
+
+class Cancelled(ExtractionError):
+    """The user stopped the stream; what arrived is kept."""
+
+    hint = "You stopped the extraction. What arrived so far is kept."
+
+
+class ProviderError(Exception):
+    """A provider could not be used: unreachable server, rejected key, unknown model. The message
+    says what to fix; it never contains the API key."""

@@ -112,9 +112,10 @@ def open_objects(schema: dict[str, Any]) -> list[str]:
 
 def _walk_open(node: Any, path: str, found: list[str]) -> None:
     if isinstance(node, dict):
-        if isinstance(node.get("additionalProperties"), dict) or node.get(
-            "additionalProperties"
-        ) is True:
+        if (
+            isinstance(node.get("additionalProperties"), dict)
+            or node.get("additionalProperties") is True
+        ):
             found.append(path or "$")
         for key, value in node.items():
             _walk_open(value, f"{path}/{key}", found)

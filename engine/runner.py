@@ -1,0 +1,478 @@
+"""Run an extraction in a background thread and hand a view the latest state, coalesced.
+
+The LLM stream runs in its own thread and never waits for the view. It folds each Snapshot's
+changes into a small mirror keyed by form placeholder (one per leaf field, see
+`engine.schema_info.leaves`) and remembers which placeholders changed since the last draw. The
+view (a Streamlit script thread) calls `Runner.next_update()` at its own pace (about 20 times a
+second) and gets only what changed, so a 100 KB answer never makes it fall behind.
+
+`Runner.stop()` sets the `cancel` event the stream checks after every chunk, closes the
+generator, and returns at once with what arrived (it uses no UI call, so it is safe in a
+`finally`). Everything here is UI-free; views turn the data into widgets.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from engine.changes import DONE, INVALID, PENDING, STREAMING
+from engine.errors import (
+    Cancelled,
+    ContentFiltered,
+    ExtractionError,
+    JSONStreamError,
+    ProviderError,
+    Refused,
+    StreamInterrupted,
+    Truncated,
+    ValidationFailed,
+)
+from engine.schema_info import SCALAR, TABLE, FieldNode, leaf_key
+
+StreamFactory = Callable[[threading.Event], Iterator[Any]]
+
+RUNNING = "running"
+FINISHED = "finished"  # validated result
+FAILED = "failed"  # ended with an ExtractionError / ProviderError (partial kept)
+STOPPED = "stopped"  # the user stopped it (partial kept)
+
+#: Redraws per second the view is allowed (coalescing window = 1 / DRAW_HZ).
+DRAW_HZ = 20.0
+#: How often the (bigger) live JSON copy is refreshed while streaming.
+JSON_HZ = 4.0
+
+
+@dataclass
+class Cell:
+    """One value in the form: its latest value, state and validation message."""
+
+    value: Any = None
+    state: str = PENDING
+    error: str | None = None
+
+
+@dataclass
+class LeafData:
+    """What a placeholder shows. Scalars use `cell`; tables and item lists use `items`
+    (a Cell per row/item; a row's value is a dict column -> value) plus `cell` for the list."""
+
+    kind: str
+    cell: Cell = field(default_factory=Cell)
+    items: list[Cell] = field(default_factory=list)
+    cells: list[dict[str, Cell]] = field(default_factory=list)  # table: per-row column cells
+
+
+@dataclass
+class Metrics:
+    """Live numbers, all in seconds (None until known)."""
+
+    first_token: float | None = None
+    first_done: float | None = None
+    elapsed: float = 0.0
+    chunks: int = 0
+    completion_tokens: int | None = None
+
+    @property
+    def tokens_per_s(self) -> float | None:
+        """Completion tokens (or chunks while streaming, about one token each) per second
+        since the first token."""
+        if self.first_token is None:
+            return None
+        span = self.elapsed - self.first_token
+        count = self.completion_tokens if self.completion_tokens is not None else self.chunks
+        return count / span if span > 0.05 else None
+
+
+@dataclass
+class Update:
+    """What changed since the previous `next_update()`; `leaves` holds copies of only those."""
+
+    leaves: dict[str, LeafData]
+    progress: float
+    done_leaves: int
+    total_leaves: int
+    metrics: Metrics
+    status: str
+    json_text: str | None = None  # set when the live JSON copy changed
+    text_changed: bool = False
+    seq: int = 0
+
+    @property
+    def finished(self) -> bool:
+        return self.status != RUNNING
+
+
+class Runner:
+    """One extraction in a background thread. Create, `start()`, poll `next_update()`."""
+
+    def __init__(self, leaves: list[FieldNode], factory: StreamFactory) -> None:
+        self._nodes = {n.path: n for n in leaves}
+        self._factory = factory
+        self._leaves = {n.path: LeafData(kind=n.kind) for n in leaves}
+        self._dirty: set[str] = set(self._leaves)  # first draw shows every placeholder
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self.cancel = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._started = 0.0
+        self._metrics = Metrics()
+        self._times: dict[str, list[float | None]] = {}
+        self._json = "{}"
+        self._json_dirty = True
+        self._json_at = 0.0
+        self._text = ""
+        self._text_dirty = False
+        self._status = RUNNING
+        self._progress = 0.0
+        self.error: BaseException | None = None
+        self.result: Any = None
+        self.errors: dict[str, str] = {}
+        self.finish_reason: str | None = None
+        self.usage: dict[str, Any] | None = None
+        self._last_take = 0.0
+        self._seq = 0
+
+    # --- background side --------------------------------------------------------------
+
+    def start(self) -> Runner:
+        self._started = time.perf_counter()
+        self._thread = threading.Thread(target=self._run, name="fieldstream-runner", daemon=True)
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        gen: Iterator[Any] | None = None
+        try:
+            gen = self._factory(self.cancel)
+            for snap in gen:
+                self._absorb(snap)
+                if self.cancel.is_set() and not getattr(snap, "is_final", False):
+                    break
+        except (ExtractionError, ProviderError) as exc:
+            self._finish_error(exc)
+        except Exception as exc:  # a bug or an unexpected client error: say it, keep partial
+            self._finish_error(StreamInterrupted(f"{type(exc).__name__}: {exc}"))
+        finally:
+            close = getattr(gen, "close", None)
+            if close is not None:
+                with contextlib.suppress(Exception):  # closing must never mask the outcome
+                    close()
+            self._finish_unended()
+
+    def _absorb(self, snap: Any) -> None:
+        now = time.perf_counter() - self._started
+        with self._lock:
+            if self._status != RUNNING:
+                return  # stopped: keep exactly what the view was told
+            self._absorb_text(snap, now)
+            for change in getattr(snap, "changes", ()):
+                self._apply_change(change, now)
+            self._progress = float(getattr(snap, "progress", self._progress) or 0.0)
+            self.errors = dict(getattr(snap, "errors", {}) or {})
+            self._metrics.elapsed = now
+            if now - self._json_at >= 1.0 / JSON_HZ or getattr(snap, "is_final", False):
+                self._copy_json(snap, now)
+            if getattr(snap, "is_final", False):
+                self._absorb_final(snap)
+        self._wake.set()
+
+    def _absorb_text(self, snap: Any, now: float) -> None:
+        text = getattr(snap, "text", None)
+        if text is None or len(text) == len(self._text):
+            return
+        if self._metrics.first_token is None:
+            self._metrics.first_token = now
+        self._metrics.chunks += 1
+        self._text = text
+        self._text_dirty = True
+
+    def _copy_json(self, snap: Any, now: float) -> None:
+        try:
+            self._json = json.dumps(getattr(snap, "value", None), ensure_ascii=False, indent=2,
+                                    default=str)
+        except (TypeError, ValueError):
+            return
+        self._json_at = now
+        self._json_dirty = True
+
+    def _apply_change(self, change: Any, now: float) -> None:
+        path: str = change.path
+        key = leaf_key(path)
+        data = self._leaves.get(key)
+        if data is None:
+            return  # a group or the root: its leaves carry the news
+        self._track_time(key if path == key else path, change.state, now)
+        if change.state in (DONE, INVALID) and self._metrics.first_done is None:
+            self._metrics.first_done = now
+        cell = self._cell_for(data, path[len(key):])
+        if cell is None:
+            return
+        cell.state = change.state
+        cell.value = change.value
+        cell.error = getattr(change, "error", None)
+        self._dirty.add(key)
+
+    def _cell_for(self, data: LeafData, rest: str) -> Cell | None:
+        """The cell a change path addresses, given the part after the leaf key:
+        `""` (the leaf itself), `[3]` (row/item 3), `[3].name` (a table cell)."""
+        if not rest:
+            return data.cell
+        if data.kind == SCALAR or not rest.startswith("["):
+            return None
+        close = rest.find("]")
+        try:
+            index = int(rest[1:close])
+        except ValueError:
+            return None
+        while len(data.items) <= index:
+            data.items.append(Cell())
+            data.cells.append({})
+        tail = rest[close + 1:]
+        if not tail:
+            return data.items[index]
+        if data.kind != TABLE or not tail.startswith("."):
+            return None
+        column = tail[1:]
+        if "." in column or "[" in column:
+            return None  # deeper than a cell: the cell's own Done carries the full value
+        return data.cells[index].setdefault(column, Cell())
+
+    def _track_time(self, path: str, state: str, now: float) -> None:
+        times = self._times.setdefault(path, [now, None])
+        if state in (DONE, INVALID) and times[1] is None:
+            times[1] = now
+
+    def _absorb_final(self, snap: Any) -> None:
+        self.finish_reason = getattr(snap, "finish_reason", None)
+        self.usage = getattr(snap, "usage", None)
+        tokens = (self.usage or {}).get("completion_tokens")
+        if isinstance(tokens, int):
+            self._metrics.completion_tokens = tokens
+        error = getattr(snap, "error", None)
+        if error is None:
+            try:
+                self.result = snap.final
+            except ExtractionError as exc:
+                error = exc
+        if error is not None:
+            self.error = error
+            self._status = STOPPED if isinstance(error, Cancelled) else FAILED
+        else:
+            self._status = FINISHED
+
+    def _finish_error(self, exc: BaseException) -> None:
+        with self._lock:
+            if self._status != RUNNING:
+                return
+            self.error = exc
+            errors = getattr(exc, "errors", None)
+            if errors:
+                self.errors = dict(errors)
+            self._status = STOPPED if isinstance(exc, Cancelled) else FAILED
+            self._metrics.elapsed = time.perf_counter() - self._started
+        self._wake.set()
+
+    def _finish_unended(self) -> None:
+        """The loop ended without a final snapshot (stopped, or the stream just ended)."""
+        if self.cancel.is_set():
+            self._finish_error(Cancelled("You stopped the extraction."))
+        else:
+            self._finish_error(StreamInterrupted("The stream ended without a final answer."))
+
+    # --- view side (never blocks on the stream) ---------------------------------------
+
+    def stop(self, wait: float = 0.0) -> None:
+        """Stop the stream and keep what arrived. Safe in a `finally`: no UI calls, returns
+        at once (or after `wait` seconds at most for the thread to close the request)."""
+        self.cancel.set()
+        if self._status == RUNNING:
+            self._finish_error(Cancelled("You stopped the extraction."))
+        if wait and self._thread is not None:
+            self._thread.join(wait)
+
+    @property
+    def status(self) -> str:
+        return self._status
+
+    @property
+    def finished(self) -> bool:
+        return self._status != RUNNING
+
+    @property
+    def thread_alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    @property
+    def text(self) -> str:
+        return self._text
+
+    def next_update(self, timeout: float = 0.2, hz: float = DRAW_HZ) -> Update:
+        """Wait until something changed (or `timeout`), but never return sooner than 1/hz
+        after the previous update: at most `hz` redraws a second, each carrying only what
+        changed since the last one. An idle stream still returns after `timeout` so the view
+        can tick its clock."""
+        gap = 1.0 / hz - (time.perf_counter() - self._last_take)
+        if gap > 0:
+            time.sleep(gap)
+        self._wake.wait(timeout)
+        return self.take()
+
+    def take(self) -> Update:
+        """Everything changed since the last call (without waiting)."""
+        self._wake.clear()
+        with self._lock:
+            leaves = {k: _copy_leaf(self._leaves[k]) for k in self._dirty}
+            self._dirty.clear()
+            if self._status == RUNNING:
+                self._metrics.elapsed = time.perf_counter() - self._started
+            json_text = self._json if self._json_dirty else None
+            self._json_dirty = False
+            text_changed, self._text_dirty = self._text_dirty, False
+            done = sum(1 for d in self._leaves.values() if d.cell.state in (DONE, INVALID))
+            self._seq += 1
+            update = Update(
+                leaves=leaves,
+                progress=self._progress if self._progress else done / max(len(self._leaves), 1),
+                done_leaves=done,
+                total_leaves=len(self._leaves),
+                metrics=Metrics(**vars(self._metrics)),
+                status=self._status,
+                json_text=json_text,
+                text_changed=text_changed,
+                seq=self._seq,
+            )
+        self._last_take = time.perf_counter()
+        return update
+
+    def snapshot_all(self) -> Update:
+        """A full update (every placeholder), e.g. to redraw a finished run after a rerun."""
+        with self._lock:
+            self._dirty.update(self._leaves)
+            self._json_dirty = True
+            self._text_dirty = True
+        return self.take()
+
+    def timeline(self) -> list[dict[str, Any]]:
+        """When each field started and finished (seconds from the request), for a chart."""
+        with self._lock:
+            items = list(self._times.items())
+            end = self._metrics.elapsed
+        rows = []
+        for path, (start, done) in items:
+            rows.append(
+                {
+                    "field": path,
+                    "start": round(start or 0.0, 4),
+                    "end": round(done if done is not None else end, 4),
+                    "state": "done" if done is not None else "unfinished",
+                }
+            )
+        return rows
+
+    def json_text(self) -> str:
+        with self._lock:
+            return self._json
+
+
+def _copy_leaf(data: LeafData) -> LeafData:
+    return LeafData(
+        kind=data.kind,
+        cell=Cell(data.cell.value, data.cell.state, data.cell.error),
+        items=[Cell(c.value, c.state, c.error) for c in data.items],
+        cells=[{k: Cell(c.value, c.state, c.error) for k, c in row.items()} for row in data.cells],
+    )
+
+
+# --- plain-language outcome ----------------------------------------------------------------
+
+_HEADLINES: list[tuple[type[BaseException], str]] = [
+    (Truncated, "The answer was cut off before it was complete."),
+    (Refused, "The model refused to answer."),
+    (ContentFiltered, "The provider's safety filter stopped the answer."),
+    (Cancelled, "Stopped. Everything that arrived before you pressed Stop is kept below."),
+    (StreamInterrupted, "The connection to the model was lost in the middle of the answer."),
+    (ValidationFailed, "The answer arrived, but some fields do not fit the schema."),
+    (JSONStreamError, "The model's answer was not valid JSON."),
+    (ProviderError, "The model could not be reached."),
+    (ExtractionError, "The extraction did not finish with a valid result."),
+]
+
+_DEFAULT_HINTS: dict[type[BaseException], str] = {
+    ProviderError: "Check the provider and model in the sidebar, then try again.",
+}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How a run ended, in words for people who write no code."""
+
+    kind: str  # "success" | "warning" | "error"
+    headline: str
+    detail: str
+    hint: str
+
+
+def explain(error: BaseException | None) -> Outcome:
+    """Plain words for how a run ended: a headline, the technical detail, what to try next."""
+    if error is None:
+        return Outcome("success", "Done: every field arrived and the result is valid.", "", "")
+    headline = next((h for cls, h in _HEADLINES if isinstance(error, cls)), "Something failed.")
+    hint = getattr(error, "hint", "") or next(
+        (h for cls, h in _DEFAULT_HINTS.items() if isinstance(error, cls)), ""
+    )
+    if isinstance(error, Refused) and error.refusal:
+        detail = f"The model said: {error.refusal}"
+    else:
+        detail = str(error)
+    kind = "warning" if isinstance(error, Cancelled) else "error"
+    return Outcome(kind, headline, detail, hint)
+
+
+STATE_LABELS = {
+    PENDING: "⏳ waiting",
+    STREAMING: "✍️ streaming",
+    DONE: "✅ done",
+    INVALID: "❌ invalid",
+}
+
+
+def state_label(state: str) -> str:
+    return STATE_LABELS.get(state, state)
+
+
+def display_value(value: Any) -> str:
+    """A value as plain text for the form (containers as compact JSON)."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int | float):
+        return f"{value:,}" if isinstance(value, int) else f"{value:,.2f}".rstrip("0").rstrip(".")
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
+def table_rows(data: LeafData, columns: list[str]) -> list[dict[str, str]]:
+    """Rows for a growing table: one dict per row, a `state` column first."""
+    rows = []
+    for item, cells in zip(data.items, data.cells, strict=False):
+        row = {"state": state_label(item.state)}
+        for col in columns:
+            cell = cells.get(col)
+            row[col] = display_value(cell.value) if cell is not None else ""
+        rows.append(row)
+    return rows
+
+
+def format_seconds(value: float | None) -> str:
+    if value is None:
+        return "—"
+    return f"{value * 1000:.0f} ms" if value < 1 else f"{value:.2f} s"
+

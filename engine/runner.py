@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -170,35 +171,38 @@ class Runner:
         with self._lock:
             if self._status != RUNNING:
                 return  # stopped: keep exactly what the view was told
-            self._absorb_text(snap, now)
+            self._count_chunk(snap, now)
             for change in getattr(snap, "changes", ()):
                 self._apply_change(change, now)
             self._progress = float(getattr(snap, "progress", self._progress) or 0.0)
             self.errors = dict(getattr(snap, "errors", {}) or {})
             self._metrics.elapsed = now
             if now - self._json_at >= 1.0 / JSON_HZ or getattr(snap, "is_final", False):
-                self._copy_json(snap, now)
+                self._copy_live(snap, now)
             if getattr(snap, "is_final", False):
                 self._absorb_final(snap)
         self._wake.set()
 
-    def _absorb_text(self, snap: Any, now: float) -> None:
-        text = getattr(snap, "text", None)
-        if text is None or len(text) == len(self._text):
+    def _count_chunk(self, snap: Any, now: float) -> None:
+        if getattr(snap, "is_final", False):
             return
         if self._metrics.first_token is None:
             self._metrics.first_token = now
         self._metrics.chunks += 1
-        self._text = text
-        self._text_dirty = True
 
-    def _copy_json(self, snap: Any, now: float) -> None:
+    def _copy_live(self, snap: Any, now: float) -> None:
+        """Copy the live object and raw text (both O(answer) to read, so only a few times a
+        second, and once more at the end)."""
+        self._json_at = now
+        text = getattr(snap, "text", None)
+        if isinstance(text, str) and text != self._text:
+            self._text = text
+            self._text_dirty = True
         try:
-            self._json = json.dumps(getattr(snap, "value", None), ensure_ascii=False, indent=2,
-                                    default=str)
+            value = _plain(snap)
+            self._json = json.dumps(value, ensure_ascii=False, indent=2, default=str)
         except (TypeError, ValueError):
             return
-        self._json_at = now
         self._json_dirty = True
 
     def _apply_change(self, change: Any, now: float) -> None:
@@ -380,6 +384,17 @@ class Runner:
             return self._json
 
 
+def _plain(snap: Any) -> Any:
+    """The live object as JSON-ready data: the Partial model (strings as far as they got),
+    else the raw parsed value."""
+    partial = getattr(snap, "partial", None)
+    if hasattr(partial, "model_dump"):
+        return partial.model_dump(mode="json")
+    if isinstance(partial, list):
+        return [p.model_dump(mode="json") if hasattr(p, "model_dump") else p for p in partial]
+    return getattr(snap, "value", None)
+
+
 def _copy_leaf(data: LeafData) -> LeafData:
     return LeafData(
         kind=data.kind,
@@ -476,3 +491,67 @@ def format_seconds(value: float | None) -> str:
         return "—"
     return f"{value * 1000:.0f} ms" if value < 1 else f"{value:.2f} s"
 
+
+
+# --- starting a run ------------------------------------------------------------------------
+
+MODE_PREFERENCE = ("json_schema", "tools", "json_object", "md_json")
+
+
+def default_mode(modes: list[str]) -> str:
+    """The most reliable mode a provider supports (schema-enforced first)."""
+    for mode in MODE_PREFERENCE:
+        if mode in modes:
+            return mode
+    return modes[0] if modes else "json_schema"
+
+
+def default_provider_index(providers: list[Any]) -> int:
+    """FIELDSTREAM_DEFAULT_PROVIDER by name if set and present, else the first (local)."""
+    wanted = os.environ.get("FIELDSTREAM_DEFAULT_PROVIDER", "").strip().lower()
+    for i, provider in enumerate(providers):
+        if wanted and provider.name.lower() == wanted:
+            return i
+    return 0
+
+
+@dataclass
+class RunRecord:
+    """A run as the view keeps it across reruns: what was asked, and its runner."""
+
+    schema_name: str
+    schema: Any
+    provider: str
+    model: str
+    mode: str
+    runner: Runner
+    text_chars: int = 0
+
+
+def extraction_factory(
+    text: str, schema: Any, provider: Any, model: str, mode: str, max_tokens: int | None = None
+) -> StreamFactory:
+    """A factory that connects to the provider and streams `extract` in the runner's thread
+    (so starting the local model or a slow connect never blocks the view)."""
+
+    def factory(cancel: threading.Event) -> Iterator[Any]:
+        from engine.llm import extract
+        from engine.providers import client_for
+
+        client = client_for(provider)
+        return extract(text, schema, client=client, model=model, mode=mode,
+                       max_tokens=max_tokens, cancel=cancel)
+
+    return factory
+
+
+def start_run(
+    text: str, schema_name: str, schema: Any, provider: Any, model: str, mode: str,
+    max_tokens: int | None = None, factory: StreamFactory | None = None,
+) -> RunRecord:
+    """Start an extraction in the background and return its record."""
+    from engine.schema_info import leaves
+
+    factory = factory or extraction_factory(text, schema, provider, model, mode, max_tokens)
+    runner = Runner(leaves(schema), factory).start()
+    return RunRecord(schema_name, schema, provider.name, model, mode, runner, len(text))

@@ -1,0 +1,1 @@
+"""Streamlit view helpers shared by app.py and pages/ (the logic they draw lives in engine/)."""

@@ -1,0 +1,32 @@
+"""Altair charts (built from plain rows; no data or fonts fetched from the internet)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import altair as alt
+import pandas as pd
+
+MAX_BARS = 120
+
+
+def timeline_chart(rows: list[dict[str, Any]]) -> alt.Chart:
+    """One bar per field from when it started to when it was done (seconds)."""
+    frame = pd.DataFrame(rows[:MAX_BARS])
+    height = max(120, 18 * len(frame))
+    return (
+        alt.Chart(frame)
+        .mark_bar(cornerRadius=2)
+        .encode(
+            x=alt.X("start:Q", title="seconds since the request"),
+            x2="end:Q",
+            y=alt.Y("field:N", sort=None, title=None),
+            color=alt.Color(
+                "state:N",
+                scale=alt.Scale(domain=["done", "unfinished"], range=["#16a34a", "#f59e0b"]),
+                legend=alt.Legend(orient="bottom", title=None),
+            ),
+            tooltip=["field", "start", "end", "state"],
+        )
+        .properties(height=height)
+    )

@@ -1,0 +1,170 @@
+"""The Extract page: inputs, Extract / Stop, the live area while streaming, and the outcome."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import streamlit as st
+
+from engine.runner import FINISHED, RunRecord, explain, start_run
+from engine.schema_info import schema_rows
+from engine.schemas import SAMPLE_FOR_SCHEMA, SAMPLES, SCHEMAS
+from ui.live_form import LiveView
+from ui.page import escape_md
+from ui.providers_view import load_providers, pick_mode, pick_model, pick_provider
+
+RUN_KEY = "fs_run"
+AUTOSTART_KEY = "fs_autostart"
+
+
+def _on_sample_change() -> None:
+    st.session_state["fs_text"] = SAMPLES[st.session_state["fs_sample"]]
+
+
+def _on_schema_change() -> None:
+    """Picking a schema swaps in its sample text, unless the user typed their own text."""
+    text = st.session_state.get("fs_text", "")
+    if not text.strip() or text in SAMPLES.values():
+        sample = SAMPLE_FOR_SCHEMA[st.session_state["fs_schema"]]
+        st.session_state["fs_sample"] = sample
+        st.session_state["fs_text"] = SAMPLES[sample]
+
+
+def render_text_input() -> str:
+    st.selectbox("Sample text", list(SAMPLES), key="fs_sample", on_change=_on_sample_change,
+                 help="Built-in texts to try; edit the text freely.")
+    return st.text_area("Text to extract from", key="fs_text", height=320,
+                        placeholder="Paste an e-mail, a note, an invoice…")
+
+
+def render_schema_picker() -> tuple[str, Any]:
+    name = st.selectbox("Schema", list(SCHEMAS), key="fs_schema", on_change=_on_schema_change,
+                        help="The form the model fills in.")
+    schema = SCHEMAS[name]
+    with st.expander(f"Fields of {name}", expanded=True):
+        st.dataframe(schema_rows(schema), hide_index=True, width="stretch")
+    return name, schema
+
+
+def render_settings() -> tuple[Any, str, str, int]:
+    providers, problem = load_providers()
+    if problem:
+        st.error(escape_md(problem))
+    provider = pick_provider(providers)
+    model = pick_model(provider) if provider else ""
+    mode = pick_mode(provider) if provider else "json_schema"
+    max_tokens = st.number_input("Token limit", min_value=64, max_value=32768, step=256,
+                                 key="fs_max_tokens",
+                                 help="The longest answer the model may write.")
+    return provider, model, mode, int(max_tokens)
+
+
+def render_extract_page() -> None:
+    st.title("🧪 Extract")
+    st.caption("Paste a text, pick a schema and a model, press Extract, and watch the fields "
+               "fill in.")
+    text_col, schema_col, settings_col = st.columns([5, 4, 3], gap="medium")
+    with text_col:
+        text = render_text_input()
+    with schema_col:
+        schema_name, schema = render_schema_picker()
+    with settings_col:
+        provider, model, mode, max_tokens = render_settings()
+        go_col, stop_col = st.columns(2)
+        extract = go_col.button("Extract", type="primary", key="fs_extract", width="stretch",
+                                disabled=provider is None)
+        stop = stop_col.button("Stop", key="fs_stop", width="stretch")
+    record: RunRecord | None = st.session_state.get(RUN_KEY)
+    if stop and record is not None:
+        record.runner.stop(wait=1.0)
+    autostart = st.session_state.pop(AUTOSTART_KEY, False)
+    if (extract or autostart) and provider is not None:
+        record = _start(text, schema_name, schema, provider, model, mode, max_tokens)
+    if record is not None:
+        st.divider()
+        render_run(record)
+
+
+def _start(text: str, schema_name: str, schema: Any, provider: Any, model: str, mode: str,
+           max_tokens: int) -> RunRecord | None:
+    old: RunRecord | None = st.session_state.get(RUN_KEY)
+    if old is not None:
+        old.runner.stop()
+    if not text.strip():
+        st.warning("Paste or pick a text first.")
+        return old
+    if not model:
+        st.warning("Pick or type a model name first.")
+        return old
+    record = start_run(text, schema_name, schema, provider, model, mode, max_tokens)
+    st.session_state[RUN_KEY] = record
+    return record
+
+
+def render_run(record: RunRecord) -> None:
+    """The live area for a run: streams it if it is still going, else redraws its end."""
+    st.caption(
+        escape_md(f"{record.schema_name} · {record.provider} · {record.model} · {record.mode}")
+    )
+    view = LiveView(record.schema)
+    view.build()
+    runner = record.runner
+    if not runner.finished:
+        stream_into(view, record)
+    view.apply(runner.snapshot_all(), runner, final=True)
+    render_outcome(record)
+
+
+def stream_into(view: LiveView, record: RunRecord) -> None:
+    """Poll the runner ~20 times a second and redraw what changed. Any rerun (a click, Stop,
+    a closed tab) interrupts this loop at its next draw; the finally then stops the LLM
+    request. The finally makes no st.* call."""
+    runner = record.runner
+    try:
+        while True:
+            update = runner.next_update()
+            view.apply(update, runner)
+            if update.finished:
+                break
+    finally:
+        runner.stop()
+
+
+def render_outcome(record: RunRecord) -> None:
+    runner = record.runner
+    outcome = explain(runner.error)
+    box = {"success": st.success, "warning": st.warning}.get(outcome.kind, st.error)
+    lines = [f"**{escape_md(outcome.headline)}**"]
+    if outcome.hint:
+        lines.append(f"What to try: {escape_md(outcome.hint)}")
+    box("  \n".join(lines))
+    if outcome.detail:
+        with st.expander("Technical detail"):
+            st.text(outcome.detail)
+    errors = dict(getattr(runner.error, "errors", None) or {}) or runner.errors
+    if errors:
+        st.markdown("**Problems by field**")
+        st.dataframe([{"field": k, "problem": v} for k, v in errors.items()], hide_index=True,
+                     width="stretch")
+    if runner.status == FINISHED and runner.result is not None:
+        _result_block(_model_json(runner.result), f"{record.schema_name}.json", "Result")
+    else:
+        _result_block(runner.json_text(), f"{record.schema_name}-partial.json",
+                      "What arrived (partial)")
+
+
+def _result_block(text: str, filename: str, title: str) -> None:
+    st.markdown(f"**{escape_md(title)}**")
+    st.code(text, language="json")
+    st.download_button("Download JSON", text, file_name=filename, mime="application/json",
+                       key="fs_download")
+
+
+def _model_json(result: Any) -> str:
+    if hasattr(result, "model_dump_json"):
+        return result.model_dump_json(indent=2)
+    if isinstance(result, list):
+        items = [r.model_dump(mode="json") if hasattr(r, "model_dump") else r for r in result]
+        return json.dumps(items, indent=2, ensure_ascii=False)
+    return json.dumps(result, indent=2, ensure_ascii=False, default=str)

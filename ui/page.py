@@ -1,0 +1,41 @@
+"""The one set-up every page calls: page config, kept input values, the sidebar."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from engine.schemas import MEETING_NOTE, SAMPLE_FOR_SCHEMA
+
+#: Session keys of inputs that must survive moving between pages (Streamlit forgets widget
+#: values of widgets a page does not draw, unless they are re-assigned each run).
+KEPT = ("fs_text", "fs_sample", "fs_schema", "fs_provider", "fs_model", "fs_mode", "fs_max_tokens")
+
+DEFAULTS: dict[str, object] = {
+    "fs_schema": "MeetingInfo",
+    "fs_sample": SAMPLE_FOR_SCHEMA["MeetingInfo"],
+    "fs_text": MEETING_NOTE,
+    "fs_max_tokens": 2048,
+}
+
+
+def setup_page(title: str, icon: str) -> None:
+    """Configure the page, keep inputs across pages, and draw the shared sidebar."""
+    st.set_page_config(page_title=f"{title} · Fieldstream", page_icon=icon, layout="wide")
+    for key in KEPT:
+        if key in st.session_state:
+            st.session_state[key] = st.session_state[key]
+    for key, value in DEFAULTS.items():
+        st.session_state.setdefault(key, value)
+    with st.sidebar:
+        st.caption(
+            "Fieldstream watches a language model fill in a form, one field at a time. "
+            "Model answers are shown as plain text."
+        )
+
+
+def escape_md(text: str) -> str:
+    """Text safe to put inside Markdown (no formatting, links, images or directives)."""
+    out = []
+    for ch in str(text):
+        out.append("\\" + ch if ch in "\\`*_{}[]()<>#+-.!|~:$=" else ch)
+    return "".join(out)

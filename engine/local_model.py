@@ -430,9 +430,8 @@ def _start_failure(proc: subprocess.Popen[bytes], log_path: Path) -> str:
         lines = log_path.read_text(errors="replace").strip().splitlines()
         tail = " | ".join(lines[-5:])
     state = "exited" if proc.poll() is not None else "did not become ready"
-    return (
-        f"The local model server {state} (log: {log_path})."
-        + (f" Last log lines: {tail}" if tail else "")
+    return f"The local model server {state} (log: {log_path})." + (
+        f" Last log lines: {tail}" if tail else ""
     )
 
 

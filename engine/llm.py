@@ -30,7 +30,7 @@ import threading
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import openai
 
@@ -52,6 +52,8 @@ from engine.llm_events import (
     UsageReport,
     chunk_events,
 )
+from engine.model_stream import ModelStream
+from engine.snapshot import Snapshot
 from engine.strict_schema import (
     ItemsUnwrapper,
     is_list_root,
@@ -61,9 +63,6 @@ from engine.strict_schema import (
     schema_prompt,
     tool_param,
 )
-
-if TYPE_CHECKING:
-    from engine.model_stream import ModelStream, Snapshot
 
 Mode = Literal["json_schema", "tools", "json_object", "md_json"]
 MODES: tuple[str, ...] = ("json_schema", "tools", "json_object", "md_json")
@@ -249,10 +248,7 @@ class _Run:
         return self.calls[key]
 
     def _new_call(self, schema: Any) -> _Call:
-        from engine.model_stream import ModelStream  # lead's module; imported late (no cycle)
-
-        stream = ModelStream(schema, track_times=True)
-        _restart_clock(stream, self.started)
+        stream = ModelStream(schema, track_times=True, started=self.started)
         wrapped = is_list_root(schema) and self.mode != "md_json"
         return _Call(stream, ItemsUnwrapper() if wrapped else None)
 
@@ -267,16 +263,11 @@ def _first(schemas: dict[str, Any]) -> Any:
     return next(iter(schemas.values()))
 
 
-def _restart_clock(stream: ModelStream, started: float) -> None:
-    """Measure timings from the request start, not from when this stream object was made."""
-    timings = getattr(stream, "timings", None)
-    if timings is not None and hasattr(timings, "started"):
-        with contextlib.suppress(AttributeError, TypeError):
-            timings.started = started
-
-
 def _feed(run: _Run, key: CallKey, text: str) -> Iterator[tuple[CallKey, Snapshot]]:
     call = run.call(key, run.names.get(key))
+    timings = call.stream.timings
+    if timings.first_token is None:  # ModelStream leaves this to whoever knows the request start
+        timings.first_token = time.perf_counter() - timings.started
     piece = call.unwrap.feed(text) if call.unwrap else text
     if piece:
         yield key, run.decorate(key, call.stream.feed(piece))

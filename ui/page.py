@@ -31,6 +31,11 @@ def setup_page(title: str, icon: str) -> None:
             "Fieldstream watches a language model fill in a form, one field at a time. "
             "Model answers are shown as plain text."
         )
+        st.text_input(
+            "OpenAI API key (optional)", type="password", key="fs_session_key",
+            help="Only for this browser session: never saved, never logged. You can also set "
+                 "OPENAI_API_KEY or add it to .streamlit/secrets.toml.",
+        )
 
 
 def escape_md(text: str) -> str:

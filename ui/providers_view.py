@@ -13,13 +13,6 @@ from engine.runner import default_mode, default_provider_index
 CHECK_TTL = 30.0
 
 
-def _secrets() -> dict[str, Any] | None:
-    try:
-        return st.secrets.to_dict() if len(st.secrets) else None
-    except Exception:  # no secrets.toml: that is the normal case
-        return None
-
-
 def load_providers() -> tuple[list[Any], str | None]:
     """(providers, None), or ([], a plain-language reason)."""
     try:
@@ -27,7 +20,8 @@ def load_providers() -> tuple[list[Any], str | None]:
     except ImportError as exc:
         return [], f"The provider module is not available ({exc})."
     try:
-        return list(available_providers(secrets=_secrets())), None
+        key = st.session_state.get("fs_session_key") or None
+        return list(available_providers(session_key=key)), None
     except Exception as exc:
         return [], f"Could not read the provider settings: {exc}"
 

@@ -1,0 +1,184 @@
+"""Shared helpers for the app's browser tests and the UI latency bench: start `streamlit run
+app.py` on a free 127.0.0.1 port, launch Debian's Chromium through Playwright, and watch field
+states change in the page (each field box carries `st-key-fs_<path>__<state>__<n>`)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = ROOT / "test-artifacts"
+
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+def chromium_path() -> str | None:
+    return shutil.which("chromium")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"streamlit exited early with code {proc.returncode}")
+        with contextlib.suppress(OSError), urllib.request.urlopen(
+            url + "/_stcore/health", timeout=2
+        ) as resp:
+            if resp.status == 200:
+                return
+        time.sleep(0.2)
+    raise TimeoutError(f"streamlit did not become healthy at {url}")
+
+
+@contextlib.contextmanager
+def streamlit_app(env: dict[str, str] | None = None, script: str = "app.py") -> Iterator[str]:
+    """Run the app on a free port (127.0.0.1 only) and yield its URL; stop it afterwards."""
+    port = free_port()
+    with tempfile.TemporaryDirectory(prefix="fieldstream-e2e-") as data_dir:
+        full_env = {
+            **os.environ,
+            "FIELDSTREAM_DATA_DIR": data_dir,
+            "PYTHONPATH": str(ROOT),
+            **(env or {}),
+        }
+        log = open(Path(data_dir) / "streamlit.log", "wb")  # noqa: SIM115 - closed below
+        cmd = [
+            sys.executable, "-m", "streamlit", "run", script,
+            "--server.port", str(port), "--server.address", "127.0.0.1",
+            "--server.headless", "true", "--browser.gatherUsageStats", "false",
+            "--server.fileWatcherType", "none",
+        ]
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+        url = f"http://127.0.0.1:{port}"
+        try:
+            wait_healthy(url, proc)
+            yield url
+        finally:
+            _stop(proc)
+            log.close()
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(5)
+
+
+@contextlib.contextmanager
+def chromium_page(width: int = 1500, height: int = 1100) -> Iterator[Any]:
+    """A Playwright page in Debian's headless Chromium."""
+    from playwright.sync_api import sync_playwright
+
+    path = chromium_path()
+    if path is None:
+        raise RuntimeError("chromium is not installed (make chromium)")
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=path, args=CHROMIUM_ARGS, headless=True)
+        try:
+            page = browser.new_page(viewport={"width": width, "height": height})
+            yield page
+        finally:
+            browser.close()
+
+
+#: Records, in page time (Date.now(), ms since the epoch), every field state class that
+#: appears: window.__fs_events = [[t, path_slug, state], ...]; window.__fs_text(slug) reads
+#: a field's text.
+WATCH_JS = r"""
+() => {
+  if (window.__fs_events) return;
+  window.__fs_events = [];
+  const seen = new Set();
+  const scan = (root) => {
+    const els = root.querySelectorAll ? root.querySelectorAll('[class*="st-key-fs_"]') : [];
+    const t = Date.now();
+    for (const el of els) {
+      for (const c of el.classList) {
+        const m = /^st-key-fs_(.+)__([a-z]+)__\d+$/.exec(c);
+        if (!m) continue;
+        const k = m[1] + '|' + m[2];
+        if (!seen.has(k)) { seen.add(k); window.__fs_events.push([t, m[1], m[2]]); }
+      }
+    }
+  };
+  new MutationObserver((muts) => {
+    for (const mu of muts) { scan(mu.target.parentNode || mu.target); }
+  }).observe(document.body, {subtree: true, childList: true, attributes: true,
+                              attributeFilter: ['class']});
+  scan(document);
+}
+"""
+
+
+def install_watch(page: Any) -> None:
+    page.evaluate(WATCH_JS)
+
+
+def field_events(page: Any) -> list[tuple[float, str, str]]:
+    """[(seconds since the epoch, field slug, state)] in the order the browser saw them."""
+    return [(t / 1000.0, slug, state) for t, slug, state in page.evaluate("window.__fs_events")]
+
+
+def first_seen(events: list[tuple[float, str, str]], state: str) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for t, slug, st in events:
+        if st == state and slug not in out:
+            out[slug] = t
+    return out
+
+
+def open_extract(page: Any, url: str) -> None:
+    page.goto(url + "/Extract", wait_until="domcontentloaded")
+    page.get_by_role("button", name="Extract").wait_for(timeout=30_000)
+
+
+def fill_text(page: Any, text: str) -> None:
+    area = page.get_by_label("Text to extract from")
+    area.fill(text)
+    area.press("Tab")  # commit the value before clicking Extract
+
+
+def select_option(page: Any, label: str, option: str) -> None:
+    """Pick `option` in the Streamlit select box labelled `label`."""
+    page.get_by_label(label).click()
+    page.get_by_role("option", name=option, exact=True).click()
+
+
+def screenshot(page: Any, name: str) -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path

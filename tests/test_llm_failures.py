@@ -1,0 +1,203 @@
+"""How extract reports streams that end badly, and failures before the stream starts."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+from openai import OpenAI
+from pydantic import BaseModel
+
+from engine.errors import (
+    Cancelled,
+    ContentFiltered,
+    ProviderError,
+    StreamInterrupted,
+    Truncated,
+)
+from engine.llm import extract, redact
+from engine.replay_server import ReplayServer, Reply
+
+
+class Person(BaseModel):
+    name: str
+    city: str
+    bio: str
+
+
+PERSON = ['{"name": "Ada",', ' "city": "London",', ' "bio": "Wrote', " the first", ' program"}']
+MANY = ['{"name": "Ada", "city": "London", "bio": "'] + [f"word{i} " for i in range(300)] + ['"}']
+
+
+@pytest.fixture
+def srv() -> Iterator[ReplayServer]:
+    with ReplayServer() as server:
+        yield server
+
+
+def client_for(srv: ReplayServer, key: str = "test-key") -> OpenAI:
+    return OpenAI(base_url=srv.base_url, api_key=key, max_retries=0, timeout=10)
+
+
+def wait_for(predicate, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        time.sleep(0.01)
+
+
+def run(srv: ReplayServer, reply: Reply, **kw: object) -> list:
+    srv.queue(reply)
+    return list(extract("text", Person, client=client_for(srv), model="m", **kw))
+
+
+def test_usage_reported_and_tolerated_when_missing(srv: ReplayServer) -> None:
+    final = run(srv, Reply.content(PERSON))[-1]
+    assert final.final.name == "Ada"
+    assert final.usage["total_tokens"] > 0
+    final = run(srv, Reply.content(PERSON, usage=False))[-1]
+    assert final.final.city == "London" and final.usage is None
+
+
+def test_dropped_connection_interrupted_partial_kept(srv: ReplayServer) -> None:
+    snaps = run(srv, Reply.content(PERSON, drop_after=3))  # role chunk + two content chunks
+    final = snaps[-1]
+    assert isinstance(final.error, StreamInterrupted)
+    assert "broke" in str(final.error)
+    assert {"name", "city"} <= set(final.done)
+    assert final.error.partial.name == "Ada" and final.error.partial.city == "London"
+    assert final.text == PERSON[0] + PERSON[1]
+    assert srv.outcomes == ["dropped"]
+
+
+def test_mid_stream_error_event_is_interrupted(srv: ReplayServer) -> None:
+    reply = Reply.content(PERSON)
+    reply.events.insert(2, {"error": {"message": "The server had an error", "type": "server"}})
+    final = run(srv, reply)[-1]
+    assert isinstance(final.error, StreamInterrupted)
+    assert "server had an error" in str(final.error)
+    assert final.partial.name == "Ada"
+
+
+def test_length_and_content_filter(srv: ReplayServer) -> None:
+    final = run(srv, Reply.content(PERSON[:3], finish_reason="length"))[-1]
+    assert isinstance(final.error, Truncated) and final.partial.city == "London"
+    final = run(srv, Reply.content(PERSON[:2], finish_reason="content_filter"))[-1]
+    assert isinstance(final.error, ContentFiltered) and final.finish_reason == "content_filter"
+    assert final.partial.name == "Ada"
+
+
+def test_no_finish_reason(srv: ReplayServer) -> None:
+    cut = Reply.content(PERSON[:2])
+    cut.events = [e for e in cut.events if not e["choices"] or not e["choices"][0]["finish_reason"]]
+    assert isinstance(run(srv, cut)[-1].error, StreamInterrupted)
+    whole = Reply.content(PERSON)
+    whole.events = [
+        e for e in whole.events if not e["choices"] or not e["choices"][0]["finish_reason"]
+    ]
+    assert run(srv, whole)[-1].final.bio == "Wrote the first program"  # complete: tolerated
+
+
+def test_sparse_server_chunks(srv: ReplayServer) -> None:
+    """Servers that omit ids, send empty choices and no usage still work."""
+    reply = Reply.content(PERSON, usage=False)
+    for event in reply.events:
+        for key in ("id", "created", "model", "object"):
+            event.pop(key)
+    reply.events.insert(0, {"choices": []})
+    assert run(srv, reply)[-1].final.name == "Ada"
+
+
+def test_cancel_stops_within_one_chunk(srv: ReplayServer) -> None:
+    cancel = threading.Event()
+    srv.queue(Reply.content(MANY, pace=0.005))
+    snaps = []
+    for snap in extract("t", Person, client=client_for(srv), model="m", cancel=cancel):
+        snaps.append(snap)
+        if len(snaps) == 5:
+            cancel.set()
+    assert len(snaps) == 6  # the five, then straight to the final one
+    final = snaps[-1]
+    assert isinstance(final.error, Cancelled)
+    assert final.partial.name == "Ada" and final.partial.bio.startswith("word0 word1 word2")
+    wait_for(lambda: srv.outcomes == ["client closed"])
+    assert len(srv.sent) < 100
+
+
+def test_cancel_from_another_thread(srv: ReplayServer) -> None:
+    cancel = threading.Event()
+    srv.queue(Reply.content(MANY, pace=0.02))
+    threading.Timer(0.2, cancel.set).start()
+    start = time.monotonic()
+    final = list(extract("t", Person, client=client_for(srv), model="m", cancel=cancel))[-1]
+    assert isinstance(final.error, Cancelled)
+    assert time.monotonic() - start < 0.2 + 0.5
+    assert final.text.startswith('{"name": "Ada"')
+
+
+def test_cancel_before_start_sends_nothing(srv: ReplayServer) -> None:
+    cancel = threading.Event()
+    cancel.set()
+    snaps = list(extract("t", Person, client=client_for(srv), model="m", cancel=cancel))
+    assert len(snaps) == 1 and isinstance(snaps[0].error, Cancelled)
+    assert srv.requests == []
+
+
+def test_generator_close_closes_the_response(srv: ReplayServer) -> None:
+    srv.queue(Reply.content(MANY, pace=0.005))
+    gen = extract("t", Person, client=client_for(srv), model="m")
+    for _ in range(3):
+        next(gen)
+    gen.close()
+    wait_for(lambda: srv.outcomes == ["client closed"])
+    assert len(srv.sent) < 100
+
+
+def test_breaking_out_of_the_loop_closes_the_response(srv: ReplayServer) -> None:
+    srv.queue(Reply.content(MANY, pace=0.005))
+
+    def first_three() -> None:
+        for i, _ in enumerate(extract("t", Person, client=client_for(srv), model="m")):
+            if i == 2:
+                break
+
+    first_three()
+    wait_for(lambda: srv.outcomes == ["client closed"])
+
+
+def test_401_provider_error_without_the_key() -> None:
+    secret = "sk-proj-VerySecret0123456789"
+    with ReplayServer(api_key="the-right-key") as srv:
+        gen = extract("t", Person, client=client_for(srv, key=secret), model="gpt-x")
+        with pytest.raises(ProviderError) as info:
+            next(gen)
+    message = str(info.value)
+    assert "401" in message and "API key" in message
+    assert secret not in message and "VerySecret" not in message
+    assert info.value.__cause__ is None and info.value.__suppress_context__
+
+
+def test_unreachable_server_provider_error() -> None:
+    with socket.socket() as sock:  # a port with nobody listening
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    client = OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="k", max_retries=0)
+    with pytest.raises(ProviderError, match=r"Could not reach .*127\.0\.0\.1.*running"):
+        next(extract("t", Person, client=client, model="m"))
+
+
+@pytest.mark.parametrize(("status", "words"), [(404, "model"), (429, "rate"), (500, "HTTP 500")])
+def test_http_errors_before_the_stream(srv: ReplayServer, status: int, words: str) -> None:
+    srv.queue(Reply.error(status, "scripted"))
+    with pytest.raises(ProviderError, match=words) as info:
+        next(extract("t", Person, client=client_for(srv), model="m"))
+    assert "scripted" in str(info.value)
+
+
+def test_redact() -> None:
+    assert redact("Incorrect API key provided: abc123.", None) == "Incorrect API key provided: ***"
+    assert redact("key sk-abc***wxyz leaked", None) == "key sk-*** leaked"
+    assert redact("token my-key-1 here", "my-key-1") == "token *** here"

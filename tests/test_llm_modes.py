@@ -1,0 +1,121 @@
+"""The request each mode sends, md_json answers, and list roots (wrapped, then unwrapped)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import pytest
+from openai import OpenAI
+from pydantic import BaseModel
+
+from engine.changes import Done
+from engine.llm import build_request, extract, extract_calls
+from engine.replay_server import ReplayServer, Reply
+
+
+class User(BaseModel):
+    name: str
+    email: str
+
+
+class Meeting(BaseModel):
+    users: list[User]
+    date: str
+
+
+@pytest.fixture
+def srv() -> Iterator[ReplayServer]:
+    with ReplayServer() as server:
+        yield server
+
+
+@pytest.fixture
+def client(srv: ReplayServer) -> OpenAI:
+    return OpenAI(base_url=srv.base_url, api_key="k", max_retries=0, timeout=10)
+
+
+def pieces(text: str, size: int = 7) -> list[str]:
+    return [text[i : i + size] for i in range(0, len(text), size)]
+
+
+USERS = [{"name": "Ada", "email": "ada@x.org"}, {"name": "Alan", "email": "alan@x.org"}]
+
+
+def test_md_json_prose_and_fence(srv: ReplayServer, client: OpenAI) -> None:
+    answer = (
+        "Here is the extraction:\n```json\n"
+        + json.dumps({"users": USERS, "date": "2024-03-15"}, indent=2)
+        + "\n```\nLet me know if you need more."
+    )
+    srv.queue(Reply.content(pieces(answer)))
+    final = list(extract("t", Meeting, client=client, model="m", mode="md_json"))[-1]
+    assert final.final == Meeting(users=[User(**u) for u in USERS], date="2024-03-15")
+    body = srv.requests[0]
+    assert "response_format" not in body and "tools" not in body
+    system = body["messages"][0]["content"]
+    assert "```json" in system and '"users"' in system
+
+
+def test_custom_system_prompt_keeps_the_schema(srv: ReplayServer, client: OpenAI) -> None:
+    srv.queue(Reply.content(['{"users": [], "date": "x"}']))
+    list(extract("t", Meeting, client=client, model="m", mode="json_object", system="Be terse."))
+    system = srv.requests[0]["messages"][0]["content"]
+    assert system.startswith("Be terse.") and '"date"' in system
+
+
+@pytest.mark.parametrize("mode", ["json_schema", "json_object", "tools"])
+def test_list_root_wrapped_and_unwrapped(srv: ReplayServer, client: OpenAI, mode: str) -> None:
+    answer = json.dumps({"items": USERS})
+    tool = "UserList" if mode == "tools" else None
+    srv.queue(Reply.content(pieces(answer, 5), tool_name=tool))
+    snaps = list(extract("t", list[User], client=client, model="m", mode=mode))
+    final = snaps[-1]
+    assert final.final == [User(**u) for u in USERS]
+    assert final.text == json.dumps(USERS)  # the parser saw the bare array
+    done = [c.path for s in snaps for c in s.changes if isinstance(c, Done)]
+    assert done.index("[0]") < done.index("[1].name")  # items finish one by one
+    body = srv.requests[0]
+    if mode == "json_schema":
+        schema = body["response_format"]["json_schema"]["schema"]
+        assert schema["required"] == ["items"] and schema["properties"]["items"]["type"] == "array"
+    if mode == "tools":
+        assert body["tools"][0]["function"]["parameters"]["required"] == ["items"]
+
+
+def test_list_root_md_json_asks_for_a_bare_array(srv: ReplayServer, client: OpenAI) -> None:
+    srv.queue(Reply.content(pieces("```json\n" + json.dumps(USERS) + "\n```")))
+    final = list(extract("t", list[User], client=client, model="m", mode="md_json"))[-1]
+    assert [u.name for u in final.final] == ["Ada", "Alan"]
+    system = srv.requests[0]["messages"][0]["content"]
+    assert '"type":"array"' in system
+
+
+def test_tools_mode_prose_before_the_call_is_dropped(srv: ReplayServer, client: OpenAI) -> None:
+    reply = Reply.content(pieces('{"name": "Ada", "email": "a@b.c"}'), tool_name="User")
+    reply.events.insert(1, {"choices": [{"index": 0, "delta": {"content": "Sure! "}}]})
+    srv.queue(reply)
+    final = list(extract("t", User, client=client, model="m", mode="tools"))[-1]
+    assert final.final == User(name="Ada", email="a@b.c")
+
+
+def test_tools_mode_answer_in_content_is_still_parsed(srv: ReplayServer, client: OpenAI) -> None:
+    """Some compatible servers ignore tool_choice and answer in plain content."""
+    srv.queue(Reply.content(pieces('{"name": "Ada", "email": "a@b.c"}')))
+    keys_finals = [
+        (k, s.final)
+        for k, s in extract_calls("t", User, client=client, model="m", mode="tools")
+        if s.is_final
+    ]
+    assert keys_finals == [((0, 0), User(name="Ada", email="a@b.c"))]
+
+
+def test_build_request_options() -> None:
+    req = build_request("t", User, model="m", max_tokens=50, temperature=None, seed=3, n=None)
+    assert req["max_tokens"] == 50 and req["seed"] == 3
+    assert "temperature" not in req and "n" not in req
+    assert build_request("t", User, model="m", stream_options=None).get("stream_options") is None
+    with pytest.raises(ValueError, match="Unknown mode"):
+        build_request("t", User, model="m", mode="xml")
+    with pytest.raises(TypeError, match="tools"):
+        build_request("t", {"a": User}, model="m", mode="json_schema")

@@ -1,0 +1,140 @@
+"""Engine benchmark: MeetingInfo answers with 5, 50, 200 and 1,000 users in 1-6-char chunks.
+
+For each size, in the same run, the CPU time for one whole stream with a typed snapshot read
+after every chunk:
+  engine   - fieldstream's incremental stream_model
+  reparse  - what other libraries do: jiter.from_json(buffer, partial_mode="trailing-strings")
+             + validation of the partial model on every chunk
+  floor    - parsing and validating the finished document once (jiter + model_validate)
+Prints us/chunk, totals, both ratios, the growth exponent, early/late per-chunk cost and
+peak memory. Targets (issue #2): engine <= 50x floor, >= 100x faster than reparse at 1,000
+users, exponent <= 1.05, late/early <= 1.2, memory O(answer).
+
+    python bench/engine_bench.py [--sizes 5,50,200,1000] [--repeat 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import random
+import sys
+import time
+import tracemalloc
+from pathlib import Path
+
+import jiter
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from engine import Partial, stream_model
+from engine.schemas import MeetingInfo
+
+
+def answer(n_users: int) -> str:
+    users = [
+        {"name": f"Person {i} Example", "email": f"person{i}@example.com",
+         "twitter": f"@handle_{i}"}
+        for i in range(n_users)
+    ]
+    doc = {"users": users, "date": "March 15th, 2024", "location": "Grand Tech Arena, "
+           "4521 Innovation Drive", "budget": 50000, "deadline": "February 20th"}
+    return json.dumps(doc)
+
+
+def chunked(text: str, seed: int = 7) -> list[str]:
+    rnd = random.Random(seed)
+    out, i = [], 0
+    while i < len(text):
+        k = rnd.randint(1, 6)
+        out.append(text[i : i + k])
+        i += k
+    return out
+
+
+def run_engine(chunks: list[str]) -> object:
+    snap = None
+    for snap in stream_model(MeetingInfo, chunks):
+        _ = snap.partial  # the typed snapshot a UI would read
+    return snap.final  # type: ignore[union-attr]
+
+
+def run_reparse(chunks: list[str]) -> object:
+    partial_cls = Partial[MeetingInfo]
+    buf = ""
+    obj = None
+    for chunk in chunks:
+        buf += chunk
+        obj = partial_cls.model_validate(
+            jiter.from_json(buf.encode(), partial_mode="trailing-strings"))
+    return obj
+
+
+def run_floor(text: str) -> object:
+    return MeetingInfo.model_validate(jiter.from_json(text.encode()))
+
+
+def best(fn, arg, repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        t0 = time.process_time()
+        fn(arg)
+        times.append(time.process_time() - t0)
+    return min(times)
+
+
+def early_late(chunks: list[str]) -> tuple[float, float]:
+    """Mean per-chunk time over the first and the last 10% of the stream."""
+    stamps = []
+    clock = time.perf_counter
+    for _snap in stream_model(MeetingInfo, chunks):
+        _ = _snap.partial
+        stamps.append(clock())
+    tenth = max(1, len(chunks) // 10)
+    early = (stamps[tenth] - stamps[0]) / tenth
+    late = (stamps[len(chunks) - 1] - stamps[len(chunks) - 1 - tenth]) / tenth
+    return early, late
+
+
+def peak_memory(chunks: list[str]) -> int:
+    tracemalloc.start()
+    run_engine(chunks)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return peak
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sizes", default="5,50,200,1000")
+    ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--reparse-repeat", type=int, default=1)
+    args = ap.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")]
+    run_engine(chunked(answer(5)))  # build the schema's nodes and partial classes once
+    rows = []
+    print(f"{'users':>6} {'KB':>6} {'chunks':>7} {'engine ms':>10} {'us/chunk':>9} "
+          f"{'reparse ms':>11} {'floor ms':>9} {'eng/floor':>10} {'reparse/eng':>12} "
+          f"{'late/early':>10} {'peak KB':>8}")
+    for n in sizes:
+        text = answer(n)
+        chunks = chunked(text)
+        assert run_engine(chunks) == run_floor(text)
+        eng = best(run_engine, chunks, args.repeat)
+        rep = best(run_reparse, chunks, args.reparse_repeat)
+        flo = best(run_floor, text, max(args.repeat, 20))
+        early, late = early_late(chunks)
+        peak = peak_memory(chunks)
+        rows.append((n, len(chunks), eng))
+        print(f"{n:>6} {len(text) / 1000:>6.1f} {len(chunks):>7} {eng * 1e3:>10.2f} "
+              f"{eng / len(chunks) * 1e6:>9.2f} {rep * 1e3:>11.1f} {flo * 1e3:>9.3f} "
+              f"{eng / flo:>10.1f} {rep / eng:>12.1f} {late / early:>10.2f} "
+              f"{peak / 1000:>8.0f}")
+    (n0, c0, t0), (n1, c1, t1) = rows[0], rows[-1]
+    exponent = math.log(t1 / t0) / math.log(c1 / c0)
+    print(f"growth exponent (engine time vs chunks, {n0} -> {n1} users): {exponent:.3f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,55 @@
+"""Fieldstream's engine: incremental, field-aware streaming of pydantic models from LLMs.
+
+    from engine import Partial, stream_json, stream_model, extract
+"""
+
+from engine.changes import Change, Done, Grew, Invalid, Started
+from engine.errors import (
+    Cancelled,
+    ContentFiltered,
+    ExtractionError,
+    JSONStreamError,
+    ProviderError,
+    Refused,
+    StreamInterrupted,
+    Truncated,
+    ValidationFailed,
+)
+from engine.json_stream import JsonStream, stream_json
+from engine.model_stream import ModelStream, stream_items, stream_model
+from engine.partial import Partial
+from engine.snapshot import Snapshot, Timings
+
+__all__ = [
+    "Cancelled",
+    "Change",
+    "ContentFiltered",
+    "Done",
+    "ExtractionError",
+    "Grew",
+    "Invalid",
+    "JSONStreamError",
+    "JsonStream",
+    "ModelStream",
+    "Partial",
+    "ProviderError",
+    "Refused",
+    "Snapshot",
+    "Started",
+    "StreamInterrupted",
+    "Timings",
+    "Truncated",
+    "ValidationFailed",
+    "extract",
+    "stream_items",
+    "stream_json",
+    "stream_model",
+]
+
+
+def __getattr__(name: str):  # extract pulls in the openai client: load it on first use
+    if name == "extract":
+        from engine.llm import extract
+
+        return extract
+    raise AttributeError(f"module 'engine' has no attribute {name!r}")

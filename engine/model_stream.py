@@ -1,0 +1,187 @@
+"""Typed streams: text chunks -> Snapshots of a Partial model, field by field."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+from pydantic import BaseModel
+
+from engine.changes import INVALID, PENDING, STREAMING, Change, Done
+from engine.errors import ExtractionError, JSONStreamError, ValidationFailed
+from engine.json_stream import JsonStream
+from engine.schema_nodes import LIST, MODEL, root_node
+from engine.snapshot import Snapshot, Timings
+from engine.typed_builder import TypedBuilder, _new_partial
+
+__all__ = ["ModelStream", "stream_items", "stream_model"]
+
+_CONTAINERS = (BaseModel, list, dict)
+_make = Snapshot.make
+
+
+class ModelStream:
+    """Push interface: `feed(text) -> Snapshot` per chunk, `close(error=None) -> Snapshot`.
+
+    `schema` is a pydantic model class or a list type such as `list[User]`.
+    """
+
+    def __init__(self, schema: Any, *, track_times: bool = False,
+                 clock: Callable[[], float] = time.perf_counter,
+                 started: float | None = None) -> None:
+        self.schema = schema
+        node = root_node(schema)
+        self._builder = TypedBuilder(node)
+        if node.kind == MODEL:
+            self._builder.partial = _new_partial(node)
+        elif node.kind == LIST:
+            self._builder.partial = []
+        root = "{" if node.kind == MODEL else "[" if node.kind == LIST else "any"
+        self.texts: list[str] = []
+        self._parser = JsonStream(self._builder, root=root, history=self.texts)
+        #: The live Partial instance (a list for list schemas), filled in place.
+        self.partial: Any = self._builder.partial
+        self.total_leaves = node.nleaves or 1
+        self._clock = clock
+        self.track_times = track_times
+        self.timings = Timings(started=clock() if started is None else started)
+        self.error: ExtractionError | None = None
+        self.closed = False
+
+    # -- the live state -------------------------------------------------------------------
+
+    @property
+    def raw(self) -> Any:
+        return self._builder.root
+
+    @property
+    def done_order(self) -> dict[str, int]:
+        return self._builder.done
+
+    @property
+    def errors(self) -> dict[str, str]:
+        return self._builder.errors
+
+    @property
+    def result(self) -> Any:
+        return self._builder.result
+
+    @property
+    def text(self) -> str:
+        return "".join(self.texts)
+
+    @property
+    def progress(self) -> float:
+        return self._builder.finished / self.total_leaves
+
+    def state(self, path: str) -> str:
+        if path in self._builder.errors:
+            return INVALID
+        state = self._parser.state(path)
+        return PENDING if state == STREAMING and self.closed else state
+
+    # -- feeding ---------------------------------------------------------------------------
+
+    def feed(self, text: str) -> Snapshot:
+        """Parse one chunk. A malformed answer stops the parsing (the error is kept for the
+        final snapshot); the text is still recorded, so nothing is lost."""
+        self.texts.append(text)
+        try:
+            changes = self._parser.feed(text)  # raises again after an error or close()
+        except JSONStreamError as exc:
+            changes = self._builder.out if self.error is None else []
+            self.error = self.error or exc
+        if self.track_times:
+            self._record_times(changes)
+        b = self._builder
+        return _make((self, changes, len(b.done), len(self.texts), b.errors, b.finished,
+                      self.partial))
+
+    def close(self, error: ExtractionError | None = None) -> Snapshot:
+        """End of the stream: finish parsing and return the final snapshot. `error` is how
+        the stream ended when it ended badly (truncated, refused, dropped, cancelled)."""
+        changes: list[Change] = []
+        if not self.closed:
+            self.closed = True
+            if self.error is None:
+                changes = self._close_parser(error)
+            if self.error is None and error is not None and not self._builder.root_valid:
+                self.error = error
+            if self.error is None and not self._builder.root_valid:
+                self.error = self._validation_failed()
+            if self.error is not None:
+                self._attach(self.error)
+            if self.track_times:
+                self._record_times(changes)
+        snap = self._snapshot(changes)
+        snap.is_final = True
+        snap.error = self.error
+        return snap
+
+    def _close_parser(self, error: ExtractionError | None) -> list[Change]:
+        try:
+            return self._parser.close()
+        except JSONStreamError as exc:
+            # A stream that ended for a known reason explains the broken JSON better.
+            self.error = error if error is not None else exc
+            return self._builder.out
+
+    def _validation_failed(self) -> ValidationFailed:
+        errors = self._builder.errors
+        fields = ", ".join(p or "(whole answer)" for p in errors) or "(unknown)"
+        return ValidationFailed(f"the answer does not match the schema: {fields}")
+
+    def _attach(self, error: ExtractionError) -> None:
+        """Keep what arrived on the error, so a failure loses nothing."""
+        if error.partial is None:
+            error.partial = self._builder.partial
+        error.errors = {**self._builder.errors, **error.errors}
+
+    def _snapshot(self, changes: list[Change]) -> Snapshot:
+        b = self._builder
+        return _make((self, changes, len(b.done), len(self.texts), b.errors, b.finished,
+                      self.partial))
+
+    def _record_times(self, changes: list[Change]) -> None:
+        t = self.timings
+        now = self._clock() - t.started
+        t.elapsed = now
+        fields = t.fields
+        for ch in changes:
+            span = fields.get(ch.path)
+            if span is None:
+                fields[ch.path] = span = [now, None]
+            if ch.state != STREAMING:
+                span[1] = now
+                if t.first_done is None and not isinstance(ch.value, _CONTAINERS):
+                    t.first_done = now
+
+
+def stream_model(schema: Any, chunks: Iterable[str], *,
+                 track_times: bool = False) -> Iterator[Snapshot]:
+    """One Snapshot per chunk, then a final one (`snap.final`: the validated model, or raises
+    an ExtractionError carrying `.partial` and `.errors`)."""
+    ms = ModelStream(schema, track_times=track_times)
+    for chunk in chunks:
+        yield ms.feed(chunk)
+    yield ms.close()
+
+
+def stream_items(schema: Any, chunks: Iterable[str], *, path: str = "") -> Iterator[Any]:
+    """Each element of a list as soon as it is complete and valid: the list at `path`
+    (`""` for a `list[Item]` schema, `"users"` for MeetingInfo.users). Raises the final
+    ExtractionError, if any, after the valid items."""
+    snap = None
+    for snap in stream_model(schema, chunks):
+        for ch in snap.changes:
+            if type(ch) is Done and _is_item_of(ch.path, path):
+                yield ch.value
+    if snap is not None:
+        snap.final  # noqa: B018 - raises the stream's error, if it failed
+
+
+def _is_item_of(child: str, parent: str) -> bool:
+    n = len(parent)
+    return (child.startswith(parent) and child.endswith("]") and len(child) > n + 2
+            and child[n] == "[" and child[n + 1 : -1].isdigit())

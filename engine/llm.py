@@ -320,7 +320,7 @@ def _read(stream: Any, run: _Run, cancel: threading.Event | None) -> Iterator[An
 
 def _interrupted(exc: Exception) -> StreamInterrupted:
     cause = exc.__cause__ or exc
-    reason = f"{type(cause).__name__}: {cause}"
+    reason = redact(f"{type(cause).__name__}: {cause}", None)
     return StreamInterrupted(
         f"The stream broke before the answer was complete ({reason}); what arrived is kept."
     )
@@ -346,9 +346,14 @@ def _ending(run: _Run, key: CallKey) -> ExtractionError | None:
     return None
 
 
+def _silent_choices(run: _Run) -> list[int]:
+    """Choices with nothing parsed (refused, cancelled early, empty): they still get a final."""
+    return sorted(({0} | set(run.choices)) - {key[0] for key in run.calls})
+
+
 def _finish(run: _Run) -> Iterator[tuple[CallKey, Snapshot]]:
-    if not run.calls:  # nothing arrived (cancelled early, refusal, empty stream): report on (0, 0)
-        run.call((0, 0))
+    for index in _silent_choices(run):
+        run.call((index, 0))
     for key in sorted(run.calls):
         error = _ending(run, key)
         snap = run.calls[key].stream.close(error=error)
@@ -385,9 +390,7 @@ def extract_calls(
         temperature=temperature,
         **request_extra,
     )
-    run = _Run(tool_schemas(schema), mode, time.perf_counter())
-    if mode != "tools":
-        run.call((0, 0))  # made now so first_token counts from the request start
+    run = _Run(tool_schemas(schema), mode, time.perf_counter())  # timings count from here
     if cancel is not None and cancel.is_set():
         run.error = Cancelled("Stopped before the request was sent.")
         yield from _finish(run)

@@ -15,10 +15,11 @@ from engine.errors import (
     Cancelled,
     ContentFiltered,
     ProviderError,
+    Refused,
     StreamInterrupted,
     Truncated,
 )
-from engine.llm import extract, redact
+from engine.llm import extract, extract_calls, redact
 from engine.replay_server import ReplayServer, Reply
 
 
@@ -201,3 +202,17 @@ def test_redact() -> None:
     assert redact("Incorrect API key provided: abc123.", None) == "Incorrect API key provided: ***"
     assert redact("key sk-abc***wxyz leaked", None) == "key sk-*** leaked"
     assert redact("token my-key-1 here", "my-key-1") == "token *** here"
+
+
+def test_each_choice_ends_on_its_own(srv: ReplayServer) -> None:
+    """n=2: choice 0 answers, choice 1 refuses; both get a final snapshot."""
+    reply = Reply.content(PERSON)
+    for event in reply.events[1:3]:
+        event["choices"].append({"index": 1, "delta": {"refusal": "No."}, "finish_reason": None})
+    reply.events[-2]["choices"].append({"index": 1, "delta": {}, "finish_reason": "stop"})
+    srv.queue(reply)
+    calls = extract_calls("t", Person, client=client_for(srv), model="m", n=2)
+    finals = {key: snap for key, snap in calls if snap.is_final}
+    assert finals[(0, 0)].final.bio == "Wrote the first program"
+    error = finals[(1, 0)].error
+    assert isinstance(error, Refused) and error.refusal == "No.No."

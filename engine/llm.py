@@ -162,7 +162,7 @@ def redact(text: str, secret: str | None) -> str:
         text = text.replace(secret, "***")
     text = re.sub(r"(API key provided:\s*)\S+", r"\1***", text)
     text = re.sub(r"\b(sk-|Bearer\s+)[A-Za-z0-9_\-*.]{4,}", r"\1***", text)
-    return text
+    return re.sub(r"(://)[^/@\s]+@", r"\1***@", text)  # user:password@ in a base URL
 
 
 def _server_message(exc: openai.APIStatusError) -> str:

@@ -202,6 +202,7 @@ def test_redact() -> None:
     assert redact("Incorrect API key provided: abc123.", None) == "Incorrect API key provided: ***"
     assert redact("key sk-abc***wxyz leaked", None) == "key sk-*** leaked"
     assert redact("token my-key-1 here", "my-key-1") == "token *** here"
+    assert redact("at http://bob:pw@host/v1", None) == "at http://***@host/v1"
 
 
 def test_each_choice_ends_on_its_own(srv: ReplayServer) -> None:

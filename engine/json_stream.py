@@ -12,6 +12,7 @@ Text around the JSON is tolerated and kept: a prose preamble or a ```json fence 
 
 from __future__ import annotations
 
+import json
 import re
 from collections import deque
 from typing import Any
@@ -39,11 +40,24 @@ _LITERALS = {"true": True, "false": False, "null": None}
 _NUMBER_START = "-0123456789"
 
 
+_PLAIN_KEY = re.compile(r"[^.\[\]\"]+")
+
+
+def key_segments(key: str) -> tuple[str, str]:
+    """How a member name extends a path: (below a parent, at the root). Names with `.`, `[`,
+    `]` or `"`, and the empty name, are quoted (`a["x.y"]`) so that paths stay unambiguous."""
+    if _PLAIN_KEY.fullmatch(key):
+        return "." + key, key
+    quoted = f"[{json.dumps(key, ensure_ascii=False)}]"
+    return quoted, quoted
+
+
 def child_path(parent: str, key: str | int) -> str:
     """`users` + 0 -> `users[0]`; `users[0]` + `email` -> `users[0].email`; root is ``""``."""
     if isinstance(key, int):
         return f"{parent}[{key}]"
-    return f"{parent}.{key}" if parent else key
+    below, at_root = key_segments(key)
+    return parent + below if parent else at_root
 
 
 class Builder:
@@ -141,6 +155,7 @@ class JsonStream:
         self._stack: list[_Frame] = []
         self._buf = ""  # string value or key in progress
         self._tok = ""  # number or literal in progress
+        self._tok_at = 0  # where it started
         self._carry = ""  # an escape split across chunks, re-read with the next chunk
         self._slot: Any = None  # the builder's handle on the scalar in progress
         self._vpath: str | None = None  # its path
@@ -153,6 +168,7 @@ class JsonStream:
         self._error: JSONStreamError | None = None
         self._closed = False
         self._prose: list[str] = []
+        self._segments: dict[str, tuple[str, str]] = {}
         self._trailing: list[str] = []
 
     # -- public -------------------------------------------------------------------------
@@ -205,11 +221,11 @@ class JsonStream:
         if self._closed:
             raise JSONStreamError("feed() after close()", offset=self._consumed)
         out = self.builder.out = []
+        if self._history is None:
+            self._recent.append(chunk)
         if self._carry:  # `_consumed` already stops where the carried escape starts
             chunk = self._carry + chunk
             self._carry = ""
-        if self._history is None:
-            self._recent.append(chunk)
         try:
             self._run(chunk)
         except JSONStreamError as exc:
@@ -275,7 +291,7 @@ class JsonStream:
                 self._tok += s[i:j]
                 if st == _LIT and not self._literal_prefix():
                     if self._stack or self._root != "any":
-                        self._fail(f"invalid literal {self._tok!r}", s, j)
+                        self._fail(f"invalid literal {self._tok!r}", s, j, at=self._tok_at)
                     st = self._to_prose()  # "the answer is ..." is prose, not `true`
                     i = j
                     continue
@@ -355,7 +371,7 @@ class JsonStream:
         f = self._stack[-1]
         if f.is_obj:
             key = f.key
-            return f.ctx, key, (f"{f.path}.{key}" if f.path else key)
+            return f.ctx, key, self._key_path(f.path, key)
         key = f.count
         f.count = key + 1
         return f.ctx, key, f"{f.path}[{key}]"
@@ -368,6 +384,7 @@ class JsonStream:
             self._buf = ""
             return _STR
         if c in _NUMBER_START or c in "tfn":
+            self._tok_at = self._consumed + i
             self._begin_scalar()
             self._tok = c
             if c in "tfn":
@@ -376,13 +393,19 @@ class JsonStream:
         self._fail("expected a JSON value", s, i)
         raise AssertionError  # unreachable: _fail raises
 
+    def _key_path(self, parent: str, key: str) -> str:
+        segs = self._segments.get(key)
+        if segs is None:  # once per distinct member name
+            segs = self._segments[key] = key_segments(key)
+        return parent + segs[0] if parent else segs[1]
+
     def _begin_scalar(self) -> None:
         stack = self._stack
         if stack:  # the child's place: inlined `_slot_for_child`, once per value
             f = stack[-1]
             if f.is_obj:
                 key = f.key
-                path = f"{f.path}.{key}" if f.path else key
+                path = self._key_path(f.path, key)
             else:
                 key = f.count
                 f.count = key + 1
@@ -416,12 +439,12 @@ class JsonStream:
     def _finish_token(self, tok: str, s: str, i: int) -> int:
         if tok[0] in "tfn":
             if tok not in _LITERALS:
-                self._fail(f"invalid literal {tok!r}", s, i)
+                self._fail(f"invalid literal {tok!r}", s, i, at=self._tok_at)
             value = _LITERALS[tok]
         else:
             m = _NUMBER.fullmatch(tok)
             if m is None:
-                self._fail(f"invalid number {tok!r}", s, i)
+                self._fail(f"invalid number {tok!r}", s, i, at=self._tok_at)
             value = float(tok) if m.group(1) or m.group(2) else int(tok)  # type: ignore[union-attr]
         slot, self._slot, self._vpath = self._slot, None, None
         self._tok = ""
@@ -521,8 +544,9 @@ class JsonStream:
             pos = len(text) - (len(s) - i) if s is not None else len(text)
         return text[max(0, pos - 30) : pos + 30]
 
-    def _fail(self, what: str, s: str, i: int) -> None:
-        offset = self._consumed + i
+    def _fail(self, what: str, s: str, i: int, at: int | None = None) -> None:
+        """Raise with the offset (of the bad token's start when given) and nearby text."""
+        offset = self._consumed + i if at is None else at
         near = self._near(s, i)
         got = repr(s[i]) if i < len(s) else "the end of the text"
         raise JSONStreamError(

@@ -47,8 +47,8 @@ class Node:
     """How one field position streams and validates."""
 
     __slots__ = (
-        "_adapter", "_fields", "_partial_adapter", "ann", "blank", "cls", "counted", "fast",
-        "grows", "item", "kind", "model", "nleaves", "nullable", "plain",
+        "_adapter", "_fields", "_optional", "_partial_adapter", "ann", "blank", "cls", "counted",
+        "fast", "grows", "item", "kind", "model", "nleaves", "nullable", "plain",
     )
 
     def __init__(self, ann: Any, kind: int, *, counted: bool, plain: bool) -> None:
@@ -65,6 +65,7 @@ class Node:
         self.item: Node | None = None
         self.nleaves = 0
         self._fields: dict[str, tuple[str, Node]] | None = None
+        self._optional: list[tuple[str, Any, Node]] | None = None
         self._adapter: TypeAdapter[Any] | None = None
         self._partial_adapter: TypeAdapter[Any] | None = None
 
@@ -75,6 +76,16 @@ class Node:
         if self._fields is None:
             self._fields = _model_fields(self.model, counted=self.counted)  # type: ignore[arg-type]
         return self._fields
+
+    @property
+    def optional_fields(self) -> list[tuple[str, Any, Node]]:
+        """(name, FieldInfo, node) of the model's fields that may be left out."""
+        if self._optional is None:
+            nodes = {attr: child for attr, child in self.fields.values()}
+            self._optional = [(name, info, nodes[name])
+                              for name, info in self.model.model_fields.items()  # type: ignore[union-attr]
+                              if not info.is_required()]
+        return self._optional
 
     def validate(self, value: Any) -> Any:
         """Validate this value alone; raises pydantic's ValidationError."""

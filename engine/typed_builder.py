@@ -12,7 +12,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from engine.changes import Done, Grew, Invalid, Started
-from engine.json_stream import Builder
+from engine.json_stream import Builder, child_path
 from engine.schema_nodes import DICT, LIST, MODEL, WHOLE, Node, error_messages
 
 __all__ = ["TypedBuilder"]
@@ -65,7 +65,8 @@ class TypedBuilder(Builder):
             return None, self.rootnode
         pnode = pctx.node
         if pnode.kind == MODEL:  # type: ignore[union-attr]
-            ent = pnode.fields.get(key)  # type: ignore[union-attr]
+            fields = pnode._fields  # type: ignore[union-attr]
+            ent = (fields if fields is not None else pnode.fields).get(key)  # type: ignore[union-attr]
             return ent if ent is not None else (None, None)
         return key, pnode.item  # type: ignore[union-attr]
 
@@ -244,18 +245,15 @@ class TypedBuilder(Builder):
     def _fill_defaults(self, ctx: _Ctx, path: str) -> None:
         """Fields left out of a closed object: report their defaults as done; count the
         leaves of optional ones as settled."""
-        node = ctx.node
         seen = ctx.target.__pydantic_fields_set__
-        for name, info in node.model.model_fields.items():  # type: ignore[union-attr]
-            if name in seen or info.is_required():
+        for name, info, attr_node in ctx.node.optional_fields:  # type: ignore[union-attr]
+            if name in seen:
                 continue
-            attr_node = node.fields.get(name, (None, None))[1]  # type: ignore[union-attr]
             default = info.get_default(call_default_factory=True)
-            sub = f"{path}.{name}" if path else name
+            sub = child_path(path, info.alias or name)  # paths use the JSON keys
             if default is None or isinstance(default, (str, int, float, bool)):
                 ctx.target.__dict__[name] = default
             self.done[sub] = len(self.done)
             self.out.append(Done(sub, default))
-            if attr_node is not None and attr_node.counted:
+            if attr_node.counted:
                 self.finished += attr_node.nleaves
-

@@ -93,10 +93,12 @@ def test_list_root_md_json_asks_for_a_bare_array(srv: ReplayServer, client: Open
 
 def test_tools_mode_prose_before_the_call_is_dropped(srv: ReplayServer, client: OpenAI) -> None:
     reply = Reply.content(pieces('{"name": "Ada", "email": "a@b.c"}'), tool_name="User")
-    reply.events.insert(1, {"choices": [{"index": 0, "delta": {"content": "Sure! "}}]})
+    prose = {"choices": [{"index": 0, "delta": {"content": "Calling {the tool} now: "}}]}
+    reply.events.insert(0, prose)  # before the tool call opens
     srv.queue(reply)
     final = list(extract("t", User, client=client, model="m", mode="tools"))[-1]
     assert final.final == User(name="Ada", email="a@b.c")
+    assert final.text == '{"name": "Ada", "email": "a@b.c"}'  # only the call's arguments
 
 
 def test_tools_mode_answer_in_content_is_still_parsed(srv: ReplayServer, client: OpenAI) -> None:

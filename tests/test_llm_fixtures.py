@@ -141,7 +141,7 @@ def test_max_tokens_1_truncated_partial_kept(srv: ReplayServer, client: OpenAI) 
     assert final.error.partial is final.partial
     assert final.usage["completion_tokens"] == 1
     with pytest.raises(Truncated):
-        final.final  # noqa: B018
+        _ = final.final
     assert srv.requests[0]["max_tokens"] == 1
 
 

@@ -166,15 +166,16 @@ def open_extract(page: Any, url: str) -> None:
 
 
 def fill_text(page: Any, text: str) -> None:
-    area = page.get_by_label("Text to extract from")
+    area = page.get_by_role("textbox", name="Text to extract from", exact=True)
     area.fill(text)
     area.press("Tab")  # commit the value before clicking Extract
 
 
 def select_option(page: Any, label: str, option: str) -> None:
     """Pick `option` in the Streamlit select box labelled `label`."""
-    page.get_by_label(label).click()
+    page.get_by_role("combobox", name=label, exact=True).click()
     page.get_by_role("option", name=option, exact=True).click()
+    page.wait_for_timeout(500)  # let the rerun that follows the pick finish
 
 
 def screenshot(page: Any, name: str) -> Path:

@@ -12,7 +12,8 @@ MAX_BARS = 120
 
 def timeline_chart(rows: list[dict[str, Any]]) -> alt.Chart:
     """One bar per field from when it started to when it was done (seconds)."""
-    frame = pd.DataFrame(rows[:MAX_BARS])
+    columns = ["field", "start", "end", "state"]
+    frame = pd.DataFrame(rows[:MAX_BARS], columns=columns)
     height = max(120, 18 * len(frame))
     return (
         alt.Chart(frame)
@@ -26,7 +27,7 @@ def timeline_chart(rows: list[dict[str, Any]]) -> alt.Chart:
                 scale=alt.Scale(domain=["done", "unfinished"], range=["#16a34a", "#f59e0b"]),
                 legend=alt.Legend(orient="bottom", title=None),
             ),
-            tooltip=["field", "start", "end", "state"],
+            tooltip=["field:N", "start:Q", "end:Q", "state:N"],
         )
         .properties(height=height)
     )

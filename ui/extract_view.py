@@ -80,35 +80,47 @@ def render_extract_page() -> None:
         record.runner.stop(wait=1.0)
     autostart = st.session_state.pop(AUTOSTART_KEY, False)
     if (extract or autostart) and provider is not None:
-        record = _start(text, schema_name, schema, provider, model, mode, max_tokens)
+        if record is not None:
+            record.runner.stop()
+        problem = _cannot_start(text, model)
+        if problem:
+            st.warning(problem)
+        else:
+            st.divider()
+            view = _build_view(schema_name, schema, provider.name, model, mode)
+            # The placeholders exist before the request is sent.
+            record = start_run(text, schema_name, schema, provider, model, mode, max_tokens)
+            st.session_state[RUN_KEY] = record
+            render_run(record, view)
+            return
+    st.divider()
     if record is not None:
-        st.divider()
         render_run(record)
+    else:
+        st.caption("Press Extract to fill in this form.")
+        LiveView(schema).build()
 
 
-def _start(text: str, schema_name: str, schema: Any, provider: Any, model: str, mode: str,
-           max_tokens: int) -> RunRecord | None:
-    old: RunRecord | None = st.session_state.get(RUN_KEY)
-    if old is not None:
-        old.runner.stop()
+def _cannot_start(text: str, model: str) -> str | None:
     if not text.strip():
-        st.warning("Paste or pick a text first.")
-        return old
+        return "Paste or pick a text first."
     if not model:
-        st.warning("Pick or type a model name first.")
-        return old
-    record = start_run(text, schema_name, schema, provider, model, mode, max_tokens)
-    st.session_state[RUN_KEY] = record
-    return record
+        return "Pick or type a model name first."
+    return None
 
 
-def render_run(record: RunRecord) -> None:
-    """The live area for a run: streams it if it is still going, else redraws its end."""
-    st.caption(
-        escape_md(f"{record.schema_name} · {record.provider} · {record.model} · {record.mode}")
-    )
-    view = LiveView(record.schema)
+def _build_view(schema_name: str, schema: Any, provider: str, model: str, mode: str) -> LiveView:
+    st.caption(escape_md(f"{schema_name} · {provider} · {model} · {mode}"))
+    view = LiveView(schema)
     view.build()
+    return view
+
+
+def render_run(record: RunRecord, view: LiveView | None = None) -> None:
+    """The live area for a run: streams it if it is still going, else redraws its end."""
+    if view is None:
+        view = _build_view(record.schema_name, record.schema, record.provider, record.model,
+                           record.mode)
     runner = record.runner
     if not runner.finished:
         stream_into(view, record)

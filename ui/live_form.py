@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import re
 import time
+from dataclasses import dataclass, field
 from typing import Any
 
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
-from engine.changes import DONE, INVALID
+from engine.changes import DONE, INVALID, PENDING
 from engine.runner import (
     Cell,
     LeafData,
@@ -31,12 +32,27 @@ from ui.page import escape_md
 #: While streaming, the JSON / raw tabs show at most this many characters (the end of it);
 #: the whole text is shown once the stream ended, so a 100 KB answer stays cheap to draw.
 LIVE_TAIL = 6_000
-SIDE_TABS_HZ = 4.0
+SIDE_TABS_HZ = 2.0
+METRICS_HZ = 4.0
 TIMELINE_HZ = 1.0
+METRIC_LABELS = ("Time to first token", "Time to first done field", "Elapsed", "Tokens / s")
 
 
 def slug(path: str) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "_", path).strip("_") or "root"
+
+
+@dataclass
+class Slots:
+    """A field's box: a header (name + state, keyed by state), a body, an error line."""
+
+    header: DeltaGenerator
+    body: DeltaGenerator
+    error: DeltaGenerator
+    items: DeltaGenerator | None = None
+    item_slots: list[DeltaGenerator] = field(default_factory=list)
+    item_seen: list[tuple[str, Any]] = field(default_factory=list)
+    header_seen: tuple[str, str] | None = None
 
 
 class LiveForm:
@@ -45,9 +61,7 @@ class LiveForm:
     def __init__(self, schema: Any) -> None:
         self.tree = field_tree(schema)
         self.nodes = {n.path: n for n in leaves(schema)}
-        self.slots: dict[str, DeltaGenerator] = {}
-        self.item_boxes: dict[str, DeltaGenerator] = {}
-        self.item_slots: dict[str, list[DeltaGenerator]] = {}
+        self.slots: dict[str, Slots] = {}
         self.table_due: dict[str, float] = {}
         self.deferred: dict[str, LeafData] = {}
         self._n = 0
@@ -60,27 +74,27 @@ class LiveForm:
 
     def _build(self, node: FieldNode) -> None:
         if node.kind == GROUP:
-            with st.container(border=True):
+            with st.container(border=True, key=f"fsgroup_{slug(node.path)}"):
                 st.markdown(f"**{escape_md(node.name)}**")
                 if node.description:
                     st.caption(escape_md(node.description))
                 for child in node.children:
                     self._build(child)
             return
-        self.slots[node.path] = st.empty()
-        if node.kind == ITEMS:
-            self.item_boxes[node.path] = st.container()
-            self.item_slots[node.path] = []
+        with st.container(border=True, key=f"fsbox_{slug(node.path)}"):
+            slots = Slots(header=st.empty(), body=st.empty(), error=st.empty())
+            if node.kind == ITEMS:
+                slots.items = st.container()
+        self.slots[node.path] = slots
+        self._draw_header(node, slots, PENDING, "")
+        if node.kind != ITEMS:
+            slots.body.caption(escape_md(node.type_label))
 
     # --- drawing ----------------------------------------------------------------------
 
-    def _key(self, path: str, state: str) -> str:
-        self._n += 1
-        return f"fs_{slug(path)}__{state}__{self._n}"
-
     def draw(self, leaves_data: dict[str, LeafData], *, force: bool = False) -> None:
         """Redraw the given leaves (tables may wait a little when they are big)."""
-        self.deferred.update({k: v for k, v in leaves_data.items() if self.nodes.get(k)})
+        self.deferred.update({k: v for k, v in leaves_data.items() if k in self.nodes})
         now = time.perf_counter()
         for path in list(self.deferred):
             node = self.nodes[path]
@@ -95,59 +109,66 @@ class LiveForm:
             else:
                 self._draw_scalar(node, data.cell)
 
-    def _header(self, node: FieldNode, state: str, extra: str = "") -> None:
-        st.markdown(
-            f"**{escape_md(node.name)}** · {state_label(state)}{extra}",
-            help=node.description or None,
-        )
+    def _draw_header(self, node: FieldNode, slots: Slots, state: str, extra: str) -> None:
+        """The header carries the state in its key (`st-key-fs_<path>__<state>__<n>`); it is
+        redrawn only when the state or the count changes."""
+        if slots.header_seen == (state, extra):
+            return
+        slots.header_seen = (state, extra)
+        self._n += 1
+        key = f"fs_{slug(node.path)}__{state}__{self._n}"
+        with slots.header.container(key=key):
+            st.markdown(f"**{escape_md(node.name)}** · {state_label(state)}{extra}",
+                        help=node.description or None)
+
+    def _draw_error(self, slots: Slots, cell: Cell) -> None:
+        if cell.state == INVALID and cell.error:
+            slots.error.error(escape_md(cell.error))
 
     def _draw_scalar(self, node: FieldNode, cell: Cell) -> None:
-        with self.slots[node.path].container(border=True, key=self._key(node.path, cell.state)):
-            self._header(node, cell.state)
-            shown = display_value(cell.value)
-            if shown:
-                st.text(shown)
-            else:
-                st.caption(escape_md(node.type_label))
-            if cell.state == INVALID and cell.error:
-                st.error(escape_md(cell.error))
+        slots = self.slots[node.path]
+        self._draw_header(node, slots, cell.state, "")
+        shown = display_value(cell.value)
+        if shown:
+            slots.body.text(shown)
+        self._draw_error(slots, cell)
 
     def _draw_items(self, node: FieldNode, data: LeafData) -> None:
+        slots = self.slots[node.path]
         count = f" · {len(data.items)} item{'s' if len(data.items) != 1 else ''}"
-        with self.slots[node.path].container(border=True, key=self._key(node.path,
-                                                                          data.cell.state)):
-            self._header(node, data.cell.state, count)
-            if data.cell.state == INVALID and data.cell.error:
-                st.error(escape_md(data.cell.error))
-        slots = self.item_slots[node.path]
-        while len(slots) < len(data.items):
-            slots.append(self.item_boxes[node.path].empty())
+        self._draw_header(node, slots, data.cell.state, count)
+        self._draw_error(slots, data.cell)
+        assert slots.items is not None
+        while len(slots.item_slots) < len(data.items):
+            slots.item_slots.append(slots.items.empty())
+            slots.item_seen.append(("", None))
         for i, item in enumerate(data.items):
-            if getattr(slots[i], "_fs_seen", None) == (item.state, item.value):
-                continue
-            self._draw_item(slots[i], f"{node.path}[{i}]", item)
-            slots[i]._fs_seen = (item.state, item.value)  # type: ignore[attr-defined]
+            seen = (item.state, item.value)
+            if slots.item_seen[i] != seen:
+                slots.item_seen[i] = seen
+                self._draw_item(slots.item_slots[i], item)
 
-    def _draw_item(self, slot: DeltaGenerator, path: str, item: Cell) -> None:
+    def _draw_item(self, slot: DeltaGenerator, item: Cell) -> None:
         mark = state_label(item.state).split(" ")[0]
-        with slot.container(key=self._key(path, item.state)):
-            st.text(f"{mark} {display_value(item.value)}")
-            if item.state == INVALID and item.error:
+        if item.state == INVALID and item.error:
+            with slot.container():
+                st.text(f"{mark} {display_value(item.value)}")
                 st.error(escape_md(item.error))
+        else:
+            slot.text(f"{mark} {display_value(item.value)}")
 
     def _draw_table(self, node: FieldNode, data: LeafData) -> None:
+        slots = self.slots[node.path]
         rows = table_rows(data, node.columns)
         count = f" · {len(rows)} row{'s' if len(rows) != 1 else ''}"
-        with self.slots[node.path].container(border=True, key=self._key(node.path,
-                                                                          data.cell.state)):
-            self._header(node, data.cell.state, count)
-            if rows:
-                st.dataframe(rows, hide_index=True, width="stretch")
-            else:
-                st.caption(escape_md(node.type_label))
-            bad = [(i, c.error) for i, c in enumerate(data.items) if c.state == INVALID]
-            for i, error in bad:
-                st.error(escape_md(f"Row {i + 1}: {error}"))
+        self._draw_header(node, slots, data.cell.state, count)
+        if rows:
+            slots.body.dataframe(rows, hide_index=True, width="stretch")
+        bad = [f"Row {i + 1}: {c.error}" for i, c in enumerate(data.items) if c.state == INVALID]
+        if data.cell.state == INVALID and data.cell.error:
+            bad.insert(0, data.cell.error)
+        if bad:
+            slots.error.error(escape_md("  \n".join(bad)))
 
 
 class LiveView:
@@ -157,6 +178,7 @@ class LiveView:
         self.form = LiveForm(schema)
         self._side_at = 0.0
         self._timeline_at = 0.0
+        self._metrics_at = 0.0
         self._progress_seen: tuple[int, int] | None = None
 
     def build(self) -> None:
@@ -172,17 +194,31 @@ class LiveView:
             self.json_slot = json_tab.empty()
             self.raw_slot = raw_tab.empty()
             self.timeline_slot = time_tab.empty()
+        self._draw_idle()
+
+    def _draw_idle(self) -> None:
+        """The empty state, drawn before any request (also loads the widgets' code in the
+        browser ahead of the stream, so the first chunks are not held up)."""
+        total = len(self.form.nodes)
+        self.progress.progress(0.0, text=f"0 of {total} fields done")
+        for slot, label in zip(self.metrics, METRIC_LABELS, strict=True):
+            slot.metric(label, "—")
+        self.json_slot.code("{}", language="json")
+        self.raw_slot.code(" ", language=None, wrap_lines=True)
+        self._draw_timeline_rows([])
 
     def apply(self, update: Update, runner: Runner, *, final: bool = False) -> None:
         """Draw one coalesced update (and everything still pending when `final`)."""
         self.form.draw(update.leaves, force=final)
         self._draw_progress(update)
-        self._draw_metrics(update)
         now = time.perf_counter()
+        if final or now - self._metrics_at >= 1.0 / METRICS_HZ:
+            self._draw_metrics(update)
+            self._metrics_at = now
         if final or now - self._side_at >= 1.0 / SIDE_TABS_HZ:
             self._draw_side(update, runner, final)
             self._side_at = now
-        if final or now - self._timeline_at >= 1.0 / TIMELINE_HZ:
+        if final or (TIMELINE_HZ and now - self._timeline_at >= 1.0 / TIMELINE_HZ):
             self._draw_timeline(runner)
             self._timeline_at = now
 
@@ -198,12 +234,12 @@ class LiveView:
         m = update.metrics
         rate = m.tokens_per_s
         values = [
-            ("Time to first token", format_seconds(m.first_token)),
-            ("Time to first done field", format_seconds(m.first_done)),
-            ("Elapsed", format_seconds(m.elapsed)),
-            ("Tokens / s", f"{rate:.0f}" if rate is not None else "—"),
+            format_seconds(m.first_token),
+            format_seconds(m.first_done),
+            format_seconds(m.elapsed),
+            f"{rate:.0f}" if rate is not None else "—",
         ]
-        for slot, (label, value) in zip(self.metrics, values, strict=True):
+        for slot, label, value in zip(self.metrics, METRIC_LABELS, values, strict=True):
             slot.metric(label, value)
 
     def _draw_side(self, update: Update, runner: Runner, final: bool) -> None:
@@ -213,13 +249,12 @@ class LiveView:
             self.raw_slot.code(_tail(runner.text, final) or " ", language=None, wrap_lines=True)
 
     def _draw_timeline(self, runner: Runner) -> None:
+        self._draw_timeline_rows(runner.timeline())
+
+    def _draw_timeline_rows(self, rows: list[dict[str, Any]]) -> None:
         from ui.charts import timeline_chart
 
-        rows = runner.timeline()
-        if rows:
-            self.timeline_slot.altair_chart(timeline_chart(rows), width="stretch")
-        else:
-            self.timeline_slot.caption("Fields appear here as they start and finish.")
+        self.timeline_slot.altair_chart(timeline_chart(rows), width="stretch")
 
 
 def _tail(text: str, final: bool) -> str:

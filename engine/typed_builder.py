@@ -22,15 +22,18 @@ _set = object.__setattr__
 
 class _Ctx:
     """An open container: its node, the partial value being filled (None for values that
-    appear only when complete), the raw JSON value, and validated items of plain lists."""
+    appear only when complete), the raw JSON value, and what its children already validated:
+    the items of a list, the plain nested models and lists of a model (`kids`), so that closing
+    the container does not validate them a second time."""
 
-    __slots__ = ("items", "node", "raw", "target")
+    __slots__ = ("items", "kids", "node", "raw", "target")
 
     def __init__(self, node: Node | None, target: Any, raw: Any) -> None:
         self.node = node
         self.target = target
         self.raw = raw
         self.items: list[Any] | None = [] if target is not None and type(target) is list else None
+        self.kids: dict[str, Any] | None = {} if node is not None and node.kind == MODEL else None
 
 
 def _new_partial(node: Node) -> Any:
@@ -156,26 +159,34 @@ class TypedBuilder(Builder):
         try:
             if ctx.items is not None and node.plain and len(ctx.items) == len(ctx.raw):
                 value = ctx.items  # every item already validated: nothing to re-check
+            elif ctx.kids:  # validated model instances are taken as they are, not re-read
+                value = node.validate({**ctx.raw, **ctx.kids})
             else:
                 value = node.validate(ctx.raw)
         except ValidationError as exc:
             self._mark_invalid(path, node, ctx.target, exc)
         else:
             self._mark_done(path, node, value)
-            if pctx is not None and pctx.items is not None:
-                pctx.items.append(value)
             if pctx is None:
                 self.result, self.root_valid = value, True
+            elif pctx.items is not None:
+                pctx.items.append(value)
+            elif pctx.kids is not None and node.plain and node.kind in (MODEL, LIST):
+                pctx.kids[key] = value
 
     def begin(self, pctx: _Ctx | None, key: Any, path: str) -> tuple[Any, ...]:
-        """Resolve a scalar's place once: (parent ctx, key, path, slot, node)."""
+        """Resolve a scalar's place once: (parent ctx, key, path, slot, node, and the partial
+        instance's __dict__ when it is a string field of a model, the one that grows most)."""
         if pctx is not None and pctx.target is None:  # inside a value shown when complete
-            return pctx, key, path, None, None
+            return pctx, key, path, None, None, None
         slot, node = self._child(pctx, key)
-        return pctx, key, path, slot, node
+        grows_in = None
+        if node is not None and node.grows and pctx is not None and pctx.node.kind == MODEL:
+            grows_in = pctx.target.__dict__
+        return pctx, key, path, slot, node, grows_in
 
     def scalar(self, slot: tuple[Any, ...], value: Any) -> None:
-        pctx, key, path, attr, node = slot
+        pctx, key, path, attr, node, _ = slot
         if pctx is None:
             self.root = value
         else:
@@ -220,21 +231,20 @@ class TypedBuilder(Builder):
         self._mark_done(path, node, value)
 
     def partial_str(self, slot: tuple[Any, ...], text: str, delta: str, first: bool) -> None:
-        pctx, _, path, attr, node = slot
+        grows_in = slot[5]
+        if grows_in is not None and not first:  # the hot path: a model's string grows
+            grows_in[slot[3]] = text
+            self.out.append(Grew(slot[2], text, delta))
+            return
+        pctx, _, path, attr, node, _ = slot
         if node is None or pctx is None:
             return
         if not node.grows:  # Literal, Enum, dates ...: shown once complete and valid
             if first:
                 self.out.append(Started(path, None))
             return
-        if pctx.node.kind == MODEL:  # type: ignore[union-attr]
-            pctx.target.__dict__[attr] = text  # the hot path: one string grows in place
-            if first:
-                pctx.target.__pydantic_fields_set__.add(attr)
-                self.out.append(Started(path, text))
-            else:
-                self.out.append(Grew(path, text, delta))
-            return
+        if grows_in is not None:
+            pctx.target.__pydantic_fields_set__.add(attr)
         self._put(pctx, attr, text)
         self.out.append(Started(path, text) if first else Grew(path, text, delta))
 

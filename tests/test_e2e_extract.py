@@ -1,0 +1,207 @@
+"""Real-browser tests: `streamlit run app.py` + headless Debian Chromium (Playwright), against a
+local ReplayServer paced at a known rate, and one run of the embedded local model.
+
+Screenshots of the finished pages land in test-artifacts/ (git-ignored)."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from engine.replay_server import ReplayServer, Reply
+from engine.schemas import MEETING_NOTE
+from tests.ui_support import (
+    chromium_page,
+    chromium_path,
+    field_events,
+    fill_text,
+    first_seen,
+    install_watch,
+    open_extract,
+    screenshot,
+    select_option,
+    streamlit_app,
+)
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(chromium_path() is None, reason="Debian's chromium is not installed"),
+]
+
+MEETING = {
+    "users": [
+        {"name": "John Doe", "email": "johndoe@email.com", "twitter": "@TechGuru44"},
+        {"name": "Jane Smith", "email": "janesmith@email.com", "twitter": "@DigitalDiva88"},
+    ],
+    "date": "March 15th, 2024",
+    "location": "Grand Tech Arena, 4521 Innovation Drive",
+    "budget": 50000,
+    "deadline": "February 20th",
+}
+ORDER = ["users", "date", "location", "budget", "deadline"]
+PACE = 0.04  # seconds between chunks: 25 chunks/s
+CHUNK = 3
+
+
+def chunks(text: str, size: int = CHUNK) -> list[str]:
+    return [text[i:i + size] for i in range(0, len(text), size)]
+
+
+@pytest.fixture
+def server() -> Iterator[ReplayServer]:
+    with ReplayServer() as srv:
+        yield srv
+
+
+@pytest.fixture
+def app(server: ReplayServer) -> Iterator[str]:
+    env = {
+        "FIELDSTREAM_BASE_URL": server.base_url,
+        "FIELDSTREAM_MODEL": "replay-model",
+        "FIELDSTREAM_DEFAULT_PROVIDER": "Custom server",
+        "FIELDSTREAM_API_KEY": "test-key",
+        "OPENAI_API_KEY": "",
+    }
+    with streamlit_app(env) as url:
+        yield url
+
+
+@pytest.fixture
+def page() -> Iterator[Any]:
+    with chromium_page() as pg:
+        yield pg
+
+
+def closing_offsets(text: str) -> dict[str, int]:
+    """Where in the answer each top-level field's value is complete (exclusive end)."""
+    out = {}
+    for key in ORDER:
+        start = text.index(f'"{key}": ') + len(f'"{key}": ')
+        end = start + len(json.dumps(MEETING[key]))
+        out[key] = end + (1 if isinstance(MEETING[key], int) else 0)  # a number ends at , or }
+    return out
+
+
+def sent_time_of_offset(sent: list[tuple[float, str]], offset: int) -> float:
+    total = 0
+    for t, delta in sent:
+        total += len(delta)
+        if total >= offset:
+            return t
+    raise AssertionError(f"offset {offset} was never sent")
+
+
+def wait_for_text(page: Any, field: str, text: str) -> None:
+    js = "([f, t]) => (document.querySelector('.st-key-fsbox_' + f) || {}).innerText?.includes(t)"
+    page.wait_for_function(js, arg=[field, text], timeout=30_000)
+
+
+def wait_outcome(page: Any, timeout_ms: float = 60_000) -> None:
+    page.locator('[data-testid="stAlert"]').last.wait_for(timeout=timeout_ms)
+
+
+def test_fields_turn_done_one_after_another(app: str, page: Any, server: ReplayServer) -> None:
+    answer = json.dumps(MEETING)
+    server.queue(Reply.content(chunks(answer), pace=PACE))
+    open_extract(page, app)
+    fill_text(page, MEETING_NOTE)
+    page.wait_for_timeout(800)
+    install_watch(page)
+    page.get_by_role("button", name="Extract").click()
+    page.get_by_text("every field arrived").wait_for(timeout=60_000)
+    shot = screenshot(page, "e2e-extract-done")
+
+    assert "Grand Tech Arena located at 4521" in server.requests[0]["messages"][-1]["content"]
+    done = first_seen(field_events(page), "done")
+    assert set(ORDER) <= set(done), done
+    times = [done[k] for k in ORDER]
+    assert times == sorted(times), f"fields finished out of order: {done}"
+    offsets = closing_offsets(answer)
+    sent = list(server.sent)
+    for key in ORDER:
+        lag = done[key] - sent_time_of_offset(sent, offsets[key])
+        assert -0.05 < lag < 1.0, f"{key} shown {lag:.3f}s after its chunk was sent"
+    expected_spread = sent_time_of_offset(sent, offsets["deadline"]) - sent_time_of_offset(
+        sent, offsets["users"]
+    )
+    assert expected_spread > 1.5  # the pacing really spreads the fields out
+    assert times[-1] - times[0] > expected_spread - 0.5, "fields did not arrive one by one"
+    assert page.get_by_text("5 of 5 fields done").is_visible()
+    assert shot.exists()
+
+
+def test_stop_keeps_the_partial(app: str, page: Any, server: ReplayServer) -> None:
+    summary = " ".join(f"word{i}" for i in range(600))
+    answer = json.dumps({"title": "A long report", "summary": summary, "conclusion": "end"})
+    server.queue(Reply.content(chunks(answer, 6), pace=0.02))
+    open_extract(page, app)
+    select_option(page, "Schema", "Report")
+    install_watch(page)
+    page.get_by_role("button", name="Extract").click()
+    wait_for_text(page, "summary", "word40")
+    clicked = time.time()
+    page.get_by_role("button", name="Stop").click()
+    page.get_by_text("Stopped.").wait_for(timeout=5_000)
+    deadline = clicked + 3
+    while "client closed" not in server.outcomes and time.time() < deadline:
+        time.sleep(0.05)
+    assert "client closed" in server.outcomes, server.outcomes
+    last_sent = server.sent[-1][0]
+    assert last_sent - clicked < 1.0, "the server kept streaming more than a second after Stop"
+    kept = page.locator(".st-key-fsbox_summary").inner_text()
+    assert "word40" in kept and "word599" not in kept
+    assert "done" in page.locator(".st-key-fsbox_title").inner_text()
+    screenshot(page, "e2e-extract-stopped")
+
+
+def test_other_click_while_streaming_closes_the_request(
+    app: str, page: Any, server: ReplayServer
+) -> None:
+    summary = " ".join(f"word{i}" for i in range(600))
+    answer = json.dumps({"title": "A long report", "summary": summary, "conclusion": "end"})
+    server.queue(Reply.content(chunks(answer, 6), pace=0.02))
+    open_extract(page, app)
+    select_option(page, "Schema", "Report")
+    page.get_by_role("button", name="Extract").click()
+    wait_for_text(page, "summary", "word20")
+    clicked = time.time()
+    select_option(page, "Sample text", "Recipe")  # any widget: the script reruns
+    deadline = clicked + 3
+    while "client closed" not in server.outcomes and time.time() < deadline:
+        time.sleep(0.05)
+    assert "client closed" in server.outcomes, server.outcomes
+    assert server.sent[-1][0] - clicked < 1.5
+    page.get_by_text("Stopped.").wait_for(timeout=5_000)
+
+
+@pytest.mark.local_model
+def test_local_model_on_the_seed_note(tmp_path: Path) -> None:
+    from engine.providers import LOCAL_NAME, available_providers, check
+
+    local = next(p for p in available_providers(detect=False) if p.kind == "local")
+    problem = check(local)
+    if problem:
+        pytest.skip(f"local model unavailable: {problem}")
+    env = {"FIELDSTREAM_DEFAULT_PROVIDER": LOCAL_NAME, "FIELDSTREAM_BASE_URL": ""}
+    with streamlit_app(env) as url, chromium_page() as page:
+        page.goto(url, wait_until="domcontentloaded")
+        button = page.get_by_role("button", name="Try it on the sample meeting note")
+        button.wait_for(timeout=30_000)
+        page.wait_for_timeout(500)
+        install_watch(page)
+        button.click()
+        page.get_by_role("button", name="Stop").wait_for(timeout=30_000)
+        install_watch(page)
+        wait_outcome(page, timeout_ms=300_000)
+        page.wait_for_timeout(1500)
+        screenshot(page, "e2e-local-model")
+        done = first_seen(field_events(page), "done")
+        text = page.locator(".st-key-fsbox_date").inner_text()
+        assert "done" in text or "invalid" in text, text
+        assert len(done) >= 3, done
+        assert "March" in text or "2024" in text, text

@@ -85,6 +85,10 @@ class Cancelled(ExtractionError):
     hint = "You stopped the extraction. What arrived so far is kept."
 
 
+class SchemaError(TypeError):
+    """The schema cannot be used (not a model, unresolved annotations, invalid types)."""
+
+
 class ProviderError(Exception):
     """A provider could not be used: unreachable server, rejected key, unknown model. The message
     says what to fix; it never contains the API key."""

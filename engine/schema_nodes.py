@@ -22,6 +22,7 @@ from pydantic import (
 )
 from typing_extensions import is_typeddict
 
+from engine.errors import SchemaError
 from engine.partial import (
     DICT_ORIGINS,
     LIST_ORIGINS,
@@ -118,8 +119,25 @@ def root_node(schema: Any) -> Node:
     """The node tree for a model class or a list type (`list[Item]`), cached per schema."""
     node = _ROOTS.get(schema)
     if node is None:
+        _check_schema(schema)
         node = _ROOTS[schema] = build_node(schema, schema, counted=True, seen=frozenset())
     return node
+
+
+def _check_schema(schema: Any) -> None:
+    """A schema that pydantic cannot build fails here, with pydantic's reason, not midway."""
+    base, _ = _strip(schema)
+    if get_origin(base) in LIST_ORIGINS:
+        base = (get_args(base) or (Any,))[0]
+    if not (is_model(base) or base is Any or get_origin(base) is not None):
+        raise SchemaError(f"{schema!r} is not a pydantic model class or a list of one")
+    try:
+        if is_model(base) and not base.__pydantic_complete__:
+            base.model_rebuild()  # raises pydantic's own explanation
+        TypeAdapter(schema)
+    except Exception as exc:  # pydantic raises several kinds for broken schemas
+        raise SchemaError(f"the schema {getattr(schema, '__name__', schema)!r} cannot be "
+                          f"used: {exc}") from exc
 
 
 _ROOTS: dict[Any, Node] = {}

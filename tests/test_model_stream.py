@@ -17,6 +17,7 @@ from engine import (
     JSONStreamError,
     ModelStream,
     Partial,
+    SchemaError,
     Truncated,
     ValidationFailed,
     stream_items,
@@ -353,3 +354,13 @@ def test_every_snapshot_is_a_valid_partial_and_the_end_validates(doc: dict,
         MeetingInfo.model_validate(snap.partial.model_dump())
     except ValidationError as exc:  # pragma: no cover - would mean the partial lost data
         pytest.fail(str(exc))
+
+
+def test_a_broken_schema_fails_clearly_before_streaming() -> None:
+    class Broken(BaseModel):
+        when: NotDefinedAnywhere  # type: ignore[name-defined]  # noqa: F821
+
+    with pytest.raises(SchemaError, match="cannot be used"):
+        ModelStream(Broken)
+    with pytest.raises(SchemaError, match="not a pydantic model"):
+        ModelStream(int)

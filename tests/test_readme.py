@@ -20,6 +20,6 @@ def test_readme_starts_with_the_two_commands() -> None:
 def test_readme_engine_example_runs(capsys) -> None:
     text = README.read_text()
     example = re.search(r"```python\n(.*?)```", text, re.S).group(1)  # type: ignore[union-attr]
-    exec(compile(example, "README.md", "exec"), {})
+    exec(compile(example, "README.md", "exec", dont_inherit=True), {"__name__": "readme"})
     out = capsys.readouterr().out
     assert "budget=50000" in out and "name='John Doe'" in out

@@ -43,6 +43,7 @@ __all__ = [
     "Truncated",
     "ValidationFailed",
     "extract",
+    "extract_calls",
     "stream_items",
     "stream_json",
     "stream_model",
@@ -50,8 +51,8 @@ __all__ = [
 
 
 def __getattr__(name: str):  # extract pulls in the openai client: load it on first use
-    if name == "extract":
-        from engine.llm import extract
+    if name in ("extract", "extract_calls"):
+        from engine import llm
 
-        return extract
+        return getattr(llm, name)
     raise AttributeError(f"module 'engine' has no attribute {name!r}")

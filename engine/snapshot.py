@@ -101,7 +101,8 @@ class Snapshot(tuple):
         return "".join(islice(self[0].texts, self[3]))
 
     def state(self, path: str) -> str:
-        """"pending" | "streaming" | "done" | "invalid" at this snapshot."""
+        """"pending" | "streaming" | "done" | "invalid". Done and invalid are as of this
+        snapshot; pending versus streaming is read from the live stream."""
         if path in self.errors:
             return "invalid"
         if path in self.done:

@@ -449,11 +449,11 @@ def explain(error: BaseException | None) -> Outcome:
     return Outcome(kind, headline, detail, hint)
 
 
-STATE_LABELS = {
-    PENDING: "⏳ waiting",
-    STREAMING: "✍️ streaming",
-    DONE: "✅ done",
-    INVALID: "❌ invalid",
+STATE_LABELS = {  # symbols every system font has (no emoji font needed)
+    PENDING: "○ waiting",
+    STREAMING: "✎ streaming",
+    DONE: "✓ done",
+    INVALID: "✗ invalid",
 }
 
 

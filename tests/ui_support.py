@@ -179,7 +179,17 @@ def select_option(page: Any, label: str, option: str) -> None:
 
 
 def screenshot(page: Any, name: str) -> Path:
+    """Save the whole page (Streamlit scrolls inside its main section, so the viewport is
+    stretched to the content's height first)."""
     ARTIFACTS.mkdir(exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
+    size = page.viewport_size or {"width": 1500, "height": 1100}
+    height = page.evaluate(
+        "() => Math.max(...[...document.querySelectorAll('[data-testid=stMain], "
+        "[data-testid=stAppViewContainer], section')].map(e => e.scrollHeight), 600)"
+    )
+    page.set_viewport_size({"width": size["width"], "height": min(int(height) + 40, 12000)})
+    page.wait_for_timeout(400)
     page.screenshot(path=str(path), full_page=True)
+    page.set_viewport_size(size)
     return path

@@ -61,7 +61,7 @@ def render_settings() -> tuple[Any, str, str, int]:
 
 
 def render_extract_page() -> None:
-    st.title("🧪 Extract")
+    st.title("Extract")
     st.caption("Paste a text, pick a schema and a model, press Extract, and watch the fields "
                "fill in.")
     text_col, schema_col, settings_col = st.columns([5, 4, 3], gap="medium")

@@ -20,7 +20,7 @@ def _try_sample() -> None:
 
 
 def render_home() -> None:
-    st.title("🌊 Fieldstream")
+    st.title("Fieldstream")
     st.markdown(
         "Fieldstream turns free text into a filled-in form with a language model, and lets "
         "you **watch every field arrive live**: names, dates and amounts appear one by one "
@@ -32,7 +32,7 @@ def render_home() -> None:
         "2. Pick a schema — the form to fill in — and a model.\n"
         "3. Press **Extract** and watch. Press **Stop** at any time; what arrived is kept."
     )
-    if st.button("▶️ Try it on the sample meeting note", type="primary", key="fs_try_sample"):
+    if st.button("▶ Try it on the sample meeting note", type="primary", key="fs_try_sample"):
         _try_sample()
         st.switch_page(EXTRACT_PAGE)
     st.page_link(EXTRACT_PAGE, label="Open the Extract page", icon="🧪")

@@ -210,3 +210,32 @@ def test_stop_keeps_the_partial_and_closes_the_request(server: ReplayServer) -> 
     time.sleep(1.0)
     assert len(server.sent) <= sent + 1, "the server stopped sending: the request is closed"
     assert not record.runner.thread_alive
+
+
+def test_nested_model_is_a_card_and_list_of_strings_grows(server: ReplayServer) -> None:
+    from engine.schemas import ContactCard, UserProfile
+
+    card = ContactCard(
+        full_name="Ingrid Solberg", job_title="Head of Clinical Partnerships",
+        organization="Fjordline Medical AS", email="ingrid@example.org", phone="+47 912 34 567",
+        address={"street": "Dronning Eufemias gate 42", "city": "Oslo", "postal_code": "0191",
+                 "country": "Norway"},
+        website="www.fjordline-medical.example",
+    )
+    server.queue(Reply.content(chunks(card.model_dump_json()), pace=0.001))
+    at = extract_page()
+    at.selectbox(key="fs_schema").select("ContactCard").run()
+    press_extract(at)
+    assert any("every field arrived" in s.value for s in at.success)
+    group = at.get("flex_container")  # bordered cards
+    assert group is not None
+    shown = texts(at)
+    assert "address" in shown and "Oslo" in shown and "**postal_code** · ✓ done" in shown
+
+    profile = UserProfile(name="Alex", bio="Designer", interests=["ceramics", "cycling"])
+    server.queue(Reply.content(chunks(profile.model_dump_json()), pace=0.001))
+    at.selectbox(key="fs_schema").select("UserProfile").run()
+    press_extract(at)
+    shown = texts(at)
+    assert "**interests** · ✓ done · 2 items" in shown
+    assert "✓ ceramics" in shown and "✓ cycling" in shown

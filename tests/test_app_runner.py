@@ -3,6 +3,7 @@ fake stream of Snapshot-like objects (no LLM, no Streamlit)."""
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Iterator
@@ -191,3 +192,43 @@ def test_generator_exception_becomes_plain_error() -> None:
 )
 def test_display_value(value: Any, text: str) -> None:
     assert display_value(value) == text
+
+
+# --- against the real extract and a local server ---------------------------------------------
+
+
+def _profile_answer(items: int) -> str:
+    interests = [f"interest number {i:05d} with some padding text" for i in range(items)]
+    return json.dumps({"name": "Alex Chen", "bio": "Designer. " * 50, "interests": interests})
+
+
+def test_100kb_answer_view_never_falls_behind() -> None:
+    from openai import OpenAI
+
+    from engine.llm import extract
+    from engine.replay_server import ReplayServer, Reply
+
+    answer = _profile_answer(2200)
+    assert len(answer) > 100_000
+    pieces = [answer[i:i + 20] for i in range(0, len(answer), 20)]
+    with ReplayServer() as srv:
+        srv.queue(Reply.content(pieces, pace=0.0005))
+        client = OpenAI(base_url=srv.base_url, api_key="k", max_retries=0)
+        runner = Runner(
+            leaves(UserProfile),
+            lambda cancel: extract("t", UserProfile, client=client, model="m", cancel=cancel),
+        ).start()
+        draws, started = 0, time.perf_counter()
+        while True:
+            update = runner.next_update()
+            draws += 1
+            time.sleep(0.03)  # a slow view: drawing takes 30 ms each time
+            if update.finished:
+                break
+        seconds = time.perf_counter() - started
+        behind = time.time() - srv.sent[-1][0]
+    assert runner.status == FINISHED, runner.error
+    assert draws <= seconds * 20 + 3, (draws, seconds)
+    assert behind < 0.5, f"the view saw the end {behind:.2f}s after the last chunk"
+    items = runner.snapshot_all().leaves["interests"].items
+    assert len(items) == 2200 and all(c.state == "done" for c in items)

@@ -133,6 +133,9 @@ def test_fields_turn_done_one_after_another(app: str, page: Any, server: ReplayS
     assert times[-1] - times[0] > expected_spread - 0.5, "fields did not arrive one by one"
     assert page.get_by_text("5 of 5 fields done").is_visible()
     assert shot.exists()
+    page.get_by_role("tab", name="Timeline").click()
+    page.locator('[data-testid="stVegaLiteChart"]').last.wait_for(timeout=10_000)
+    screenshot(page, "e2e-extract-timeline")
 
 
 def test_stop_keeps_the_partial(app: str, page: Any, server: ReplayServer) -> None:

@@ -10,18 +10,23 @@ import pandas as pd
 MAX_BARS = 120
 
 
+def chart_height(bars: int) -> int:
+    return max(120, 18 * min(bars, MAX_BARS))
+
+
 def timeline_chart(rows: list[dict[str, Any]]) -> alt.Chart:
     """One bar per field from when it started to when it was done (seconds)."""
     columns = ["field", "start", "end", "state"]
     frame = pd.DataFrame(rows[:MAX_BARS], columns=columns)
-    height = max(120, 18 * len(frame))
+    height = chart_height(len(frame))
     return (
         alt.Chart(frame)
         .mark_bar(cornerRadius=2)
         .encode(
             x=alt.X("start:Q", title="seconds since the request"),
             x2="end:Q",
-            y=alt.Y("field:N", sort=None, title=None),
+            y=alt.Y("field:N", sort=None, title=None,
+                    axis=alt.Axis(labelOverlap=False, labelLimit=220)),
             color=alt.Color(
                 "state:N",
                 scale=alt.Scale(domain=["done", "unfinished"], range=["#16a34a", "#f59e0b"]),
@@ -29,5 +34,5 @@ def timeline_chart(rows: list[dict[str, Any]]) -> alt.Chart:
             ),
             tooltip=["field:N", "start:Q", "end:Q", "state:N"],
         )
-        .properties(height=height)
+        .properties(height=alt.Step(18) if len(frame) else height)
     )

@@ -208,3 +208,15 @@ def test_local_model_on_the_seed_note(tmp_path: Path) -> None:
         assert "done" in text or "invalid" in text, text
         assert len(done) >= 3, done
         assert "March" in text or "2024" in text, text
+
+
+def test_home_page_in_the_browser(app: str, page: Any, server: ReplayServer) -> None:
+    server.queue(Reply.content(chunks(json.dumps(MEETING), 12), pace=0.01))
+    page.goto(app, wait_until="domcontentloaded")
+    page.get_by_text("Reachable: the model server answers.").wait_for(timeout=30_000)
+    assert page.get_by_text("Custom server", exact=False).first.is_visible()
+    screenshot(page, "e2e-home")
+    page.get_by_role("button", name="Try it on the sample meeting note").click()
+    page.get_by_text("every field arrived").wait_for(timeout=60_000)
+    assert "/Extract" in page.url
+    assert "Grand Tech Arena" in server.requests[0]["messages"][-1]["content"]

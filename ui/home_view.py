@@ -50,7 +50,7 @@ def render_provider_status() -> None:
     if provider is None:
         st.warning("No provider is configured.")
         return
-    st.markdown(f"Active: **{escape_md(describe(provider))}**")
+    st.markdown(f"Active: {describe(provider)}")
     refresh = st.button("Check again", key="fs_recheck")
     message = reachability(provider, refresh=refresh)
     if message is None:

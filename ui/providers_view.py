@@ -9,6 +9,7 @@ from typing import Any
 import streamlit as st
 
 from engine.runner import default_mode, default_provider_index
+from ui.page import escape_md
 
 CHECK_TTL = 30.0
 
@@ -106,7 +107,9 @@ def reachability(provider: Any, *, refresh: bool = False) -> str | None:
 
 
 def describe(provider: Any) -> str:
-    """A one-line description: name, kind and address (never the key)."""
+    """One line of Markdown: name, kind and address (never the key)."""
     kind = {"local": "embedded local model", "openai": "OpenAI", "compatible": "OpenAI-compatible"}
-    where = getattr(provider, "base_url", None) or "built in"
-    return f"{provider.name} — {kind.get(provider.kind, provider.kind)} at {where}"
+    where = (getattr(provider, "base_url", None) or "").replace("`", "")
+    at = f" at `{where}`" if where else " (runs on this computer)"
+    label = escape_md(kind.get(provider.kind, provider.kind))
+    return f"**{escape_md(provider.name)}** — {label}{at}"

@@ -280,7 +280,21 @@ class Runner:
                 self.errors = dict(errors)
             self._status = STOPPED if isinstance(exc, Cancelled) else FAILED
             self._metrics.elapsed = time.perf_counter() - self._started
+            # The live copy may be a few chunks old: what the form shows is the truth now.
+            self._json = json.dumps(self._mirror(), ensure_ascii=False, indent=2, default=str)
+            self._json_dirty = True
         self._wake.set()
+
+    def _mirror(self) -> dict[str, Any]:
+        """What arrived, rebuilt from the form's own cells (consistent with what is shown)."""
+        out: dict[str, Any] = {}
+        for path, data in self._leaves.items():
+            *parents, name = path.split(".")
+            target = out
+            for part in parents:
+                target = target.setdefault(part, {})
+            target[name] = _leaf_value(data)
+        return out
 
     def _finish_unended(self) -> None:
         """The loop ended without a final snapshot (stopped, or the stream just ended)."""
@@ -384,6 +398,14 @@ class Runner:
             return self._json
 
 
+def _leaf_value(data: LeafData) -> Any:
+    if data.kind == TABLE:
+        return [{k: c.value for k, c in row.items()} for row in data.cells]
+    if data.kind == SCALAR:
+        return data.cell.value
+    return [c.value for c in data.items]
+
+
 def _plain(snap: Any) -> Any:
     """The live object as JSON-ready data: the Partial model (strings as far as they got),
     else the raw parsed value."""
@@ -441,6 +463,8 @@ def explain(error: BaseException | None) -> Outcome:
     hint = getattr(error, "hint", "") or next(
         (h for cls, h in _DEFAULT_HINTS.items() if isinstance(error, cls)), ""
     )
+    if isinstance(error, Cancelled):
+        hint = "Press Extract to run it again."
     if isinstance(error, Refused) and error.refusal:
         detail = f"The model said: {error.refusal}"
     else:

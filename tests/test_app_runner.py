@@ -232,3 +232,14 @@ def test_100kb_answer_view_never_falls_behind() -> None:
     assert behind < 0.5, f"the view saw the end {behind:.2f}s after the last chunk"
     items = runner.snapshot_all().leaves["interests"].items
     assert len(items) == 2200 and all(c.state == "done" for c in items)
+
+
+def test_stopped_json_matches_the_form() -> None:
+    snaps = [FakeSnap("x" * (i + 1), [Grew("bio", "x" * (i + 1), "x")], value={"bio": ""})
+             for i in range(1000)]
+    runner = Runner(leaves(UserProfile), _factory(snaps, pace=0.005)).start()
+    time.sleep(0.3)
+    runner.stop(wait=1.0)
+    shown = runner.snapshot_all().leaves["bio"].cell.value
+    assert json.loads(runner.json_text()) == {"name": None, "bio": shown, "interests": []}
+    assert explain(runner.error).hint == "Press Extract to run it again."

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -37,6 +38,35 @@ from engine.errors import (
 from engine.schema_info import SCALAR, TABLE, FieldNode, leaf_key
 
 StreamFactory = Callable[[threading.Event], Iterator[Any]]
+
+
+class CancelEvent(threading.Event):
+    """A `threading.Event` that also runs hooks when set (e.g. shut the request's socket, so
+    a stream blocked waiting for the next chunk wakes up at once)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._hooks: list[Callable[[], None]] = []
+        self._hooks_lock = threading.Lock()
+
+    def on_set(self, hook: Callable[[], None]) -> None:
+        with self._hooks_lock:
+            self._hooks.append(hook)
+            already = self.is_set()
+        if already:
+            _quietly(hook)
+
+    def set(self) -> None:
+        super().set()
+        with self._hooks_lock:
+            hooks = list(self._hooks)
+        for hook in hooks:
+            _quietly(hook)
+
+
+def _quietly(hook: Callable[[], None]) -> None:
+    with contextlib.suppress(Exception):  # a failing hook must not break Stop
+        hook()
 
 RUNNING = "running"
 FINISHED = "finished"  # validated result
@@ -119,7 +149,7 @@ class Runner:
         self._dirty: set[str] = set(self._leaves)  # first draw shows every placeholder
         self._lock = threading.Lock()
         self._wake = threading.Event()
-        self.cancel = threading.Event()
+        self.cancel = CancelEvent()
         self._thread: threading.Thread | None = None
         self._started = 0.0
         self._metrics = Metrics()
@@ -562,11 +592,45 @@ def extraction_factory(
         from engine.llm import extract
         from engine.providers import client_for
 
-        client = client_for(provider)
-        return extract(text, schema, client=client, model=model, mode=mode,
-                       max_tokens=max_tokens, cancel=cancel)
+        client, close = stoppable_client(client_for(provider), cancel)
+        try:
+            yield from extract(text, schema, client=client, model=model, mode=mode,
+                               max_tokens=max_tokens, cancel=cancel)
+        finally:
+            close()
 
     return factory
+
+
+def stoppable_client(client: Any, cancel: threading.Event) -> tuple[Any, Callable[[], None]]:
+    """A copy of an `openai.OpenAI` client with its own connection, whose socket is shut down
+    when `cancel` is set: a read blocked on a silent server (a model still reading the
+    prompt, a stalled stream) returns at once instead of at the next chunk.
+    Returns (client, close)."""
+    import openai
+
+    sockets: list[socket.socket] = []
+
+    def trace(event: str, info: dict[str, Any]) -> None:
+        if event == "connection.connect_tcp.complete":
+            stream = info.get("return_value")
+            sock = stream.get_extra_info("socket") if stream is not None else None
+            if sock is not None:
+                sockets.append(sock)
+
+    def on_request(request: Any) -> None:
+        request.extensions["trace"] = trace
+
+    def shut() -> None:
+        for sock in list(sockets):
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+    http = openai.DefaultHttpxClient(timeout=client.timeout,
+                                     event_hooks={"request": [on_request]})
+    if isinstance(cancel, CancelEvent):
+        cancel.on_set(shut)
+    return client.with_options(http_client=http), http.close
 
 
 def start_run(

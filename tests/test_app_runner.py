@@ -243,3 +243,28 @@ def test_stopped_json_matches_the_form() -> None:
     shown = runner.snapshot_all().leaves["bio"].cell.value
     assert json.loads(runner.json_text()) == {"name": None, "bio": shown, "interests": []}
     assert explain(runner.error).hint == "Press Extract to run it again."
+
+
+@pytest.mark.parametrize("stall", ["mid-stream", "before the first chunk"])
+def test_stop_wakes_a_stream_blocked_on_a_silent_server(stall: str) -> None:
+    from engine.providers import Provider
+    from engine.replay_server import ReplayServer, Reply
+    from engine.runner import extraction_factory
+    from engine.schemas import Report
+
+    if stall == "mid-stream":
+        reply = Reply.content(['{"title": "x"', ', "summary": "y"}'], pace=5.0)
+    else:
+        reply = Reply.content(['{"title": "x"}'], delay=5.0)
+    with ReplayServer() as srv:
+        srv.queue(reply)
+        provider = Provider("Custom server", "compatible", srv.base_url, ("json_schema",), "m",
+                            api_key="k")
+        factory = extraction_factory("t", Report, provider, "m", "json_schema")
+        runner = Runner(leaves(Report), factory).start()
+        time.sleep(0.8)
+        t0 = time.perf_counter()
+        runner.stop(wait=2.0)
+        assert time.perf_counter() - t0 < 1.0
+        assert not runner.thread_alive, "the request is still open"
+        assert runner.status == STOPPED

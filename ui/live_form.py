@@ -15,7 +15,7 @@ from typing import Any
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
-from engine.changes import DONE, INVALID, PENDING
+from engine.changes import INVALID, PENDING
 from engine.runner import (
     Cell,
     LeafData,
@@ -180,6 +180,8 @@ class LiveView:
         self._timeline_at = 0.0
         self._metrics_at = 0.0
         self._progress_seen: tuple[int, int] | None = None
+        self._json_pending = False
+        self._text_pending = False
 
     def build(self) -> None:
         self.progress = st.empty()
@@ -211,12 +213,14 @@ class LiveView:
         """Draw one coalesced update (and everything still pending when `final`)."""
         self.form.draw(update.leaves, force=final)
         self._draw_progress(update)
+        self._json_pending |= update.json_text is not None
+        self._text_pending |= update.text_changed
         now = time.perf_counter()
         if final or now - self._metrics_at >= 1.0 / METRICS_HZ:
             self._draw_metrics(update)
             self._metrics_at = now
         if final or now - self._side_at >= 1.0 / SIDE_TABS_HZ:
-            self._draw_side(update, runner, final)
+            self._draw_side(runner, final)
             self._side_at = now
         if final or (TIMELINE_HZ and now - self._timeline_at >= 1.0 / TIMELINE_HZ):
             self._draw_timeline(runner)
@@ -242,11 +246,12 @@ class LiveView:
         for slot, label, value in zip(self.metrics, METRIC_LABELS, values, strict=True):
             slot.metric(label, value)
 
-    def _draw_side(self, update: Update, runner: Runner, final: bool) -> None:
-        if update.json_text is not None or final:
+    def _draw_side(self, runner: Runner, final: bool) -> None:
+        if self._json_pending or final:
             self.json_slot.code(_tail(runner.json_text(), final), language="json")
-        if update.text_changed or final:
+        if self._text_pending or final:
             self.raw_slot.code(_tail(runner.text, final) or " ", language=None, wrap_lines=True)
+        self._json_pending = self._text_pending = False
 
     def _draw_timeline(self, runner: Runner) -> None:
         self._draw_timeline_rows(runner.timeline())
@@ -264,5 +269,3 @@ def _tail(text: str, final: bool) -> str:
         text[-LIVE_TAIL:]
     )
 
-
-DONE_STATES = (DONE, INVALID)

@@ -239,3 +239,19 @@ def test_nested_model_is_a_card_and_list_of_strings_grows(server: ReplayServer) 
     shown = texts(at)
     assert "**interests** · ✓ done · 2 items" in shown
     assert "✓ ceramics" in shown and "✓ cycling" in shown
+
+
+def test_extract_without_text_asks_for_one(server: ReplayServer) -> None:
+    at = extract_page()
+    at.text_area(key="fs_text").input("   ").run()
+    press_extract(at)
+    assert any("Paste or pick a text first" in w.value for w in at.warning)
+    assert not server.requests
+
+
+def test_idle_page_shows_the_waiting_form(server: ReplayServer) -> None:
+    at = extract_page()
+    shown = texts(at)
+    assert "Press Extract to fill in this form." in shown
+    assert "**budget** · ○ waiting" in shown
+    assert at.get("progress")[0].proto.text == "0 of 5 fields done"

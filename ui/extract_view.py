@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
 import streamlit as st
@@ -47,7 +48,15 @@ def render_schema_picker() -> tuple[str, Any]:
     return name, schema
 
 
-def render_settings() -> tuple[Any, str, str, int]:
+@dataclass
+class Settings:
+    provider: Any
+    model: str
+    mode: str
+    max_tokens: int
+
+
+def render_settings() -> Settings:
     providers, problem = load_providers()
     if problem:
         st.error(escape_md(problem))
@@ -57,7 +66,7 @@ def render_settings() -> tuple[Any, str, str, int]:
     max_tokens = st.number_input("Token limit", min_value=64, max_value=32768, step=256,
                                  key="fs_max_tokens",
                                  help="The longest answer the model may write.")
-    return provider, model, mode, int(max_tokens)
+    return Settings(provider, model, mode, int(max_tokens))
 
 
 def render_extract_page() -> None:
@@ -70,28 +79,19 @@ def render_extract_page() -> None:
     with schema_col:
         schema_name, schema = render_schema_picker()
     with settings_col:
-        provider, model, mode, max_tokens = render_settings()
+        settings = render_settings()
         go_col, stop_col = st.columns(2)
         extract = go_col.button("Extract", type="primary", key="fs_extract", width="stretch",
-                                disabled=provider is None)
+                                disabled=settings.provider is None)
         stop = stop_col.button("Stop", key="fs_stop", width="stretch")
     record: RunRecord | None = st.session_state.get(RUN_KEY)
     if stop and record is not None:
         record.runner.stop(wait=1.0)
-    autostart = st.session_state.pop(AUTOSTART_KEY, False)
-    if (extract or autostart) and provider is not None:
+    wants_start = extract or st.session_state.pop(AUTOSTART_KEY, False)
+    if wants_start and settings.provider is not None:
         if record is not None:
             record.runner.stop()
-        problem = _cannot_start(text, model)
-        if problem:
-            st.warning(problem)
-        else:
-            st.divider()
-            view = _build_view(schema_name, schema, provider.name, model, mode)
-            # The placeholders exist before the request is sent.
-            record = start_run(text, schema_name, schema, provider, model, mode, max_tokens)
-            st.session_state[RUN_KEY] = record
-            render_run(record, view)
+        if _start_and_stream(text, schema_name, schema, settings):
             return
     st.divider()
     if record is not None:
@@ -99,6 +99,23 @@ def render_extract_page() -> None:
     else:
         st.caption("Press Extract to fill in this form.")
         LiveView(schema).build()
+
+
+def _start_and_stream(text: str, schema_name: str, schema: Any, settings: Settings) -> bool:
+    """Start a run and stream it into a fresh live area; False if the inputs are not ready."""
+    problem = _cannot_start(text, settings.model)
+    if problem:
+        st.warning(problem)
+        return False
+    st.divider()
+    view = _build_view(schema_name, schema, settings.provider.name, settings.model,
+                       settings.mode)
+    # The placeholders exist before the request is sent.
+    record = start_run(text, schema_name, schema, settings.provider, settings.model,
+                       settings.mode, settings.max_tokens)
+    st.session_state[RUN_KEY] = record
+    render_run(record, view)
+    return True
 
 
 def _cannot_start(text: str, model: str) -> str | None:

@@ -83,6 +83,16 @@ def _dump(partial: Any) -> Any:
     return partial
 
 
+def _first_model(provider: Any) -> str:
+    """A server configured without a model: take the first it lists (most serve just one)."""
+    from engine.providers import list_models
+
+    models = list_models(provider)
+    if not models:
+        raise ProviderError(f"{provider.name} lists no models: pass --model.")
+    return models[0]
+
+
 def run_extract(args: argparse.Namespace, stdin: TextIO, out: TextIO, err: TextIO) -> int:
     from engine import extract
     from engine.changes import Done, Invalid
@@ -96,7 +106,7 @@ def run_extract(args: argparse.Namespace, stdin: TextIO, out: TextIO, err: TextI
     mode = provider.pick_mode(args.mode)
     if args.mode and mode != args.mode:
         raise ProviderError(f"{provider.name} does not support mode {args.mode!r}.")
-    model = args.model or provider.default_model
+    model = args.model or provider.default_model or _first_model(provider)
     if not args.quiet:
         print(f"# {provider.name} · {model} · {mode}", file=err, flush=True)
     client = client_for(provider)

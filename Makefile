@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8501
 
-.PHONY: run test install install-test chromium weights lint bench
+.PHONY: run test install install-test chromium lint bench bench-ui e2e
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,3 +34,9 @@ test: install-test
 
 bench: install-test
 	$(BIN)/python bench/engine_bench.py
+
+bench-ui: install-test
+	$(BIN)/python bench/ui_latency.py
+
+e2e: install-test
+	$(BIN)/python -m pytest -q -p no:cacheprovider -m browser

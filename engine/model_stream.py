@@ -39,6 +39,7 @@ class ModelStream:
             self._builder.partial = []
         root = "{" if node.kind == MODEL else "[" if node.kind == LIST else "any"
         self.texts: list[str] = []
+        self._joined, self._joined_n = "", 0
         self._parser = JsonStream(self._builder, root=root, history=self.texts)
         #: The live Partial instance (a list for list schemas), filled in place.
         self.partial: Any = self._builder.partial
@@ -69,7 +70,18 @@ class ModelStream:
 
     @property
     def text(self) -> str:
-        return "".join(self.texts)
+        return self.text_upto(len(self.texts))
+
+    def text_upto(self, n: int) -> str:
+        """The first `n` chunks joined. Reading it as the stream grows costs only the new
+        chunks: the joined text is kept and extended."""
+        if n == self._joined_n:
+            return self._joined
+        if n > self._joined_n:
+            self._joined += "".join(self.texts[self._joined_n : n])
+            self._joined_n = n
+            return self._joined
+        return "".join(self.texts[:n])  # an older snapshot, read late
 
     @property
     def progress(self) -> float:

@@ -98,7 +98,7 @@ class Snapshot(tuple):
     @property
     def text(self) -> str:
         """The raw streamed text up to this snapshot."""
-        return "".join(islice(self[0].texts, self[3]))
+        return self[0].text_upto(self[3])
 
     def state(self, path: str) -> str:
         """"pending" | "streaming" | "done" | "invalid". Done and invalid are as of this

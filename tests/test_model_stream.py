@@ -364,3 +364,14 @@ def test_a_broken_schema_fails_clearly_before_streaming() -> None:
         ModelStream(Broken)
     with pytest.raises(SchemaError, match="not a pydantic model"):
         ModelStream(int)
+
+
+def test_snapshot_text_is_the_text_up_to_that_chunk_even_read_late() -> None:
+    chunks = chars(MEETING)
+    snaps = []
+    for i, snap in enumerate(stream_model(MeetingInfo, chunks)):
+        if i < len(chunks):
+            assert snap.text == "".join(chunks[: i + 1])  # read as it streams: incremental
+        snaps.append(snap)
+    assert snaps[3].text == "".join(chunks[:4])  # an old snapshot, read after the end
+    assert snaps[-1].text == json.dumps(MEETING)

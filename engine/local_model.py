@@ -22,7 +22,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from engine.errors import ProviderError
@@ -244,11 +244,13 @@ class ServerSettings:
 
     Two slots let two sessions stream at once (each at about half speed) instead of the second
     waiting for the first; a unified KV cache lets one long document use the whole context.
+    Threads: see `default_threads`.
     """
 
     ctx: int = 8192
     parallel: int = 2
-    threads: int = max(1, min(os.cpu_count() or 2, 8))
+    threads: int = field(default_factory=lambda: default_threads())
+    threads_batch: int = field(default_factory=lambda: min(_cpus(), 8))
 
     @classmethod
     def from_env(cls) -> ServerSettings:
@@ -257,7 +259,27 @@ class ServerSettings:
             ctx=_env_int("FIELDSTREAM_LOCAL_CTX", base.ctx),
             parallel=_env_int("FIELDSTREAM_LOCAL_PARALLEL", base.parallel),
             threads=_env_int("FIELDSTREAM_LOCAL_THREADS", base.threads),
+            threads_batch=_env_int("FIELDSTREAM_LOCAL_THREADS_BATCH", base.threads_batch),
         )
+
+
+def default_threads() -> int:
+    """One core fewer than available (at least one), at most eight.
+
+    Measured on 2 cores: llama.cpp with 2 threads makes ~37 tokens/s on an idle machine but
+    collapses to 1-11 tokens/s as soon as anything else wants a core (its threads wait on each
+    other at every step), and the app itself (Streamlit, the browser) does want one while the
+    answer streams. One thread makes a steady ~22-26 tokens/s either way. Reading the prompt
+    (`threads_batch`) uses every core: the app is idle then, waiting for the first token.
+    """
+    return max(1, min(_cpus() - 1, 8))
+
+
+def _cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 2
 
 
 def _env_int(name: str, default: int) -> int:
@@ -375,7 +397,7 @@ def _spawn(ws: WeightSet, path: Path, settings: ServerSettings) -> LocalServer:
     cmd = [
         sys.executable, "-m", "engine.local_model", "serve", str(path), "--alias", ws.key,
         "--ctx", str(settings.ctx), "--parallel", str(settings.parallel),
-        "--threads", str(settings.threads),
+        "--threads", str(settings.threads), "--threads-batch", str(settings.threads_batch),
     ]  # fmt: skip
     with log_path.open("wb") as log:
         proc = subprocess.Popen(
@@ -446,7 +468,8 @@ def _serve(argv: list[str]) -> int:
     ap.add_argument("--alias", required=True)
     ap.add_argument("--ctx", type=int, default=ServerSettings.ctx)
     ap.add_argument("--parallel", type=int, default=ServerSettings.parallel)
-    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--threads-batch", type=int, default=1)
     args = ap.parse_args(argv)
     params = xllamacpp.CommonParams()
     params.model.path = args.model
@@ -457,7 +480,11 @@ def _serve(argv: list[str]) -> int:
     params.n_parallel = args.parallel
     params.kv_unified = True
     params.cpuparams.n_threads = args.threads
-    params.cpuparams_batch.n_threads = args.threads
+    params.cpuparams_batch.n_threads = args.threads_batch
+    # Sleep rather than spin while waiting for sibling threads: spinning burns the very core
+    # the app needs when the machine is busy (measured: fewer collapses under load).
+    params.cpuparams.poll = 0
+    params.cpuparams_batch.poll = 0
     params.verbosity = 0
     server = xllamacpp.Server(params)
     print("LISTENING", server.listening_address, flush=True)

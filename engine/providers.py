@@ -222,10 +222,14 @@ def default_provider(providers: list[Provider]) -> Provider:
 
 
 def find_provider(providers: list[Provider], name: str) -> Provider:
-    """By name (case-insensitive) or kind ("local", "openai"), for the CLI and the app."""
+    """By name (case-insensitive), kind ("local", "openai"), or an unambiguous name prefix."""
+    wanted = name.casefold().strip()
     for provider in providers:
-        if name.casefold() in (provider.name.casefold(), provider.kind):
+        if wanted in (provider.name.casefold(), provider.kind):
             return provider
+    prefixed = [p for p in providers if p.name.casefold().startswith(wanted)]
+    if len(prefixed) == 1:
+        return prefixed[0]
     names = ", ".join(p.name for p in providers)
     raise ProviderError(f"No provider named {name!r}. Available: {names}.")
 

@@ -1,0 +1,100 @@
+"""`fieldstream` CLI: fields printed as they complete, final JSON on stdout, clear failures."""
+
+from __future__ import annotations
+
+import io
+import json
+import socket
+from pathlib import Path
+
+import pytest
+
+from engine import cli
+from engine import providers as pv
+from engine.replay_server import ReplayServer, Reply
+from engine.schemas import MEETING_NOTE, MeetingInfo
+
+ANSWER = [
+    '{"users": [{"name": "Ann Lee", "email": "ann@x.org", ',
+    '"twitter": "@ann"}], "date": "2024-03-15", ',
+    '"location": "Arena", "budget": 50000, "deadline": "Feb 20"}',
+]
+
+
+@pytest.fixture(autouse=True)
+def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("OPENAI_API_KEY", "FIELDSTREAM_BASE_URL", "FIELDSTREAM_MODEL",
+                 "FIELDSTREAM_API_KEY", "FIELDSTREAM_DEFAULT_PROVIDER"):  # fmt: skip
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("FIELDSTREAM_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(pv, "LOCAL_SERVER_PORTS", {})
+
+
+def _run(argv: list[str], text: str = MEETING_NOTE) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = cli.main(argv, stdin=io.StringIO(text), stdout=out, stderr=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_prints_fields_as_they_complete_then_the_json(monkeypatch: pytest.MonkeyPatch):
+    with ReplayServer(models=["m"]) as srv:
+        monkeypatch.setenv("FIELDSTREAM_BASE_URL", srv.base_url)
+        srv.queue(Reply.content(ANSWER))
+        code, out, err = _run(["extract", "--schema", "meetinginfo", "--provider", "custom"])
+    assert code == 0, err
+    assert MeetingInfo.model_validate_json(out).budget == 50000
+    lines = [line.strip() for line in err.splitlines() if line.strip().startswith("✓")]
+    assert lines[:2] == ['✓ users[0].name = "Ann Lee"', '✓ users[0].email = "ann@x.org"']
+    assert "✓ budget = 50000" in lines and lines[-1] == '✓ deadline = "Feb 20"'
+    assert srv.requests[0]["model"] == "m"  # no model configured: the server's first
+
+
+def test_truncated_answer_prints_the_partial_and_fails(monkeypatch: pytest.MonkeyPatch):
+    with ReplayServer(models=["m"]) as srv:
+        monkeypatch.setenv("FIELDSTREAM_BASE_URL", srv.base_url)
+        srv.queue(Reply.content(ANSWER[:2], finish_reason="length"))
+        code, out, err = _run(["extract", "--schema", "MeetingInfo", "--provider", "custom"])
+    assert code == 1
+    assert json.loads(out)["date"] == "2024-03-15"
+    assert "error:" in err and "hint:" in err
+
+
+def test_unusable_provider_and_bad_schema_are_messages():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    pv.save_provider("Gone", f"http://127.0.0.1:{port}/v1", default_model="m")
+    code, _, err = _run(["extract", "--schema", "MeetingInfo", "--provider", "gone"])
+    assert code == 2 and "Could not reach" in err and "Is the server running?" in err
+    assert "Traceback" not in err
+    code, _, err = _run(["extract", "--schema", "Nope"])
+    assert code == 2 and "Unknown schema 'Nope'" in err
+    code, _, err = _run(["extract", "--schema", "MeetingInfo", "--provider", "nobody"])
+    assert code == 2 and "No provider named 'nobody'" in err
+
+
+def test_models_and_providers_commands(monkeypatch: pytest.MonkeyPatch):
+    with ReplayServer(models=["b", "a"]) as srv:
+        monkeypatch.setenv("FIELDSTREAM_BASE_URL", srv.base_url)
+        code, out, _ = _run(["models", "--provider", "Custom server"])
+        assert (code, out.split()) == (0, ["a", "b"])
+        monkeypatch.setenv("OPENAI_BASE_URL", srv.base_url)  # keep the OpenAI check local
+        code, out, _ = _run(["providers"])
+        base_url = srv.base_url
+    assert code == 0
+    assert out.splitlines()[0].startswith("Local model: embedded · modes json_schema")
+    assert f"Custom server: {base_url}" in out
+
+
+@pytest.mark.local_model
+def test_extract_with_the_local_model():
+    """The issue's command: fieldstream extract --schema MeetingInfo --provider local < note."""
+    code, out, err = _run(["extract", "--schema", "MeetingInfo", "--provider", "local"])
+    assert code == 0, err
+    info = MeetingInfo.model_validate_json(out)
+    assert info.users and info.budget > 0
+    done = [line for line in err.splitlines() if line.strip().startswith("✓")]
+    assert len(done) >= 5  # one line per finished field, printed as it completed
+    assert "# Local model · qwen2.5-coder-0.5b" in err

@@ -24,6 +24,7 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 from engine.errors import ProviderError
 
@@ -170,28 +171,33 @@ def join_parts(ws: WeightSet = QWEN_05B, progress: Progress | None = None) -> Pa
         )
     target = model_path(ws)
     target.parent.mkdir(parents=True, exist_ok=True)
-    digest = hashlib.sha256()
-    done = 0
     # A unique temporary name next to the target: concurrent preparers never see half a file,
     # and os.replace makes the verified file appear atomically.
     fd, tmp_name = tempfile.mkstemp(prefix=ws.filename + ".", suffix=".part", dir=target.parent)
     try:
         with os.fdopen(fd, "wb") as out:
-            for part in parts:
-                with part.open("rb") as fh:
-                    while block := fh.read(CHUNK):
-                        out.write(block)
-                        digest.update(block)
-                        done += len(block)
-                        if progress:
-                            progress(done, total)
-        if digest.hexdigest() != ws.sha256:
-            raise _mismatch(ws, "the joined file", digest.hexdigest())
+            digest = _copy_hashing(parts, out, total, progress)
+        if digest != ws.sha256:
+            raise _mismatch(ws, "the joined file", digest)
         os.replace(tmp_name, target)
     finally:
         if os.path.exists(tmp_name):
             os.unlink(tmp_name)
     return target
+
+
+def _copy_hashing(parts: list[Path], out: BinaryIO, total: int, progress: Progress | None) -> str:
+    digest = hashlib.sha256()
+    done = 0
+    for part in parts:
+        with part.open("rb") as fh:
+            while block := fh.read(CHUNK):
+                out.write(block)
+                digest.update(block)
+                done += len(block)
+                if progress:
+                    progress(done, total)
+    return digest.hexdigest()
 
 
 _verified: set[Path] = set()
@@ -201,19 +207,26 @@ _verify_lock = threading.Lock()
 def prepare(ws: WeightSet = QWEN_05B, progress: Progress | None = None) -> Path:
     """Return the verified GGUF path, joining the parts first when needed.
 
-    Verified once per process (the first load); a cached file that fails the check is rebuilt
-    from the installed parts, and if that fails too the model is refused.
+    Verified once per process (the first load); a cached file that fails the check is deleted
+    and rebuilt from the installed parts, and if that fails too the model is refused.
     """
     target = model_path(ws)
-    with _verify_lock:
-        if target in _verified and target.is_file():
-            return target
-        if _cached_ok(target, ws, progress):
+    try:
+        with _verify_lock:
+            if target in _verified and target.is_file():
+                return target
+            if _cached_ok(target, ws, progress):
+                _verified.add(target)
+                return target
+            target.unlink(missing_ok=True)  # wrong size or content: never load it
+            join_parts(ws, progress)
             _verified.add(target)
             return target
-        join_parts(ws, progress)
-        _verified.add(target)
-        return target
+    except OSError as exc:
+        raise WeightsError(
+            f"Cannot prepare {ws.title} in {target.parent}: {exc.strerror or exc}. Free some "
+            "disk space or point FIELDSTREAM_CACHE_DIR at a writable folder."
+        ) from None
 
 
 def _cached_ok(target: Path, ws: WeightSet, progress: Progress | None) -> bool:
@@ -372,6 +385,19 @@ def ensure_server(model: str | None = None, progress: Progress | None = None) ->
         server = _spawn(ws, path, ServerSettings.from_env())
         _servers[ws.key] = server
         return server
+
+
+def start_in_background(model: str | None = None) -> threading.Thread:
+    """Verify and start the server without waiting, e.g. when the app opens, so the first
+    extraction does not pay for it. Errors are left for `ensure_server` to raise later."""
+
+    def start() -> None:
+        with contextlib.suppress(Exception):
+            ensure_server(model)
+
+    thread = threading.Thread(target=start, name="fieldstream-local-start", daemon=True)
+    thread.start()
+    return thread
 
 
 def running_servers() -> list[LocalServer]:

@@ -241,9 +241,13 @@ _clients_lock = threading.Lock()
 STREAM_TIMEOUT = openai.Timeout(600.0, connect=5.0)  # a slow local answer is still an answer
 
 
-def client_for(provider: Provider) -> openai.OpenAI:
-    """An `openai.OpenAI` client for the provider; the local one starts the embedded server."""
-    base_url, key = _endpoint(provider)
+def client_for(provider: Provider, model: str | None = None) -> openai.OpenAI:
+    """An `openai.OpenAI` client for the provider; the local one starts the embedded server.
+
+    `model` matters only for the local provider: each local model has its own server, so pass
+    the model you will extract with when it is not `provider.default_model`.
+    """
+    base_url, key = _endpoint(provider, model)
     # Cache clients (connection pools) per endpoint; the key is only hashed into the cache key.
     cache_key = (provider.kind, base_url, hashlib.sha256(key.encode()).hexdigest())
     with _clients_lock:
@@ -256,9 +260,9 @@ def client_for(provider: Provider) -> openai.OpenAI:
         return client
 
 
-def _endpoint(provider: Provider) -> tuple[str, str]:
+def _endpoint(provider: Provider, model: str | None) -> tuple[str, str]:
     if provider.kind == "local":
-        return _local_server(provider).base_url, NO_KEY
+        return _local_server(model or provider.default_model).base_url, NO_KEY
     if provider.needs_key:
         raise ProviderError(
             "No OpenAI API key. Set the OPENAI_API_KEY environment variable, add "
@@ -269,11 +273,11 @@ def _endpoint(provider: Provider) -> tuple[str, str]:
     return provider.base_url, provider.api_key or NO_KEY
 
 
-def _local_server(provider: Provider) -> Any:
+def _local_server(model: str | None) -> Any:
     try:
         from engine import local_model
 
-        return local_model.ensure_server(provider.default_model)
+        return local_model.ensure_server(model)
     except ImportError as exc:
         raise ProviderError(f"The embedded model is not installed ({exc}). {_INSTALL}") from None
 

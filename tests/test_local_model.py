@@ -134,6 +134,15 @@ def test_server_is_not_started_on_bad_weights(fake: lm.WeightSet, monkeypatch):
     monkeypatch.setattr(lm, "_spawn", no_spawn)
     with pytest.raises(lm.WeightsError, match="Refusing to load"):
         lm.ensure_server("fake")
+    assert not (lm.cache_dir() / fake.filename).exists()  # the bad copy is gone
+
+
+def test_unwritable_cache_is_a_clear_message(fake: lm.WeightSet, tmp_path, monkeypatch):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    monkeypatch.setenv("FIELDSTREAM_CACHE_DIR", str(blocker / "cache"))
+    with pytest.raises(lm.WeightsError, match="FIELDSTREAM_CACHE_DIR"):
+        lm.prepare(fake)
 
 
 def test_real_weights_join_to_the_published_checksum(capsys: pytest.CaptureFixture[str]):

@@ -552,16 +552,15 @@ def _bar(label: str) -> Progress:
 
 
 def _prepare_cli(names: list[str]) -> int:
-    sets = [resolve(n) for n in names] if names else installed_models() or [QWEN_05B]
-    for ws in sets:
-        if ws is not QWEN_05B and not names and not installed(ws):
-            continue
-        try:
+    """Prepare the named models, or every installed one (the default model always)."""
+    try:
+        sets = [resolve(n) for n in names] if names else installed_models() or [QWEN_05B]
+        for ws in sets:
             path = prepare(ws, _bar(ws.title))
-        except WeightsError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 1
-        print(f"{ws.title}: verified {path}", file=sys.stderr)
+            print(f"{ws.title}: verified {path}", file=sys.stderr)
+    except WeightsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -151,6 +151,8 @@ def test_real_weights_join_to_the_published_checksum(capsys: pytest.CaptureFixtu
     assert path.stat().st_size == 491_400_064
     assert lm.QWEN_05B.title in capsys.readouterr().err
     assert not str(path).startswith(str(ROOT))  # cached outside the repository
+    assert lm.main(["prepare", "no-such-model"]) == 1
+    assert "Unknown local model 'no-such-model'" in capsys.readouterr().err
 
 
 # --- the real server (xllamacpp + Qwen2.5-Coder-0.5B) ------------------------------------------

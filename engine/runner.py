@@ -592,7 +592,7 @@ def extraction_factory(
         from engine.llm import extract
         from engine.providers import client_for
 
-        client, close = stoppable_client(client_for(provider), cancel)
+        client, close = stoppable_client(client_for(provider, model), cancel)
         try:
             yield from extract(text, schema, client=client, model=model, mode=mode,
                                max_tokens=max_tokens, cancel=cancel)

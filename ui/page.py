@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import streamlit as st
 
 from engine.schemas import MEETING_NOTE, SAMPLE_FOR_SCHEMA
@@ -18,9 +20,22 @@ DEFAULTS: dict[str, object] = {
 }
 
 
+@st.cache_resource(show_spinner=False)
+def _warm_local_model() -> bool:
+    """Start the embedded model's server once per app process, in the background, so the
+    first extraction does not wait for it (FIELDSTREAM_WARM_LOCAL=0 turns this off)."""
+    from engine.local_model import start_in_background
+
+    start_in_background()
+    return True
+
+
 def setup_page(title: str, icon: str) -> None:
     """Configure the page, keep inputs across pages, and draw the shared sidebar."""
     st.set_page_config(page_title=f"{title} · Fieldstream", page_icon=icon, layout="wide")
+    wanted = os.environ.get("FIELDSTREAM_DEFAULT_PROVIDER", "local").casefold()
+    if os.environ.get("FIELDSTREAM_WARM_LOCAL", "1") != "0" and wanted.startswith("local"):
+        _warm_local_model()
     for key in KEPT:
         if key in st.session_state:
             st.session_state[key] = st.session_state[key]

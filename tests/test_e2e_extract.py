@@ -220,3 +220,17 @@ def test_home_page_in_the_browser(app: str, page: Any, server: ReplayServer) -> 
     page.get_by_text("every field arrived").wait_for(timeout=60_000)
     assert "/Extract" in page.url
     assert "Grand Tech Arena" in server.requests[0]["messages"][-1]["content"]
+
+
+def test_the_view_says_when_a_run_is_waiting_for_the_model(
+    app: str, page: Any, server: ReplayServer
+) -> None:
+    answer = json.dumps({"title": "T", "summary": "S", "conclusion": "C"})
+    server.queue(Reply.content(chunks(answer, 4), delay=3.0, pace=0.01))  # a busy model
+    open_extract(page, app)
+    select_option(page, "Schema", "Report")
+    page.get_by_role("button", name="Extract").click()
+    page.get_by_text("Waiting for the model to start answering").wait_for(timeout=3_000)
+    assert not server.sent  # still nothing from the model: the page said so
+    page.get_by_text("3 of 3 fields done").wait_for(timeout=15_000)
+    assert page.get_by_text("Waiting for the model to start answering").count() == 0

@@ -171,6 +171,12 @@ class LiveForm:
             slots.error.error(escape_md("  \n".join(bad)))
 
 
+#: Shown until the first token: a local model may be reading the text, or busy with another
+#: person's extraction (it serves two at a time; a third waits its turn).
+WAITING = ("Waiting for the model to start answering… it may still be reading the text, or "
+           "finishing another extraction first.")
+
+
 class LiveView:
     """The whole live area: progress, metrics, the form, and the JSON / raw / timeline tabs."""
 
@@ -212,7 +218,7 @@ class LiveView:
     def apply(self, update: Update, runner: Runner, *, final: bool = False) -> None:
         """Draw one coalesced update (and everything still pending when `final`)."""
         self.form.draw(update.leaves, force=final)
-        self._draw_progress(update)
+        self._draw_progress(update, final)
         self._json_pending |= update.json_text is not None
         self._text_pending |= update.text_changed
         now = time.perf_counter()
@@ -226,12 +232,13 @@ class LiveView:
             self._draw_timeline(runner)
             self._timeline_at = now
 
-    def _draw_progress(self, update: Update) -> None:
-        seen = (update.done_leaves, update.total_leaves)
+    def _draw_progress(self, update: Update, final: bool) -> None:
+        waiting = not final and update.metrics.first_token is None and not update.finished
+        seen = (update.done_leaves, update.total_leaves, waiting)
         if seen == self._progress_seen:
             return
         self._progress_seen = seen
-        text = f"{update.done_leaves} of {update.total_leaves} fields done"
+        text = WAITING if waiting else f"{update.done_leaves} of {update.total_leaves} fields done"
         self.progress.progress(min(max(update.progress, 0.0), 1.0), text=text)
 
     def _draw_metrics(self, update: Update) -> None:

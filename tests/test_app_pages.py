@@ -15,21 +15,12 @@ from streamlit.testing.v1 import AppTest
 from engine.replay_server import ReplayServer, Reply
 from engine.schema_info import schema_rows
 from engine.schemas import MEETING_NOTE, SCHEMAS, MeetingInfo
+from tests.support import MEETING
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "app.py")
 EXTRACT = "pages/1_Extract.py"
 
-MEETING = {
-    "users": [
-        {"name": "John Doe", "email": "johndoe@email.com", "twitter": "@TechGuru44"},
-        {"name": "Jane Smith", "email": "janesmith@email.com", "twitter": "@DigitalDiva88"},
-    ],
-    "date": "March 15th, 2024",
-    "location": "Grand Tech Arena, 4521 Innovation Drive",
-    "budget": 50000,
-    "deadline": "February 20th",
-}
 
 
 def chunks(text: str, size: int = 6) -> list[str]:

@@ -15,6 +15,7 @@ import pytest
 
 from engine.replay_server import ReplayServer, Reply
 from engine.schemas import MEETING_NOTE
+from tests.support import MEETING
 from tests.ui_support import (
     chromium_page,
     chromium_path,
@@ -33,16 +34,6 @@ pytestmark = [
     pytest.mark.skipif(chromium_path() is None, reason="Debian's chromium is not installed"),
 ]
 
-MEETING = {
-    "users": [
-        {"name": "John Doe", "email": "johndoe@email.com", "twitter": "@TechGuru44"},
-        {"name": "Jane Smith", "email": "janesmith@email.com", "twitter": "@DigitalDiva88"},
-    ],
-    "date": "March 15th, 2024",
-    "location": "Grand Tech Arena, 4521 Innovation Drive",
-    "budget": 50000,
-    "deadline": "February 20th",
-}
 ORDER = ["users", "date", "location", "budget", "deadline"]
 PACE = 0.04  # seconds between chunks: 25 chunks/s
 CHUNK = 3

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from openai.types.chat import ChatCompletionChunk
 
@@ -16,8 +14,7 @@ from engine.llm_events import (
     chunk_events,
 )
 from engine.replay_server import read_sse
-
-FIXTURES = Path(__file__).resolve().parents[1].parent / "shared/fixtures/openai-sse"
+from tests.support import FIXTURES
 
 
 def events(name: str, *, typed: bool) -> list[object]:

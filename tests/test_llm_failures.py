@@ -5,7 +5,6 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from collections.abc import Iterator
 
 import pytest
 from openai import OpenAI
@@ -21,6 +20,7 @@ from engine.errors import (
 )
 from engine.llm import extract, extract_calls, redact
 from engine.replay_server import ReplayServer, Reply
+from tests.support import openai_client as client_for
 
 
 class Person(BaseModel):
@@ -31,16 +31,6 @@ class Person(BaseModel):
 
 PERSON = ['{"name": "Ada",', ' "city": "London",', ' "bio": "Wrote', " the first", ' program"}']
 MANY = ['{"name": "Ada", "city": "London", "bio": "'] + [f"word{i} " for i in range(300)] + ['"}']
-
-
-@pytest.fixture
-def srv() -> Iterator[ReplayServer]:
-    with ReplayServer() as server:
-        yield server
-
-
-def client_for(srv: ReplayServer, key: str = "test-key") -> OpenAI:
-    return OpenAI(base_url=srv.base_url, api_key=key, max_retries=0, timeout=10)
 
 
 def wait_for(predicate, timeout: float = 5.0) -> None:

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-from typing import Literal
-
 import pytest
 from openai import OpenAI
 from pydantic import BaseModel, Field
@@ -14,27 +10,7 @@ from engine.changes import Done
 from engine.errors import JSONStreamError, Refused, Truncated
 from engine.llm import extract, extract_calls
 from engine.replay_server import ReplayServer, Reply
-
-FIXTURES = Path(__file__).resolve().parents[1].parent / "shared/fixtures/openai-sse"
-
-
-class Location(BaseModel):
-    city: str
-    temperature: float
-    units: Literal["c", "f"]
-
-
-class GetWeatherArgs(BaseModel):
-    """Get the temperature for the given country/city combo"""
-
-    city: str
-    country: str
-    units: Literal["c", "f"] = "c"
-
-
-class GetStockPrice(BaseModel):
-    ticker: str
-    exchange: str
+from tests.support import FIXTURES, GetStockPrice, GetWeatherArgs, Location
 
 
 class CityState(BaseModel):
@@ -65,17 +41,6 @@ class Weather(BaseModel):
     location: str
     weather: Current
     forecast: list[Day]
-
-
-@pytest.fixture
-def srv() -> Iterator[ReplayServer]:
-    with ReplayServer() as server:
-        yield server
-
-
-@pytest.fixture
-def client(srv: ReplayServer) -> OpenAI:
-    return OpenAI(base_url=srv.base_url, api_key="test-key", max_retries=0, timeout=10)
 
 
 def replay(srv: ReplayServer, name: str) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import pytest
 from openai import OpenAI
@@ -22,17 +21,6 @@ class User(BaseModel):
 class Meeting(BaseModel):
     users: list[User]
     date: str
-
-
-@pytest.fixture
-def srv() -> Iterator[ReplayServer]:
-    with ReplayServer() as server:
-        yield server
-
-
-@pytest.fixture
-def client(srv: ReplayServer) -> OpenAI:
-    return OpenAI(base_url=srv.base_url, api_key="k", max_retries=0, timeout=10)
 
 
 def pieces(text: str, size: int = 7) -> list[str]:

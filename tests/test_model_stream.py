@@ -25,17 +25,7 @@ from engine import (
 )
 from engine.changes import Done, Grew, Invalid, Started
 from engine.schemas import MeetingInfo, User
-
-MEETING = {
-    "users": [
-        {"name": "John Doe", "email": "johndoe@email.com", "twitter": "@TechGuru44"},
-        {"name": "Jane Smith", "email": "janesmith@email.com", "twitter": "@DigitalDiva88"},
-    ],
-    "date": "March 15th, 2024",
-    "location": "Grand Tech Arena",
-    "budget": 50000,
-    "deadline": "February 20th",
-}
+from tests.support import MEETING
 
 
 def chars(doc: object) -> list[str]:

@@ -5,27 +5,16 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import openai
 import pytest
 from openai import OpenAI
 
 from engine.replay_server import ReplayServer, Reply, read_sse
+from tests.support import FIXTURES
+from tests.support import openai_client as client_for
 
-FIXTURES = Path(__file__).resolve().parents[1].parent / "shared/fixtures/openai-sse"
 MESSAGES = [{"role": "user", "content": "hi"}]
-
-
-@pytest.fixture
-def srv() -> Iterator[ReplayServer]:
-    with ReplayServer() as server:
-        yield server
-
-
-def client_for(srv: ReplayServer, key: str = "test-key") -> OpenAI:
-    return OpenAI(base_url=srv.base_url, api_key=key, max_retries=0, timeout=10)
 
 
 def stream(client: OpenAI, **extra: object) -> openai.Stream:

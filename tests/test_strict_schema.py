@@ -19,20 +19,7 @@ from engine.strict_schema import (
     strict_json_schema,
     tool_param,
 )
-
-
-class Location(BaseModel):
-    city: str
-    temperature: float
-    units: Literal["c", "f"]
-
-
-class GetWeatherArgs(BaseModel):
-    """Get the temperature for the given country/city combo"""
-
-    city: str
-    country: str
-    units: Literal["c", "f"] = "c"
+from tests.support import GetWeatherArgs, Location
 
 
 class Color(Enum):

@@ -22,7 +22,6 @@ APP = str(ROOT / "app.py")
 EXTRACT = "pages/1_Extract.py"
 
 
-
 def chunks(text: str, size: int = 6) -> list[str]:
     return [text[i:i + size] for i in range(0, len(text), size)]
 
@@ -246,3 +245,31 @@ def test_idle_page_shows_the_waiting_form(server: ReplayServer) -> None:
     assert "Press Extract to fill in this form." in shown
     assert "**budget** · ○ waiting" in shown
     assert at.get("progress")[0].proto.text == "0 of 5 fields done"
+
+
+def test_home_saves_a_named_server_that_extract_offers_then_forgets_it(
+    server: ReplayServer, tmp_path: Path
+) -> None:
+    at = AppTest.from_file(APP, default_timeout=30).run()
+    at.text_input(key="fs_new_name").input("Team server")
+    at.text_input(key="fs_new_url").input("ftp://nowhere")
+    at.button(key="fs_save_server").click().run()
+    assert "is not a server address" in texts(at)  # a bad address is a message, not a crash
+    assert not (tmp_path / "providers.json").exists()
+    at.text_input(key="fs_new_url").input(server.base_url)
+    at.text_input(key="fs_new_model").input("replay-model")
+    at.text_input(key="fs_new_key_env").input("FIELDSTREAM_API_KEY")
+    at.button(key="fs_save_server").click().run()
+    assert not at.exception, at.exception
+    assert "Saved Team server" in texts(at)
+    saved = (tmp_path / "providers.json").read_text()
+    assert server.base_url in saved and "test-key" not in saved  # the key is named, not stored
+    at.switch_page(EXTRACT).run()
+    assert "Team server" in at.selectbox(key="fs_provider").options
+    at.selectbox(key="fs_provider").select("Team server").run()
+    server.queue(Reply.content(chunks(json.dumps(MEETING))))
+    press_extract(at)
+    assert "every field arrived" in texts(at)
+    at.switch_page("app.py").run()
+    at.button(key="fs_remove_Team server").click().run()
+    assert "Team server" not in (tmp_path / "providers.json").read_text()

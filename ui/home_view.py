@@ -7,7 +7,13 @@ import streamlit as st
 from engine.schemas import MEETING_NOTE, SAMPLE_FOR_SCHEMA
 from ui.extract_view import AUTOSTART_KEY
 from ui.page import escape_md
-from ui.providers_view import active_provider, describe, load_providers, reachability
+from ui.providers_view import (
+    active_provider,
+    describe,
+    load_providers,
+    reachability,
+    render_saved_servers,
+)
 
 EXTRACT_PAGE = "pages/1_Extract.py"
 
@@ -38,6 +44,8 @@ def render_home() -> None:
     st.page_link(EXTRACT_PAGE, label="Open the Extract page", icon="🧪")
     st.divider()
     render_provider_status()
+    st.divider()
+    render_saved_servers()
 
 
 def render_provider_status() -> None:

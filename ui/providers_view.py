@@ -113,3 +113,49 @@ def describe(provider: Any) -> str:
     at = f" at `{where}`" if where else " (runs on this computer)"
     label = escape_md(kind.get(provider.kind, provider.kind))
     return f"**{escape_md(provider.name)}** — {label}{at}"
+
+
+def render_saved_servers() -> None:
+    """Add, list and forget named OpenAI-compatible servers (Ollama, vLLM, LM Studio, ...).
+    The saved file holds addresses only: a key is named by its environment variable."""
+    from engine.errors import ProviderError
+    from engine.providers import MODES, remove_provider, save_provider, saved_providers
+
+    st.subheader("Your servers")
+    for provider in saved_providers():
+        col, button = st.columns([5, 1])
+        col.markdown(describe(provider))
+        if button.button("Remove", key=f"fs_remove_{provider.name}"):
+            remove_provider(provider.name)
+            _forget_cached(provider.name)
+            st.rerun()
+    with st.form("fs_add_server", clear_on_submit=False):
+        st.markdown("**Add an OpenAI-compatible server** (Ollama, vLLM, LM Studio, llama.cpp, "
+                    "Azure OpenAI)")
+        name = st.text_input("Name", placeholder="Team vLLM", key="fs_new_name")
+        base_url = st.text_input("Address", placeholder="http://localhost:11434/v1",
+                                 key="fs_new_url")
+        model = st.text_input("Default model (optional)", placeholder="qwen2.5:7b",
+                              key="fs_new_model")
+        key_env = st.text_input(
+            "Environment variable that holds its API key (optional)", placeholder="TEAM_LLM_KEY",
+            key="fs_new_key_env",
+            help="The key itself is never saved: give the name of an environment variable or "
+                 "of an entry in .streamlit/secrets.toml.")
+        modes = st.multiselect("Modes it supports", list(MODES), default=list(MODES),
+                               key="fs_new_modes")
+        if st.form_submit_button("Save server", key="fs_save_server"):
+            try:
+                saved = save_provider(name, base_url, default_model=model or None,
+                                      modes=modes or ["md_json"], api_key_env=key_env or None)
+            except ProviderError as exc:
+                st.error(escape_md(str(exc)))
+            else:
+                _forget_cached(saved.name)
+                st.success(f"Saved {escape_md(saved.name)}: pick it on the Extract page.")
+
+
+def _forget_cached(name: str) -> None:
+    """Drop what this session cached about a provider of that name (models, reachability)."""
+    for key in ("fs_models_cache", "fs_check"):
+        st.session_state.get(key, {}).pop(name, None)

@@ -338,9 +338,11 @@ class Runner:
     def stop(self, wait: float = 0.0) -> None:
         """Stop the stream and keep what arrived. Safe in a `finally`: no UI calls, returns
         at once (or after `wait` seconds at most for the thread to close the request)."""
-        self.cancel.set()
+        # Settle the outcome first: shutting the socket (a cancel hook) makes the stream fail,
+        # and that failure must not be reported as a lost connection.
         if self._status == RUNNING:
             self._finish_error(Cancelled("You stopped the extraction."))
+        self.cancel.set()
         if wait and self._thread is not None:
             self._thread.join(wait)
 

@@ -13,11 +13,12 @@ from typing import Any
 import pytest
 
 from engine.changes import Done, Grew, Invalid, Started
-from engine.errors import Cancelled, Truncated
+from engine.errors import Cancelled, StreamInterrupted, Truncated
 from engine.runner import (
     FAILED,
     FINISHED,
     STOPPED,
+    CancelEvent,
     Runner,
     display_value,
     explain,
@@ -268,3 +269,29 @@ def test_stop_wakes_a_stream_blocked_on_a_silent_server(stall: str) -> None:
         assert time.perf_counter() - t0 < 1.0
         assert not runner.thread_alive, "the request is still open"
         assert runner.status == STOPPED
+
+
+def test_stop_is_reported_as_stopped_even_when_shutting_the_socket_breaks_the_stream() -> None:
+    """Stop shuts the request's socket (a cancel hook); the stream then fails like a lost
+    connection. The outcome must still be "stopped", however the threads interleave: here the
+    hook waits until the stream has failed and the thread has ended before returning."""
+    shut = threading.Event()
+    holder: dict[str, Runner] = {}
+
+    def factory(cancel: CancelEvent) -> Iterator[FakeSnap]:
+        def shut_socket() -> None:
+            shut.set()
+            thread = holder["runner"]._thread
+            assert thread is not None
+            thread.join(2.0)  # the worst case: the failure is recorded before stop() goes on
+
+        cancel.on_set(shut_socket)
+        yield FakeSnap('{"bio": "x', [Started("bio", "x")])
+        shut.wait(5.0)
+        raise StreamInterrupted("Connection reset by peer")
+
+    runner = holder["runner"] = Runner(leaves(UserProfile), factory).start()
+    time.sleep(0.1)
+    runner.stop(wait=1.0)
+    assert runner.status == STOPPED and isinstance(runner.error, Cancelled)
+    assert runner.snapshot_all().leaves["bio"].cell.value == "x"

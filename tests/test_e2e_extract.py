@@ -170,7 +170,7 @@ def test_other_click_while_streaming_closes_the_request(
         time.sleep(0.05)
     assert "client closed" in server.outcomes, server.outcomes
     assert server.sent[-1][0] - clicked < 1.5
-    page.get_by_text("Stopped.").wait_for(timeout=15_000)  # redraw: slow on a busy machine
+    page.get_by_text("Stopped.").wait_for(timeout=5_000)
 
 
 @pytest.mark.local_model

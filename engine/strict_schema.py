@@ -130,28 +130,26 @@ def response_format(schema: Any, name: str | None = None) -> dict[str, Any]:
     `strict` is switched off (schema still sent) when the schema has open objects such as
     `dict[str, int]` fields, which strict mode cannot express.
     """
-    body = strict_json_schema(schema)
-    spec: dict[str, Any] = {
-        "name": name or schema_name(schema),
-        "schema": body,
-        "strict": not open_objects(body),
-    }
-    if body.get("description"):
-        spec["description"] = body["description"]
-    return {"type": "json_schema", "json_schema": spec}
+    return {"type": "json_schema", "json_schema": _definition(schema, name, "schema")}
 
 
 def tool_param(schema: Any, name: str | None = None) -> dict[str, Any]:
     """One function tool (`tools=[...]` entry) whose arguments are the schema."""
+    return {"type": "function", "function": _definition(schema, name, "parameters")}
+
+
+def _definition(schema: Any, name: str | None, body_key: str) -> dict[str, Any]:
+    """Name, strict JSON Schema (under `body_key`), strictness and description: the part a
+    response format and a function tool share."""
     body = strict_json_schema(schema)
-    function: dict[str, Any] = {
+    out: dict[str, Any] = {
         "name": name or schema_name(schema),
-        "parameters": body,
+        body_key: body,
         "strict": not open_objects(body),
     }
     if body.get("description"):
-        function["description"] = body["description"]
-    return {"type": "function", "function": function}
+        out["description"] = body["description"]
+    return out
 
 
 def schema_prompt(schema: Any) -> str:

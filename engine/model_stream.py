@@ -106,7 +106,7 @@ class ModelStream:
             self.error = self.error or exc
         if self.track_times:
             self._record_times(changes)
-        b = self._builder
+        b = self._builder  # `_snapshot`, inlined: this runs after every chunk
         return _make((self, changes, len(b.done), len(self.texts), b.errors, b.finished,
                       self.partial))
 

@@ -1,5 +1,5 @@
 """Shared test data: the recorded OpenAI streams and the schemas of the requests that made them
-(from ../shared/fixtures/openai-sse/README.md), a MeetingInfo answer, and a client helper."""
+(tests/fixtures/openai-sse/README.md), a MeetingInfo answer, and a client helper."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pydantic import BaseModel
 
 from engine.replay_server import ReplayServer
 
-FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "openai-sse"
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "openai-sse"
 
 
 class Location(BaseModel):

@@ -12,6 +12,14 @@ from engine.schemas import MEETING_NOTE, SAMPLE_FOR_SCHEMA
 #: values of widgets a page does not draw, unless they are re-assigned each run).
 KEPT = ("fs_text", "fs_sample", "fs_schema", "fs_provider", "fs_model", "fs_mode", "fs_max_tokens")
 
+#: The app's pages in sidebar order: (script, label, icon). Streamlit's own page list is hidden
+#: (`client.showSidebarNavigation = false`): it would name the home page "app". Each page adds
+#: itself here; `st.page_link` raises for a script that does not exist.
+PAGES: tuple[tuple[str, str, str], ...] = (
+    ("app.py", "Home", "🌊"),
+    ("pages/1_Extract.py", "Extract", "🧪"),
+)
+
 DEFAULTS: dict[str, object] = {
     "fs_schema": "MeetingInfo",
     "fs_sample": SAMPLE_FOR_SCHEMA["MeetingInfo"],
@@ -42,6 +50,9 @@ def setup_page(title: str, icon: str) -> None:
     for key, value in DEFAULTS.items():
         st.session_state.setdefault(key, value)
     with st.sidebar:
+        for script, label, page_icon in PAGES:
+            st.page_link(script, label=label, icon=page_icon)
+        st.divider()
         st.caption(
             "Fieldstream watches a language model fill in a form, one field at a time. "
             "Model answers are shown as plain text."

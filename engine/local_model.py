@@ -12,6 +12,7 @@ import atexit
 import contextlib
 import hashlib
 import importlib.metadata as metadata
+import json
 import os
 import selectors
 import subprocess
@@ -21,12 +22,13 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
-from engine.errors import ProviderError
+from engine.errors import Cancelled, ProviderError
 
 CHUNK = 4 << 20  # 4 MiB: large enough to hash at full speed, small enough for smooth progress
 
@@ -256,17 +258,27 @@ class ServerSettings:
     """Sizing measured on 2 CPU cores with the 0.5B model (see bench/local_model_bench.py).
 
     Two slots let two sessions stream at once (each at about half speed) instead of the second
-    waiting for the first; a unified KV cache lets one long document use the whole context.
+    waiting for the first. `ctx` is the context of EACH slot (FIELDSTREAM_LOCAL_CTX, tokens per
+    slot): the server gets `parallel * ctx` tokens in all, split into one private KV cache per
+    slot, so a run that fits alone still fits while another one runs (a shared cache let two
+    long documents push each other out: "Context size has been exceeded"). The 0.5B model's KV
+    cache is ~12 KiB per token, so 2 x 8192 tokens cost ~192 MiB.
     Threads: see `default_threads`.
     """
 
-    ctx: int = 8192
+    ctx: int = 8192  # tokens per slot
     parallel: int = 2
     threads: int = field(default_factory=lambda: default_threads())
     threads_batch: int = field(default_factory=lambda: min(_cpus(), 8))
 
+    @property
+    def total_ctx(self) -> int:
+        """Tokens of KV cache the server allocates: one full context per slot."""
+        return self.ctx * self.parallel
+
     @classmethod
     def from_env(cls) -> ServerSettings:
+        """FIELDSTREAM_LOCAL_CTX (tokens per slot), _PARALLEL (slots), _THREADS, _THREADS_BATCH."""
         base = cls()
         return cls(
             ctx=_env_int("FIELDSTREAM_LOCAL_CTX", base.ctx),
@@ -308,13 +320,77 @@ _SECRET_ENV = ("OPENAI_API_KEY", "FIELDSTREAM_API_KEY", "AZURE_OPENAI_API_KEY")
 
 
 class LocalServer:
-    """A running xllamacpp child process serving one model over OpenAI-compatible HTTP."""
+    """A running xllamacpp child process serving one model over OpenAI-compatible HTTP.
 
-    def __init__(self, ws: WeightSet, proc: subprocess.Popen[bytes], address: str, log: Path):
+    `slots` requests run at once, each with its own `slot_ctx` tokens of context; `slot()` is
+    the process-wide gate that makes further runs queue here instead of in the server.
+    """
+
+    def __init__(
+        self,
+        ws: WeightSet,
+        proc: subprocess.Popen[bytes],
+        address: str,
+        log: Path,
+        *,
+        slots: int = 1,
+        slot_ctx: int = 0,
+    ):
         self.weights = ws
         self.proc = proc
         self.address = address  # http://127.0.0.1:PORT
         self.log_path = log
+        self.slots = max(1, slots)  # parallel slots the server has
+        self.slot_ctx = slot_ctx  # tokens of context EACH slot has (its own, not shared)
+        self._gate = SlotGate(self.slots)
+
+    def slot(
+        self, cancel: threading.Event | None = None, on_wait: Callable[[], None] | None = None
+    ) -> contextlib.AbstractContextManager[None]:
+        """Hold one of this server's `slots` for the duration of one request.
+
+        If none is free, calls `on_wait()` once, then waits (first come, first served) until
+        one is; if `cancel` is set while waiting, raises Cancelled.
+        """
+        return self._gate.hold(cancel, on_wait)
+
+    def count_tokens(self, messages: list[dict[str, str]]) -> int:
+        """Exact prompt tokens of a chat request with these messages, chat template included.
+
+        The server renders the template (/apply-template) and tokenizes the result the way a
+        chat request does (/tokenize with special tokens added and parsed).
+        """
+        rendered = self._post("/apply-template", {"messages": messages})
+        prompt = rendered.get("prompt")
+        if not isinstance(prompt, str):
+            raise ProviderError("The local model server did not render the chat template.")
+        body = {"content": prompt, "add_special": True, "parse_special": True}
+        tokens = self._post("/tokenize", body).get("tokens")
+        if not isinstance(tokens, list):
+            raise ProviderError("The local model server did not return the prompt's tokens.")
+        return len(tokens)
+
+    def _post(self, path: str, body: dict[str, Any], timeout: float = 30.0) -> dict[str, Any]:
+        request = urllib.request.Request(
+            self.address + path,
+            data=json.dumps(body).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as resp:
+                answer = json.loads(resp.read())
+        except urllib.error.HTTPError as exc:
+            raise ProviderError(
+                f"The local model server could not count the tokens (HTTP {exc.code} on {path})."
+            ) from None
+        except (OSError, ValueError) as exc:
+            reason = getattr(exc, "reason", None) or exc
+            raise ProviderError(
+                f"The local model server could not count the tokens ({reason})."
+            ) from None
+        if not isinstance(answer, dict):
+            raise ProviderError(f"The local model server gave an unexpected answer on {path}.")
+        return answer
 
     @property
     def base_url(self) -> str:
@@ -354,6 +430,71 @@ class LocalServer:
                 continue
         if self.proc.stdout:
             self.proc.stdout.close()
+
+
+class SlotGate:
+    """At most `size` holders at once; waiters are served in arrival order.
+
+    A waiter polls its `cancel` event every `POLL` seconds: a threading.Event cannot wake a
+    Condition, and a tenth of a second is well below what a person notices after Stop.
+    """
+
+    POLL = 0.1
+
+    def __init__(self, size: int):
+        self.size = size
+        self._free = size
+        self._queue: deque[object] = deque()
+        self._cond = threading.Condition()
+
+    @property
+    def free(self) -> int:
+        return self._free
+
+    @property
+    def waiting(self) -> int:
+        return len(self._queue)
+
+    @contextlib.contextmanager
+    def hold(
+        self, cancel: threading.Event | None = None, on_wait: Callable[[], None] | None = None
+    ) -> Iterator[None]:
+        self._acquire(cancel, on_wait)
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._free += 1
+                self._cond.notify_all()
+
+    def _acquire(self, cancel: threading.Event | None, on_wait: Callable[[], None] | None) -> None:
+        with self._cond:
+            if self._free > 0 and not self._queue:
+                self._free -= 1
+                return
+            ticket = object()
+            self._queue.append(ticket)
+        if on_wait:  # outside the lock: the callback may be slow (it updates a page)
+            try:
+                on_wait()
+            except BaseException:
+                self._leave(ticket)
+                raise
+        with self._cond:
+            while not (self._queue[0] is ticket and self._free > 0):
+                if cancel is not None and cancel.is_set():
+                    self._queue.remove(ticket)
+                    self._cond.notify_all()  # the next in line may be able to go now
+                    raise Cancelled("Stopped while waiting for a free slot.")
+                self._cond.wait(self.POLL)
+            self._queue.popleft()
+            self._free -= 1
+            self._cond.notify_all()  # the next in line may go too if another slot is free
+
+    def _leave(self, ticket: object) -> None:
+        with self._cond:
+            self._queue.remove(ticket)
+            self._cond.notify_all()
 
 
 def _proc_status_kb(pid: int, field: str) -> int | None:
@@ -416,7 +557,6 @@ atexit.register(stop_servers)
 
 
 def _spawn(ws: WeightSet, path: Path, settings: ServerSettings) -> LocalServer:
-    log_path = cache_dir() / f"{ws.key}.server.log"
     env = {k: v for k, v in os.environ.items() if k not in _SECRET_ENV}
     package_root = str(Path(__file__).resolve().parent.parent)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
@@ -425,17 +565,57 @@ def _spawn(ws: WeightSet, path: Path, settings: ServerSettings) -> LocalServer:
         "--ctx", str(settings.ctx), "--parallel", str(settings.parallel),
         "--threads", str(settings.threads), "--threads-batch", str(settings.threads_batch),
     ]  # fmt: skip
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(
-            cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, env=env
-        )
+    log, log_path = _open_log(ws)
+    try:
+        with log:
+            proc = subprocess.Popen(
+                cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, env=env
+            )
+    except OSError as exc:
+        raise ProviderError(
+            f"Cannot start the local model server: {exc.strerror or exc}."
+        ) from None
     try:
         address = _read_address(proc, log_path)
         _wait_healthy(address, proc, log_path)
+        slots, slot_ctx = _slot_sizes(address, settings)
     except BaseException:
         LocalServer(ws, proc, "", log_path).stop(timeout=2)
         raise
-    return LocalServer(ws, proc, address, log_path)
+    return LocalServer(ws, proc, address, log_path, slots=slots, slot_ctx=slot_ctx)
+
+
+def _open_log(ws: WeightSet) -> tuple[BinaryIO, Path]:
+    """The server's log file: next to the weights, or in the temp folder when the cache folder
+    is read-only (the weights can still be read from there); a plain error if neither works."""
+    path = cache_dir() / f"{ws.key}.server.log"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return path.open("wb"), path
+    except OSError as first:
+        try:
+            # mkstemp: a fresh private file, never someone else's file or symlink in /tmp
+            fd, name = tempfile.mkstemp(prefix=f"fieldstream-{ws.key}.", suffix=".server.log")
+        except OSError as exc:
+            raise ProviderError(
+                f"Cannot write the local model server's log in {path.parent} "
+                f"({first.strerror or first}) nor in the temp folder ({exc.strerror or exc}). "
+                "Point FIELDSTREAM_CACHE_DIR at a writable folder."
+            ) from None
+        return os.fdopen(fd, "wb"), Path(name)
+
+
+def _slot_sizes(address: str, settings: ServerSettings) -> tuple[int, int]:
+    """Slots and per-slot context as the server reports them (GET /props): llama.cpp may round
+    the context, and the gate and the token budget must use what it really has."""
+    try:
+        with urllib.request.urlopen(address + "/props", timeout=5) as resp:
+            props = json.loads(resp.read())
+        slots = int(props["total_slots"])
+        slot_ctx = int(props["default_generation_settings"]["n_ctx"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return settings.parallel, settings.ctx
+    return slots, slot_ctx
 
 
 def _read_address(proc: subprocess.Popen[bytes], log_path: Path) -> str:
@@ -492,7 +672,7 @@ def _serve(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(prog="engine.local_model serve")
     ap.add_argument("model")
     ap.add_argument("--alias", required=True)
-    ap.add_argument("--ctx", type=int, default=ServerSettings.ctx)
+    ap.add_argument("--ctx", type=int, default=ServerSettings.ctx, help="tokens per slot")
     ap.add_argument("--parallel", type=int, default=ServerSettings.parallel)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--threads-batch", type=int, default=1)
@@ -502,9 +682,11 @@ def _serve(argv: list[str]) -> int:
     params.model_alias = {args.alias}
     params.hostnames = ["127.0.0.1"]  # loopback only; port 0 lets the OS pick a free port
     params.port = 0
-    params.n_ctx = args.ctx
+    # One private KV cache of `ctx` tokens per slot (llama.cpp splits n_ctx evenly between
+    # the slots when the cache is not unified): a slot can never run out because another is busy.
+    params.n_ctx = args.ctx * args.parallel
     params.n_parallel = args.parallel
-    params.kv_unified = True
+    params.kv_unified = False
     params.cpuparams.n_threads = args.threads
     params.cpuparams_batch.n_threads = args.threads_batch
     # Sleep rather than spin while waiting for sibling threads: spinning burns the very core

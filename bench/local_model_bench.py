@@ -112,7 +112,7 @@ def main() -> int:
     print(
         f"server     started in {time.perf_counter() - started:.1f}s  pid {server.pid}  "
         f"threads {settings.threads}/{settings.threads_batch} (gen/prompt)  "
-        f"slots {settings.parallel}  ctx {settings.ctx}"
+        f"slots {settings.parallel}  ctx {settings.ctx} tokens each"
     )
     one_run(client, provider.default_model, cache=True)  # first contact: not measured
 

@@ -474,17 +474,18 @@ class SlotGate:
                 return
             ticket = object()
             self._queue.append(ticket)
-        if on_wait:  # outside the lock: the callback may be slow (it updates a page)
-            try:
+        try:
+            if on_wait:  # outside the lock: the callback may be slow (it updates a page)
                 on_wait()
-            except BaseException:
-                self._leave(ticket)
-                raise
+            self._wait_turn(ticket, cancel)
+        except BaseException:
+            self._leave(ticket)  # a waiter that gives up must not block the queue behind it
+            raise
+
+    def _wait_turn(self, ticket: object, cancel: threading.Event | None) -> None:
         with self._cond:
             while not (self._queue[0] is ticket and self._free > 0):
                 if cancel is not None and cancel.is_set():
-                    self._queue.remove(ticket)
-                    self._cond.notify_all()  # the next in line may be able to go now
                     raise Cancelled("Stopped while waiting for a free slot.")
                 self._cond.wait(self.POLL)
             self._queue.popleft()
@@ -493,8 +494,9 @@ class SlotGate:
 
     def _leave(self, ticket: object) -> None:
         with self._cond:
-            self._queue.remove(ticket)
-            self._cond.notify_all()
+            if ticket in self._queue:
+                self._queue.remove(ticket)
+                self._cond.notify_all()  # the next in line may be able to go now
 
 
 def _proc_status_kb(pid: int, field: str) -> int | None:

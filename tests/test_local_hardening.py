@@ -125,6 +125,26 @@ def test_a_third_run_waits_for_a_free_slot(server: lm.LocalServer):
 
 
 @pytest.mark.local_model
+def test_waiters_get_slots_in_arrival_order(server: lm.LocalServer):
+    holders = [contextlib.ExitStack() for _ in range(server.slots)]
+    for stack in holders:
+        stack.enter_context(server.slot())
+    first = _waiter(server)
+    _wait_for(first[1], "the first waiter to queue")
+    second = _waiter(server)
+    _wait_for(second[1], "the second waiter to queue")
+    holders[0].close()
+    _wait_for(first[2], "the first waiter to get the freed slot")
+    assert not second[2].is_set()  # one slot freed: the earlier waiter got it
+    holders[1].close()
+    _wait_for(second[2], "the second waiter to get the next slot")
+    for thread, *_, leave, outcome in (first, second):
+        leave.set()
+        thread.join(DEADLINE)
+        assert outcome == []
+
+
+@pytest.mark.local_model
 def test_stop_while_waiting_for_a_slot(server: lm.LocalServer):
     cancel = threading.Event()
     with contextlib.ExitStack() as held:

@@ -17,6 +17,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import tempfile
 import threading
 import time
@@ -392,45 +393,163 @@ def providers_file() -> Path:
 
 
 def normalize_base_url(url: str) -> str:
-    """Trim, drop a pasted `/chat/completions`, and add `/v1` to a bare host (Ollama-style)."""
+    """Trim, drop a pasted `/chat/completions`, and add `/v1` to a bare host (Ollama-style).
+    Refuses what is not one plain http(s) address: spaces, line breaks, control characters,
+    credentials, a query or #fragment, a port outside 1-65535."""
     url = url.strip().rstrip("/")
+    if any(ch.isspace() or not ch.isprintable() for ch in url):
+        # Checked before urlsplit, which silently drops tabs and line breaks.
+        raise ProviderError(
+            "The server address contains a space, line break or control character; "
+            "type it on one line, like http://localhost:11434/v1."
+        )
     for suffix in ("/chat/completions", "/completions", "/models"):
         if url.endswith(suffix):
             url = url[: -len(suffix)]
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ProviderError(f"{url!r} is not a server address; use http(s)://host:port/v1")
-    if parts.username or parts.password or parts.query:
+        raise ProviderError(
+            f"{_shown_url(url)!r} is not a server address; use http(s)://host:port/v1"
+        )
+    if parts.username or parts.password or "?" in url:
         raise ProviderError(
             "Put no credentials or query strings in the server address; give the key through "
             "an environment variable or the secrets file instead."
         )
+    if "#" in url:
+        raise ProviderError("Leave out the '#…' part: a server address has no #fragment.")
+    try:
+        port = parts.port
+    except ValueError:  # not a number, or above 65535
+        port = -1
+    if port is not None and not 0 < port <= 65535:
+        raise ProviderError("The port in the server address must be a number from 1 to 65535.")
     return url if parts.path not in ("", "/") else url + "/v1"
 
 
-def saved_providers() -> list[Provider]:
-    """The named OpenAI-compatible servers saved in FIELDSTREAM_DATA_DIR/providers.json."""
+def _shown_url(url: str) -> str:
+    """The address as it may be shown: any user:password@ part masked."""
+    return re.sub(r"(://)[^/@]*@", r"\1***@", url)
+
+
+@dataclass(frozen=True)
+class SavedList:
+    """providers.json as far as it could be read.
+
+    `entries`: every entry as written in the file, in order, with its Provider, or None when
+    it was not understood (it is then written back verbatim on every rewrite). `unreadable`:
+    why the whole file could not be read; such a file is never rewritten (see
+    `set_aside_saved_file`). `problems`: plain-language notes on skipped entries."""
+
+    entries: tuple[tuple[Any, Provider | None], ...] = ()
+    extra: dict[str, Any] = field(default_factory=dict)  # other top-level keys, kept as they are
+    problems: tuple[str, ...] = ()
+    unreadable: str | None = None
+
+    @property
+    def providers(self) -> list[Provider]:
+        return [p for _, p in self.entries if p is not None]
+
+
+def read_saved() -> SavedList:
+    """providers.json, without losing a word of it: see `SavedList`."""
+    path = providers_file()
     try:
-        raw = json.loads(providers_file().read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return []
-    result = []
-    for item in raw.get("providers", []) if isinstance(raw, dict) else []:
-        with contextlib.suppress(KeyError, TypeError, ValueError, ProviderError):
-            result.append(_from_saved(item))
-    return result
+        text = path.read_text(encoding="utf-8")
+    except (FileNotFoundError, NotADirectoryError):  # no file there: nothing to lose
+        return SavedList()
+    except UnicodeDecodeError:
+        return _unreadable(path, "it is not UTF-8 text")
+    except OSError as exc:
+        return _unreadable(path, _os_reason(exc))
+    if not text.strip():
+        return SavedList()  # empty: nothing to lose
+    try:
+        raw = json.loads(text)
+    except json.JSONDecodeError as exc:
+        return _unreadable(path, f"{exc.msg} at line {exc.lineno}, column {exc.colno}")
+    items = raw.get("providers", []) if isinstance(raw, dict) else None
+    if not isinstance(items, list):
+        return _unreadable(path, 'it is not a list of servers like {"providers": [...]}')
+    return _parse_entries(path, raw, items)
 
 
-def _from_saved(item: dict[str, Any]) -> Provider:
+def _unreadable(path: Path, reason: str) -> SavedList:
+    return SavedList(unreadable=(
+        f"Your saved servers in {path} could not be read: {reason}. Nothing in that file was "
+        "changed or lost. Fix the file, or move it aside to start a new list."
+    ))  # fmt: skip
+
+
+def _parse_entries(path: Path, raw: dict[str, Any], items: list[Any]) -> SavedList:
+    entries: list[tuple[Any, Provider | None]] = []
+    problems: list[str] = []
+    seen: set[str] = set()
+    for number, item in enumerate(items, 1):
+        try:
+            provider = _from_saved(item)
+            if provider.name.casefold() in seen:
+                raise ValueError("an earlier entry has the same name")
+            seen.add(provider.name.casefold())
+        except (KeyError, TypeError, ValueError, ProviderError) as exc:
+            provider = None
+            problems.append(_entry_problem(path, number, item, exc))
+        entries.append((item, provider))
+    extra = {k: v for k, v in raw.items() if k != "providers"}
+    return SavedList(tuple(entries), extra, tuple(problems))
+
+
+def _entry_problem(path: Path, number: int, item: Any, exc: Exception) -> str:
+    name = item.get("name") if isinstance(item, dict) else None
+    label = f" ({name!r})" if isinstance(name, str) else ""
+    reason = f"it has no {exc.args[0]!r}" if isinstance(exc, KeyError) else str(exc)
+    return (
+        f"Saved server #{number}{label} in {path} was skipped: {reason}. It is kept in the "
+        "file as it is; fix or remove it there."
+    )
+
+
+def _from_saved(item: Any) -> Provider:
+    if not isinstance(item, dict):
+        raise TypeError("it is not an object with a name and a base_url")
+    name = _text_field(item, "name", required=True)
+    if not name.isprintable():
+        raise ValueError("its name is not one line of text")
+    if _reserved(name):
+        raise ValueError(f"{name!r} is the name of a built-in provider")
+    modes = item.get("modes") or MODES
+    if not isinstance(modes, list | tuple) or not all(isinstance(m, str) for m in modes):
+        raise TypeError("'modes' must be a list of mode names")
     return Provider(
-        name=str(item["name"]),
+        name=name,
         kind="compatible",
-        base_url=normalize_base_url(str(item["base_url"])),
-        modes=tuple(item.get("modes") or MODES),
-        default_model=item.get("default_model") or None,
-        api_key_env=item.get("api_key_env") or None,
+        base_url=normalize_base_url(_text_field(item, "base_url", required=True)),
+        modes=tuple(modes),
+        default_model=_text_field(item, "default_model") or None,
+        api_key_env=_text_field(item, "api_key_env") or None,
         origin="saved",
     )
+
+
+def _text_field(item: dict[str, Any], key: str, *, required: bool = False) -> str:
+    value = item[key] if required else item.get(key)
+    if value is None and not required:
+        return ""
+    if not isinstance(value, str) or (required and not value.strip()):
+        raise TypeError(
+            f"{key!r} must be a non-empty text" if required else f"{key!r} must be a text"
+        )
+    return value.strip()
+
+
+def _reserved(name: str) -> bool:
+    return name.casefold() in {n.casefold() for n in RESERVED_NAMES}
+
+
+def saved_providers() -> list[Provider]:
+    """The named OpenAI-compatible servers saved in FIELDSTREAM_DATA_DIR/providers.json (the
+    ones that could be understood; `read_saved` also says what was skipped and why)."""
+    return read_saved().providers
 
 
 def save_provider(
@@ -442,48 +561,107 @@ def save_provider(
     api_key_env: str | None = None,
 ) -> Provider:
     """Save (or replace) a named OpenAI-compatible server. The file never holds a key: a server
-    that needs one names the environment variable / secret (`api_key_env`) that holds it."""
+    that needs one names the environment variable / secret (`api_key_env`) that holds it.
+    Entries this version does not understand are written back unchanged; a file that cannot be
+    read is not overwritten (ProviderError)."""
     name = name.strip()
-    if not name or name in RESERVED_NAMES:
-        raise ProviderError(f"Choose another name than {name!r} for this server.")
+    if not name or not name.isprintable():
+        raise ProviderError("Give the server a name, on one line.")
+    if _reserved(name):
+        raise ProviderError(f"{name!r} is the name of a built-in provider; choose another name.")
+    api_key_env = (api_key_env or "").strip() or None
     if api_key_env and not api_key_env.replace("_", "").isalnum():
         raise ProviderError("api_key_env must be the *name* of an environment variable.")
     provider = Provider(
         name, "compatible", normalize_base_url(base_url), tuple(modes),
-        default_model=default_model or None, api_key_env=api_key_env or None, origin="saved",
+        default_model=(default_model or "").strip() or None, api_key_env=api_key_env,
+        origin="saved",
     )  # fmt: skip
-    others = [p for p in saved_providers() if p.name != name]
-    _write_saved([*others, provider])
+    _rewrite(read_saved(), name, _entry(provider))
     return provider
 
 
 def remove_provider(name: str) -> bool:
     """Forget a saved server; True if it was there."""
-    saved = saved_providers()
-    kept = [p for p in saved if p.name != name]
-    if len(kept) == len(saved):
+    saved = read_saved()
+    if not any(p.name.casefold() == name.strip().casefold() for p in saved.providers):
         return False
-    _write_saved(kept)
+    _rewrite(saved, name, None)
     return True
 
 
-def _write_saved(providers: list[Provider]) -> None:
-    entries = []
-    for p in providers:
-        entry = p.to_dict()
-        del entry["kind"]
-        entries.append(entry)
-    text = json.dumps({"version": 1, "providers": entries}, indent=2, ensure_ascii=False)
+def set_aside_saved_file() -> Path:
+    """Move an unreadable providers.json aside, to a timestamped backup next to it, so a new
+    list can be started; returns where it went. Refuses when the file can be read."""
     target = providers_file()
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix="providers.", suffix=".tmp", dir=target.parent)
+    if read_saved().unreadable is None:
+        raise ProviderError(f"{target} can be read: there is nothing to move aside.")
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    backup = target.with_name(f"{target.name}.unreadable-{stamp}")
+    for n in range(2, 1000):
+        if not backup.exists():
+            break
+        backup = target.with_name(f"{target.name}.unreadable-{stamp}-{n}")
+    try:
+        os.rename(target, backup)
+    except OSError as exc:
+        raise ProviderError(f"Could not move {target} aside: {_os_reason(exc)}.") from None
+    return backup
+
+
+def _entry(provider: Provider) -> dict[str, Any]:
+    entry = provider.to_dict()
+    del entry["kind"]
+    return entry
+
+
+def _rewrite(saved: SavedList, name: str, new: dict[str, Any] | None) -> None:
+    """Write the list back with the entry called `name` replaced by `new` (in place; appended
+    if absent) or dropped (`new` None). Every other entry is written back as it was read."""
+    if saved.unreadable:
+        raise ProviderError(f"Nothing was saved. {saved.unreadable}")
+    wanted = name.strip().casefold()
+    entries: list[Any] = []
+    for raw, provider in saved.entries:
+        if provider is not None and provider.name.casefold() == wanted:
+            if new is not None:
+                entries.append(new)
+                new = None
+        else:
+            entries.append(raw)
+    if new is not None:
+        entries.append(new)
+    _write_saved({"version": 1, **saved.extra, "providers": entries})
+
+
+def _write_saved(data: dict[str, Any]) -> None:
+    text = json.dumps(data, indent=2, ensure_ascii=False)
+    target = providers_file()
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix="providers.", suffix=".tmp", dir=target.parent)
+    except OSError as exc:
+        raise _unwritable(target, exc) from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text + "\n")
         os.replace(tmp, target)
+    except OSError as exc:
+        raise _unwritable(target, exc) from None
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def _unwritable(target: Path, exc: OSError) -> ProviderError:
+    return ProviderError(
+        f"Could not save your servers to {target}: {_os_reason(exc)}. Set FIELDSTREAM_DATA_DIR "
+        "to a folder you can write to."
+    )
+
+
+def _os_reason(exc: OSError) -> str:
+    return (exc.strerror or type(exc).__name__).lower()
 
 
 # --- auto-detection of local servers -------------------------------------------------------

@@ -3,6 +3,8 @@ logged or kept in session state: providers are re-read from env/secrets on each 
 
 from __future__ import annotations
 
+import hashlib
+import re
 import time
 from typing import Any
 
@@ -11,20 +13,67 @@ import streamlit as st
 from engine.runner import default_mode, default_provider_index
 from ui.page import escape_md
 
-CHECK_TTL = 30.0
+# What GFM turns into a link even when escaped (its autolink pass runs on the unescaped text):
+# scheme://..., www...., and anything around an @.
+_LINKISH = re.compile(r"(?:[a-z][a-z0-9+.-]*://|www\.)\S*|\S*@\S*", re.IGNORECASE)
+
+CHECK_TTL = 30.0  # seconds a reachability answer, or a failed model listing, is reused
+NOTICE_KEY = "fs_servers_notice"  # (kind, text) left by a button callback for the next run
 
 
-def load_providers() -> tuple[list[Any], str | None]:
-    """(providers, None), or ([], a plain-language reason)."""
+def plain_md(text: str) -> str:
+    """Markdown that shows `text` literally: escaped, with addresses and e-mail-like words in
+    code spans, where nothing becomes a link or an image."""
+    text = str(text)
+    out, last = [], 0
+    for match in _LINKISH.finditer(text):
+        out += [escape_md(text[last : match.start()]), _code_span(match.group())]
+        last = match.end()
+    return "".join([*out, escape_md(text[last:])])
+
+
+def _code_span(word: str) -> str:
+    fence = "`" * (max(map(len, re.findall("`+", word)), default=0) + 1)
+    return f"{fence} {word} {fence}"  # the spaces let a word start or end with a backtick
+
+
+def load_providers(*, saved_problems: bool = True) -> tuple[list[Any], str | None]:
+    """(providers, None), or (providers, a plain-language problem): ([], reason) when none can
+    be listed. `saved_problems`: also report a saved-servers file that could not be read."""
     try:
         from engine.providers import available_providers
     except ImportError as exc:
         return [], f"The provider module is not available ({exc})."
     try:
         key = st.session_state.get("fs_session_key") or None
-        return list(available_providers(session_key=key)), None
+        providers = list(available_providers(session_key=key))
     except Exception as exc:
         return [], f"Could not read the provider settings: {exc}"
+    problems = _saved_file_problems() if saved_problems else []
+    return providers, "\n\n".join(problems) or None
+
+
+def _saved_file_problems() -> list[str]:
+    from engine.providers import read_saved
+
+    saved = read_saved()
+    moved = " The Home page can move it aside." if saved.unreadable else ""
+    return [*([saved.unreadable + moved] if saved.unreadable else []), *saved.problems]
+
+
+def _cache_key(provider: Any, *extra: Any) -> tuple[Any, ...]:
+    """What decides a provider's answer: its name, address and key. The key only as a hash:
+    session state never holds it."""
+    key = getattr(provider, "api_key", None) or ""
+    digest = hashlib.sha256(key.encode()).hexdigest() if key else ""
+    return (provider.name, provider.kind, getattr(provider, "base_url", None), digest, *extra)
+
+
+def _store(cache: dict[tuple[Any, ...], Any], key: tuple[Any, ...], value: Any) -> None:
+    """Keep one answer per provider name: an answer for an older key or address is dropped."""
+    for old in [k for k in cache if k[0] == key[0]]:
+        del cache[old]
+    cache[key] = value
 
 
 def pick_provider(providers: list[Any]) -> Any | None:
@@ -50,29 +99,37 @@ def active_provider(providers: list[Any]) -> Any | None:
     ]
 
 
-def _models(provider: Any) -> tuple[list[str], str | None]:
-    cache: dict[str, tuple[list[str], str | None]] = st.session_state.setdefault(
-        "fs_models_cache", {}
+def _models(provider: Any, *, refresh: bool = False) -> tuple[list[str], str | None]:
+    """The provider's model ids, or ([], why not). A list is kept for the session; a failure
+    only for CHECK_TTL seconds (or until `refresh`), so a fixed server or key is seen."""
+    cache: dict[tuple[Any, ...], tuple[float, list[str], str | None]] = (
+        st.session_state.setdefault("fs_models_cache", {})
     )
-    if provider.name not in cache:
+    key = _cache_key(provider)
+    hit = cache.get(key)
+    stale = hit is not None and hit[2] is not None and time.monotonic() - hit[0] > CHECK_TTL
+    if hit is None or stale or (refresh and hit[2] is not None):
         try:
             from engine.providers import list_models
 
-            cache[provider.name] = (list(list_models(provider)), None)
+            hit = (time.monotonic(), list(list_models(provider)), None)
         except Exception as exc:
-            cache[provider.name] = ([], str(exc))
-    return cache[provider.name]
+            hit = (time.monotonic(), [], str(exc))
+        _store(cache, key, hit)
+    return hit[1], hit[2]
 
 
 def pick_model(provider: Any) -> str:
     """The model select box (the provider's models; any name can be typed)."""
-    models, error = _models(provider)
+    # The retry button's click is in session state before the button is drawn again.
+    models, error = _models(provider, refresh=bool(st.session_state.get("fs_models_retry")))
     default = getattr(provider, "default_model", None)
     options = list(dict.fromkeys([m for m in [default, *models] if m]))
     if st.session_state.get("fs_model") not in options:
         st.session_state["fs_model"] = options[0] if options else None
-    if error:
-        st.caption(f"Could not list this provider's models: {error}")
+    if error:  # the server's own words: shown as text, never as Markdown
+        st.caption(plain_md(f"Could not list this provider's models: {error}"))
+        st.button("List the models again", key="fs_models_retry")
     chosen = st.selectbox("Model", options, key="fs_model", accept_new_options=True,
                           help="Pick one, or type a model name.")
     return chosen or ""
@@ -92,8 +149,11 @@ def pick_mode(provider: Any) -> str:
 
 def reachability(provider: Any, *, refresh: bool = False) -> str | None:
     """None when the provider answers, else a plain-language message (cached for 30 s)."""
-    cache: dict[str, tuple[float, str | None]] = st.session_state.setdefault("fs_check", {})
-    hit = cache.get(provider.name)
+    cache: dict[tuple[Any, ...], tuple[float, str | None]] = st.session_state.setdefault(
+        "fs_check", {}
+    )
+    key = _cache_key(provider, getattr(provider, "default_model", None))
+    hit = cache.get(key)
     if hit is None or refresh or time.monotonic() - hit[0] > CHECK_TTL:
         try:
             from engine.providers import check
@@ -102,33 +162,42 @@ def reachability(provider: Any, *, refresh: bool = False) -> str | None:
         except Exception as exc:
             message = f"Could not check the provider: {exc}"
         hit = (time.monotonic(), message)
-        cache[provider.name] = hit
+        _store(cache, key, hit)
     return hit[1]
 
 
 def describe(provider: Any) -> str:
     """One line of Markdown: name, kind and address (never the key)."""
     kind = {"local": "embedded local model", "openai": "OpenAI", "compatible": "OpenAI-compatible"}
-    where = (getattr(provider, "base_url", None) or "").replace("`", "")
+    # One line inside a code span: no backtick or blank line can end the span early.
+    where = " ".join((getattr(provider, "base_url", None) or "").replace("`", "").split())
     at = f" at `{where}`" if where else " (runs on this computer)"
-    label = escape_md(kind.get(provider.kind, provider.kind))
-    return f"**{escape_md(provider.name)}** — {label}{at}"
+    label = plain_md(kind.get(provider.kind, provider.kind))
+    return f"**{plain_md(provider.name)}** — {label}{at}"
 
 
 def render_saved_servers() -> None:
     """Add, list and forget named OpenAI-compatible servers (Ollama, vLLM, LM Studio, ...).
     The saved file holds addresses only: a key is named by its environment variable."""
     from engine.errors import ProviderError
-    from engine.providers import MODES, remove_provider, save_provider, saved_providers
+    from engine.providers import MODES, read_saved, save_provider
 
     st.subheader("Your servers")
-    for provider in saved_providers():
+    notice = st.session_state.pop(NOTICE_KEY, None)
+    if notice:
+        (st.success if notice[0] == "success" else st.error)(plain_md(notice[1]))
+    saved = read_saved()
+    if saved.unreadable:
+        st.error(plain_md(saved.unreadable))
+        st.button("Move it aside and start a new list", key="fs_set_aside",
+                  on_click=_set_aside)
+    for problem in saved.problems:
+        st.warning(plain_md(problem))
+    for provider in saved.providers:
         col, button = st.columns([5, 1])
         col.markdown(describe(provider))
-        if button.button("Remove", key=f"fs_remove_{provider.name}"):
-            remove_provider(provider.name)
-            _forget_cached(provider.name)
-            st.rerun()
+        button.button("Remove", key=f"fs_remove_{provider.name}", on_click=_remove,
+                      args=(provider.name,))
     with st.form("fs_add_server", clear_on_submit=False):
         st.markdown("**Add an OpenAI-compatible server** (Ollama, vLLM, LM Studio, llama.cpp, "
                     "Azure OpenAI)")
@@ -149,13 +218,41 @@ def render_saved_servers() -> None:
                 saved = save_provider(name, base_url, default_model=model or None,
                                       modes=modes or ["md_json"], api_key_env=key_env or None)
             except ProviderError as exc:
-                st.error(escape_md(str(exc)))
+                st.error(plain_md(str(exc)))
             else:
                 _forget_cached(saved.name)
-                st.success(f"Saved {escape_md(saved.name)}: pick it on the Extract page.")
+                st.success(f"Saved {plain_md(saved.name)}: pick it on the Extract page.")
+
+
+def _remove(name: str) -> None:
+    """Button callback (runs before the page is drawn, so the list is already current)."""
+    from engine.errors import ProviderError
+    from engine.providers import remove_provider
+
+    try:
+        remove_provider(name)
+    except ProviderError as exc:
+        st.session_state[NOTICE_KEY] = ("error", str(exc))
+    _forget_cached(name)
+
+
+def _set_aside() -> None:
+    from engine.errors import ProviderError
+    from engine.providers import set_aside_saved_file
+
+    try:
+        backup = set_aside_saved_file()
+    except ProviderError as exc:
+        st.session_state[NOTICE_KEY] = ("error", str(exc))
+    else:
+        st.session_state[NOTICE_KEY] = (
+            "success", f"The unreadable file was kept as {backup}. New servers start a new list.",
+        )
 
 
 def _forget_cached(name: str) -> None:
     """Drop what this session cached about a provider of that name (models, reachability)."""
-    for key in ("fs_models_cache", "fs_check"):
-        st.session_state.get(key, {}).pop(name, None)
+    for cache_name in ("fs_models_cache", "fs_check"):
+        cache = st.session_state.get(cache_name, {})
+        for key in [k for k in cache if k[0] == name]:
+            del cache[key]

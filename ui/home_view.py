@@ -6,11 +6,11 @@ import streamlit as st
 
 from engine.schemas import MEETING_NOTE, SAMPLE_FOR_SCHEMA
 from ui.extract_view import AUTOSTART_KEY
+from ui.page import escape_md
 from ui.providers_view import (
     active_provider,
     describe,
     load_providers,
-    plain_md,
     reachability,
     render_saved_servers,
 )
@@ -53,7 +53,7 @@ def render_provider_status() -> None:
     # "Your servers" below says what is wrong with the saved-servers file.
     providers, problem = load_providers(saved_problems=False)
     if problem:
-        st.error(plain_md(problem))
+        st.error(escape_md(problem))
         return
     provider = active_provider(providers)
     if provider is None:
@@ -65,7 +65,7 @@ def render_provider_status() -> None:
     if message is None:
         st.success("Reachable: the model server answers.")
     else:
-        st.error(f"Not reachable: {plain_md(message)}")
+        st.error(f"Not reachable: {escape_md(message)}")
     others = [p.name for p in providers if p.name != provider.name]
     if others:
-        st.caption("Also available: " + plain_md(", ".join(others)) + " (choose on Extract).")
+        st.caption("Also available: " + escape_md(", ".join(others)) + " (choose on Extract).")

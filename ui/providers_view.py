@@ -4,7 +4,6 @@ logged or kept in session state: providers are re-read from env/secrets on each 
 from __future__ import annotations
 
 import hashlib
-import re
 import time
 from typing import Any
 
@@ -15,26 +14,8 @@ from ui.page import escape_md
 
 # What GFM turns into a link even when escaped (its autolink pass runs on the unescaped text):
 # scheme://..., www...., and anything around an @.
-_LINKISH = re.compile(r"(?:[a-z][a-z0-9+.-]*://|www\.)\S*|\S*@\S*", re.IGNORECASE)
-
 CHECK_TTL = 30.0  # seconds a reachability answer, or a failed model listing, is reused
 NOTICE_KEY = "fs_servers_notice"  # (kind, text) left by a button callback for the next run
-
-
-def plain_md(text: str) -> str:
-    """Markdown that shows `text` literally: escaped, with addresses and e-mail-like words in
-    code spans, where nothing becomes a link or an image."""
-    text = str(text)
-    out, last = [], 0
-    for match in _LINKISH.finditer(text):
-        out += [escape_md(text[last : match.start()]), _code_span(match.group())]
-        last = match.end()
-    return "".join([*out, escape_md(text[last:])])
-
-
-def _code_span(word: str) -> str:
-    fence = "`" * (max(map(len, re.findall("`+", word)), default=0) + 1)
-    return f"{fence} {word} {fence}"  # the spaces let a word start or end with a backtick
 
 
 def load_providers(*, saved_problems: bool = True) -> tuple[list[Any], str | None]:
@@ -128,7 +109,7 @@ def pick_model(provider: Any) -> str:
     if st.session_state.get("fs_model") not in options:
         st.session_state["fs_model"] = options[0] if options else None
     if error:  # the server's own words: shown as text, never as Markdown
-        st.caption(plain_md(f"Could not list this provider's models: {error}"))
+        st.caption(escape_md(f"Could not list this provider's models: {error}"))
         st.button("List the models again", key="fs_models_retry")
     chosen = st.selectbox("Model", options, key="fs_model", accept_new_options=True,
                           help="Pick one, or type a model name.")
@@ -172,8 +153,8 @@ def describe(provider: Any) -> str:
     # One line inside a code span: no backtick or blank line can end the span early.
     where = " ".join((getattr(provider, "base_url", None) or "").replace("`", "").split())
     at = f" at `{where}`" if where else " (runs on this computer)"
-    label = plain_md(kind.get(provider.kind, provider.kind))
-    return f"**{plain_md(provider.name)}** — {label}{at}"
+    label = escape_md(kind.get(provider.kind, provider.kind))
+    return f"**{escape_md(provider.name)}** — {label}{at}"
 
 
 def render_saved_servers() -> None:
@@ -185,14 +166,14 @@ def render_saved_servers() -> None:
     st.subheader("Your servers")
     notice = st.session_state.pop(NOTICE_KEY, None)
     if notice:
-        (st.success if notice[0] == "success" else st.error)(plain_md(notice[1]))
+        (st.success if notice[0] == "success" else st.error)(escape_md(notice[1]))
     saved = read_saved()
     if saved.unreadable:
-        st.error(plain_md(saved.unreadable))
+        st.error(escape_md(saved.unreadable))
         st.button("Move it aside and start a new list", key="fs_set_aside",
                   on_click=_set_aside)
     for problem in saved.problems:
-        st.warning(plain_md(problem))
+        st.warning(escape_md(problem))
     for provider in saved.providers:
         col, button = st.columns([5, 1])
         col.markdown(describe(provider))
@@ -218,10 +199,10 @@ def render_saved_servers() -> None:
                 saved = save_provider(name, base_url, default_model=model or None,
                                       modes=modes or ["md_json"], api_key_env=key_env or None)
             except ProviderError as exc:
-                st.error(plain_md(str(exc)))
+                st.error(escape_md(str(exc)))
             else:
                 _forget_cached(saved.name)
-                st.success(f"Saved {plain_md(saved.name)}: pick it on the Extract page.")
+                st.success(f"Saved {escape_md(saved.name)}: pick it on the Extract page.")
 
 
 def _remove(name: str) -> None:

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
+
+
+class ProviderError(Exception):
+    """A provider could not be used: unreachable server, rejected key, unknown model. The message
+    says what to fix; it never contains the API key."""
 
 
 class ExtractionError(Exception):
@@ -85,10 +91,80 @@ class Cancelled(ExtractionError):
     hint = "You stopped the extraction. What arrived so far is kept."
 
 
+class TimedOut(ExtractionError, ProviderError):
+    """The model sent nothing for the read timeout (FIELDSTREAM_READ_TIMEOUT seconds without a
+    byte). A `ProviderError` too: before the first byte it is raised like any failure to get an
+    answer; later it ends the stream with what arrived kept."""
+
+    hint = (
+        "Check that the model server is running and not stuck. A long text on a slow computer "
+        "can take minutes before the first word: raise FIELDSTREAM_READ_TIMEOUT (seconds)."
+    )
+
+    def __init__(self, message: str, *, seconds: float = 0.0, **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.seconds = seconds
+
+
+class TextTooLong(ExtractionError, ProviderError):
+    """The text (with the schema and room for the answer) does not fit the model's context.
+
+    Raised before the request when counted (local model) or estimated (known OpenAI models),
+    or translated from the server's own context-length error. `tokens` is the prompt's size
+    (None if unknown), `limit` what the model takes, `exact` whether `tokens` was counted;
+    `headline` is the one plain sentence a view shows first (the numbers, no server text)."""
+
+    hint = (
+        "Shorten the text (or split it and extract each part in turn), or pick a model with a "
+        "larger context."
+    )
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        tokens: int | None = None,
+        limit: int | None = None,
+        exact: bool = False,
+        headline: str = "",
+        hint: str | None = None,
+        **kw: Any,
+    ) -> None:
+        super().__init__(message, **kw)
+        self.tokens = tokens
+        self.limit = limit
+        self.exact = exact
+        self.headline = headline or message
+        if hint:
+            self.hint = hint
+
+
 class SchemaError(TypeError):
     """The schema cannot be used (not a model, unresolved annotations, invalid types)."""
 
 
-class ProviderError(Exception):
-    """A provider could not be used: unreachable server, rejected key, unknown model. The message
-    says what to fix; it never contains the API key."""
+# --- keeping the key out of messages --------------------------------------------------------
+
+#: A key shorter than this is masked only where it stands alone: masking every "k" of a test
+#: key "k" would garble the message without protecting anything.
+_SHORT_KEY = 8
+
+
+def redact(text: str, secret: str | None) -> str:
+    """`text` with the key in use (any shape) and anything that looks like a key masked."""
+    if secret and secret.strip():
+        secret = secret.strip()
+        if len(secret) >= _SHORT_KEY:
+            text = text.replace(secret, "***")
+        else:
+            text = re.sub(rf"(?<![\w-]){re.escape(secret)}(?![\w-])", "***", text)
+    text = re.sub(r"(API key provided:\s*)\S+", r"\1***", text)
+    text = re.sub(r"\b(sk-|Bearer\s+)[A-Za-z0-9_\-*.]{4,}", r"\1***", text)
+    return re.sub(r"(://)[^/@\s]+@", r"\1***@", text)  # user:password@ in a base URL
+
+
+def redact_error(exc: BaseException, secret: str | None) -> BaseException:
+    """`exc` with its message (first argument) redacted in place; returns it."""
+    if exc.args and isinstance(exc.args[0], str):
+        exc.args = (redact(exc.args[0], secret), *exc.args[1:])
+    return exc

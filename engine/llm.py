@@ -17,15 +17,17 @@ asks for the bare array directly.
 How the stream ends is reported on the final snapshot (`snap.error`, partial kept): refusal ->
 `Refused`, `finish_reason` "length" -> `Truncated`, "content_filter" -> `ContentFiltered`, a broken
 connection, a mid-stream API error or a stream without any finish_reason -> `StreamInterrupted`,
-the `cancel` event -> `Cancelled`. Failures before the stream starts (bad key, unreachable server,
-unknown model) raise `ProviderError` with a message that never contains the API key.
+the `cancel` event -> `Cancelled`, nothing for `read_timeout` seconds -> `TimedOut`, the server's
+context-length error -> `TextTooLong`. Failures before the stream starts (bad key, unreachable
+server, unknown model, a text too long, no answer in time) raise `ProviderError` (or a subclass).
+Every message is redacted with the client's key, whatever its shape.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
-import re
+import os
 import threading
 import time
 from collections.abc import Iterator, Mapping
@@ -34,6 +36,7 @@ from typing import Any, Literal
 
 import openai
 
+from engine.budget import context_error
 from engine.errors import (
     Cancelled,
     ContentFiltered,
@@ -41,7 +44,10 @@ from engine.errors import (
     ProviderError,
     Refused,
     StreamInterrupted,
+    TimedOut,
     Truncated,
+    redact,
+    redact_error,
 )
 from engine.llm_events import (
     Event,
@@ -156,13 +162,34 @@ def _mode_params(schema: Any, mode: str) -> dict[str, Any]:
 # --- opening the stream ---------------------------------------------------------------------
 
 
-def redact(text: str, secret: str | None) -> str:
-    """`text` with the key (and anything that looks like a key) masked."""
-    if secret:
-        text = text.replace(secret, "***")
-    text = re.sub(r"(API key provided:\s*)\S+", r"\1***", text)
-    text = re.sub(r"\b(sk-|Bearer\s+)[A-Za-z0-9_\-*.]{4,}", r"\1***", text)
-    return re.sub(r"(://)[^/@\s]+@", r"\1***@", text)  # user:password@ in a base URL
+#: Seconds without a byte from the server before a request is given up. Long, because a long
+#: text on a slow CPU takes a while to read (the local server sends keep-alives meanwhile).
+DEFAULT_READ_TIMEOUT = 300.0
+CONNECT_TIMEOUT = 10.0
+
+
+def env_read_timeout() -> float:
+    """FIELDSTREAM_READ_TIMEOUT (seconds, > 0), else `DEFAULT_READ_TIMEOUT`."""
+    try:
+        value = float(os.environ.get("FIELDSTREAM_READ_TIMEOUT", "") or DEFAULT_READ_TIMEOUT)
+    except ValueError:
+        return DEFAULT_READ_TIMEOUT
+    return value if value > 0 else DEFAULT_READ_TIMEOUT
+
+
+def timed_out(seconds: float, *, started: bool) -> TimedOut:
+    shown = f"{seconds:g} s"
+    if started:
+        return TimedOut(
+            f"The model stopped sending in the middle of the answer: nothing for {shown} "
+            "(FIELDSTREAM_READ_TIMEOUT). What arrived is kept.",
+            seconds=seconds,
+        )
+    return TimedOut(
+        f"The model did not answer: nothing arrived for {shown} (FIELDSTREAM_READ_TIMEOUT), "
+        "so the request was given up.",
+        seconds=seconds,
+    )
 
 
 def _server_message(exc: openai.APIStatusError) -> str:
@@ -183,16 +210,24 @@ _STATUS_ADVICE = {
 }
 
 
-def provider_error(exc: openai.OpenAIError, client: Any, model: str) -> ProviderError:
+def provider_error(
+    exc: openai.OpenAIError, client: Any, model: str, timeout: float | None = None
+) -> ProviderError:
     """A plain-language `ProviderError` for a failure before the stream started (key-free)."""
     where = str(getattr(client, "base_url", "") or "the server")
     key = getattr(client, "api_key", None)
     if isinstance(exc, openai.APIStatusError):
         status = exc.status_code
-        advice = _STATUS_ADVICE.get(status, "could not answer the request")
         detail = redact(_server_message(exc), key)
+        if status in (400, 413):
+            too_long = context_error(detail, exc.body, model or "the model")
+            if too_long is not None:
+                return too_long
+        advice = _STATUS_ADVICE.get(status, "could not answer the request")
         return ProviderError(f"{where} {advice} (HTTP {status}, model {model!r}): {detail}")
     if isinstance(exc, openai.APITimeoutError):
+        if timeout is not None:
+            return timed_out(timeout, started=False)
         return ProviderError(f"{where} did not answer in time. Is the server overloaded?")
     if isinstance(exc, openai.APIConnectionError):
         cause = redact(str(exc.__cause__ or exc), key)
@@ -200,12 +235,45 @@ def provider_error(exc: openai.OpenAIError, client: Any, model: str) -> Provider
     return ProviderError(redact(f"{type(exc).__name__}: {exc}", key))
 
 
-def open_stream(client: Any, request: dict[str, Any]) -> Any:
-    """`client.chat.completions.create(**request)`, failures turned into `ProviderError`."""
-    try:
-        return client.chat.completions.create(**request)
-    except openai.OpenAIError as exc:
-        raise provider_error(exc, client, request.get("model", "")) from None
+_RETRY_STATUS = (408, 409, 429, 500, 502, 503, 504)
+
+
+def open_stream(
+    client: Any,
+    request: dict[str, Any],
+    timeout: float | None = None,
+    cancel: threading.Event | None = None,
+) -> Any:
+    """`client.chat.completions.create(**request)`, failures turned into `ProviderError`.
+
+    `timeout`: seconds without a byte before giving up (`TimedOut`, never retried: a silent
+    server would only be waited for twice). Other passing failures are retried as often as
+    the client's `max_retries` says, with a short pause."""
+    retries = int(getattr(client, "max_retries", 0) or 0)
+    if timeout is not None:
+        request = {**request, "timeout": _timeout(timeout)}
+        if retries and hasattr(client, "with_options"):
+            client = client.with_options(max_retries=0)  # the retries are counted here
+    for attempt in range(retries + 1):
+        try:
+            return client.chat.completions.create(**request)
+        except openai.OpenAIError as exc:
+            again = attempt < retries and _retryable(exc)
+            if not again or (cancel is not None and cancel.wait(0.5 * 2**attempt)):
+                raise provider_error(exc, client, request.get("model", ""), timeout) from None
+    raise AssertionError("unreachable")
+
+
+def _timeout(seconds: float) -> openai.Timeout:
+    return openai.Timeout(seconds, connect=min(seconds, CONNECT_TIMEOUT))
+
+
+def _retryable(exc: openai.OpenAIError) -> bool:
+    if isinstance(exc, openai.APITimeoutError):
+        return False
+    if isinstance(exc, openai.APIStatusError):
+        return exc.status_code in _RETRY_STATUS
+    return isinstance(exc, openai.APIConnectionError)
 
 
 # --- consuming the stream -------------------------------------------------------------------
@@ -233,6 +301,9 @@ class _Run:
     schemas: dict[str, Any]
     mode: str
     started: float
+    secret: str | None = None  # the key in use: every message built here is redacted with it
+    timeout: float | None = None
+    model: str = ""
     calls: dict[CallKey, _Call] = field(default_factory=dict)
     choices: dict[int, _Choice] = field(default_factory=dict)
     names: dict[CallKey, str] = field(default_factory=dict)
@@ -313,14 +384,22 @@ def _read(stream: Any, run: _Run, cancel: threading.Event | None) -> Iterator[An
         except StopIteration:
             return
         except Exception as exc:  # anything raised while reading is a broken stream
-            run.error = _interrupted(exc)
+            run.error = _interrupted(exc, run)
             return
         yield chunk
 
 
-def _interrupted(exc: Exception) -> StreamInterrupted:
+def _interrupted(exc: Exception, run: _Run) -> ExtractionError:
+    """Why reading stopped: no byte in time, the model's context, or a broken stream."""
+    if isinstance(exc, openai.APITimeoutError) and run.timeout is not None:
+        return timed_out(run.timeout, started=True)
+    if isinstance(exc, openai.APIError):
+        message = redact(str(exc.message), run.secret)
+        too_long = context_error(message, exc.body, run.model or "the model")
+        if too_long is not None:
+            return too_long
     cause = exc.__cause__ or exc
-    reason = redact(f"{type(cause).__name__}: {cause}", None)
+    reason = redact(f"{type(cause).__name__}: {cause}", run.secret)
     return StreamInterrupted(
         f"The stream broke before the answer was complete ({reason}); what arrived is kept."
     )
@@ -371,6 +450,7 @@ def extract_calls(
     max_tokens: int | None = None,
     temperature: float | None = 0.0,
     cancel: threading.Event | None = None,
+    read_timeout: float | None = None,
     **request_extra: Any,
 ) -> Iterator[tuple[CallKey, Snapshot]]:
     """Like `extract`, but yields `(key, snapshot)` for every choice (`n>1`) and tool call.
@@ -390,12 +470,20 @@ def extract_calls(
         temperature=temperature,
         **request_extra,
     )
-    run = _Run(tool_schemas(schema), mode, time.perf_counter())  # timings count from here
+    timeout = read_timeout if read_timeout is not None else env_read_timeout()
+    secret = getattr(client, "api_key", None)
+    run = _Run(  # timings count from here
+        tool_schemas(schema), mode, time.perf_counter(), secret=secret, timeout=timeout,
+        model=model,
+    )
     if cancel is not None and cancel.is_set():
         run.error = Cancelled("Stopped before the request was sent.")
         yield from _finish(run)
         return
-    stream = open_stream(client, request)
+    try:
+        stream = open_stream(client, request, timeout, cancel)
+    except ProviderError as exc:
+        raise redact_error(exc, secret) from None
     try:
         for chunk in _read(stream, run, cancel):
             for event in chunk_events(chunk):
@@ -417,6 +505,7 @@ def extract(
     max_tokens: int | None = None,
     temperature: float | None = 0.0,
     cancel: threading.Event | None = None,
+    read_timeout: float | None = None,
     **request_extra: Any,
 ) -> Iterator[Snapshot]:
     """Stream `schema` (a pydantic model class or `list[Model]`) out of `text`, field by field.
@@ -424,7 +513,8 @@ def extract(
     Yields a `Snapshot` per chunk and a final one (`is_final`, `.error`, `.final`), each with
     `.usage`, `.timings` (measured from the request start) and `.finish_reason`. Follows the
     first choice / first tool call; see `extract_calls` for all of them. Closing the generator
-    closes the HTTP response.
+    closes the HTTP response. `read_timeout`: seconds without a byte before the run ends with
+    `TimedOut` (default: FIELDSTREAM_READ_TIMEOUT, else 300).
     """
     calls = extract_calls(
         text,
@@ -436,6 +526,7 @@ def extract(
         max_tokens=max_tokens,
         temperature=temperature,
         cancel=cancel,
+        read_timeout=read_timeout,
         **request_extra,
     )
     followed: CallKey | None = None

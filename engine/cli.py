@@ -7,7 +7,9 @@
 
 `extract` prints each field on stderr the moment it is complete, then the final JSON on stdout
 (so `> out.json` keeps only the JSON). Exit codes: 0 done, 1 the extraction failed (the partial
-JSON is still printed), 2 bad arguments or an unusable provider.
+JSON is still printed), 2 bad arguments, a text too long for the model, or an unusable provider
+(one that sent nothing for FIELDSTREAM_READ_TIMEOUT seconds, too). Messages never contain the
+API key in use. With the local model, a run waits (and says so) while its slots are all busy.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
-from engine.errors import ExtractionError, ProviderError
+from engine.errors import ExtractionError, ProviderError, redact, redact_error
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -94,10 +96,6 @@ def _first_model(provider: Any) -> str:
 
 
 def run_extract(args: argparse.Namespace, stdin: TextIO, out: TextIO, err: TextIO) -> int:
-    from engine import extract
-    from engine.changes import Done, Invalid
-    from engine.providers import client_for
-
     schema = load_schema(args.schema)
     text = Path(args.file).read_text(encoding="utf-8") if args.file else stdin.read()
     if not text.strip():
@@ -109,11 +107,35 @@ def run_extract(args: argparse.Namespace, stdin: TextIO, out: TextIO, err: TextI
     model = args.model or provider.default_model or _first_model(provider)
     if not args.quiet:
         print(f"# {provider.name} · {model} · {mode}", file=err, flush=True)
-    client = client_for(provider)
+    key = provider.api_key
+    try:
+        return _stream(args, text, schema, provider, model, mode, out, err)
+    except ProviderError as exc:  # the key in use may have any shape: mask it here too
+        raise redact_error(exc, key) from None
+    except ExtractionError as exc:
+        print(f"error: {redact(exc.message, key)}", file=err)
+        return EXIT_FAILED
+    except Exception as exc:  # an unexpected client failure: one line, never the key
+        print(f"error: {redact(f'{type(exc).__name__}: {exc}', key)}", file=err)
+        return EXIT_FAILED
+
+
+def _stream(
+    args: argparse.Namespace, text: str, schema: Any, provider: Any, model: str, mode: str,
+    out: TextIO, err: TextIO,
+) -> int:  # fmt: skip
+    from engine.changes import Done, Invalid
+    from engine.providers import client_for
+    from engine.runner import stream_extraction
+
+    def waiting() -> None:
+        print("# waiting for a free slot on the local model…", file=err, flush=True)
+
     snap = None
-    for snap in extract(
-        text, schema, client=client, model=model, mode=mode, max_tokens=args.max_tokens
-    ):
+    for snap in stream_extraction(
+        text, schema, provider, model, mode, args.max_tokens,
+        client=client_for(provider, model), on_wait=None if args.quiet else waiting,
+    ):  # fmt: skip
         for change in snap.changes if not args.quiet else ():
             if isinstance(change, Done) and _is_leaf(change.value):
                 print(
@@ -121,10 +143,10 @@ def run_extract(args: argparse.Namespace, stdin: TextIO, out: TextIO, err: TextI
                 )
             elif isinstance(change, Invalid):
                 print(f"  ✗ {change.path}: {change.error}", file=err, flush=True)
-    return _finish(snap, out, err, quiet=args.quiet)
+    return _finish(snap, out, err, quiet=args.quiet, key=provider.api_key)
 
 
-def _finish(snap: Any, out: TextIO, err: TextIO, *, quiet: bool) -> int:
+def _finish(snap: Any, out: TextIO, err: TextIO, *, quiet: bool, key: str | None = None) -> int:
     if snap is None:
         raise ProviderError("The provider sent no answer.")
     if snap.error is None:
@@ -137,7 +159,7 @@ def _finish(snap: Any, out: TextIO, err: TextIO, *, quiet: bool) -> int:
         return EXIT_OK
     print(json.dumps(_dump(snap.partial), ensure_ascii=False, indent=2), file=out, flush=True)
     error: ExtractionError = snap.error
-    print(f"error: {error.message}", file=err)
+    print(f"error: {redact(error.message, key)}", file=err)
     if error.hint:
         print(f"hint: {error.hint}", file=err)
     return EXIT_FAILED
@@ -182,6 +204,9 @@ def main(
         return local_main(["prepare", *args.models])
     except ProviderError as exc:
         print(f"error: {exc}", file=err)
+        hint = getattr(exc, "hint", "")
+        if hint:
+            print(f"hint: {hint}", file=err)
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130

@@ -9,6 +9,10 @@ second) and gets only what changed, so a 100 KB answer never makes it fall behin
 `Runner.stop()` sets the `cancel` event the stream checks after every chunk, closes the
 generator, and returns at once with what arrived (it uses no UI call, so it is safe in a
 `finally`). Everything here is UI-free; views turn the data into widgets.
+
+`stream_extraction` is the one run path the app and the CLI share: check that the text fits,
+queue for a free slot of the local model, then stream with the read timeout. Every error a
+run reports is redacted with the key it used.
 """
 
 from __future__ import annotations
@@ -32,8 +36,11 @@ from engine.errors import (
     ProviderError,
     Refused,
     StreamInterrupted,
+    TextTooLong,
+    TimedOut,
     Truncated,
     ValidationFailed,
+    redact_error,
 )
 from engine.schema_info import SCALAR, TABLE, FieldNode, leaf_key
 
@@ -42,12 +49,25 @@ StreamFactory = Callable[[threading.Event], Iterator[Any]]
 
 class CancelEvent(threading.Event):
     """A `threading.Event` that also runs hooks when set (e.g. shut the request's socket, so
-    a stream blocked waiting for the next chunk wakes up at once)."""
+    a stream blocked waiting for the next chunk wakes up at once). It also carries notices
+    from the stream back to its runner (`notice(WAIT_SLOT)`: queued for a free slot)."""
 
     def __init__(self) -> None:
         super().__init__()
         self._hooks: list[Callable[[], None]] = []
         self._hooks_lock = threading.Lock()
+        self._notice_hooks: list[Callable[[str | None], None]] = []
+
+    def on_notice(self, hook: Callable[[str | None], None]) -> None:
+        with self._hooks_lock:
+            self._notice_hooks.append(hook)
+
+    def notice(self, what: str | None) -> None:
+        """Tell whoever listens what the run is waiting for (None: no longer waiting)."""
+        with self._hooks_lock:
+            hooks = list(self._notice_hooks)
+        for hook in hooks:
+            _quietly(lambda hook=hook: hook(what))
 
     def on_set(self, hook: Callable[[], None]) -> None:
         with self._hooks_lock:
@@ -68,10 +88,20 @@ def _quietly(hook: Callable[[], None]) -> None:
     with contextlib.suppress(Exception):  # a failing hook must not break Stop
         hook()
 
+
+def notice(cancel: threading.Event | None, what: str | None) -> None:
+    """`cancel.notice(what)` when the event carries notices (a plain Event does not)."""
+    if isinstance(cancel, CancelEvent):
+        cancel.notice(what)
+
+
 RUNNING = "running"
 FINISHED = "finished"  # validated result
 FAILED = "failed"  # ended with an ExtractionError / ProviderError (partial kept)
 STOPPED = "stopped"  # the user stopped it (partial kept)
+
+#: What a run can be waiting for before its first token (`Update.waiting`).
+WAIT_SLOT = "slot"  # queued: every slot of the local model is busy with other extractions
 
 #: Redraws per second the view is allowed (coalescing window = 1 / DRAW_HZ).
 DRAW_HZ = 20.0
@@ -133,6 +163,7 @@ class Update:
     json_text: str | None = None  # set when the live JSON copy changed
     text_changed: bool = False
     seq: int = 0
+    waiting: str | None = None  # WAIT_SLOT while queued for a free slot
 
     @property
     def finished(self) -> bool:
@@ -140,9 +171,15 @@ class Update:
 
 
 class Runner:
-    """One extraction in a background thread. Create, `start()`, poll `next_update()`."""
+    """One extraction in a background thread. Create, `start()`, poll `next_update()`.
 
-    def __init__(self, leaves: list[FieldNode], factory: StreamFactory) -> None:
+    `secret`: the API key the run uses; every error the runner records is redacted with it."""
+
+    def __init__(
+        self, leaves: list[FieldNode], factory: StreamFactory, secret: str | None = None
+    ) -> None:
+        self._secret = secret
+        self._waiting: str | None = None
         self._nodes = {n.path: n for n in leaves}
         self._factory = factory
         self._leaves = {n.path: LeafData(kind=n.kind) for n in leaves}
@@ -150,6 +187,7 @@ class Runner:
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self.cancel = CancelEvent()
+        self.cancel.on_notice(self._note_waiting)
         self._thread: threading.Thread | None = None
         self._started = 0.0
         self._metrics = Metrics()
@@ -196,11 +234,17 @@ class Runner:
                     close()
             self._finish_unended()
 
+    def _note_waiting(self, what: str | None) -> None:
+        with self._lock:
+            self._waiting = what
+        self._wake.set()
+
     def _absorb(self, snap: Any) -> None:
         now = time.perf_counter() - self._started
         with self._lock:
             if self._status != RUNNING:
                 return  # stopped: keep exactly what the view was told
+            self._waiting = None
             self._count_chunk(snap, now)
             for change in getattr(snap, "changes", ()):
                 self._apply_change(change, now)
@@ -295,7 +339,7 @@ class Runner:
             except ExtractionError as exc:
                 error = exc
         if error is not None:
-            self.error = error
+            self.error = redact_error(error, self._secret)
             self._status = STOPPED if isinstance(error, Cancelled) else FAILED
         else:
             self._status = FINISHED
@@ -304,7 +348,8 @@ class Runner:
         with self._lock:
             if self._status != RUNNING:
                 return
-            self.error = exc
+            self.error = redact_error(exc, self._secret)
+            self._waiting = None
             errors = getattr(exc, "errors", None)
             if errors:
                 self.errors = dict(errors)
@@ -396,6 +441,7 @@ class Runner:
                 json_text=json_text,
                 text_changed=text_changed,
                 seq=self._seq,
+                waiting=self._waiting if self._status == RUNNING else None,
             )
         self._last_take = time.perf_counter()
         return update
@@ -461,6 +507,8 @@ def _copy_leaf(data: LeafData) -> LeafData:
 # --- plain-language outcome ----------------------------------------------------------------
 
 _HEADLINES: list[tuple[type[BaseException], str]] = [
+    (TextTooLong, "The text is too long for this model."),
+    (TimedOut, "The model sent nothing for too long, so the run was given up."),
     (Truncated, "The answer was cut off before it was complete."),
     (Refused, "The model refused to answer."),
     (ContentFiltered, "The provider's safety filter stopped the answer."),
@@ -473,7 +521,8 @@ _HEADLINES: list[tuple[type[BaseException], str]] = [
 ]
 
 _DEFAULT_HINTS: dict[type[BaseException], str] = {
-    ProviderError: "Check the provider and model in the sidebar, then try again.",
+    ProviderError: "Check the provider and model (Extract page, right-hand column), then try "
+                   "again.",
 }
 
 
@@ -492,6 +541,8 @@ def explain(error: BaseException | None) -> Outcome:
     if error is None:
         return Outcome("success", "Done: every field arrived and the result is valid.", "", "")
     headline = next((h for cls, h in _HEADLINES if isinstance(error, cls)), "Something failed.")
+    if isinstance(error, TextTooLong):
+        headline = error.headline  # the numbers are the news: they go first
     hint = getattr(error, "hint", "") or next(
         (h for cls, h in _DEFAULT_HINTS.items() if isinstance(error, cls)), ""
     )
@@ -584,20 +635,64 @@ class RunRecord:
     text_chars: int = 0
 
 
+def local_server(provider: Any, model: str) -> Any | None:
+    """The local model's server (`engine.local_model.LocalServer`) for a local provider."""
+    if getattr(provider, "kind", None) != "local":
+        return None
+    from engine.local_model import ensure_server
+
+    return ensure_server(model or provider.default_model)
+
+
+def stream_extraction(
+    text: str,
+    schema: Any,
+    provider: Any,
+    model: str,
+    mode: str,
+    max_tokens: int | None = None,
+    *,
+    client: Any,
+    cancel: threading.Event | None = None,
+    on_wait: Callable[[], None] | None = None,
+    on_slot: Callable[[], None] | None = None,
+) -> Iterator[Any]:
+    """The snapshots of one extraction, the way the app and the CLI run it.
+
+    First the text must fit the model (`TextTooLong` otherwise, counted exactly for the local
+    model, before anything is queued). Then, for the local model, the request holds one of its
+    slots: when none is free, `on_wait()` is called and the run queues (Stop, i.e. `cancel`,
+    ends the wait at once); `on_slot()` is called once a slot is held. The read timeout
+    starts only then, so time spent queued never counts towards it."""
+    from engine.budget import check_fits
+    from engine.llm import build_request, extract
+
+    server = local_server(provider, model)
+    request = build_request(text, schema, model=model, mode=mode, max_tokens=max_tokens)
+    check_fits(request, kind=provider.kind, model=model, max_tokens=max_tokens, server=server)
+    slot = server.slot(cancel, on_wait) if server is not None else contextlib.nullcontext()
+    with slot:
+        if on_slot is not None:
+            on_slot()
+        yield from extract(text, schema, client=client, model=model, mode=mode,
+                           max_tokens=max_tokens, cancel=cancel)
+
+
 def extraction_factory(
     text: str, schema: Any, provider: Any, model: str, mode: str, max_tokens: int | None = None
 ) -> StreamFactory:
-    """A factory that connects to the provider and streams `extract` in the runner's thread
-    (so starting the local model or a slow connect never blocks the view)."""
+    """A factory that connects to the provider and streams the extraction in the runner's
+    thread (so starting the local model, a slow connect or a queue never blocks the view)."""
 
     def factory(cancel: threading.Event) -> Iterator[Any]:
-        from engine.llm import extract
         from engine.providers import client_for
 
         client, close = stoppable_client(client_for(provider, model), cancel)
         try:
-            yield from extract(text, schema, client=client, model=model, mode=mode,
-                               max_tokens=max_tokens, cancel=cancel)
+            yield from stream_extraction(
+                text, schema, provider, model, mode, max_tokens, client=client, cancel=cancel,
+                on_wait=lambda: notice(cancel, WAIT_SLOT), on_slot=lambda: notice(cancel, None),
+            )  # fmt: skip
         finally:
             close()
 
@@ -643,5 +738,5 @@ def start_run(
     from engine.schema_info import leaves
 
     factory = factory or extraction_factory(text, schema, provider, model, mode, max_tokens)
-    runner = Runner(leaves(schema), factory).start()
+    runner = Runner(leaves(schema), factory, secret=getattr(provider, "api_key", None)).start()
     return RunRecord(schema_name, schema, provider.name, model, mode, runner, len(text))

@@ -17,6 +17,7 @@ from streamlit.delta_generator import DeltaGenerator
 
 from engine.changes import INVALID, PENDING
 from engine.runner import (
+    WAIT_SLOT,
     Cell,
     LeafData,
     Runner,
@@ -175,6 +176,10 @@ class LiveForm:
 #: person's extraction (it serves two at a time; a third waits its turn).
 WAITING = ("Waiting for the model to start answering… it may still be reading the text, or "
            "finishing another extraction first.")
+#: Shown while every slot of the local model is busy with other extractions: the run queues
+#: (Stop ends it at once) and its request is sent when a slot frees up.
+WAITING_FOR_SLOT = ("Waiting for a free slot on the local model… it is busy with other "
+                    "extractions; this one starts as soon as one of them ends.")
 
 
 class LiveView:
@@ -185,7 +190,7 @@ class LiveView:
         self._side_at = 0.0
         self._timeline_at = 0.0
         self._metrics_at = 0.0
-        self._progress_seen: tuple[int, int] | None = None
+        self._progress_seen: tuple[int, int, bool, bool] | None = None
         self._json_pending = False
         self._text_pending = False
 
@@ -234,11 +239,17 @@ class LiveView:
 
     def _draw_progress(self, update: Update, final: bool) -> None:
         waiting = not final and update.metrics.first_token is None and not update.finished
-        seen = (update.done_leaves, update.total_leaves, waiting)
+        queued = waiting and update.waiting == WAIT_SLOT
+        seen = (update.done_leaves, update.total_leaves, waiting, queued)
         if seen == self._progress_seen:
             return
         self._progress_seen = seen
-        text = WAITING if waiting else f"{update.done_leaves} of {update.total_leaves} fields done"
+        if queued:
+            text = WAITING_FOR_SLOT
+        elif waiting:
+            text = WAITING
+        else:
+            text = f"{update.done_leaves} of {update.total_leaves} fields done"
         self.progress.progress(min(max(update.progress, 0.0), 1.0), text=text)
 
     def _draw_metrics(self, update: Update) -> None:

@@ -13,6 +13,8 @@ from engine.errors import (
     Refused,
     SchemaError,
     StreamInterrupted,
+    TextTooLong,
+    TimedOut,
     Truncated,
     ValidationFailed,
 )
@@ -39,6 +41,8 @@ __all__ = [
     "Snapshot",
     "Started",
     "StreamInterrupted",
+    "TextTooLong",
+    "TimedOut",
     "Timings",
     "Truncated",
     "ValidationFailed",

@@ -9,11 +9,10 @@ from typing import Any
 
 import streamlit as st
 
+from engine.errors import redact
 from engine.runner import default_mode, default_provider_index
 from ui.page import escape_md
 
-# What GFM turns into a link even when escaped (its autolink pass runs on the unescaped text):
-# scheme://..., www...., and anything around an @.
 CHECK_TTL = 30.0  # seconds a reachability answer, or a failed model listing, is reused
 NOTICE_KEY = "fs_servers_notice"  # (kind, text) left by a button callback for the next run
 
@@ -95,7 +94,7 @@ def _models(provider: Any, *, refresh: bool = False) -> tuple[list[str], str | N
 
             hit = (time.monotonic(), list(list_models(provider)), None)
         except Exception as exc:
-            hit = (time.monotonic(), [], str(exc))
+            hit = (time.monotonic(), [], redact(str(exc), provider.api_key))
         _store(cache, key, hit)
     return hit[1], hit[2]
 
@@ -141,7 +140,7 @@ def reachability(provider: Any, *, refresh: bool = False) -> str | None:
 
             message = check(provider)
         except Exception as exc:
-            message = f"Could not check the provider: {exc}"
+            message = redact(f"Could not check the provider: {exc}", provider.api_key)
         hit = (time.monotonic(), message)
         _store(cache, key, hit)
     return hit[1]

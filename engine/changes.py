@@ -47,15 +47,32 @@ class Started(Change):
 
 
 class Grew(Change):
-    """A string grew: `value` is the text so far, `delta` what this chunk added."""
+    """A string grew: `value` is the text so far, `delta` what this chunk added.
 
-    __slots__ = ("delta",)
+    The engine's Grew keeps no copy of the text: holding one would make every later append
+    copy the whole string (CPython appends in place only to a string nobody else holds). It
+    reads the text from where it lives (`at`, a (container, key) pair), cut to the length it
+    had, so `value` is O(1) on the chunk's own change.
+    """
+
+    __slots__ = ("_at", "_v", "delta")
     state = STREAMING
 
-    def __init__(self, path: str, value: Any, delta: str) -> None:
+    def __init__(self, path: str, value: Any, delta: str,
+                 at: tuple[Any, Any] | None = None) -> None:
         self.path = path
-        self.value = value
+        self._v = value  # the text; or, with `at`, its length at this change
         self.delta = delta
+        self._at = at
+
+    @property  # type: ignore[override]
+    def value(self) -> Any:
+        at = self._at
+        if at is None:
+            return self._v
+        text = at[0][at[1]]
+        n = self._v
+        return text if len(text) == n else text[:n]
 
     def _fields(self) -> tuple[Any, ...]:
         return (self.path, self.value, self.delta)

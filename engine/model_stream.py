@@ -1,7 +1,15 @@
-"""Typed streams: text chunks -> Snapshots of a Partial model, field by field."""
+"""Typed streams: text chunks -> Snapshots of a Partial model, field by field.
+
+The text is cleaned on the way in so that every output can be encoded: a lone UTF-16
+surrogate (from a `\\ud800` escape in the JSON, or a literal one in a chunk, which is what the
+openai client makes of an SSE payload holding `\\ud800`) becomes U+FFFD in values, in
+`snap.text`, in the partial and in the final model. A valid pair still makes its character,
+also when it is split across two chunks (the high half waits for the next chunk).
+"""
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
@@ -19,6 +27,12 @@ __all__ = ["ModelStream", "stream_items", "stream_model"]
 
 _CONTAINERS = (BaseModel, list, dict)
 _make = Snapshot.make
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _clean_surrogates(text: str) -> str:
+    """Pairs joined, lone halves replaced: UTF-16 with surrogatepass sees them as code units."""
+    return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
 
 
 class ModelStream:
@@ -40,7 +54,9 @@ class ModelStream:
         root = "{" if node.kind == MODEL else "[" if node.kind == LIST else "any"
         self.texts: list[str] = []
         self._joined, self._joined_n = "", 0
-        self._parser = JsonStream(self._builder, root=root, history=self.texts)
+        self._high: str | None = None  # a high surrogate that ended the last chunk
+        self._parser = JsonStream(self._builder, root=root, history=self.texts,
+                                  replace_surrogates=True)
         #: The live Partial instance (a list for list schemas), filled in place.
         self.partial: Any = self._builder.partial
         self.total_leaves = node.nleaves or 1
@@ -78,9 +94,10 @@ class ModelStream:
         if n == self._joined_n:
             return self._joined
         if n > self._joined_n:
-            self._joined += "".join(self.texts[self._joined_n : n])
-            self._joined_n = n
-            return self._joined
+            joined, self._joined = self._joined, ""
+            joined += "".join(self.texts[self._joined_n : n])  # in place while nobody holds it
+            self._joined, self._joined_n = joined, n
+            return joined
         return "".join(self.texts[:n])  # an older snapshot, read late
 
     @property
@@ -98,6 +115,8 @@ class ModelStream:
     def feed(self, text: str) -> Snapshot:
         """Parse one chunk. A malformed answer stops the parsing (the error is kept for the
         final snapshot); the text is still recorded, so nothing is lost."""
+        if self._high is not None or not text.isascii():
+            text = self._clean(text)
         self.texts.append(text)
         try:
             changes = self._parser.feed(text)  # raises again after an error or close()
@@ -110,14 +129,27 @@ class ModelStream:
         return _make((self, changes, len(b.done), len(self.texts), b.errors, b.finished,
                       self.partial))
 
+    def _clean(self, text: str) -> str:
+        """Lone surrogates -> U+FFFD; a high one at the end waits for its pair's other half."""
+        if self._high is not None:  # its pair's other half may start this chunk
+            text, self._high = self._high + text, None
+        if _SURROGATE.search(text) is None:  # accents, CJK, emoji: the usual non-ASCII text
+            return text
+        if "\ud800" <= text[-1] <= "\udbff":
+            text, self._high = text[:-1], text[-1]
+        return _clean_surrogates(text)
+
     def close(self, error: ExtractionError | None = None) -> Snapshot:
         """End of the stream: finish parsing and return the final snapshot. `error` is how
         the stream ended when it ended badly (truncated, refused, dropped, cancelled)."""
         changes: list[Change] = []
+        if self._high is not None and not self.closed:  # a high surrogate whose pair never came
+            self._high = None
+            changes = list(self.feed("\ufffd").changes)
         if not self.closed:
             self.closed = True
             if self.error is None:
-                changes = self._close_parser(error)
+                changes += self._close_parser(error)
             if self.error is None and error is not None and not self._builder.root_valid:
                 self.error = error
             if self.error is None and not self._builder.root_valid:

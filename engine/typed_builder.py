@@ -2,7 +2,13 @@
 
 Each event touches one path: the value is validated once, alone, when it completes, and
 stored into its parent (an attribute of a partial instance, a list slot, a dict key). Nothing
-is re-read, so the cost of a chunk does not depend on what came before it.
+is re-read, so the cost of a chunk does not depend on what came before it. A plain string
+field grows where it is shown (the partial's `__dict__`, a list slot, a dict key): the parser
+appends to it in place, and `Grew` changes read it from there instead of holding a copy.
+
+A member that appears twice in one object (`{"date": "a", "date": "b"}`, or a field given by
+its name and by its alias) keeps its first value in the partial and in the final model: the
+second is parsed and dropped, with an `Invalid` change and an error on its path that say so.
 """
 
 from __future__ import annotations
@@ -12,7 +18,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from engine.changes import Done, Grew, Invalid, Started
-from engine.json_stream import Builder, child_path
+from engine.json_stream import DUPLICATE, Builder, child_path
 from engine.schema_nodes import DICT, LIST, MODEL, WHOLE, Node, error_messages
 
 __all__ = ["TypedBuilder"]
@@ -34,6 +40,18 @@ class _Ctx:
         self.raw = raw
         self.items: list[Any] | None = [] if target is not None and type(target) is list else None
         self.kids: dict[str, Any] | None = {} if node is not None and node.kind == MODEL else None
+
+
+class _Sink:
+    """The raw container of a dropped duplicate member: takes values, keeps nothing."""
+
+    def append(self, value: Any) -> None:
+        pass
+
+
+# A dropped duplicate member's context: no node, no target, so nothing below it is shown,
+# and a raw container that keeps nothing. Only `close` needs to know it by identity.
+_SKIP = _Ctx(None, None, _Sink())
 
 
 def _new_partial(node: Node) -> Any:
@@ -113,15 +131,52 @@ class TypedBuilder(Builder):
 
     # -- parser events ------------------------------------------------------------------
 
+    @staticmethod
+    def _is_duplicate(pctx: _Ctx, key: Any, attr: Any) -> bool:
+        """Whether this member was already given in its object: by this key, or for a model
+        field by another of its names (its alias)."""
+        kind = pctx.node.kind  # type: ignore[union-attr]
+        if kind == MODEL:
+            if attr is not None:
+                return attr in pctx.target.__pydantic_fields_set__
+            return key in pctx.raw
+        return kind == DICT and key in pctx.raw
+
+    def _drop(self, pctx: _Ctx, key: Any, path: str, attr: Any) -> tuple[Any, ...]:
+        """A duplicate member: say so on its path, keep the first value; the slot of a value
+        shown nowhere."""
+        target = pctx.target
+        if attr is not None and pctx.node.kind == MODEL:  # type: ignore[union-attr]
+            kept = target.__dict__[attr]
+        elif type(target) is dict and key in target:
+            kept = target[key]
+        else:
+            kept = pctx.raw.get(key)
+        old = self.errors.get(path)
+        msg = DUPLICATE if old is None or old.endswith(DUPLICATE) else f"{old}; {DUPLICATE}"
+        self.errors = {**self.errors, path: msg}  # a new dict: earlier snapshots keep theirs
+        self.out.append(Invalid(path, kept, DUPLICATE))
+        return _SKIP, key, path, None, None, None
+
     def open(self, pctx: _Ctx | None, key: Any, path: str, is_obj: bool) -> _Ctx:
         raw: Any = {} if is_obj else []
         if pctx is None:
             self.root = raw
-        else:
+            slot, node = None, self.rootnode
+        elif pctx.target is None:  # inside a value that appears only when complete
+            if pctx is _SKIP:
+                return _SKIP
+            if type(pctx.raw) is dict and key in pctx.raw:
+                self._drop(pctx, key, path, None)
+                return _SKIP
             self._put_raw(pctx, key, raw)
-            if pctx.target is None:  # inside a value that appears only when complete
-                return _Ctx(None, None, raw)
-        slot, node = self._child(pctx, key)
+            return _Ctx(None, None, raw)
+        else:
+            slot, node = self._child(pctx, key)
+            if self._is_duplicate(pctx, key, slot):
+                self._drop(pctx, key, path, slot)
+                return _SKIP
+            self._put_raw(pctx, key, raw)
         target = self._typed_container(node, is_obj)
         if target is None:
             if node is not None:
@@ -148,6 +203,8 @@ class TypedBuilder(Builder):
     def close(self, pctx: _Ctx | None, key: Any, path: str, ctx: _Ctx) -> None:
         node = ctx.node
         if node is None:
+            if ctx is _SKIP:
+                return
             if pctx is not None and pctx.target is not None:  # a key the schema does not know
                 self._mark_done(path, None, ctx.raw)
             return
@@ -176,14 +233,57 @@ class TypedBuilder(Builder):
 
     def begin(self, pctx: _Ctx | None, key: Any, path: str) -> tuple[Any, ...]:
         """Resolve a scalar's place once: (parent ctx, key, path, slot, node, and the partial
-        instance's __dict__ when it is a string field of a model, the one that grows most)."""
-        if pctx is not None and pctx.target is None:  # inside a value shown when complete
+        instance's __dict__ when it is a plain string field of a model, the one that grows
+        most). A duplicate member gets the slot of a value shown nowhere."""
+        if pctx is None:
+            return None, None, path, None, self.rootnode, None
+        target = pctx.target
+        if target is None:  # inside a value shown when complete (or a dropped duplicate)
+            if type(pctx.raw) is dict and key in pctx.raw:
+                return self._drop(pctx, key, path, None)
             return pctx, key, path, None, None, None
-        slot, node = self._child(pctx, key)
-        grows_in = None
-        if node is not None and node.grows and pctx is not None and pctx.node.kind == MODEL:
-            grows_in = pctx.target.__dict__
-        return pctx, key, path, slot, node, grows_in
+        pnode = pctx.node
+        kind = pnode.kind  # type: ignore[union-attr]
+        if kind == MODEL:  # `_child` inlined: this runs once per value
+            fields = pnode._fields  # type: ignore[union-attr]
+            ent = (fields if fields is not None else pnode.fields).get(key)  # type: ignore[union-attr]
+            if ent is None:  # a key the schema does not know
+                if key in pctx.raw:
+                    return self._drop(pctx, key, path, None)
+                return pctx, key, path, None, None, None
+            attr, node = ent
+            if attr in target.__pydantic_fields_set__:
+                return self._drop(pctx, key, path, attr)
+            grows_in = target.__dict__ if node.fast is str else None  # plain str: it grows
+            return pctx, key, path, attr, node, grows_in
+        if kind == DICT and key in pctx.raw:
+            return self._drop(pctx, key, path, None)
+        return pctx, key, path, key, pnode.item, None  # type: ignore[union-attr]
+
+    def begin_str(self, pctx: _Ctx | None, key: Any,
+                  path: str) -> tuple[tuple[Any, ...], tuple[Any, Any], str | None]:
+        """A string: its slot, where its text grows, and whether the parser may report its
+        growth itself. A plain string grows where it is shown; any other (a constrained one,
+        whose validation may change it at the end; a Literal; one shown nowhere) grows in a
+        box of its own."""
+        if pctx is not None and pctx.target is not None and pctx.node.kind == MODEL:  # type: ignore[union-attr]
+            pnode = pctx.node  # the common case, inlined: a plain string field of a model
+            fields = pnode._fields  # type: ignore[union-attr]
+            ent = (fields if fields is not None else pnode.fields).get(key)  # type: ignore[union-attr]
+            target = pctx.target
+            seen = target.__pydantic_fields_set__
+            if ent is not None and ent[1].fast is str and ent[0] not in seen:
+                attr, node = ent
+                grows_in = target.__dict__
+                grows_in[attr] = ""
+                seen.add(attr)
+                return (pctx, key, path, attr, node, grows_in), (grows_in, attr), path
+        slot = self.begin(pctx, key, path)
+        pctx, _, _, attr, node, _ = slot
+        if node is not None and pctx is not None and node.fast is str:
+            self._put(pctx, attr, "")  # a plain string item of a list, value of a dict
+            return slot, (pctx.target, attr), path
+        return slot, ([""], 0), None
 
     def scalar(self, slot: tuple[Any, ...], value: Any) -> None:
         pctx, key, path, attr, node, _ = slot
@@ -230,12 +330,10 @@ class TypedBuilder(Builder):
             self.result, self.root_valid = value, True
         self._mark_done(path, node, value)
 
-    def partial_str(self, slot: tuple[Any, ...], text: str, delta: str, first: bool) -> None:
-        grows_in = slot[5]
-        if grows_in is not None and not first:  # the hot path: a model's string grows
-            grows_in[slot[3]] = text
-            self.out.append(Grew(slot[2], text, delta))
-            return
+    def partial_str(self, slot: tuple[Any, ...], at: tuple[Any, Any], text: str, delta: str,
+                    first: bool) -> None:
+        """The first text of a string, and the growth of those the parser does not report
+        itself (constrained strings, Literals, strings shown nowhere)."""
         pctx, _, path, attr, node, _ = slot
         if node is None or pctx is None:
             return
@@ -243,10 +341,21 @@ class TypedBuilder(Builder):
             if first:
                 self.out.append(Started(path, None))
             return
-        if grows_in is not None:
-            pctx.target.__pydantic_fields_set__.add(attr)
-        self._put(pctx, attr, text)
-        self.out.append(Started(path, text) if first else Grew(path, text, delta))
+        if node.fast is not str:  # a constrained string: the partial shows its own copy
+            self._grow_copy(pctx, attr, text, delta, first)
+        self.out.append(Started(path, text) if first else Grew(path, len(text), delta, at))
+
+    def _grow_copy(self, pctx: _Ctx, attr: Any, text: str, delta: str, first: bool) -> None:
+        """Extend the partial's copy of a string that grows in its own box (in place too)."""
+        if first:
+            self._put(pctx, attr, text)
+            return
+        t = pctx.target
+        holder = t.__dict__ if pctx.node.kind == MODEL else t  # type: ignore[union-attr]
+        shown = holder[attr]
+        holder[attr] = None
+        shown += delta
+        holder[attr] = shown
 
     def partial_scalar(self, slot: tuple[Any, ...]) -> None:
         if slot[0] is not None and slot[4] is not None:

@@ -12,7 +12,12 @@ validation, plus close()) timed apart from the per-chunk figures.
 Targets (issue #2): engine <= 50x floor, >= 100x faster than reparse at 1,000 users,
 exponent <= 1.05, late/early <= 1.2, memory O(answer).
 
-    python bench/engine_bench.py [--sizes 5,50,200,1000] [--repeat 5]
+Then one long string field (issue #7): 1 MB and 2 MB in 4-character chunks, 50 MB in
+20-character chunks, with the typed snapshot and the chunk's changes read after every chunk,
+as a UI does. Prints the time and the time per MB: linear parsing keeps s/MB flat for a
+given chunk size (it was 3.3 s for 1 MB and 11.9 s for 2 MB; 50 MB did not finish).
+
+    python bench/engine_bench.py [--sizes 5,50,200,1000] [--repeat 5] [--long 1:4,2:4,50:20]
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ import jiter
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from engine import ModelStream, Partial, stream_model
+from engine.changes import Grew
 from engine.schemas import MeetingInfo
 
 
@@ -109,6 +115,26 @@ def early_late(chunks: list[str], repeat: int) -> tuple[float, float, float]:
     return early, late, end
 
 
+def run_long(mb: float, size: int) -> tuple[int, float]:
+    """One `location` of `mb` megabytes in `size`-character chunks: (chunks, CPU seconds).
+
+    The field and the chunk's changes are read after every chunk but not kept: a string kept
+    by the caller across chunks must be copied by each append (str is immutable)."""
+    n = int(mb * 1_000_000)
+    text = '{"users": [], "date": "d", "location": "' + "x" * n + '", "budget": 1, "deadline": "e"}'
+    chunks = [text[i : i + size] for i in range(0, len(text), size)]
+    del text
+    t0 = time.process_time()
+    read = 0
+    snap = None
+    for snap in stream_model(MeetingInfo, chunks):
+        read += len(snap.partial.location or "")  # what a UI reads after every chunk
+        read += sum(len(ch.value) for ch in snap.changes if type(ch) is Grew)
+    elapsed = time.process_time() - t0
+    assert len(snap.final.location) == n and read > n  # type: ignore[union-attr]
+    return len(chunks), elapsed
+
+
 def peak_memory(chunks: list[str]) -> int:
     tracemalloc.start()
     run_engine(chunks)
@@ -122,6 +148,8 @@ def main() -> None:
     ap.add_argument("--sizes", default="5,50,200,1000")
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--reparse-repeat", type=int, default=1)
+    ap.add_argument("--long", default="1:4,2:4,50:20",
+                    help="long-string cases MB:chunk-size ('' to skip)")
     args = ap.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     run_engine(chunked(answer(5)))  # build the schema's nodes and partial classes once
@@ -144,8 +172,17 @@ def main() -> None:
               f"{eng / flo:>10.1f} {rep / eng:>12.1f} {late / early:>10.2f} "
               f"{end * 1e3:>7.2f} {peak / 1000:>8.0f}")
     (n0, c0, t0), (n1, c1, t1) = rows[0], rows[-1]
-    exponent = math.log(t1 / t0) / math.log(c1 / c0)
-    print(f"growth exponent (engine time vs chunks, {n0} -> {n1} users): {exponent:.3f}")
+    if c1 != c0:  # one size alone has no growth
+        exponent = math.log(t1 / t0) / math.log(c1 / c0)
+        print(f"growth exponent (engine time vs chunks, {n0} -> {n1} users): {exponent:.3f}")
+    if args.long:
+        print(f"\n{'string MB':>9} {'chunk':>6} {'chunks':>9} {'seconds':>8} {'s/MB':>7} "
+              f"{'us/chunk':>9}")
+    for case in filter(None, args.long.split(",")):
+        mb, size = float(case.split(":")[0]), int(case.split(":")[1])
+        count, secs = run_long(mb, size)
+        print(f"{mb:>9g} {size:>6} {count:>9} {secs:>8.2f} {secs / mb:>7.3f} "
+              f"{secs / count * 1e6:>9.2f}")
 
 
 if __name__ == "__main__":

@@ -78,6 +78,20 @@ class Grew(Change):
         return (self.path, self.value, self.delta)
 
 
+_new = object.__new__
+
+
+def grew_at(path: str, n: int, delta: str, at: tuple[Any, Any]) -> Grew:
+    """The engine's Grew: the text of length `n` is read from `at`. Made without a call to
+    `__init__` (a class call re-enters the interpreter from C: this runs once per chunk)."""
+    g = _new(Grew)
+    g.path = path
+    g._v = n
+    g.delta = delta
+    g._at = at
+    return g
+
+
 class Done(Change):
     """A value is complete (and, for typed streams, validated). It never changes afterwards."""
 

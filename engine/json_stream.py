@@ -31,7 +31,7 @@ import re
 from collections import deque
 from typing import Any
 
-from engine.changes import DONE, PENDING, STREAMING, Change, Done, Grew, Invalid, Started
+from engine.changes import DONE, PENDING, STREAMING, Change, Done, Invalid, Started, grew_at
 from engine.errors import JSONStreamError
 
 __all__ = [
@@ -191,7 +191,7 @@ class PlainBuilder(Builder):
         if slot[0] is _SKIP:
             return
         self.out.append(Started(slot[2], text) if first else
-                        Grew(slot[2], len(text), delta, at))
+                        grew_at(slot[2], len(text), delta, at))
 
     def partial_scalar(self, slot: Any) -> None:
         if slot[0] is not None and slot[0] is not _SKIP:  # a root number: shown when complete
@@ -301,7 +301,7 @@ class JsonStream:
                     h[k] = text
                 path = self._grew
                 if path is not None:  # `_fresh` is False here: `_run` began the string
-                    out.append(Grew(path, size, chunk, at))
+                    out.append(grew_at(path, size, chunk, at))
                 else:
                     self.builder.partial_str(self._slot, at, text, chunk, False)
             return out
@@ -466,7 +466,7 @@ class JsonStream:
             elif len(text) > mark:
                 path = self._grew
                 if path is not None:
-                    self.builder.out.append(Grew(path, len(text), text[mark:], at))
+                    self.builder.out.append(grew_at(path, len(text), text[mark:], at))
                 else:
                     self.builder.partial_str(slot, at, text, text[mark:], False)
         elif self._fresh:

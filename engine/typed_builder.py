@@ -17,7 +17,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from engine.changes import Done, Grew, Invalid, Started
+from engine.changes import Done, Invalid, Started, grew_at
 from engine.json_stream import DUPLICATE, Builder, child_path
 from engine.schema_nodes import DICT, LIST, MODEL, WHOLE, Node, error_messages
 
@@ -343,7 +343,7 @@ class TypedBuilder(Builder):
             return
         if node.fast is not str:  # a constrained string: the partial shows its own copy
             self._grow_copy(pctx, attr, text, delta, first)
-        self.out.append(Started(path, text) if first else Grew(path, len(text), delta, at))
+        self.out.append(Started(path, text) if first else grew_at(path, len(text), delta, at))
 
     def _grow_copy(self, pctx: _Ctx, attr: Any, text: str, delta: str, first: bool) -> None:
         """Extend the partial's copy of a string that grows in its own box (in place too)."""

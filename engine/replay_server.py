@@ -316,7 +316,7 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             if i and reply.pace:
                 time.sleep(reply.pace)
-            self._write_chunk(f"data: {json.dumps(event, ensure_ascii=False)}\n\n")
+            self._write_chunk(f"data: {json.dumps(event)}\n\n")
             self.server_state.record("sent", (time.time(), delta_text(event)))
         # recorded before [DONE]: the client cannot have finished reading yet
         self.server_state.record("outcomes", "done")

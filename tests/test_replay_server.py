@@ -167,3 +167,13 @@ def test_sse_wire_format() -> None:
         None,
         "stop",
     ]
+
+
+def test_a_lone_surrogate_reaches_the_client_as_sent(srv: ReplayServer) -> None:
+    """A hostile server can send `"\\ud800"` inside an SSE payload; the scripted server must be
+    able to (it writes JSON escapes, which are valid on the wire)."""
+    srv.queue(Reply.content(['{"a": "x', "\ud800", 'y"}']))
+    stream = client_for(srv).chat.completions.create(
+        model="replay-model", messages=[{"role": "user", "content": "hi"}], stream=True)
+    text = "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
+    assert text == '{"a": "x\ud800y"}'

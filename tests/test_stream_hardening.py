@@ -199,6 +199,19 @@ def test_cli_prints_clean_json_for_an_answer_with_a_lone_surrogate(
     assert '✓ date = "15 \ufffd March"' in err
 
 
+def test_cli_prints_clean_json_when_the_sse_payload_carries_a_literal_lone_surrogate(
+        isolated: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The other way in: the server's SSE event holds `\\ud800` in `delta.content`, so the
+    openai client hands the engine a str with a real U+D800 (split around it, too)."""
+    text = json.dumps(MEETING)
+    cut = text.index("March")
+    answer = [text[:cut], "15 \ud800", " ", text[cut:]]
+    code, out, err = run_cli(monkeypatch, answer)
+    assert "Traceback" not in err
+    assert code == 0, err
+    assert json.loads(out)["date"] == "15 \ufffd March 15th, 2024"
+
+
 # -- item 5: numbers ----------------------------------------------------------------------
 
 

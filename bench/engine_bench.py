@@ -36,8 +36,8 @@ import jiter
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from engine import ModelStream, Partial, stream_model
-from engine.changes import Grew
-from engine.schemas import MeetingInfo
+from engine.schemas.library import MeetingInfo
+from engine.stream.changes import Grew
 
 
 def answer(n_users: int) -> str:

@@ -24,7 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from engine.replay_server import ReplayServer, Reply  # noqa: E402
+from engine.testing.replay_server import ReplayServer, Reply  # noqa: E402
 from tests.ui_support import (  # noqa: E402
     chromium_page,
     fill_text,

@@ -3,8 +3,8 @@
     from engine import Partial, stream_json, stream_model, extract
 """
 
-from engine.changes import Change, Done, Grew, Invalid, Started
-from engine.errors import (
+from engine.stream.changes import Change, Done, Grew, Invalid, Started
+from engine.stream.errors import (
     Cancelled,
     ContentFiltered,
     ExtractionError,
@@ -18,10 +18,10 @@ from engine.errors import (
     Truncated,
     ValidationFailed,
 )
-from engine.json_stream import JsonStream, stream_json
-from engine.model_stream import ModelStream, stream_items, stream_model
-from engine.partial import Partial
-from engine.snapshot import Snapshot, Timings
+from engine.stream.json_stream import JsonStream, stream_json
+from engine.stream.model_stream import ModelStream, stream_items, stream_model
+from engine.stream.partial import Partial
+from engine.stream.snapshot import Snapshot, Timings
 
 __all__ = [
     "Cancelled",
@@ -56,7 +56,7 @@ __all__ = [
 
 def __getattr__(name: str):  # extract pulls in the openai client: load it on first use
     if name in ("extract", "extract_calls"):
-        from engine import llm
+        from engine.llm import extract as llm
 
         return getattr(llm, name)
     raise AttributeError(f"module 'engine' has no attribute {name!r}")

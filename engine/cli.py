@@ -21,7 +21,7 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
-from engine.errors import ExtractionError, ProviderError, redact, redact_error
+from engine.stream.errors import ExtractionError, ProviderError, redact, redact_error
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -47,7 +47,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def load_schema(name: str) -> Any:
     """A schema from the library (case-insensitive) or `package.module:ClassName`."""
-    from engine.schemas import SCHEMAS
+    from engine.schemas.library import SCHEMAS
 
     if ":" in name:
         module, _, attr = name.partition(":")
@@ -62,7 +62,7 @@ def load_schema(name: str) -> Any:
 
 
 def _provider(name: str | None) -> Any:
-    from engine import providers
+    from engine.providers import registry as providers
 
     listed = providers.available_providers(detect=name is not None and name != "local")
     return providers.find_provider(listed, name) if name else providers.default_provider(listed)
@@ -87,7 +87,7 @@ def _dump(partial: Any) -> Any:
 
 def _first_model(provider: Any) -> str:
     """A server configured without a model: take the first it lists (most serve just one)."""
-    from engine.providers import list_models
+    from engine.providers.registry import list_models
 
     models = list_models(provider)
     if not models:
@@ -124,9 +124,9 @@ def _stream(
     args: argparse.Namespace, text: str, schema: Any, provider: Any, model: str, mode: str,
     out: TextIO, err: TextIO,
 ) -> int:  # fmt: skip
-    from engine.changes import Done, Invalid
-    from engine.providers import client_for
-    from engine.runner import stream_extraction
+    from engine.providers.registry import client_for
+    from engine.runs.runner import stream_extraction
+    from engine.stream.changes import Done, Invalid
 
     def waiting() -> None:
         print("# waiting for a free slot on the local model…", file=err, flush=True)
@@ -166,7 +166,7 @@ def _finish(snap: Any, out: TextIO, err: TextIO, *, quiet: bool, key: str | None
 
 
 def run_providers(out: TextIO) -> int:
-    from engine import providers
+    from engine.providers import registry as providers
 
     for p in providers.available_providers():
         status = providers.check(p) or "ready"
@@ -177,7 +177,7 @@ def run_providers(out: TextIO) -> int:
 
 
 def run_models(args: argparse.Namespace, out: TextIO) -> int:
-    from engine.providers import list_models
+    from engine.providers.registry import list_models
 
     for model in list_models(_provider(args.provider)):
         print(model, file=out)
@@ -199,7 +199,7 @@ def main(
             return run_providers(out)
         if args.command == "models":
             return run_models(args, out)
-        from engine.local_model import main as local_main
+        from engine.local.server import main as local_main
 
         return local_main(["prepare", *args.models])
     except ProviderError as exc:

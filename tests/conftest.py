@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 from openai import OpenAI
 
-from engine.replay_server import ReplayServer
+from engine.testing.replay_server import ReplayServer
 from tests.support import openai_client
 
 # AppTest pages must not start the embedded model in the background (the tests that want the

@@ -9,7 +9,7 @@ from typing import Literal
 from openai import OpenAI
 from pydantic import BaseModel
 
-from engine.replay_server import ReplayServer
+from engine.testing.replay_server import ReplayServer
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "openai-sse"
 

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from engine.replay_server import ReplayServer, Reply
-from engine.schema_info import schema_rows
-from engine.schemas import MEETING_NOTE, SCHEMAS, MeetingInfo
+from engine.schemas.fields import schema_rows
+from engine.schemas.library import MEETING_NOTE, SCHEMAS, MeetingInfo
+from engine.testing.replay_server import ReplayServer, Reply
 from tests.support import MEETING
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -178,8 +178,8 @@ def test_unreachable_server_is_said_plainly(server: ReplayServer) -> None:
 
 
 def test_stop_keeps_the_partial_and_closes_the_request(server: ReplayServer) -> None:
-    from engine.providers import available_providers
-    from engine.runner import start_run
+    from engine.providers.registry import available_providers
+    from engine.runs.runner import start_run
 
     server.queue(Reply.content(chunks(json.dumps(MEETING), 2), pace=0.05))
     at = extract_page()
@@ -203,7 +203,7 @@ def test_stop_keeps_the_partial_and_closes_the_request(server: ReplayServer) -> 
 
 
 def test_nested_model_is_a_card_and_list_of_strings_grows(server: ReplayServer) -> None:
-    from engine.schemas import ContactCard, UserProfile
+    from engine.schemas.library import ContactCard, UserProfile
 
     card = ContactCard(
         full_name="Ingrid Solberg", job_title="Head of Clinical Partnerships",

@@ -1,4 +1,4 @@
-"""engine.runner: the background extraction thread and its coalesced view updates, driven by a
+"""engine.runs.runner: the background extraction thread and its coalesced view updates, driven by a
 fake stream of Snapshot-like objects (no LLM, no Streamlit)."""
 
 from __future__ import annotations
@@ -12,9 +12,7 @@ from typing import Any
 
 import pytest
 
-from engine.changes import Done, Grew, Invalid, Started
-from engine.errors import Cancelled, StreamInterrupted, Truncated
-from engine.runner import (
+from engine.runs.runner import (
     FAILED,
     FINISHED,
     STOPPED,
@@ -24,8 +22,10 @@ from engine.runner import (
     explain,
     table_rows,
 )
-from engine.schema_info import leaves
-from engine.schemas import MeetingInfo, UserProfile
+from engine.schemas.fields import leaves
+from engine.schemas.library import MeetingInfo, UserProfile
+from engine.stream.changes import Done, Grew, Invalid, Started
+from engine.stream.errors import Cancelled, StreamInterrupted, Truncated
 
 
 @dataclass
@@ -206,8 +206,8 @@ def _profile_answer(items: int) -> str:
 def test_100kb_answer_view_never_falls_behind() -> None:
     from openai import OpenAI
 
-    from engine.llm import extract
-    from engine.replay_server import ReplayServer, Reply
+    from engine.llm.extract import extract
+    from engine.testing.replay_server import ReplayServer, Reply
 
     answer = _profile_answer(2200)
     assert len(answer) > 100_000
@@ -248,10 +248,10 @@ def test_stopped_json_matches_the_form() -> None:
 
 @pytest.mark.parametrize("stall", ["mid-stream", "before the first chunk"])
 def test_stop_wakes_a_stream_blocked_on_a_silent_server(stall: str) -> None:
-    from engine.providers import Provider
-    from engine.replay_server import ReplayServer, Reply
-    from engine.runner import extraction_factory
-    from engine.schemas import Report
+    from engine.providers.registry import Provider
+    from engine.runs.runner import extraction_factory
+    from engine.schemas.library import Report
+    from engine.testing.replay_server import ReplayServer, Reply
 
     if stall == "mid-stream":
         reply = Reply.content(['{"title": "x"', ', "summary": "y"}'], pace=5.0)

@@ -1,10 +1,10 @@
-"""engine.schema_info and the schema library: field trees, type labels, leaves, samples."""
+"""engine.schemas.fields and the schema library: field trees, type labels, leaves, samples."""
 
 from __future__ import annotations
 
 import pytest
 
-from engine.schema_info import (
+from engine.schemas.fields import (
     GROUP,
     ITEMS,
     SCALAR,
@@ -14,7 +14,7 @@ from engine.schema_info import (
     leaves,
     schema_rows,
 )
-from engine.schemas import (
+from engine.schemas.library import (
     SAMPLE_FOR_SCHEMA,
     SAMPLES,
     SCHEMAS,

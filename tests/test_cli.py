@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from engine import cli
-from engine import providers as pv
-from engine.replay_server import ReplayServer, Reply
-from engine.schemas import MEETING_NOTE, MeetingInfo
+from engine.providers import registry as pv
+from engine.schemas.library import MEETING_NOTE, MeetingInfo
+from engine.testing.replay_server import ReplayServer, Reply
 
 ANSWER = [
     '{"users": [{"name": "Ann Lee", "email": "ann@x.org", ',

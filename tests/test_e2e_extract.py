@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from engine.replay_server import ReplayServer, Reply
-from engine.schemas import MEETING_NOTE
+from engine.schemas.library import MEETING_NOTE
+from engine.testing.replay_server import ReplayServer, Reply
 from tests.support import MEETING
 from tests.ui_support import (
     chromium_page,
@@ -175,7 +175,7 @@ def test_other_click_while_streaming_closes_the_request(
 
 @pytest.mark.local_model
 def test_local_model_on_the_seed_note(tmp_path: Path) -> None:
-    from engine.providers import LOCAL_NAME, available_providers, check
+    from engine.providers.registry import LOCAL_NAME, available_providers, check
 
     local = next(p for p in available_providers(detect=False) if p.kind == "local")
     problem = check(local)

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from engine.replay_server import ReplayServer, Reply
+from engine.testing.replay_server import ReplayServer, Reply
 from tests.support import MEETING
 from tests.ui_support import chromium_page, chromium_path, open_extract, streamlit_app
 

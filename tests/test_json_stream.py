@@ -10,8 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engine import JSONStreamError, stream_json
-from engine.changes import Done, Grew, Started
-from engine.json_stream import child_path
+from engine.stream.changes import Done, Grew, Started
+from engine.stream.json_stream import child_path
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from openai.types.chat import ChatCompletionChunk
 
-from engine.llm_events import (
+from engine.llm.events import (
     Finish,
     RefusalDelta,
     TextDelta,
@@ -13,7 +13,7 @@ from engine.llm_events import (
     UsageReport,
     chunk_events,
 )
-from engine.replay_server import read_sse
+from engine.testing.replay_server import read_sse
 from tests.support import FIXTURES
 
 

@@ -10,7 +10,8 @@ import pytest
 from openai import OpenAI
 from pydantic import BaseModel
 
-from engine.errors import (
+from engine.llm.extract import extract, extract_calls, redact
+from engine.stream.errors import (
     Cancelled,
     ContentFiltered,
     ProviderError,
@@ -18,8 +19,7 @@ from engine.errors import (
     StreamInterrupted,
     Truncated,
 )
-from engine.llm import extract, extract_calls, redact
-from engine.replay_server import ReplayServer, Reply
+from engine.testing.replay_server import ReplayServer, Reply
 from tests.support import openai_client as client_for
 
 

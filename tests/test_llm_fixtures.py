@@ -6,10 +6,10 @@ import pytest
 from openai import OpenAI
 from pydantic import BaseModel, Field
 
-from engine.changes import Done
-from engine.errors import JSONStreamError, Refused, Truncated
-from engine.llm import extract, extract_calls
-from engine.replay_server import ReplayServer, Reply
+from engine.llm.extract import extract, extract_calls
+from engine.stream.changes import Done
+from engine.stream.errors import JSONStreamError, Refused, Truncated
+from engine.testing.replay_server import ReplayServer, Reply
 from tests.support import FIXTURES, GetStockPrice, GetWeatherArgs, Location
 
 

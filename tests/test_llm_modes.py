@@ -8,9 +8,9 @@ import pytest
 from openai import OpenAI
 from pydantic import BaseModel
 
-from engine.changes import Done
-from engine.llm import build_request, extract, extract_calls
-from engine.replay_server import ReplayServer, Reply
+from engine.llm.extract import build_request, extract, extract_calls
+from engine.stream.changes import Done
+from engine.testing.replay_server import ReplayServer, Reply
 
 
 class User(BaseModel):

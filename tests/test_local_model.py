@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from openai import OpenAI
 
-from engine import local_model as lm
-from engine.schemas import MEETING_NOTE, MeetingInfo, User
+from engine.local import server as lm
+from engine.schemas.library import MEETING_NOTE, MeetingInfo, User
 
 ROOT = Path(__file__).resolve().parent.parent
 CHUNKS = [b"GGUF" + bytes(range(256)) * 40, b"middle" * 1000, b"tail-bytes"]
@@ -164,7 +164,7 @@ def server() -> lm.LocalServer:
 
 
 def _schema_format(model: type) -> dict:
-    from engine.strict_schema import strict_json_schema
+    from engine.llm.strict_schema import strict_json_schema
 
     schema = strict_json_schema(model)
     return {"type": "json_schema", "json_schema": {"name": model.__name__, "schema": schema}}
@@ -243,7 +243,7 @@ def test_two_concurrent_requests_both_complete(server: lm.LocalServer):
 
 SCRIPT = """
 import os, signal, sys
-from engine import local_model as lm
+from engine.local import server as lm
 server = lm.ensure_server()
 print(server.pid, server.address, flush=True)
 if sys.argv[1] == "kill":
@@ -283,7 +283,7 @@ def test_server_stops_when_the_app_exits(how: str):
 @pytest.mark.local_model
 def test_meeting_note_streams_field_by_field_through_the_real_model():
     from engine import extract
-    from engine.providers import client_for, local_provider
+    from engine.providers.registry import client_for, local_provider
 
     provider = local_provider()
     assert provider.best_mode == "json_schema"

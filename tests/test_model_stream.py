@@ -23,8 +23,8 @@ from engine import (
     stream_items,
     stream_model,
 )
-from engine.changes import Done, Grew, Invalid, Started
-from engine.schemas import MeetingInfo, User
+from engine.schemas.library import MeetingInfo, User
+from engine.stream.changes import Done, Grew, Invalid, Started
 from tests.support import MEETING
 
 

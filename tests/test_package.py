@@ -3,6 +3,7 @@ checkout out of sight) and run the CLI and a short typed stream from it."""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -34,8 +35,13 @@ def _run(cmd: list[str], cwd: Path) -> str:
 
 
 def test_wheel_installs_and_runs_outside_the_checkout(tmp_path: Path) -> None:
+    # Built from a copy: setuptools reuses an in-tree build/ folder, whose stale modules would
+    # end up in the wheel (and the checkout would get a build/ folder).
+    src = tmp_path / "src"
+    shutil.copytree(ROOT, src, ignore=shutil.ignore_patterns(
+        ".git", ".venv", "build", "*.egg-info", "__pycache__", ".hypothesis", "test-artifacts"))
     _run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(tmp_path / "dist"),
-          str(ROOT)], tmp_path)
+          str(src)], tmp_path)
     wheel = next((tmp_path / "dist").glob("fieldstream-*.whl"))
     packaged = {Path(name).parent.as_posix() for name in zipfile.ZipFile(wheel).namelist()}
     on_disk = {p.parent.relative_to(ROOT).as_posix() for p in (ROOT / "engine").rglob("*.py")}

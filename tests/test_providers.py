@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from engine import providers as pv
-from engine.errors import ProviderError
-from engine.replay_server import ReplayServer, Reply
-from engine.schemas import MeetingInfo
+from engine.providers import registry as pv
+from engine.schemas.library import MeetingInfo
+from engine.stream.errors import ProviderError
+from engine.testing.replay_server import ReplayServer, Reply
 
 ENV = (
     "OPENAI_API_KEY",

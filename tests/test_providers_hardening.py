@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from engine import providers as pv
-from engine.errors import ProviderError
-from engine.replay_server import ReplayServer
+from engine.providers import registry as pv
+from engine.stream.errors import ProviderError
+from engine.testing.replay_server import ReplayServer
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "app.py")

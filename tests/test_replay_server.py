@@ -10,7 +10,7 @@ import openai
 import pytest
 from openai import OpenAI
 
-from engine.replay_server import ReplayServer, Reply, read_sse
+from engine.testing.replay_server import ReplayServer, Reply, read_sse
 from tests.support import FIXTURES
 from tests.support import openai_client as client_for
 

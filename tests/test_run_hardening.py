@@ -22,12 +22,12 @@ from openai import OpenAI
 from pydantic import BaseModel
 
 from engine import cli
-from engine import providers as pv
-from engine.errors import ProviderError, StreamInterrupted, TextTooLong, TimedOut
-from engine.llm import extract
-from engine.replay_server import ReplayServer, Reply
-from engine.runner import FAILED, STOPPED, WAIT_SLOT, Runner, explain, start_run
-from engine.schemas import MEETING_NOTE, Report
+from engine.llm.extract import extract
+from engine.providers import registry as pv
+from engine.runs.runner import FAILED, STOPPED, WAIT_SLOT, Runner, explain, start_run
+from engine.schemas.library import MEETING_NOTE, Report
+from engine.stream.errors import ProviderError, StreamInterrupted, TextTooLong, TimedOut
+from engine.testing.replay_server import ReplayServer, Reply
 from tests.ui_support import chromium_page, chromium_path, fill_text, open_extract, streamlit_app
 
 #: A key of an unusual shape (32 hex characters, like Azure's): nothing key-like to match on.
@@ -146,7 +146,7 @@ def key_error_reply(chunks: list[str] = ANSWER) -> Reply:
 
 
 def test_redact_masks_the_key_in_use_whatever_its_shape() -> None:
-    from engine.errors import redact
+    from engine.stream.errors import redact
 
     assert redact(f"upstream failed for key {KEY}.", KEY) == "upstream failed for key ***."
     assert redact(f"key={KEY}&x=1", KEY) == "key=***&x=1"
@@ -359,7 +359,7 @@ def test_provider_hint_points_at_the_extract_pages_column() -> None:
 
 @pytest.fixture
 def local() -> Iterator[Any]:
-    from engine import local_model
+    from engine.local import server as local_model
 
     problem = pv.check(pv.local_provider())
     if problem:
@@ -377,7 +377,7 @@ def all_slots_taken(server: Any) -> Iterator[None]:
 
 
 def request_messages(text: str) -> list[dict[str, str]]:
-    from engine.llm import build_request
+    from engine.llm.extract import build_request
 
     return build_request(text, Report, model="m", mode="json_schema")["messages"]
 

@@ -16,11 +16,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel, Field
 
-from engine import JSONStreamError, ModelStream, cli, json_stream, stream_json, stream_model
-from engine import providers as pv
-from engine.changes import Done, Grew, Invalid, Started
-from engine.replay_server import ReplayServer, Reply
-from engine.schemas import MeetingInfo
+from engine import JSONStreamError, ModelStream, cli, stream_json, stream_model
+from engine.providers import registry as pv
+from engine.schemas.library import MeetingInfo
+from engine.stream import json_stream
+from engine.stream.changes import Done, Grew, Invalid, Started
+from engine.testing.replay_server import ReplayServer, Reply
 from tests.support import MEETING
 
 MAX_DEPTH = 512  # the documented limits (engine/json_stream.py)

@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import BaseModel, Field
 
-from engine.strict_schema import (
+from engine.llm.strict_schema import (
     ItemsUnwrapper,
     open_objects,
     response_format,

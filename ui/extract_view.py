@@ -8,9 +8,9 @@ from typing import Any
 
 import streamlit as st
 
-from engine.runner import FINISHED, RunRecord, explain, start_run
-from engine.schema_info import schema_rows
-from engine.schemas import SAMPLE_FOR_SCHEMA, SAMPLES, SCHEMAS
+from engine.runs.runner import FINISHED, RunRecord, explain, start_run
+from engine.schemas.fields import schema_rows
+from engine.schemas.library import SAMPLE_FOR_SCHEMA, SAMPLES, SCHEMAS
 from ui.live_form import LiveView
 from ui.page import escape_md
 from ui.providers_view import load_providers, pick_mode, pick_model, pick_provider

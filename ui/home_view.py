@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from engine.schemas import MEETING_NOTE, SAMPLE_FOR_SCHEMA
+from engine.schemas.library import MEETING_NOTE, SAMPLE_FOR_SCHEMA
 from ui.extract_view import AUTOSTART_KEY
 from ui.page import escape_md
 from ui.providers_view import (

@@ -15,8 +15,7 @@ from typing import Any
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
-from engine.changes import INVALID, PENDING
-from engine.runner import (
+from engine.runs.runner import (
     WAIT_SLOT,
     Cell,
     LeafData,
@@ -27,7 +26,8 @@ from engine.runner import (
     state_label,
     table_rows,
 )
-from engine.schema_info import GROUP, ITEMS, TABLE, FieldNode, field_tree, leaves
+from engine.schemas.fields import GROUP, ITEMS, TABLE, FieldNode, field_tree, leaves
+from engine.stream.changes import INVALID, PENDING
 from ui.page import escape_md
 
 #: While streaming, the JSON / raw tabs show at most this many characters (the end of it);

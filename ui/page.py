@@ -7,7 +7,7 @@ import re
 
 import streamlit as st
 
-from engine.schemas import MEETING_NOTE, SAMPLE_FOR_SCHEMA
+from engine.schemas.library import MEETING_NOTE, SAMPLE_FOR_SCHEMA
 
 #: Session keys of inputs that must survive moving between pages (Streamlit forgets widget
 #: values of widgets a page does not draw, unless they are re-assigned each run).
@@ -33,7 +33,7 @@ DEFAULTS: dict[str, object] = {
 def _warm_local_model() -> bool:
     """Start the embedded model's server once per app process, in the background, so the
     first extraction does not wait for it (FIELDSTREAM_WARM_LOCAL=0 turns this off)."""
-    from engine.local_model import start_in_background
+    from engine.local.server import start_in_background
 
     start_in_background()
     return True

@@ -9,8 +9,8 @@ from typing import Any
 
 import streamlit as st
 
-from engine.errors import redact
-from engine.runner import default_mode, default_provider_index
+from engine.runs.runner import default_mode, default_provider_index
+from engine.stream.errors import redact
 from ui.page import escape_md
 
 CHECK_TTL = 30.0  # seconds a reachability answer, or a failed model listing, is reused
@@ -21,7 +21,7 @@ def load_providers(*, saved_problems: bool = True) -> tuple[list[Any], str | Non
     """(providers, None), or (providers, a plain-language problem): ([], reason) when none can
     be listed. `saved_problems`: also report a saved-servers file that could not be read."""
     try:
-        from engine.providers import available_providers
+        from engine.providers.registry import available_providers
     except ImportError as exc:
         return [], f"The provider module is not available ({exc})."
     try:
@@ -34,7 +34,7 @@ def load_providers(*, saved_problems: bool = True) -> tuple[list[Any], str | Non
 
 
 def _saved_file_problems() -> list[str]:
-    from engine.providers import read_saved
+    from engine.providers.registry import read_saved
 
     saved = read_saved()
     moved = " The Home page can move it aside." if saved.unreadable else ""
@@ -90,7 +90,7 @@ def _models(provider: Any, *, refresh: bool = False) -> tuple[list[str], str | N
     stale = hit is not None and hit[2] is not None and time.monotonic() - hit[0] > CHECK_TTL
     if hit is None or stale or (refresh and hit[2] is not None):
         try:
-            from engine.providers import list_models
+            from engine.providers.registry import list_models
 
             hit = (time.monotonic(), list(list_models(provider)), None)
         except Exception as exc:
@@ -136,7 +136,7 @@ def reachability(provider: Any, *, refresh: bool = False) -> str | None:
     hit = cache.get(key)
     if hit is None or refresh or time.monotonic() - hit[0] > CHECK_TTL:
         try:
-            from engine.providers import check
+            from engine.providers.registry import check
 
             message = check(provider)
         except Exception as exc:
@@ -159,8 +159,8 @@ def describe(provider: Any) -> str:
 def render_saved_servers() -> None:
     """Add, list and forget named OpenAI-compatible servers (Ollama, vLLM, LM Studio, ...).
     The saved file holds addresses only: a key is named by its environment variable."""
-    from engine.errors import ProviderError
-    from engine.providers import MODES, read_saved, save_provider
+    from engine.providers.registry import MODES, read_saved, save_provider
+    from engine.stream.errors import ProviderError
 
     st.subheader("Your servers")
     notice = st.session_state.pop(NOTICE_KEY, None)
@@ -206,8 +206,8 @@ def render_saved_servers() -> None:
 
 def _remove(name: str) -> None:
     """Button callback (runs before the page is drawn, so the list is already current)."""
-    from engine.errors import ProviderError
-    from engine.providers import remove_provider
+    from engine.providers.registry import remove_provider
+    from engine.stream.errors import ProviderError
 
     try:
         remove_provider(name)
@@ -217,8 +217,8 @@ def _remove(name: str) -> None:
 
 
 def _set_aside() -> None:
-    from engine.errors import ProviderError
-    from engine.providers import set_aside_saved_file
+    from engine.providers.registry import set_aside_saved_file
+    from engine.stream.errors import ProviderError
 
     try:
         backup = set_aside_saved_file()

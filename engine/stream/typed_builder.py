@@ -17,9 +17,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from engine.changes import Done, Invalid, Started, grew_at
-from engine.json_stream import DUPLICATE, Builder, child_path
-from engine.schema_nodes import DICT, LIST, MODEL, WHOLE, Node, error_messages
+from engine.stream.changes import Done, Invalid, Started, grew_at
+from engine.stream.json_stream import DUPLICATE, Builder, child_path
+from engine.stream.nodes import DICT, LIST, MODEL, WHOLE, Node, error_messages
 
 __all__ = ["TypedBuilder"]
 

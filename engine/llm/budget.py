@@ -14,7 +14,7 @@ import math
 import re
 from typing import Any, Protocol
 
-from engine.errors import ProviderError, TextTooLong
+from engine.stream.errors import ProviderError, TextTooLong
 
 CHARS_PER_TOKEN = 4.0  # the usual estimate for prose
 #: No tokenizer packs more than this many characters into a token of ordinary text, so a
@@ -40,7 +40,7 @@ OPENAI_CONTEXT: dict[str, int] = {
 
 
 class TokenCounter(Protocol):
-    """What the check needs from the local server (engine.local_model.LocalServer)."""
+    """What the check needs from the local server (engine.local.server.LocalServer)."""
 
     slot_ctx: int
 

@@ -1,5 +1,5 @@
 """Chat-completion chunks -> small typed events (after openai-python's
-`lib/streaming/chat/_events.py`), so `engine.llm` never digs through chunk objects itself.
+`lib/streaming/chat/_events.py`), so `engine.llm.extract` never digs through chunk objects itself.
 
 Works on the `ChatCompletionChunk` objects the `openai` client yields and on plain dicts (raw SSE
 payloads), and tolerates what OpenAI-compatible servers leave out: missing ids, usage or

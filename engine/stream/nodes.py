@@ -22,8 +22,8 @@ from pydantic import (
 )
 from typing_extensions import is_typeddict
 
-from engine.errors import SchemaError
-from engine.partial import (
+from engine.stream.errors import SchemaError
+from engine.stream.partial import (
     DICT_ORIGINS,
     LIST_ORIGINS,
     UNION_ORIGINS,

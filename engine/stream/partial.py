@@ -2,7 +2,7 @@
 
 Constraints and validators are dropped from the partial class: a half-streamed string cannot
 satisfy a pattern yet. They still run, per field, the moment a field is complete
-(`engine.schema_nodes`), and in full on the original model at the end.
+(`engine.stream.nodes`), and in full on the original model at the end.
 """
 
 from __future__ import annotations

@@ -101,7 +101,7 @@ def py_type(tp: Any) -> str:
     if isinstance(tp, type) and not get_args(tp):
         return tp.__name__
     text = repr(tp).replace("typing.", "")
-    for mod in ("engine.schemas.", "__main__."):
+    for mod in ("engine.schemas.library.", "__main__."):
         text = text.replace(mod, "")
     return text
 

@@ -7,7 +7,7 @@ lives in one place, where the builder shows it (a dict, a list, a model's `__dic
 grows there in place: nothing else keeps a reference to it (a change reads it from there),
 so appending a chunk costs the chunk, not the string. What it builds is decided by a
 *builder* (the second stage of the pipeline, as in ijson): the plain one here makes dicts and
-lists; `engine.model_stream` makes typed partial models.
+lists; `engine.stream.model_stream` makes typed partial models.
 
 Text around the JSON is tolerated and kept: a prose preamble or a ```json fence before it
 (`prose`), anything after the root value (`trailing`).
@@ -31,8 +31,8 @@ import re
 from collections import deque
 from typing import Any
 
-from engine.changes import DONE, PENDING, STREAMING, Change, Done, Invalid, Started, grew_at
-from engine.errors import JSONStreamError
+from engine.stream.changes import DONE, PENDING, STREAMING, Change, Done, Invalid, Started, grew_at
+from engine.stream.errors import JSONStreamError
 
 __all__ = [
     "MAX_DEPTH", "MAX_NUMBER_CHARS", "Builder", "JsonStream", "PlainBuilder", "child_path",

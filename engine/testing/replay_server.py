@@ -8,7 +8,7 @@ a recorded `.sse` file, an HTTP error, or a stream that drops its connection hal
 Example::
 
     from openai import OpenAI
-    from engine.replay_server import ReplayServer, Reply
+    from engine.testing.replay_server import ReplayServer, Reply
 
     with ReplayServer(api_key="test-key") as srv:
         srv.queue(Reply.content(['{"city":"Pa', 'ris"}'], pace=0.01))

@@ -16,12 +16,12 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from engine.changes import INVALID, PENDING, STREAMING, Change, Done
-from engine.errors import ExtractionError, JSONStreamError, ValidationFailed
-from engine.json_stream import JsonStream
-from engine.schema_nodes import LIST, MODEL, root_node
-from engine.snapshot import Snapshot, Timings
-from engine.typed_builder import TypedBuilder, _new_partial
+from engine.stream.changes import INVALID, PENDING, STREAMING, Change, Done
+from engine.stream.errors import ExtractionError, JSONStreamError, ValidationFailed
+from engine.stream.json_stream import JsonStream
+from engine.stream.nodes import LIST, MODEL, root_node
+from engine.stream.snapshot import Snapshot, Timings
+from engine.stream.typed_builder import TypedBuilder, _new_partial
 
 __all__ = ["ModelStream", "stream_items", "stream_model"]
 

@@ -36,8 +36,26 @@ from typing import Any, Literal
 
 import openai
 
-from engine.budget import context_error
-from engine.errors import (
+from engine.llm.budget import context_error
+from engine.llm.events import (
+    Event,
+    Finish,
+    RefusalDelta,
+    TextDelta,
+    ToolCallDelta,
+    UsageReport,
+    chunk_events,
+)
+from engine.llm.strict_schema import (
+    ItemsUnwrapper,
+    is_list_root,
+    plain_json_schema,
+    response_format,
+    schema_name,
+    schema_prompt,
+    tool_param,
+)
+from engine.stream.errors import (
     Cancelled,
     ContentFiltered,
     ExtractionError,
@@ -49,26 +67,8 @@ from engine.errors import (
     redact,
     redact_error,
 )
-from engine.llm_events import (
-    Event,
-    Finish,
-    RefusalDelta,
-    TextDelta,
-    ToolCallDelta,
-    UsageReport,
-    chunk_events,
-)
-from engine.model_stream import ModelStream
-from engine.snapshot import Snapshot
-from engine.strict_schema import (
-    ItemsUnwrapper,
-    is_list_root,
-    plain_json_schema,
-    response_format,
-    schema_name,
-    schema_prompt,
-    tool_param,
-)
+from engine.stream.model_stream import ModelStream
+from engine.stream.snapshot import Snapshot
 
 Mode = Literal["json_schema", "tools", "json_object", "md_json"]
 MODES: tuple[str, ...] = ("json_schema", "tools", "json_object", "md_json")

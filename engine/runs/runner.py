@@ -2,7 +2,7 @@
 
 The LLM stream runs in its own thread and never waits for the view. It folds each Snapshot's
 changes into a small mirror keyed by form placeholder (one per leaf field, see
-`engine.schema_info.leaves`) and remembers which placeholders changed since the last draw. The
+`engine.schemas.fields.leaves`) and remembers which placeholders changed since the last draw. The
 view (a Streamlit script thread) calls `Runner.next_update()` at its own pace (about 20 times a
 second) and gets only what changed, so a 100 KB answer never makes it fall behind.
 
@@ -27,8 +27,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.changes import DONE, INVALID, PENDING, STREAMING
-from engine.errors import (
+from engine.schemas.fields import SCALAR, TABLE, FieldNode, leaf_key
+from engine.stream.changes import DONE, INVALID, PENDING, STREAMING
+from engine.stream.errors import (
     Cancelled,
     ContentFiltered,
     ExtractionError,
@@ -42,7 +43,6 @@ from engine.errors import (
     ValidationFailed,
     redact_error,
 )
-from engine.schema_info import SCALAR, TABLE, FieldNode, leaf_key
 
 StreamFactory = Callable[[threading.Event], Iterator[Any]]
 
@@ -636,10 +636,10 @@ class RunRecord:
 
 
 def local_server(provider: Any, model: str) -> Any | None:
-    """The local model's server (`engine.local_model.LocalServer`) for a local provider."""
+    """The local model's server (`engine.local.server.LocalServer`) for a local provider."""
     if getattr(provider, "kind", None) != "local":
         return None
-    from engine.local_model import ensure_server
+    from engine.local.server import ensure_server
 
     return ensure_server(model or provider.default_model)
 
@@ -664,8 +664,8 @@ def stream_extraction(
     slots: when none is free, `on_wait()` is called and the run queues (Stop, i.e. `cancel`,
     ends the wait at once); `on_slot()` is called once a slot is held. The read timeout
     starts only then, so time spent queued never counts towards it."""
-    from engine.budget import check_fits
-    from engine.llm import build_request, extract
+    from engine.llm.budget import check_fits
+    from engine.llm.extract import build_request, extract
 
     server = local_server(provider, model)
     request = build_request(text, schema, model=model, mode=mode, max_tokens=max_tokens)
@@ -685,7 +685,7 @@ def extraction_factory(
     thread (so starting the local model, a slow connect or a queue never blocks the view)."""
 
     def factory(cancel: threading.Event) -> Iterator[Any]:
-        from engine.providers import client_for
+        from engine.providers.registry import client_for
 
         client, close = stoppable_client(client_for(provider, model), cancel)
         try:
@@ -735,7 +735,7 @@ def start_run(
     max_tokens: int | None = None, factory: StreamFactory | None = None,
 ) -> RunRecord:
     """Start an extraction in the background and return its record."""
-    from engine.schema_info import leaves
+    from engine.schemas.fields import leaves
 
     factory = factory or extraction_factory(text, schema, provider, model, mode, max_tokens)
     runner = Runner(leaves(schema), factory, secret=getattr(provider, "api_key", None)).start()

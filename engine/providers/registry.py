@@ -1,6 +1,6 @@
 """Where extractions run: the embedded local model, OpenAI, or any OpenAI-compatible server.
 
-    from engine.providers import available_providers, client_for, list_models, check
+    from engine.providers.registry import available_providers, client_for, list_models, check
     providers = available_providers(secrets=st.secrets, session_key=typed_key)   # local first
     client = client_for(providers[0])          # local: starts the embedded server once
     extract(text, Schema, client=client, model=providers[0].default_model,
@@ -33,7 +33,7 @@ from urllib.parse import urlsplit
 
 import openai
 
-from engine.errors import ProviderError
+from engine.stream.errors import ProviderError
 
 MODES = ("json_schema", "tools", "json_object", "md_json")  # best first
 KINDS = ("local", "openai", "compatible")
@@ -188,7 +188,7 @@ def available_providers(
 
 
 def local_provider(model: str | None = None) -> Provider:
-    from engine import local_model
+    from engine.local import server as local_model
 
     model = model or _env("FIELDSTREAM_LOCAL_MODEL") or local_model.DEFAULT_MODEL
     return Provider(LOCAL_NAME, "local", None, LOCAL_MODES, default_model=model)
@@ -276,7 +276,7 @@ def _endpoint(provider: Provider, model: str | None) -> tuple[str, str]:
 
 def _local_server(model: str | None) -> Any:
     try:
-        from engine import local_model
+        from engine.local import server as local_model
 
         return local_model.ensure_server(model)
     except ImportError as exc:
@@ -295,7 +295,7 @@ _NOT_CHAT = ("embedding", "tts", "whisper", "dall-e", "moderation", "davinci", "
 def list_models(provider: Provider, timeout: float = 10.0) -> list[str]:
     """Model ids from the server's /v1/models (local: the installed local models)."""
     if provider.kind == "local":
-        from engine import local_model
+        from engine.local import server as local_model
 
         return [ws.key for ws in local_model.installed_models()]
     client = client_for(provider).with_options(timeout=timeout, max_retries=0)
@@ -318,7 +318,7 @@ def _not_openai(provider: Provider) -> str:
 
 
 def _listing_error(provider: Provider, exc: openai.OpenAIError) -> ProviderError:
-    from engine.llm import redact
+    from engine.llm.extract import redact
 
     where = f"{provider.name} at {provider.base_url}"
     if isinstance(exc, openai.APITimeoutError):
@@ -364,7 +364,7 @@ def check(provider: Provider, timeout: float = 5.0) -> str | None:
 def _check_local(provider: Provider) -> str | None:
     import importlib.util
 
-    from engine import local_model
+    from engine.local import server as local_model
 
     if importlib.util.find_spec("xllamacpp") is None:
         return f"The embedded model runtime (xllamacpp) is not installed. {_INSTALL}"

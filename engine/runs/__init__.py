@@ -1,0 +1,2 @@
+"""One run as views need it, without Streamlit: runner, statuses, outcome wording.
+"""

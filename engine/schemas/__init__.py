@@ -1,0 +1,2 @@
+"""The schema library and the field tree views draw.
+"""

@@ -1,0 +1,2 @@
+"""Test helpers shipped with the engine: a scripted OpenAI-compatible server.
+"""

@@ -8,6 +8,7 @@ is one of the schema's leaf fields counted by `progress`.
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, get_origin
 
 from pydantic import (
@@ -276,8 +277,14 @@ def _error_path(loc: tuple[Any, ...], path: str, node: Node | None) -> str:
     return path
 
 
+# pydantic's own spelling of a union member (`function-after[small(), int]`, `list[int]`) or
+# of a dict key's place (`[key]`): a lowercase core-schema name and brackets.
+_LABEL = re.compile(r"(?:[a-z][a-z0-9_-]*)?\[.*\]", re.DOTALL)
+
+
 def _is_schema_label(part: str) -> bool:
-    """Outside a model's fields, pydantic puts union member names (`function-after[...]`,
-    `int`) and dict-key markers (`[key]`) in locations."""
-    return "[" in part or part in ("int", "str", "float", "bool")
+    """Outside a model's fields (or without the node), pydantic's labels are told from keys by
+    their spelling; a key spelled like one (`"items[0]"`) is only known as a key through the
+    node, so a key with a space, a dot or a capital (`"my tags[]"`) is kept even without it."""
+    return part in ("int", "str", "float", "bool") or _LABEL.fullmatch(part) is not None
 

@@ -54,7 +54,7 @@ def join(segments: Iterable[Segment]) -> str:
 def parse(path: str) -> tuple[Segment, ...]:
     """The segments of a path: `parse('users[0]["a.b"]') == ("users", 0, "a.b")`.
     Raises ValueError for a string no `child`/`join` could have built."""
-    if '"' not in path and "[" not in path:  # the common case: names only
+    if '"' not in path and "[" not in path and "]" not in path:  # the common case: names only
         segs = tuple(path.split(".")) if path else ()
         if "" in segs:
             raise ValueError(f"not a path: {path!r}")

@@ -60,10 +60,12 @@ def classify(ann: Any) -> Shape:
     args = get_args(base)
     if origin in LIST_ORIGINS or base in LIST_ORIGINS:
         return Shape(LIST, base, nullable, args[0] if args else Any)
-    if origin is tuple or base is tuple:
-        if not args or (len(args) == 2 and args[1] is Ellipsis):
-            return Shape(LIST, base, nullable, args[0] if args else Any)
-        return Shape(WHOLE, base, nullable)  # a fixed tuple: positions of different types
+    if base is tuple:  # bare: any number of items of any type
+        return Shape(LIST, base, nullable, Any)
+    if origin is tuple:
+        if len(args) == 2 and args[1] is Ellipsis:
+            return Shape(LIST, base, nullable, args[0])
+        return Shape(WHOLE, base, nullable)  # fixed (`tuple[int, str]`, `tuple[()]`)
     if origin in DICT_ORIGINS or base in DICT_ORIGINS:
         return Shape(DICT, base, nullable, args[1] if len(args) > 1 else Any,
                      args[0] if args else str)

@@ -36,7 +36,7 @@ CASES: list[tuple[Any, str, str]] = [
     (AbstractSet[int], "[1, 2]", ITEMS),
     (tuple[int, ...], "[1, 2]", ITEMS),
     (typing.List[int], "[1, 2]", ITEMS),  # noqa: UP006
-    (typing.Sequence[int], "[1, 2]", ITEMS),  # noqa: UP006
+    (typing.Sequence[int], "[1, 2]", ITEMS),
     (list, "[1, 2]", ITEMS),
     (tuple, "[1, 2]", ITEMS),
     (Optional[list[int]], "[1, 2]", ITEMS),  # noqa: UP045

@@ -86,13 +86,15 @@ def test_the_form_box_matches_how_the_engine_streams(ann: Any, value: str, box: 
     assert _engine_box(node) == box
 
 
-@pytest.mark.parametrize(("ann", "value", "box"), CASES, ids=IDS)
+ARRAYS = [(c, i) for c, i in zip(CASES, IDS, strict=True) if c[1].startswith("[")]
+ARRAY_IDS = [i for _, i in ARRAYS]
+
+
+@pytest.mark.parametrize(("ann", "value", "box"), [c for c, _ in ARRAYS], ids=ARRAY_IDS)
 def test_list_likes_show_their_first_item_before_the_list_ends(ann: Any, value: str,
                                                                box: str) -> None:
     """The streaming shape, seen from outside: an item box fills item by item; a whole value
     (a fixed tuple, a union holding a list, Any) shows nothing until it is complete."""
-    if not value.startswith("["):
-        pytest.skip("not an array")
     first = value[:value.index(",") + 1] if "," in value else value[:-1]
     snaps = stream_model(_schema(ann), ['{"f": ', first, value[len(first):], "}"])
     shown = [None if s.partial.f is None else len(s.partial.f) for s in snaps]  # as it goes

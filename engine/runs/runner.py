@@ -27,7 +27,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.schemas.fields import SCALAR, TABLE, FieldNode, leaf_key
+from engine.schemas.fields import SCALAR, TABLE, FieldNode
+from engine.stream import paths
 from engine.stream.changes import DONE, INVALID, PENDING, STREAMING
 from engine.stream.errors import (
     Cancelled,
@@ -281,7 +282,7 @@ class Runner:
 
     def _apply_change(self, change: Any, now: float) -> None:
         path: str = change.path
-        key = leaf_key(path)
+        key = paths.leaf_key(path)
         data = self._leaves.get(key)
         if data is None:
             return  # a group or the root: its leaves carry the news
@@ -298,28 +299,23 @@ class Runner:
 
     def _cell_for(self, data: LeafData, rest: str) -> Cell | None:
         """The cell a change path addresses, given the part after the leaf key:
-        `""` (the leaf itself), `[3]` (row/item 3), `[3].name` (a table cell)."""
+        `""` (the leaf itself), `[3]` (row/item 3), `[3].name` or `[3]["a.b"]` (a cell)."""
         if not rest:
             return data.cell
-        if data.kind == SCALAR or not rest.startswith("["):
+        if data.kind == SCALAR:
             return None
-        close = rest.find("]")
-        try:
-            index = int(rest[1:close])
-        except ValueError:
+        segs = paths.parse(rest)
+        index = segs[0]
+        if not isinstance(index, int):
             return None
         while len(data.items) <= index:
             data.items.append(Cell())
             data.cells.append({})
-        tail = rest[close + 1:]
-        if not tail:
+        if len(segs) == 1:
             return data.items[index]
-        if data.kind != TABLE or not tail.startswith("."):
-            return None
-        column = tail[1:]
-        if "." in column or "[" in column:
+        if data.kind != TABLE or len(segs) > 2 or isinstance(segs[1], int):
             return None  # deeper than a cell: the cell's own Done carries the full value
-        return data.cells[index].setdefault(column, Cell())
+        return data.cells[index].setdefault(segs[1], Cell())
 
     def _track_time(self, path: str, state: str, now: float) -> None:
         times = self._times.setdefault(path, [now, None])
@@ -364,7 +360,7 @@ class Runner:
         """What arrived, rebuilt from the form's own cells (consistent with what is shown)."""
         out: dict[str, Any] = {}
         for path, data in self._leaves.items():
-            *parents, name = path.split(".")
+            *parents, name = paths.parse(path)
             target = out
             for part in parents:
                 target = target.setdefault(part, {})

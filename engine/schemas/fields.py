@@ -3,17 +3,28 @@ and the leaf list a live form needs (one placeholder per leaf, created before th
 
 Leaf kinds follow how the engine counts progress: a scalar is a leaf, a list is one leaf
 (`table` when it holds objects, `items` otherwise), and a nested model is a `group` whose
-fields are leaves of their own. Paths use the engine's spelling: `address.city`, `users[0].name`.
+fields are leaves of their own. Paths use the engine's spelling, from `engine.stream.paths`:
+`address.city`, `users[0].name`, `["my tags[]"]`. Which box a field gets follows how the engine
+streams it (`engine.stream.types.classify`): a model is a group, a list-like of models a table,
+another list-like (set, Sequence, `tuple[U, ...]`) an item list, anything else one scalar box.
 """
 
 from __future__ import annotations
 
 import enum
-import types
 from dataclasses import dataclass
-from typing import Any, Literal, Union, get_args, get_origin
+from typing import Any, Literal, get_args, get_origin
 
 from pydantic import BaseModel
+
+from engine.stream import paths
+from engine.stream.paths import leaf_key
+from engine.stream.types import DICT, LIST, MODEL, classify, is_model, strip
+
+__all__ = [
+    "GROUP", "ITEMS", "SCALAR", "TABLE", "FieldNode", "field_tree", "iter_nodes", "leaf_key",
+    "leaves", "py_type", "schema_rows", "type_label",
+]
 
 SCALAR = "scalar"
 GROUP = "group"
@@ -48,30 +59,11 @@ class FieldNode:
         return [c.name for c in self.children] if self.kind == TABLE else []
 
 
-def _unwrap_optional(tp: Any) -> tuple[Any, bool]:
-    """`X | None` -> (X, True); anything else -> (tp, False)."""
-    if get_origin(tp) in (Union, types.UnionType):
-        args = [a for a in get_args(tp) if a is not type(None)]
-        if len(args) == 1 and len(get_args(tp)) == 2:
-            return args[0], True
-    return tp, False
-
-
-def _is_model(tp: Any) -> bool:
-    return isinstance(tp, type) and issubclass(tp, BaseModel)
-
-
-def _list_item(tp: Any) -> Any | None:
-    """The item type of list/set/tuple-like annotations, else None."""
-    if get_origin(tp) in (list, set, frozenset, tuple) or tp in (list, set, tuple):
-        args = [a for a in get_args(tp) if a is not Ellipsis]
-        return args[0] if args else Any
-    return None
-
-
 def type_label(tp: Any) -> str:
     """A plain-language label: `text`, `whole number`, `list of text`, `one of: low, high`."""
-    inner, optional = _unwrap_optional(tp)
+    inner, optional = strip(tp)
+    if inner is None or inner is type(None):
+        return _label(tp)
     label = _label(inner)
     return f"{label} (optional)" if optional else label
 
@@ -83,15 +75,15 @@ def _label(tp: Any) -> str:
         return "one of: " + ", ".join(str(a) for a in get_args(tp))
     if isinstance(tp, type) and issubclass(tp, enum.Enum):
         return "one of: " + ", ".join(str(m.value) for m in tp)
-    if _is_model(tp):
+    if is_model(tp):
         return f"group ({tp.__name__})"
-    item = _list_item(tp)
-    if item is not None:
-        inner, _ = _unwrap_optional(item)
-        if _is_model(inner):
+    shape = classify(tp)
+    if shape.kind == LIST:
+        inner, _ = strip(shape.item)
+        if is_model(inner):
             return f"table of {inner.__name__}"
         return f"list of {_label(inner)}"
-    if get_origin(tp) is dict or tp is dict:
+    if shape.kind == DICT:
         return "key / value pairs"
     return getattr(tp, "__name__", str(tp))
 
@@ -107,7 +99,7 @@ def py_type(tp: Any) -> str:
 
 
 def _node(path: str, name: str, annotation: Any, description: str, required: bool) -> FieldNode:
-    inner, _ = _unwrap_optional(annotation)
+    shape = classify(annotation)  # the engine's nodes ask the same classifier
     common = {
         "path": path,
         "name": name,
@@ -116,30 +108,28 @@ def _node(path: str, name: str, annotation: Any, description: str, required: boo
         "description": description,
         "required": required,
     }
-    if _is_model(inner):
-        return FieldNode(kind=GROUP, children=_fields(inner, path + "."), **common)
-    item = _list_item(inner)
-    if item is not None:
-        item_inner, _ = _unwrap_optional(item)
-        if _is_model(item_inner):
-            return FieldNode(kind=TABLE, children=_fields(item_inner, ""), **common)
+    if shape.kind == MODEL:
+        return FieldNode(kind=GROUP, children=_fields(shape.base, path), **common)
+    if shape.kind == LIST:
+        item = classify(shape.item)
+        if item.kind == MODEL:  # columns are named by their key, relative to a row
+            return FieldNode(kind=TABLE, children=_fields(item.base, ""), **common)
         return FieldNode(kind=ITEMS, **common)
     return FieldNode(kind=SCALAR, **common)
 
 
-def _fields(model: type[BaseModel], prefix: str) -> tuple[FieldNode, ...]:
+def _fields(model: type[BaseModel], parent: str) -> tuple[FieldNode, ...]:
     nodes = []
     for name, info in model.model_fields.items():
-        key = info.alias or name
-        nodes.append(
-            _node(prefix + key, key, info.annotation, info.description or "", info.is_required())
-        )
+        key = info.alias or name  # the JSON key: what the engine's paths use
+        nodes.append(_node(paths.child(parent, key), key, info.annotation,
+                           info.description or "", info.is_required()))
     return tuple(nodes)
 
 
 def field_tree(schema: type[BaseModel]) -> tuple[FieldNode, ...]:
     """The schema's top-level fields, groups holding their own fields."""
-    if not _is_model(schema):
+    if not is_model(schema):
         raise TypeError(f"expected a pydantic model class, got {schema!r}")
     return _fields(schema, "")
 
@@ -159,12 +149,6 @@ def leaves(schema: type[BaseModel]) -> list[FieldNode]:
     return [n for n in iter_nodes(field_tree(schema)) if n.kind != GROUP]
 
 
-def leaf_key(path: str) -> str:
-    """The placeholder a change path belongs to: `users[3].name` -> `users`."""
-    cut = path.find("[")
-    return path if cut < 0 else path[:cut]
-
-
 def schema_rows(schema: type[BaseModel]) -> list[dict[str, str]]:
     """One row per field (nested fields indented by their path) for a fields table."""
     rows = []
@@ -180,7 +164,7 @@ def schema_rows(schema: type[BaseModel]) -> list[dict[str, str]]:
         for col in node.children if node.kind == TABLE else ():
             rows.append(
                 {
-                    "Field": f"{node.path}[].{col.name}",
+                    "Field": paths.child(f"{node.path}[]", col.name),
                     "Type": col.type_label,
                     "Python type": col.py_type,
                     "Description": col.description or "—",

@@ -26,11 +26,11 @@ Limits and rules (an LLM answer is untrusted input):
 
 from __future__ import annotations
 
-import json
 import re
 from collections import deque
 from typing import Any
 
+from engine.stream import paths
 from engine.stream.changes import DONE, PENDING, STREAMING, Change, Done, Invalid, Started, grew_at
 from engine.stream.errors import JSONStreamError
 
@@ -63,24 +63,10 @@ _INF = float("inf")
 _COPY_BELOW = 1024  # strings shorter than this are copied when they grow (bounded, cheaper)
 
 
-_PLAIN_KEY = re.compile(r"[^.\[\]\"]+")
-
-
-def key_segments(key: str) -> tuple[str, str]:
-    """How a member name extends a path: (below a parent, at the root). Names with `.`, `[`,
-    `]` or `"`, and the empty name, are quoted (`a["x.y"]`) so that paths stay unambiguous."""
-    if _PLAIN_KEY.fullmatch(key):
-        return "." + key, key
-    quoted = f"[{json.dumps(key, ensure_ascii=False)}]"
-    return quoted, quoted
-
-
-def child_path(parent: str, key: str | int) -> str:
-    """`users` + 0 -> `users[0]`; `users[0]` + `email` -> `users[0].email`; root is ``""``."""
-    if isinstance(key, int):
-        return f"{parent}[{key}]"
-    below, at_root = key_segments(key)
-    return parent + below if parent else at_root
+# How a path is built and quoted is decided in `engine.stream.paths`; the parser caches each
+# member name's segments from there (`_key_path`). The old names stay importable from here.
+key_segments = paths.key_segments
+child_path = paths.child
 
 
 class Builder:

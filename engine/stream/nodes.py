@@ -8,8 +8,8 @@ is one of the schema's leaf fields counted by `progress`.
 
 from __future__ import annotations
 
-import dataclasses
-from typing import Annotated, Any, Union, get_args, get_origin
+import re
+from typing import Annotated, Any, get_origin
 
 from pydantic import (
     AfterValidator,
@@ -20,21 +20,17 @@ from pydantic import (
     ValidationError,
     WrapValidator,
 )
-from typing_extensions import is_typeddict
 
+from engine.stream import paths
 from engine.stream.errors import SchemaError
-from engine.stream.partial import (
-    DICT_ORIGINS,
-    LIST_ORIGINS,
-    UNION_ORIGINS,
-    is_model,
-    partial_annotation,
-    partial_model,
-)
+from engine.stream.partial import partial_annotation, partial_model
+from engine.stream.types import DICT, LEAF, LIST, MODEL, TEXT, WHOLE, classify, is_model
 
-__all__ = ["DICT", "LEAF", "LIST", "MODEL", "WHOLE", "Node", "error_messages", "root_node"]
+__all__ = [
+    "DICT", "LEAF", "LIST", "MODEL", "WHOLE", "Node", "error_messages", "new_partial", "root_node",
+]
 
-MODEL, LIST, DICT, LEAF, WHOLE = range(5)
+_set = object.__setattr__
 _FAST_TYPES = (str, int, float, bool)
 _VALIDATOR_KINDS = {
     "before": BeforeValidator,
@@ -49,7 +45,7 @@ class Node:
 
     __slots__ = (
         "_adapter", "_fields", "_optional", "_partial_adapter", "ann", "blank", "cls", "counted",
-        "fast", "grows", "item", "kind", "model", "nleaves", "nullable", "plain",
+        "fast", "fields", "grows", "item", "kind", "model", "nleaves", "nullable", "plain",
     )
 
     def __init__(self, ann: Any, kind: int, *, counted: bool, plain: bool) -> None:
@@ -65,18 +61,14 @@ class Node:
         self.blank: dict[str, Any] = {}
         self.item: Node | None = None
         self.nleaves = 0
-        self._fields: dict[str, tuple[str, Node]] | None = None
+        # A model's field table, JSON key (alias or name) -> (attribute name, node): a plain
+        # attribute, read once per value on the hot path. `_fields` is the same dict under
+        # its old name, for code written before it was public.
+        self.fields: dict[str, tuple[str, Node]] = _NO_FIELDS
+        self._fields: dict[str, tuple[str, Node]] = _NO_FIELDS
         self._optional: list[tuple[str, Any, Node]] | None = None
         self._adapter: TypeAdapter[Any] | None = None
         self._partial_adapter: TypeAdapter[Any] | None = None
-
-    @property
-    def fields(self) -> dict[str, tuple[str, Node]]:
-        """JSON key (alias or name) -> (attribute name, node); built on first use so that
-        recursive models cost nothing until the data recurses."""
-        if self._fields is None:
-            self._fields = _model_fields(self.model, counted=self.counted)  # type: ignore[arg-type]
-        return self._fields
 
     @property
     def optional_fields(self) -> list[tuple[str, Any, Node]]:
@@ -115,6 +107,20 @@ class Node:
         return self._partial_adapter.validate_python(value)
 
 
+_NO_FIELDS: dict[str, tuple[str, Node]] = {}  # not a model: no fields (shared, never written)
+
+
+def new_partial(node: Node) -> Any:
+    """A blank partial instance of a model node, without running validation (like
+    model_construct, cheaper): every field None, none set."""
+    inst = node.cls.__new__(node.cls)  # type: ignore[union-attr]
+    _set(inst, "__dict__", node.blank.copy())
+    _set(inst, "__pydantic_fields_set__", set())
+    _set(inst, "__pydantic_extra__", None)
+    _set(inst, "__pydantic_private__", None)
+    return inst
+
+
 def root_node(schema: Any) -> Node:
     """The node tree for a model class or a list type (`list[Item]`), cached per schema."""
     node = _ROOTS.get(schema)
@@ -126,9 +132,10 @@ def root_node(schema: Any) -> Node:
 
 def _check_schema(schema: Any) -> None:
     """A schema that pydantic cannot build fails here, with pydantic's reason, not midway."""
-    base, _ = _strip(schema)
-    if get_origin(base) in LIST_ORIGINS:
-        base = (get_args(base) or (Any,))[0]
+    shape = classify(schema)
+    base = shape.base
+    if shape.kind == LIST:
+        base = classify(shape.item).base
     if not (is_model(base) or base is Any or get_origin(base) is not None):
         raise SchemaError(f"{schema!r} is not a pydantic model class or a list of one")
     try:
@@ -147,29 +154,23 @@ def build_node(ann: Any, check: Any, *, counted: bool, seen: frozenset[type],
                plain: bool | None = None) -> Node:
     """`ann` decides the streaming shape; `check` (usually `ann` plus the field's constraints
     and validators) is what validates the complete value."""
-    base, nullable = _strip(ann)
+    shape = classify(ann)  # the form asks the same classifier (schemas/fields.py)
+    base, kind = shape.base, shape.kind
     if plain is None:
         plain = check is ann and get_origin(ann) is not Annotated
-    origin = get_origin(base)
-    if is_model(base):
+    if kind == MODEL:
         node = _model_node(base, check, counted=counted, seen=seen, plain=plain)
-    elif origin in LIST_ORIGINS:
-        node = Node(check, LIST, counted=counted, plain=plain and origin is list)
-        item = (get_args(base) or (Any,))[0]
-        node.item = build_node(item, item, counted=False, seen=seen)
-    elif origin in DICT_ORIGINS:
-        node = Node(check, DICT, counted=counted, plain=plain)
-        args = get_args(base)
-        value = args[1] if len(args) > 1 else Any
-        node.item = build_node(value, value, counted=False, seen=seen)
-    elif base is str:
+    elif kind == LIST or kind == DICT:
+        # Only a real list (or dict) is stored as is; a set, tuple... is validated at the end.
+        exact = (base is list or get_origin(base) is list) if kind == LIST else True
+        node = Node(check, kind, counted=counted, plain=plain and exact)
+        node.item = build_node(shape.item, shape.item, counted=False, seen=seen)
+    elif kind == TEXT:
         node = Node(check, LEAF, counted=counted, plain=plain)
         node.grows = True
-    elif base is Any or _is_container(base):  # unions of models, tuples, dataclasses ...
-        node = Node(check, WHOLE, counted=counted, plain=plain)
-    else:
-        node = Node(check, LEAF, counted=counted, plain=plain)
-    node.nullable = nullable
+    else:  # WHOLE: unions of models, fixed tuples, dataclasses ...; LEAF: int, date ...
+        node = Node(check, kind, counted=counted, plain=plain)
+    node.nullable = shape.nullable
     if plain and base in _FAST_TYPES:
         node.fast = base
     if counted and node.kind != MODEL:
@@ -186,9 +187,30 @@ def _model_node(model: type[BaseModel], check: Any, *, counted: bool, seen: froz
     node.cls = partial_model(model)
     node.blank = dict.fromkeys(node.cls.model_fields)
     if counted:
-        node._fields = _model_fields(model, counted=True, seen=seen | {model})
-        node.nleaves = sum(child.nleaves for _, child in _unique(node._fields))
+        table = _model_fields(model, counted=True, seen=seen | {model})
+        node.nleaves = sum(child.nleaves for _, child in _unique(table))
+    else:
+        table = _shared_table(model)
+    node.fields = node._fields = table
     return node
+
+
+_TABLES: dict[type[BaseModel], dict[str, tuple[str, Node]]] = {}
+
+
+def _shared_table(model: type[BaseModel]) -> dict[str, tuple[str, Node]]:
+    """The field table of a model below a list, a dict or itself (not counted by progress):
+    one per model, registered before it is filled, so a recursive model refers to its own
+    table instead of building it again."""
+    table = _TABLES.get(model)
+    if table is None:
+        table = _TABLES[model] = {}
+        try:
+            table.update(_model_fields(model, counted=False))
+        except BaseException:
+            del _TABLES[model]  # never leave a half-filled table behind
+            raise
+    return table
 
 
 def _unique(fields: dict[str, tuple[str, Node]]) -> list[tuple[str, Node]]:
@@ -228,46 +250,41 @@ def _field_validators(model: type[BaseModel]) -> dict[str, list[Any]]:
     return out
 
 
-def _strip(ann: Any) -> tuple[Any, bool]:
-    """Drop Annotated metadata and None from an Optional: (base type, nullable)."""
-    while get_origin(ann) is Annotated:
-        ann = get_args(ann)[0]
-    if get_origin(ann) in UNION_ORIGINS:
-        args = [a for a in get_args(ann) if a is not type(None)]
-        if len(args) < len(get_args(ann)):
-            if len(args) == 1:
-                return _strip(args[0])[0], True
-            return Union[tuple(args)], True  # noqa: UP007
-    return ann, ann is None or ann is type(None)
-
-
-def _is_container(tp: Any) -> bool:
-    """Objects and arrays in JSON: models, lists, dicts, tuples, dataclasses, TypedDicts."""
-    tp, _ = _strip(tp)
-    origin = get_origin(tp)
-    if is_model(tp) or origin in LIST_ORIGINS or origin in DICT_ORIGINS or origin is tuple:
-        return True
-    if origin in UNION_ORIGINS:
-        return any(_is_container(a) for a in get_args(tp))
-    return tp in (list, dict, tuple, set) or dataclasses.is_dataclass(tp) or is_typeddict(tp)
-
-
-def error_messages(exc: ValidationError, path: str) -> dict[str, str]:
-    """pydantic errors as {path: message}, with locations appended to `path`."""
+def error_messages(exc: ValidationError, path: str, node: Node | None = None) -> dict[str, str]:
+    """pydantic errors as {path: message}, each location appended to `path` with the paths
+    module, so an error has the same path as the change that carries it (`["meta.data"].x`).
+    With the node that validated, a location is walked through the schema: a model's field key
+    is a key even when it looks like one of pydantic's union labels (`"my tags[]"`)."""
     out: dict[str, str] = {}
     for err in exc.errors(include_url=False):
-        sub = path
-        for part in err.get("loc", ()):
-            if isinstance(part, int):
-                sub = f"{sub}[{part}]"
-            elif isinstance(part, str) and not _is_schema_label(part):
-                sub = f"{sub}.{part}" if sub else part
+        sub = _error_path(err.get("loc", ()), path, node)
         msg = err.get("msg", "invalid value")
         out[sub] = f"{out[sub]}; {msg}" if sub in out else msg
     return out
 
 
+def _error_path(loc: tuple[Any, ...], path: str, node: Node | None) -> str:
+    for part in loc:
+        if node is not None and node.kind == MODEL and part in node.fields:
+            path = paths.child(path, part)
+            node = node.fields[part][1]
+        elif isinstance(part, int):
+            path = paths.child(path, part)
+            node = node.item if node is not None and node.kind == LIST else None
+        elif isinstance(part, str) and not _is_schema_label(part):
+            path = paths.child(path, part)
+            node = node.item if node is not None and node.kind == DICT else None
+    return path
+
+
+# pydantic's own spelling of a union member (`function-after[small(), int]`, `list[int]`) or
+# of a dict key's place (`[key]`): a lowercase core-schema name and brackets.
+_LABEL = re.compile(r"(?:[a-z][a-z0-9_-]*)?\[.*\]", re.DOTALL)
+
+
 def _is_schema_label(part: str) -> bool:
-    """pydantic puts union member names (`function-after[...]`, `int`) in locations."""
-    return "[" in part or part in ("int", "str", "float", "bool")
+    """Outside a model's fields (or without the node), pydantic's labels are told from keys by
+    their spelling; a key spelled like one (`"items[0]"`) is only known as a key through the
+    node, so a key with a space, a dot or a capital (`"my tags[]"`) is kept even without it."""
+    return part in ("int", "str", "float", "bool") or _LABEL.fullmatch(part) is not None
 

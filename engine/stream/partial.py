@@ -7,26 +7,17 @@ satisfy a pattern yet. They still run, per field, the moment a field is complete
 
 from __future__ import annotations
 
-import types
-from collections.abc import Mapping, MutableSequence, Sequence
-from collections.abc import Set as AbstractSet
 from typing import Annotated, Any, Optional, Union, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
-__all__ = ["Partial", "is_model", "partial_annotation", "partial_model"]
+from engine.stream.types import DICT, LIST, UNION_ORIGINS, classify, is_model
 
-LIST_ORIGINS = (list, set, frozenset, Sequence, MutableSequence, AbstractSet)
-DICT_ORIGINS = (dict, Mapping)
-UNION_ORIGINS = (Union, types.UnionType)
+__all__ = ["Partial", "is_model", "partial_annotation", "partial_model"]
 
 _PARTIALS: dict[type[BaseModel], type[BaseModel]] = {}
 _NAMES: dict[type[BaseModel], str] = {}
 _NAMESPACE: dict[str, type[BaseModel]] = {}
-
-
-def is_model(tp: Any) -> bool:
-    return isinstance(tp, type) and issubclass(tp, BaseModel)
 
 
 class Partial:
@@ -89,16 +80,14 @@ def partial_annotation(ann: Any) -> Any:
         return partial_annotation(get_args(ann)[0])
     if is_model(ann):
         return partial_model(ann)
-    args = get_args(ann)
     if origin in UNION_ORIGINS:
-        return Union[tuple(partial_annotation(a) for a in args)]  # noqa: UP007
-    if origin in LIST_ORIGINS:
-        item = partial_annotation(args[0]) if args else Any
-        return list[Optional[item]]  # noqa: UP045
-    if origin is tuple:
+        return Union[tuple(partial_annotation(a) for a in get_args(ann))]  # noqa: UP007
+    shape = classify(ann)  # the same classifier the nodes use: one list-like, one dict-like
+    if shape.kind == LIST:
+        return list[Optional[partial_annotation(shape.item)]]  # noqa: UP045
+    if origin is tuple:  # a fixed tuple: a whole value, any items while invalid
         return list[Any]
-    if origin in DICT_ORIGINS:
-        key = args[0] if args else str
-        value = partial_annotation(args[1]) if len(args) > 1 else Any
-        return dict[key, Optional[value]]  # type: ignore[valid-type]  # noqa: UP045
+    if shape.kind == DICT:
+        value = partial_annotation(shape.item)
+        return dict[shape.key, Optional[value]]  # type: ignore[name-defined]  # noqa: UP045
     return ann

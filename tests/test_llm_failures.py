@@ -10,7 +10,8 @@ import pytest
 from openai import OpenAI
 from pydantic import BaseModel
 
-from engine.llm.extract import extract, extract_calls, redact
+from engine.llm.extract import extract, extract_calls
+from engine.llm.failures import redact
 from engine.stream.errors import (
     Cancelled,
     ContentFiltered,

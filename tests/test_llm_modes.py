@@ -8,7 +8,8 @@ import pytest
 from openai import OpenAI
 from pydantic import BaseModel
 
-from engine.llm.extract import build_request, extract, extract_calls
+from engine.llm.extract import extract, extract_calls
+from engine.llm.request import build_request
 from engine.stream.changes import Done
 from engine.testing.replay_server import ReplayServer, Reply
 

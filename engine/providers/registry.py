@@ -147,7 +147,9 @@ def default_provider(providers: list[Provider]) -> Provider:
 
 
 def default_is_local() -> bool:
-    """Whether the default provider is the embedded model, without listing the others (for
-    warming it up when the app opens)."""
-    wanted = settings.default_provider_name()
-    return wanted is None or _names(local_provider(), wanted)
+    """Whether the app starts on the embedded model (so it is worth warming up when the app
+    opens). A provider list that cannot be read leaves the local model first, as the app does."""
+    try:
+        return default_provider(available_providers()).kind == "local"
+    except ProviderError:
+        return True

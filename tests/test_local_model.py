@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import select
 import subprocess
 import sys
 import textwrap
@@ -110,6 +112,22 @@ def test_tampered_parts_are_refused(fake: lw.WeightSet, monkeypatch: pytest.Monk
     with pytest.raises(lw.WeightsError, match="sha256"):
         lw.prepare(fake)
     assert not (lw.cache_dir() / fake.filename).exists()
+
+
+def test_one_loop_hashes_a_file_and_joins_parts(tmp_path: Path):
+    """Verifying a cached file and joining the parts are the same loop: same digest, the
+    copy is byte for byte, progress counts up to the total."""
+    paths = []
+    for i, data in enumerate(CHUNKS):
+        paths.append(tmp_path / f"part{i}")
+        paths[-1].write_bytes(data)
+    joined, seen = tmp_path / "joined", []
+    with joined.open("wb") as out:
+        digest = lw.sha256_files(paths, lambda done, total: seen.append((done, total)), out)
+    assert digest == hashlib.sha256(b"".join(CHUNKS)).hexdigest() == lw.sha256_files([joined])
+    assert joined.read_bytes() == b"".join(CHUNKS)
+    total = len(b"".join(CHUNKS))
+    assert seen[-1] == (total, total) and [d for d, _ in seen] == sorted(d for d, _ in seen)
 
 
 def test_versions_are_pinned_exactly(fake: lw.WeightSet):
@@ -257,16 +275,15 @@ if sys.argv[1] == "kill":
 
 
 def _gone(pid: int, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            state = Path(f"/proc/{pid}/stat").read_text().split()[2]
-        except OSError:
-            return True
-        if state == "Z":  # exited, waiting to be reaped
-            return True
-        time.sleep(0.1)
-    return False
+    """Waits until the process has exited (a pidfd becomes readable then), at most `timeout`."""
+    try:
+        fd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return True
+    try:
+        return bool(select.select([fd], [], [], timeout)[0])
+    finally:
+        os.close(fd)
 
 
 @pytest.mark.local_model
@@ -288,7 +305,7 @@ def test_server_stops_when_the_app_exits(how: str):
 @pytest.mark.local_model
 def test_meeting_note_streams_field_by_field_through_the_real_model():
     from engine import extract
-    from engine.providers.registry import client_for, local_provider
+    from engine.providers import client_for, local_provider
 
     provider = local_provider()
     assert provider.best_mode == "json_schema"

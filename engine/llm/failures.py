@@ -8,21 +8,23 @@ stream that broke half-way all word the same failure the same way.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import openai
 
-from engine.llm.budget import context_error
 from engine.stream.errors import (
     ExtractionError,
     ProviderError,
     StreamInterrupted,
+    TextTooLong,
     TimedOut,
     redact,
     redact_error,
 )
 
 __all__ = [
+    "context_error",
     "not_openai",
     "redact",
     "redact_error",
@@ -34,6 +36,8 @@ __all__ = [
 
 #: Server text quoted in a message is cut here: enough to say what the server meant.
 DETAIL_CHARS = 300
+#: Below this many tokens left for the answer, the answer (not the token limit) is the problem.
+MIN_ANSWER_ROOM = 256
 
 #: HTTP status -> (what the server did, what to do about it).
 _STATUS: dict[int, tuple[str, str]] = {
@@ -155,3 +159,60 @@ def stream_failure(
     return StreamInterrupted(
         f"The stream broke before the answer was complete ({reason}); what arrived is kept."
     )
+
+
+# --- a context-length error, in the server's own words -------------------------------------
+
+_CONTEXT_WORDS = re.compile(
+    r"maximum context length|context[ _]length[ _]exceeded|exceeds the available context size"
+    r"|context size has been exceeded|prompt is too long|input is too long",
+    re.IGNORECASE,
+)
+_CONTEXT_CODES = ("context_length_exceeded", "exceed_context_size_error")
+_LIMIT = re.compile(r"(?:maximum context length is|available context size \()\s*([\d,]+)")
+_TOKENS = re.compile(
+    r"([\d,]+) in the messages|resulted in ([\d,]+) tokens|has ([\d,]+) input tokens"
+    r"|request \(([\d,]+) tokens\)"
+)
+
+
+def context_error(message: str, body: Any = None, model: str = "the model") -> TextTooLong | None:
+    """A `TextTooLong` for a server's context-length error (OpenAI, vLLM, llama.cpp), else None.
+    `message` must already be redacted: it is quoted."""
+    fields = body if isinstance(body, dict) else {}
+    codes = {str(fields.get("code")), str(fields.get("type"))}
+    if not _CONTEXT_WORDS.search(message) and not codes & set(_CONTEXT_CODES):
+        return None
+    limit = _int(fields.get("n_ctx")) or _first_number(_LIMIT, message)
+    tokens = _int(fields.get("n_prompt_tokens")) or _first_number(_TOKENS, message)
+    if tokens and limit and tokens + MIN_ANSWER_ROOM <= limit:  # the answer's limit is the problem
+        headline = (
+            f"The text fits {model} ({tokens:,} tokens of its {limit:,}), but not together "
+            "with the token limit for the answer."
+        )
+        hint = "Lower the token limit (or shorten the text), then try again."
+    elif tokens and limit:
+        headline = f"The text is too long for {model}: {tokens:,} tokens, and it takes {limit:,}."
+        hint = None
+    elif limit:
+        headline = f"The text is too long for {model}, which takes {limit:,} tokens."
+        hint = None
+    else:
+        headline = f"The text and the answer together are too long for {model}."
+        hint = None
+    return TextTooLong(
+        f"{headline} The server said: {message.strip()}", tokens=tokens, limit=limit,
+        exact=tokens is not None, headline=headline, hint=hint,
+    )  # fmt: skip
+
+
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
+
+
+def _first_number(pattern: re.Pattern[str], text: str) -> int | None:
+    match = pattern.search(text)
+    if match is None:
+        return None
+    digits = next(g for g in match.groups() if g)
+    return int(digits.replace(",", ""))

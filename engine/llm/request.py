@@ -11,7 +11,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from engine.llm.modes import check_mode
+from engine.llm.modes import Mode, check_mode
 from engine.llm.strict_schema import (
     is_list_root,
     plain_json_schema,
@@ -42,7 +42,7 @@ def build_request(
     schema: Any,
     *,
     model: str,
-    mode: str = "json_schema",
+    mode: Mode = "json_schema",
     system: str | None = None,
     max_tokens: int | None = None,
     temperature: float | None = 0.0,

@@ -3,7 +3,9 @@ these messages, and none of them contains the API key in use (`redact`).
 
 `translate` is the one translator: a chat request that failed before its stream started
 (`request_failure`), a model listing (`engine.providers.health`), and `stream_failure` for a
-stream that broke half-way all word the same failure the same way.
+stream that broke half-way all word the same failure the same way; `context_error` reads any
+server's context-length error as `TextTooLong`. Engine code takes `redact` / `redact_error` from
+here (they are still defined beside the error classes in `engine.stream.errors`).
 """
 
 from __future__ import annotations

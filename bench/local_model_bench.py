@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from engine import extract
 from engine.local import server as lm
-from engine.providers.registry import client_for, local_provider
+from engine.providers import client_for, local_provider
 from engine.schemas.library import MEETING_NOTE, MeetingInfo
 
 TARGET_TOTAL, TARGET_FIRST_DONE = 10.0, 3.0

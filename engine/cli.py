@@ -21,7 +21,9 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
-from engine.stream.errors import ExtractionError, ProviderError, redact, redact_error
+from engine.llm.failures import redact, redact_error
+from engine.llm.modes import MODES
+from engine.stream.errors import ExtractionError, ProviderError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -33,7 +35,7 @@ def _parser() -> argparse.ArgumentParser:
     ex.add_argument("--schema", required=True, help="a library schema name or module:Class")
     ex.add_argument("--provider", default=None, help="provider name or kind (default: local)")
     ex.add_argument("--model", default=None, help="model id (default: the provider's)")
-    ex.add_argument("--mode", default=None, help="json_schema | tools | json_object | md_json")
+    ex.add_argument("--mode", default=None, help=" | ".join(MODES))
     ex.add_argument("--max-tokens", type=int, default=None)
     ex.add_argument("--file", default=None, help="read the text from this file, not stdin")
     ex.add_argument("--quiet", action="store_true", help="print only the final JSON")
@@ -62,7 +64,7 @@ def load_schema(name: str) -> Any:
 
 
 def _provider(name: str | None) -> Any:
-    from engine.providers import registry as providers
+    from engine import providers
 
     listed = providers.available_providers(detect=name is not None and name != "local")
     return providers.find_provider(listed, name) if name else providers.default_provider(listed)
@@ -87,7 +89,7 @@ def _dump(partial: Any) -> Any:
 
 def _first_model(provider: Any) -> str:
     """A server configured without a model: take the first it lists (most serve just one)."""
-    from engine.providers.registry import list_models
+    from engine.providers import list_models
 
     models = list_models(provider)
     if not models:
@@ -124,7 +126,7 @@ def _stream(
     args: argparse.Namespace, text: str, schema: Any, provider: Any, model: str, mode: str,
     out: TextIO, err: TextIO,
 ) -> int:  # fmt: skip
-    from engine.providers.registry import client_for
+    from engine.providers import client_for
     from engine.runs.runner import stream_extraction
     from engine.stream.changes import Done, Invalid
 
@@ -166,7 +168,7 @@ def _finish(snap: Any, out: TextIO, err: TextIO, *, quiet: bool, key: str | None
 
 
 def run_providers(out: TextIO) -> int:
-    from engine.providers import registry as providers
+    from engine import providers
 
     for p in providers.available_providers():
         status = providers.check(p) or "ready"
@@ -177,7 +179,7 @@ def run_providers(out: TextIO) -> int:
 
 
 def run_models(args: argparse.Namespace, out: TextIO) -> int:
-    from engine.providers.registry import list_models
+    from engine.providers import list_models
 
     for model in list_models(_provider(args.provider)):
         print(model, file=out)
@@ -199,7 +201,7 @@ def main(
             return run_providers(out)
         if args.command == "models":
             return run_models(args, out)
-        from engine.local.server import main as local_main
+        from engine.local.commands import main as local_main
 
         return local_main(["prepare", *args.models])
     except ProviderError as exc:

@@ -5,6 +5,7 @@ The app finds the server through FIELDSTREAM_BASE_URL (the "Custom server" provi
 from __future__ import annotations
 
 import json
+import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -171,10 +172,17 @@ def test_content_filter_is_said_plainly(server: ReplayServer) -> None:
     assert "safety filter" in shown and "different text" in shown
 
 
-def test_unreachable_server_is_said_plainly(server: ReplayServer) -> None:
-    server.queue(Reply.error(500, "boom"))
+def test_unreachable_server_is_said_plainly(server: ReplayServer, monkeypatch) -> None:
+    with socket.socket() as sock:  # a port with nobody listening
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    monkeypatch.setenv("FIELDSTREAM_BASE_URL", f"http://127.0.0.1:{port}/v1")
     at = press_extract(extract_page())
-    assert at.error, "an error box is shown"
+    headline = " ".join(e.value for e in at.error)
+    assert "could not be reached" in headline
+    detail = " ".join(e.value for e in at.text)  # under "Technical detail"
+    assert f"Could not reach http://127.0.0.1:{port}/v1" in detail
+    assert "Is the server running?" in detail
 
 
 def test_stop_keeps_the_partial_and_closes_the_request(server: ReplayServer) -> None:
@@ -197,7 +205,10 @@ def test_stop_keeps_the_partial_and_closes_the_request(server: ReplayServer) -> 
     assert any("Stopped" in w.value for w in at.warning)
     assert "John" in texts(at)  # what arrived is kept
     sent = len(server.sent)
-    time.sleep(1.0)
+    deadline = time.monotonic() + 5
+    while "client closed" not in server.outcomes and time.monotonic() < deadline:
+        time.sleep(0.02)  # wait for the state: the server sees the request closed
+    assert "client closed" in server.outcomes, server.outcomes
     assert len(server.sent) <= sent + 1, "the server stopped sending: the request is closed"
     assert not record.runner.thread_alive
 

@@ -77,6 +77,18 @@ def _factory(snaps: list[FakeSnap], pace: float = 0.0, final: FakeSnap | None = 
     return factory
 
 
+def _until(predicate: Any, timeout: float = 5.0) -> None:
+    """Wait for a state, not for a guessed time: poll `predicate` until it holds."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "the state was not reached in time"
+        time.sleep(0.01)
+
+
+def _bio(runner: Runner) -> Any:
+    return runner.snapshot_all().leaves["bio"].cell.value
+
+
 def _wait(runner: Runner, timeout: float = 5.0) -> None:
     deadline = time.monotonic() + timeout
     while not runner.finished and time.monotonic() < deadline:
@@ -154,7 +166,7 @@ def test_coalescing_limits_redraws_for_a_fast_stream() -> None:
 def test_stop_returns_at_once_and_keeps_partial() -> None:
     snaps = [FakeSnap("x" * (i + 1), [Grew("bio", "x" * (i + 1), "x")]) for i in range(1000)]
     runner = Runner(leaves(UserProfile), _factory(snaps, pace=0.01)).start()
-    time.sleep(0.2)
+    _until(lambda: _bio(runner))  # streaming: part of the bio arrived
     t0 = time.perf_counter()
     runner.stop(wait=1.0)
     assert time.perf_counter() - t0 < 1.0
@@ -239,7 +251,7 @@ def test_stopped_json_matches_the_form() -> None:
     snaps = [FakeSnap("x" * (i + 1), [Grew("bio", "x" * (i + 1), "x")], value={"bio": ""})
              for i in range(1000)]
     runner = Runner(leaves(UserProfile), _factory(snaps, pace=0.005)).start()
-    time.sleep(0.3)
+    _until(lambda: _bio(runner))
     runner.stop(wait=1.0)
     shown = runner.snapshot_all().leaves["bio"].cell.value
     assert json.loads(runner.json_text()) == {"name": None, "bio": shown, "interests": []}
@@ -263,7 +275,7 @@ def test_stop_wakes_a_stream_blocked_on_a_silent_server(stall: str) -> None:
                             api_key="k")
         factory = extraction_factory("t", Report, provider, "m", "json_schema")
         runner = Runner(leaves(Report), factory).start()
-        time.sleep(0.8)
+        _until(lambda: srv.sent if stall == "mid-stream" else srv.requests)  # the server stalls
         t0 = time.perf_counter()
         runner.stop(wait=2.0)
         assert time.perf_counter() - t0 < 1.0
@@ -291,7 +303,7 @@ def test_stop_is_reported_as_stopped_even_when_shutting_the_socket_breaks_the_st
         raise StreamInterrupted("Connection reset by peer")
 
     runner = holder["runner"] = Runner(leaves(UserProfile), factory).start()
-    time.sleep(0.1)
+    _until(lambda: _bio(runner) == "x")  # the first snapshot is in; the stream now waits
     runner.stop(wait=1.0)
     assert runner.status == STOPPED and isinstance(runner.error, Cancelled)
     assert runner.snapshot_all().leaves["bio"].cell.value == "x"

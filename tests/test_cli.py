@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from engine import cli
-from engine.providers import registry as pv
+from engine import providers as pv
+from engine.providers import detect
 from engine.schemas.library import MEETING_NOTE, MeetingInfo
 from engine.testing.replay_server import ReplayServer, Reply
 
@@ -29,7 +30,7 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FIELDSTREAM_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(pv, "LOCAL_SERVER_PORTS", {})
+    monkeypatch.setattr(detect, "LOCAL_SERVER_PORTS", {})
 
 
 def _run(argv: list[str], text: str = MEETING_NOTE) -> tuple[int, str, str]:

@@ -175,7 +175,7 @@ def test_other_click_while_streaming_closes_the_request(
 
 @pytest.mark.local_model
 def test_local_model_on_the_seed_note(tmp_path: Path) -> None:
-    from engine.providers.registry import LOCAL_NAME, available_providers, check
+    from engine.providers import LOCAL_NAME, available_providers, check
 
     local = next(p for p in available_providers(detect=False) if p.kind == "local")
     problem = check(local)

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from openai import OpenAI
 from pydantic import BaseModel
 
-from engine.llm.extract import extract, extract_calls, redact
+from engine.llm.extract import extract, extract_calls
+from engine.llm.failures import redact
 from engine.stream.errors import (
     Cancelled,
     ContentFiltered,
@@ -207,3 +210,87 @@ def test_each_choice_ends_on_its_own(srv: ReplayServer) -> None:
     assert finals[(0, 0)].final.bio == "Wrote the first program"
     error = finals[(1, 0)].error
     assert isinstance(error, Refused) and error.refusal == "No.No."
+
+
+# --- one translator: a model listing and an extraction word a failure alike ------------------
+
+KEY = "sk-translate-0123456789"
+
+
+class ErrorServer:
+    """Answers every request (GET /v1/models, POST /v1/chat/completions) with `status` and an
+    OpenAI-style error body whose message echoes the key."""
+
+    def __init__(self, status: int) -> None:
+        body = json.dumps({"error": {"message": f"scripted {status} for key {KEY}"}}).encode()
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def _answer(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                self.rfile.read(length)
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            do_GET = do_POST = _answer
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.base_url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+
+    def __enter__(self) -> ErrorServer:
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def both_failures(base_url: str) -> tuple[str, str]:
+    """(what a model listing says, what an extraction says) against `base_url`."""
+    from engine import providers as pv
+
+    with pytest.raises(ProviderError) as listing:
+        pv.list_models(pv.Provider("Lab", "compatible", base_url, (), api_key=KEY))
+    client = OpenAI(base_url=base_url, api_key=KEY, max_retries=0)
+    with pytest.raises(ProviderError) as request:
+        next(extract("t", Person, client=client, model="m"))
+    return str(listing.value), str(request.value)
+
+
+@pytest.mark.parametrize(
+    ("status", "happened"),
+    [(401, "rejected the API key"), (403, "refused this key access"),
+     (429, "is rate-limiting this key, or its quota is used up"),
+     (500, "answered with an error")],
+)  # fmt: skip
+def test_listing_and_extraction_say_the_same(status: int, happened: str) -> None:
+    with ErrorServer(status) as srv:
+        listing, request = both_failures(srv.base_url)
+    assert listing.startswith(f"Lab at {srv.base_url} {happened} (HTTP {status}).")
+    assert f"{happened} (HTTP {status}, model 'm')." in request
+    for message in (listing, request):
+        assert KEY not in message
+        # a 401's own text often echoes the key: it is never quoted
+        assert ("The server said: scripted" in message) is (status != 401)
+
+
+def test_a_missing_model_list_is_not_a_missing_model() -> None:
+    with ErrorServer(404) as srv:
+        listing, request = both_failures(srv.base_url)
+    assert "has no model list (HTTP 404)" in listing and "OpenAI-compatible" in listing
+    assert "does not know this model or endpoint (HTTP 404, model 'm')" in request
+
+
+def test_an_unreachable_server_is_worded_alike() -> None:
+    with socket.socket() as sock:  # a port with nobody listening
+        sock.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{sock.getsockname()[1]}/v1"
+    for message in both_failures(url):
+        assert message.startswith("Could not reach ") and "127.0.0.1" in message
+        assert "Is the server running?" in message

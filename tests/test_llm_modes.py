@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import ast
 import json
+import typing
+from pathlib import Path
 
 import pytest
 from openai import OpenAI
 from pydantic import BaseModel
 
-from engine.llm.extract import build_request, extract, extract_calls
+from engine.llm.extract import extract, extract_calls
+from engine.llm.modes import MODES, Mode, default_mode
+from engine.llm.request import build_request
 from engine.stream.changes import Done
 from engine.testing.replay_server import ReplayServer, Reply
 
@@ -109,3 +114,51 @@ def test_build_request_options() -> None:
         build_request("t", User, model="m", mode="xml")
     with pytest.raises(TypeError, match="tools"):
         build_request("t", {"a": User}, model="m", mode="json_schema")
+
+
+# --- one list of modes, one order ----------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_the_modes_best_first() -> None:
+    assert MODES == typing.get_args(Mode) == ("json_schema", "tools", "json_object", "md_json")
+    assert default_mode() == "json_schema"
+    assert default_mode(["md_json", "tools", "json_object"]) == "tools"
+    assert default_mode(("md_json",)) == "md_json"
+    assert default_mode([]) == default_mode(["nope"]) == "json_schema"
+    with pytest.raises(ValueError, match="json_schema, tools, json_object, md_json"):
+        build_request("t", User, model="m", mode="xml")
+
+
+def test_providers_and_the_cli_use_the_same_modes(capsys: pytest.CaptureFixture[str]) -> None:
+    from engine import cli
+    from engine import providers as pv
+
+    lm_studio = pv.Provider("x", "compatible", "http://h/v1", pv.DETECTED_MODES["LM Studio"])
+    assert lm_studio.best_mode == default_mode(lm_studio.modes) == "json_schema"
+    assert pv.Provider("y", "compatible", "http://h/v1", ()).modes == MODES
+    with pytest.raises(ValueError, match="Unknown mode"):
+        pv.Provider("z", "compatible", "http://h/v1", ("xml",))
+    with pytest.raises(SystemExit):
+        cli.main(["extract", "--help"])
+    assert " | ".join(MODES) in " ".join(capsys.readouterr().out.split())
+
+
+def _mode_lists(path: Path) -> list[int]:
+    """Lines of literal tuples/lists/sets naming every mode: a copy of the list."""
+    lines = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Tuple | ast.List | ast.Set):
+            words = {e.value for e in node.elts if isinstance(e, ast.Constant)}
+            if set(MODES) <= words:
+                lines.append(node.lineno)
+    return lines
+
+
+def test_the_list_of_modes_is_written_once() -> None:
+    sources = [*(ROOT / "engine").rglob("*.py"), *(ROOT / "ui").rglob("*.py"), ROOT / "app.py"]
+    copies = {str(p.relative_to(ROOT)): _mode_lists(p) for p in sources}
+    assert {path: lines for path, lines in copies.items() if lines} == {
+        "engine/llm/modes.py": [copies["engine/llm/modes.py"][0]]  # the Literal itself
+    }

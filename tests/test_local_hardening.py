@@ -15,6 +15,7 @@ import pytest
 from openai import OpenAI
 
 from engine.local import server as lm
+from engine.local import weights as lw
 from engine.stream.errors import Cancelled, ProviderError
 
 SLOT_CTX = 1024  # small, so the long prompts below are quick to read on two cores
@@ -25,8 +26,8 @@ DEADLINE = 10.0
 @pytest.fixture(scope="module")
 def server() -> Iterator[lm.LocalServer]:
     """A server of our own (not the process-wide one), started by the module's spawning code."""
-    ws = lm.QWEN_05B
-    srv = lm._spawn(ws, lm.prepare(ws), SMALL)
+    ws = lw.QWEN_05B
+    srv = lm._spawn(ws, lw.prepare(ws), SMALL)
     yield srv
     srv.stop()
 
@@ -181,15 +182,15 @@ def _read_only(folder: Path) -> Iterator[None]:
 @pytest.mark.local_model
 def test_read_only_cache_folder_puts_the_log_elsewhere(tmp_path: Path, monkeypatch):
     """Verified weights in a read-only cache folder still serve; the log goes to a temp file."""
-    ws = lm.QWEN_05B
+    ws = lw.QWEN_05B
     cache = tmp_path / "cache"
     cache.mkdir()
-    (cache / ws.filename).symlink_to(lm.prepare(ws))
+    (cache / ws.filename).symlink_to(lw.prepare(ws))
     monkeypatch.setenv("FIELDSTREAM_CACHE_DIR", str(cache))
     with _read_only(cache):
         with pytest.raises(OSError):
             (cache / "probe").write_text("")  # really read-only
-        srv = lm._spawn(ws, lm.prepare(ws), lm.ServerSettings(ctx=256, parallel=1, threads=1))
+        srv = lm._spawn(ws, lw.prepare(ws), lm.ServerSettings(ctx=256, parallel=1, threads=1))
     try:
         assert srv.log_path.parent != cache and srv.log_path.is_file()
         assert srv.count_tokens([{"role": "user", "content": "hi"}]) > 1

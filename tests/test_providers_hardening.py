@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from engine.providers import registry as pv
+from engine import providers as pv
+from engine.providers import detect
 from engine.stream.errors import ProviderError
 from engine.testing.replay_server import ReplayServer
 
@@ -43,8 +44,8 @@ def data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("HOME", str(home))
     folder = tmp_path / "data"
     monkeypatch.setenv("FIELDSTREAM_DATA_DIR", str(folder))
-    monkeypatch.setattr(pv, "LOCAL_SERVER_PORTS", {"Ollama": _closed_port()})
-    monkeypatch.setattr(pv, "_detected", {})
+    monkeypatch.setattr(detect, "LOCAL_SERVER_PORTS", {"Ollama": _closed_port()})
+    monkeypatch.setattr(detect, "_detected", {})
     return folder
 
 

@@ -22,8 +22,10 @@ from openai import OpenAI
 from pydantic import BaseModel
 
 from engine import cli
+from engine import providers as pv
 from engine.llm.extract import extract
-from engine.providers import registry as pv
+from engine.llm.modes import MODES
+from engine.providers import detect
 from engine.runs.runner import FAILED, STOPPED, WAIT_SLOT, Runner, explain, start_run
 from engine.schemas.library import MEETING_NOTE, Report
 from engine.stream.errors import ProviderError, StreamInterrupted, TextTooLong, TimedOut
@@ -49,7 +51,7 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
                  "FIELDSTREAM_READ_TIMEOUT"):  # fmt: skip
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("FIELDSTREAM_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setattr(pv, "LOCAL_SERVER_PORTS", {})
+    monkeypatch.setattr(detect, "LOCAL_SERVER_PORTS", {})
 
 
 def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> None:
@@ -64,7 +66,7 @@ def finish(runner: Runner, timeout: float) -> None:
 
 
 def custom(srv: Any, key: str | None = KEY) -> pv.Provider:
-    return pv.Provider(pv.CUSTOM_NAME, "compatible", srv.base_url, pv.MODES, "m", api_key=key)
+    return pv.Provider(pv.CUSTOM_NAME, "compatible", srv.base_url, MODES, "m", api_key=key)
 
 
 def run_cli(argv: list[str], text: str = MEETING_NOTE, err: io.StringIO | None = None
@@ -284,7 +286,7 @@ def test_a_5mb_text_for_openai_is_refused_before_sending(monkeypatch: pytest.Mon
     with ReplayServer() as srv:
         srv.default = Reply.content([json.dumps({"title": "t", "summary": "s",
                                                  "conclusion": "c"})])  # fmt: skip
-        openai_ = pv.Provider(pv.OPENAI_NAME, "openai", srv.base_url, pv.MODES, "gpt-4o-mini",
+        openai_ = pv.Provider(pv.OPENAI_NAME, "openai", srv.base_url, MODES, "gpt-4o-mini",
                               api_key="sk-test-0123456789")
         started = time.monotonic()
         record = start_run(HUGE, "Report", Report, openai_, "gpt-4o-mini", "json_schema", 2048)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import re
 
 import streamlit as st
 
+from engine import settings
 from engine.schemas.library import MEETING_NOTE, SAMPLE_FOR_SCHEMA
 
 #: Session keys of inputs that must survive moving between pages (Streamlit forgets widget
@@ -42,9 +42,11 @@ def _warm_local_model() -> bool:
 def setup_page(title: str, icon: str) -> None:
     """Configure the page, keep inputs across pages, and draw the shared sidebar."""
     st.set_page_config(page_title=f"{title} · Fieldstream", page_icon=icon, layout="wide")
-    wanted = os.environ.get("FIELDSTREAM_DEFAULT_PROVIDER", "local").casefold()
-    if os.environ.get("FIELDSTREAM_WARM_LOCAL", "1") != "0" and wanted.startswith("local"):
-        _warm_local_model()
+    if settings.warm_local():
+        from engine.providers import default_is_local
+
+        if default_is_local():
+            _warm_local_model()
     for key in KEPT:
         if key in st.session_state:
             st.session_state[key] = st.session_state[key]

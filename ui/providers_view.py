@@ -9,8 +9,8 @@ from typing import Any
 
 import streamlit as st
 
-from engine.runs.runner import default_mode, default_provider_index
-from engine.stream.errors import redact
+from engine.llm.failures import redact
+from engine.llm.modes import MODES, default_mode
 from ui.page import escape_md
 
 CHECK_TTL = 30.0  # seconds a reachability answer, or a failed model listing, is reused
@@ -21,7 +21,7 @@ def load_providers(*, saved_problems: bool = True) -> tuple[list[Any], str | Non
     """(providers, None), or (providers, a plain-language problem): ([], reason) when none can
     be listed. `saved_problems`: also report a saved-servers file that could not be read."""
     try:
-        from engine.providers.registry import available_providers
+        from engine.providers import available_providers
     except ImportError as exc:
         return [], f"The provider module is not available ({exc})."
     try:
@@ -34,7 +34,7 @@ def load_providers(*, saved_problems: bool = True) -> tuple[list[Any], str | Non
 
 
 def _saved_file_problems() -> list[str]:
-    from engine.providers.registry import read_saved
+    from engine.providers import read_saved
 
     saved = read_saved()
     moved = " The Home page can move it aside." if saved.unreadable else ""
@@ -62,7 +62,7 @@ def pick_provider(providers: list[Any]) -> Any | None:
         return None
     names = [p.name for p in providers]
     if st.session_state.get("fs_provider") not in names:
-        st.session_state["fs_provider"] = names[default_provider_index(providers)]
+        st.session_state["fs_provider"] = _default(providers).name
     name = st.selectbox("Provider", names, key="fs_provider",
                         help="Where the language model runs. 'Local' needs no internet.")
     return providers[names.index(name)]
@@ -74,9 +74,13 @@ def active_provider(providers: list[Any]) -> Any | None:
         return None
     names = [p.name for p in providers]
     chosen = st.session_state.get("fs_provider")
-    return providers[names.index(chosen)] if chosen in names else providers[
-        default_provider_index(providers)
-    ]
+    return providers[names.index(chosen)] if chosen in names else _default(providers)
+
+
+def _default(providers: list[Any]) -> Any:
+    from engine.providers import default_provider
+
+    return default_provider(providers)
 
 
 def _models(provider: Any, *, refresh: bool = False) -> tuple[list[str], str | None]:
@@ -90,7 +94,7 @@ def _models(provider: Any, *, refresh: bool = False) -> tuple[list[str], str | N
     stale = hit is not None and hit[2] is not None and time.monotonic() - hit[0] > CHECK_TTL
     if hit is None or stale or (refresh and hit[2] is not None):
         try:
-            from engine.providers.registry import list_models
+            from engine.providers import list_models
 
             hit = (time.monotonic(), list(list_models(provider)), None)
         except Exception as exc:
@@ -117,7 +121,7 @@ def pick_model(provider: Any) -> str:
 
 def pick_mode(provider: Any) -> str:
     """How the model is asked for JSON; the default suits the provider."""
-    modes = list(getattr(provider, "modes", None) or ["json_schema"])
+    modes = list(getattr(provider, "modes", None) or [default_mode()])
     if st.session_state.get("fs_mode") not in modes:
         st.session_state["fs_mode"] = default_mode(modes)
     return st.selectbox(
@@ -136,7 +140,7 @@ def reachability(provider: Any, *, refresh: bool = False) -> str | None:
     hit = cache.get(key)
     if hit is None or refresh or time.monotonic() - hit[0] > CHECK_TTL:
         try:
-            from engine.providers.registry import check
+            from engine.providers import check
 
             message = check(provider)
         except Exception as exc:
@@ -159,7 +163,7 @@ def describe(provider: Any) -> str:
 def render_saved_servers() -> None:
     """Add, list and forget named OpenAI-compatible servers (Ollama, vLLM, LM Studio, ...).
     The saved file holds addresses only: a key is named by its environment variable."""
-    from engine.providers.registry import MODES, read_saved, save_provider
+    from engine.providers import read_saved, save_provider
     from engine.stream.errors import ProviderError
 
     st.subheader("Your servers")
@@ -206,7 +210,7 @@ def render_saved_servers() -> None:
 
 def _remove(name: str) -> None:
     """Button callback (runs before the page is drawn, so the list is already current)."""
-    from engine.providers.registry import remove_provider
+    from engine.providers import remove_provider
     from engine.stream.errors import ProviderError
 
     try:
@@ -217,7 +221,7 @@ def _remove(name: str) -> None:
 
 
 def _set_aside() -> None:
-    from engine.providers.registry import set_aside_saved_file
+    from engine.providers import set_aside_saved_file
     from engine.stream.errors import ProviderError
 
     try:

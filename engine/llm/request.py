@@ -1,0 +1,102 @@
+"""The request for one streamed extraction: messages, prompts and the mode's parameters.
+
+List roots (`list[Model]`) are requested as `{"items": [...]}` (strict mode and tools need an
+object; `engine.llm.strict_schema.ItemsUnwrapper` unwraps the answer), except in `md_json`,
+which asks for the bare array directly.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from engine.llm.modes import Mode, check_mode
+from engine.llm.strict_schema import (
+    is_list_root,
+    plain_json_schema,
+    response_format,
+    schema_name,
+    schema_prompt,
+    tool_param,
+)
+
+DEFAULT_SYSTEM = (
+    "Extract the requested information from the user's text. Use only what the text states."
+)
+_JSON_OBJECT_RULE = "Answer with one JSON object and nothing else. It must follow this JSON Schema:"
+_MD_JSON_RULE = (
+    "Answer with JSON that follows this JSON Schema, inside a single ```json fenced code block:"
+)
+
+
+def tool_schemas(schema: Any) -> dict[str, Any]:
+    """Tool name -> schema: a mapping as given, or one schema under its own name."""
+    if isinstance(schema, Mapping):
+        return dict(schema)
+    return {schema_name(schema): schema}
+
+
+def build_request(
+    text: str,
+    schema: Any,
+    *,
+    model: str,
+    mode: Mode = "json_schema",
+    system: str | None = None,
+    max_tokens: int | None = None,
+    temperature: float | None = 0.0,
+    **extra: Any,
+) -> dict[str, Any]:
+    """The keyword arguments for `client.chat.completions.create` (streaming, usage on).
+
+    `extra` is merged last (e.g. `n=3`, `seed=1`); a value of None removes that key, so
+    `stream_options=None` serves servers that reject it.
+    """
+    check_mode(mode)
+    if isinstance(schema, Mapping) and mode != "tools":
+        raise TypeError("Several schemas (a name -> schema mapping) need mode='tools'")
+    request: dict[str, Any] = {
+        "model": model,
+        "messages": _messages(text, schema, mode, system),
+        "stream": True,
+        "stream_options": {"include_usage": True},
+        "temperature": temperature,
+        "max_tokens": max_tokens,
+        **_mode_params(schema, mode),
+        **extra,
+    }
+    return {k: v for k, v in request.items() if v is not None}
+
+
+def _messages(text: str, schema: Any, mode: str, system: str | None) -> list[dict[str, str]]:
+    instruction = system or DEFAULT_SYSTEM
+    if mode == "json_object":
+        instruction += f"\n\n{_JSON_OBJECT_RULE}\n{schema_prompt(schema)}"
+    elif mode == "md_json":
+        instruction += f"\n\n{_MD_JSON_RULE}\n{_md_schema(schema)}"
+    return [{"role": "system", "content": instruction}, {"role": "user", "content": text}]
+
+
+def _md_schema(schema: Any) -> str:
+    """md_json asks for the bare array for list roots, so the prompt shows the array schema."""
+    body = plain_json_schema(schema) if is_list_root(schema) else None
+    if body is None:
+        return schema_prompt(schema)
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+
+
+def _mode_params(schema: Any, mode: str) -> dict[str, Any]:
+    if mode == "json_schema":
+        return {"response_format": response_format(schema)}
+    if mode == "json_object":
+        return {"response_format": {"type": "json_object"}}
+    if mode == "tools":
+        named = tool_schemas(schema)
+        tools = [tool_param(s, name) for name, s in named.items()]
+        if len(tools) == 1:
+            choice: Any = {"type": "function", "function": {"name": next(iter(named))}}
+        else:
+            choice = "required"
+        return {"tools": tools, "tool_choice": choice}
+    return {}

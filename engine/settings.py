@@ -1,0 +1,271 @@
+"""Every environment variable and secret the engine reads, in one place (the bottom layer).
+
+No other module under `engine/` reads `os.environ` (tests/test_settings.py checks it). Each
+setting is a function read when called, not at import: the app reruns its scripts, and tests
+change the environment between calls. Every function takes `env` (default: `os.environ`) so
+code and tests can ask about an environment of their own.
+
+Where a run goes (engine.providers):
+    OPENAI_API_KEY, FIELDSTREAM_API_KEY    keys (also from .streamlit/secrets.toml; see `secret`)
+    OPENAI_BASE_URL, FIELDSTREAM_OPENAI_MODEL   OpenAI's address and default model
+    FIELDSTREAM_BASE_URL, FIELDSTREAM_MODEL     one more OpenAI-compatible server ("Custom server")
+    FIELDSTREAM_DEFAULT_PROVIDER           the provider picked first (name, kind or name prefix)
+    FIELDSTREAM_LOCAL_MODEL                the embedded model's weight set
+    FIELDSTREAM_DATA_DIR                   saved servers, the history (~/.local/share/fieldstream)
+A request (engine.llm):
+    FIELDSTREAM_READ_TIMEOUT               seconds without a byte before a request is given up
+The embedded model (engine.local):
+    FIELDSTREAM_CACHE_DIR                  joined weights and the server log (~/.cache/fieldstream)
+    FIELDSTREAM_LOCAL_CTX, _PARALLEL, _THREADS, _THREADS_BATCH   server sizing
+    FIELDSTREAM_WARM_LOCAL=0               do not start the embedded model when the app opens
+The history (engine.store, engine.history):
+    FIELDSTREAM_DATABASE_URL               else `[connections.fieldstream] url` in secrets.toml
+    FIELDSTREAM_HISTORY=off, FIELDSTREAM_KEEP_INPUT=0, FIELDSTREAM_HISTORY_DAYS=N
+
+A flag is off when its value is one of 0, off, false, no (any case); unset or anything else is on.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import re
+import tomllib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+Env = Mapping[str, str]
+
+OPENAI_KEY_VAR = "OPENAI_API_KEY"
+CUSTOM_KEY_VAR = "FIELDSTREAM_API_KEY"
+DEFAULT_READ_TIMEOUT = 300.0  # long: a long text on a slow CPU takes a while to read
+_OFF = frozenset({"0", "off", "false", "no"})
+#: Variables whose values are secrets, whoever reads them: kept from the local server's child
+#: process and from the history (`secret_values`).
+_SECRET_NAME = re.compile(r"KEY|TOKEN|SECRET|PASSWORD|CREDENTIAL", re.IGNORECASE)
+_MIN_SECRET = 8  # shorter values ("1", "yes") would mask ordinary words
+
+
+class SettingError(ValueError):
+    """A variable is set to something that cannot mean what it names. The message says which
+    variable and what it takes."""
+
+
+def _environ(env: Env | None) -> Env:
+    return os.environ if env is None else env
+
+
+def _text(name: str, env: Env | None) -> str | None:
+    """The variable's value without surrounding blanks; None when unset or blank."""
+    value = _environ(env).get(name, "").strip()
+    return value or None
+
+
+def _flag(name: str, env: Env | None) -> bool:
+    return (_text(name, env) or "").lower() not in _OFF
+
+
+def _path(name: str, env: Env | None, default: Path) -> Path:
+    value = _text(name, env)
+    return Path(value).expanduser() if value else default
+
+
+# --- secrets --------------------------------------------------------------------------------
+
+
+def secrets_files(cwd: Path | None = None, home: Path | None = None) -> list[Path]:
+    """Streamlit's secrets files, weakest first: ~/.streamlit, then the project's."""
+    home = Path.home() if home is None else home
+    cwd = Path.cwd() if cwd is None else cwd
+    return [home / ".streamlit" / "secrets.toml", cwd / ".streamlit" / "secrets.toml"]
+
+
+def read_secrets(paths: Iterable[Path] | None = None) -> dict[str, Any]:
+    """The secrets files merged for code outside Streamlit (the project file wins, table by
+    table). A missing or broken file counts as empty: secrets are optional everywhere."""
+    merged: dict[str, Any] = {}
+    for path in secrets_files() if paths is None else paths:
+        with contextlib.suppress(OSError, tomllib.TOMLDecodeError):
+            _merge(merged, tomllib.loads(Path(path).read_text(encoding="utf-8")))
+    return merged
+
+
+def _merge(into: dict[str, Any], new: Mapping[str, Any]) -> None:
+    # Table by table, so a project file with [connections.other] keeps the home file's
+    # [connections.fieldstream].
+    for key, value in new.items():
+        if isinstance(value, Mapping) and isinstance(into.get(key), dict):
+            _merge(into[key], value)
+        else:
+            into[key] = dict(value) if isinstance(value, Mapping) else value
+
+
+def secret(name: str | None, secrets: Mapping[str, Any] | None) -> str | None:
+    """The text stored under `name` in `secrets` (st.secrets, or `read_secrets()`), else None."""
+    if not secrets or not name:
+        return None
+    try:  # st.secrets raises when no secrets file exists: that is "not there"
+        value = secrets.get(name)
+    except Exception:
+        return None
+    return value.strip() if isinstance(value, str) and value.strip() else None
+
+
+def env_key(var: str | None, env: Env | None = None) -> str | None:
+    """The API key in the environment variable `var` (saved servers name their own variable)."""
+    return _text(var, env) if var else None
+
+
+def secret_values(env: Env | None = None) -> frozenset[str]:
+    """The values of variables named like secrets (KEY, TOKEN, ...), to keep out of what is
+    stored or shown."""
+    return frozenset(
+        value for name, value in _environ(env).items()
+        if _SECRET_NAME.search(name) and len(value) >= _MIN_SECRET
+    )  # fmt: skip
+
+
+def child_env(env: Env | None = None) -> dict[str, str]:
+    """The environment for a child process that needs no secrets (the local model server):
+    everything but the variables named like a secret (the keys among them)."""
+    return {name: value for name, value in _environ(env).items() if not _SECRET_NAME.search(name)}
+
+
+# --- providers ------------------------------------------------------------------------------
+
+
+def openai_base_url(env: Env | None = None) -> str | None:
+    return _text("OPENAI_BASE_URL", env)
+
+
+def openai_model(env: Env | None = None) -> str | None:
+    return _text("FIELDSTREAM_OPENAI_MODEL", env)
+
+
+def custom_base_url(env: Env | None = None) -> str | None:
+    """FIELDSTREAM_BASE_URL: the address of one more OpenAI-compatible server."""
+    return _text("FIELDSTREAM_BASE_URL", env)
+
+
+def custom_model(env: Env | None = None) -> str | None:
+    return _text("FIELDSTREAM_MODEL", env)
+
+
+def local_model(env: Env | None = None) -> str | None:
+    return _text("FIELDSTREAM_LOCAL_MODEL", env)
+
+
+def default_provider_name(env: Env | None = None) -> str | None:
+    """FIELDSTREAM_DEFAULT_PROVIDER as given; `engine.providers.default_provider` says which
+    provider it picks."""
+    return _text("FIELDSTREAM_DEFAULT_PROVIDER", env)
+
+
+def data_dir(env: Env | None = None, home: Path | None = None) -> Path:
+    """Where saved servers and the history live: FIELDSTREAM_DATA_DIR, else
+    ~/.local/share/fieldstream."""
+    home = Path.home() if home is None else home
+    return _path("FIELDSTREAM_DATA_DIR", env, home / ".local" / "share" / "fieldstream")
+
+
+# --- requests -------------------------------------------------------------------------------
+
+
+def read_timeout(env: Env | None = None) -> float:
+    """FIELDSTREAM_READ_TIMEOUT (seconds, > 0), else `DEFAULT_READ_TIMEOUT`."""
+    try:
+        value = float(_text("FIELDSTREAM_READ_TIMEOUT", env) or DEFAULT_READ_TIMEOUT)
+    except ValueError:
+        return DEFAULT_READ_TIMEOUT
+    return value if value > 0 and math.isfinite(value) else DEFAULT_READ_TIMEOUT
+
+
+# --- the embedded model ---------------------------------------------------------------------
+
+
+def cache_dir(env: Env | None = None) -> Path:
+    """Where joined weights live: FIELDSTREAM_CACHE_DIR, else ~/.cache/fieldstream (never the
+    repository)."""
+    return _path("FIELDSTREAM_CACHE_DIR", env, Path.home() / ".cache" / "fieldstream")
+
+
+@dataclass(frozen=True)
+class LocalSizing:
+    """The embedded server's sizing as the environment sets it; None: not set (the server's
+    own default applies, see `engine.local.server.ServerSettings`)."""
+
+    ctx: int | None = None  # FIELDSTREAM_LOCAL_CTX: tokens per slot
+    parallel: int | None = None  # FIELDSTREAM_LOCAL_PARALLEL: slots
+    threads: int | None = None  # FIELDSTREAM_LOCAL_THREADS
+    threads_batch: int | None = None  # FIELDSTREAM_LOCAL_THREADS_BATCH
+
+
+def local_sizing(env: Env | None = None) -> LocalSizing:
+    """Each value at least 1; one that is not a whole number counts as not set."""
+    return LocalSizing(
+        ctx=_count("FIELDSTREAM_LOCAL_CTX", env),
+        parallel=_count("FIELDSTREAM_LOCAL_PARALLEL", env),
+        threads=_count("FIELDSTREAM_LOCAL_THREADS", env),
+        threads_batch=_count("FIELDSTREAM_LOCAL_THREADS_BATCH", env),
+    )
+
+
+def _count(name: str, env: Env | None) -> int | None:
+    try:
+        value = int(_text(name, env) or "")
+    except ValueError:
+        return None
+    return max(1, value)
+
+
+def warm_local(env: Env | None = None) -> bool:
+    """Start the embedded model when the app opens (FIELDSTREAM_WARM_LOCAL, on by default)."""
+    return _flag("FIELDSTREAM_WARM_LOCAL", env)
+
+
+# --- the history ----------------------------------------------------------------------------
+
+
+def database_url(env: Env | None = None, secrets: Mapping[str, Any] | None = None) -> str | None:
+    """FIELDSTREAM_DATABASE_URL, else `[connections.fieldstream] url` in the secrets files
+    (`secrets`: st.secrets or a mapping; None reads the files), else None (the history's own
+    SQLite file in `data_dir()`)."""
+    url = _text("FIELDSTREAM_DATABASE_URL", env)
+    if url:
+        return url
+    secrets = read_secrets() if secrets is None else secrets
+    with contextlib.suppress(Exception):  # st.secrets raises when there is no file
+        value = secrets.get("connections", {}).get("fieldstream", {}).get("url")
+        if isinstance(value, str) and value.strip():
+            return value.strip()
+    return None
+
+
+def history_enabled(env: Env | None = None) -> bool:
+    """FIELDSTREAM_HISTORY=off records nothing (what is stored stays readable)."""
+    return _flag("FIELDSTREAM_HISTORY", env)
+
+
+def keep_input(env: Env | None = None) -> bool:
+    """FIELDSTREAM_KEEP_INPUT=0 keeps input texts out of the history (results are kept)."""
+    return _flag("FIELDSTREAM_KEEP_INPUT", env)
+
+
+def history_days(env: Env | None = None) -> float | None:
+    """FIELDSTREAM_HISTORY_DAYS: runs older than this many days are deleted; None keeps all.
+    Raises `SettingError` for anything but a positive number (0 would delete everything)."""
+    raw = _text("FIELDSTREAM_HISTORY_DAYS", env)
+    if raw is None:
+        return None
+    try:
+        days = float(raw)
+    except ValueError:
+        days = math.nan
+    if not days > 0:  # also refuses nan
+        raise SettingError(
+            f"FIELDSTREAM_HISTORY_DAYS must be a positive number of days, got {raw!r}"
+        )
+    return days

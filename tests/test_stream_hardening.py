@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from pydantic import BaseModel, Field
 
 from engine import JSONStreamError, ModelStream, cli, stream_json, stream_model
-from engine.providers import registry as pv
+from engine.providers import detect
 from engine.schemas.library import MeetingInfo
 from engine.stream import json_stream
 from engine.stream.changes import Done, Grew, Invalid, Started
@@ -71,7 +71,7 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FIELDSTREAM_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(pv, "LOCAL_SERVER_PORTS", {})
+    monkeypatch.setattr(detect, "LOCAL_SERVER_PORTS", {})
 
 
 def run_cli(monkeypatch: pytest.MonkeyPatch, answer: list[str]) -> tuple[int, str, str]:

@@ -9,7 +9,7 @@ from typing import Any
 
 import streamlit as st
 
-from engine.runs.runner import default_mode, default_provider_index
+from engine.runs.start import default_mode, default_provider_index
 from engine.stream.errors import redact
 from ui.page import escape_md
 

@@ -183,15 +183,15 @@ def _finish(runner: Runner, out: TextIO, err: TextIO, *, quiet: bool) -> int:
     """Print how the run ended: the JSON (the result, or what arrived) on `out`, the rest on
     `err`. A provider that sent nothing is a usage problem (exit 2), raised for `main`."""
     report = runner.report()
+    if not quiet:
+        t = report.timings
+        print(f"# {report.status} · first field {format_seconds(t.first_done)} · total "
+              f"{format_seconds(t.total)}", file=err, flush=True)
     error = report.error  # already redacted with the run's key
     if isinstance(error, ProviderError) and not report.chunks:
         raise error
     done = report.status is RunStatus.DONE
     print(json_text(report.result if done else report.partial), file=out, flush=True)
-    if not quiet:
-        t = report.timings
-        print(f"# {report.status} · first field {format_seconds(t.first_done)} · total "
-              f"{format_seconds(t.total)}", file=err, flush=True)
     if error is not None:
         print(f"error: {error}", file=err)
         hint = getattr(error, "hint", "")

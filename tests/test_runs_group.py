@@ -209,3 +209,26 @@ def test_the_same_keys_twice_would_collide(servers: tuple[ReplayServer, ReplaySe
     assert at.exception
     assert "multiple elements with the same `key='fsbox_a-" in at.exception[0].message
     assert not servers[0].requests and not servers[1].requests  # it broke before any run
+
+
+def two_pickers(url: str) -> None:
+    """Two lanes' provider, model and mode pickers on one page, on a server whose model list
+    fails (so each draws its retry button too)."""
+    from engine.providers.registry import Provider
+    from ui.providers_view import pick_mode, pick_model, pick_provider
+
+    provider = Provider("Custom server", "compatible", url, ("json_schema", "md_json"), None,
+                        api_key="k")
+    for lane in ("a", "b"):
+        chosen = pick_provider([provider], key=f"fs_{lane}_provider")
+        pick_model(chosen, key=f"fs_{lane}_model")
+        pick_mode(chosen, key=f"fs_{lane}_mode")
+
+
+def test_two_lanes_pickers_on_one_page_do_not_collide() -> None:
+    with ReplayServer(api_key="other") as srv:  # answers 401: the model list fails
+        at = AppTest.from_function(two_pickers, default_timeout=30, args=(srv.base_url,)).run()
+    assert not at.exception, at.exception
+    assert at.button(key="fs_a_model_retry") and at.button(key="fs_b_model_retry")
+    assert at.selectbox(key="fs_a_mode").value == at.selectbox(key="fs_b_mode").value == (
+        "json_schema")

@@ -79,6 +79,13 @@ def load_schema(name: str) -> Any:
     raise UsageError(f"Unknown schema {name!r}. Library schemas: {', '.join(SCHEMAS)}.")
 
 
+def _schema_name(given: str, schema: Any) -> str:
+    """The name a run records: the library's own spelling, else what was given."""
+    from engine.schemas.library import SCHEMAS
+
+    return next((key for key, known in SCHEMAS.items() if known is schema), given)
+
+
 def _provider(name: str | None) -> Any:
     from engine.providers import registry as providers
 
@@ -141,8 +148,8 @@ def _start(
     from engine.runs.start import extraction_factory, start_run
 
     factory = extraction_factory(text, schema, provider, model, mode, args.max_tokens)
-    return start_run(text, args.schema, schema, provider, model, mode, args.max_tokens,
-                     source=SOURCE_CLI, who=_who(),
+    return start_run(text, _schema_name(args.schema, schema), schema, provider, model, mode,
+                     args.max_tokens, source=SOURCE_CLI, who=_who(),
                      factory=factory if args.quiet else _printing(factory, err))
 
 

@@ -210,7 +210,7 @@ def test_the_cli_goes_through_the_same_hooks(
     [start], [end] = recorder.starts, recorder.ends
     assert start.run_id == end.run_id
     assert end.spec is not None and end.spec.source == SOURCE_CLI
-    assert end.spec.schema_name == "meetinginfo" and end.spec.schema is MeetingInfo
+    assert end.spec.schema_name == "MeetingInfo" and end.spec.schema is MeetingInfo
     assert end.spec.who == getpass.getuser()
     assert end.status is RunStatus.DONE and json.loads(out.getvalue()) == end.result == MEETING
     assert [delta for _, delta in end.chunks] == deltas

@@ -52,7 +52,7 @@ class Outcome:
     headline: str
     detail: str
     hint: str
-    status: RunStatus = RunStatus.DONE
+    status: RunStatus
 
 
 def explain(error: BaseException | None) -> Outcome:

@@ -244,7 +244,18 @@ class Runner:
                 with contextlib.suppress(Exception):  # closing must never mask the outcome
                     close()
             self._finish_unended()
-            hooks.run_ended(self.report())
+            self._report_end()
+
+    def _report_end(self) -> None:
+        """Hand the end hooks the run's report (a report that cannot be built is logged like
+        a failing hook: the run has ended either way)."""
+        try:
+            report = self.report()
+        except Exception:
+            hooks.log.exception("Run %s: its report could not be built for the end hooks.",
+                                self.run_id)
+            return
+        hooks.run_ended(report)
 
     def _note_waiting(self, what: str | None) -> None:
         with self._lock:

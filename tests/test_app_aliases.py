@@ -92,7 +92,7 @@ def test_a_broken_run_keeps_what_arrived_under_the_json_keys() -> None:
         raise RuntimeError("the connection dropped")
 
     runner = Runner(leaves(Awkward), factory).start()
-    while not runner.next_update(timeout=5).finished:
+    while not runner.next_update(timeout=5).ended:
         pass
     arrived = json.loads(runner.json_text())
     assert arrived["my tags[]"] == ["compost", "seedlings"]

@@ -26,6 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 from engine.testing.replay_server import ReplayServer, Reply  # noqa: E402
 from tests.ui_support import (  # noqa: E402
+    box_selector,
     chromium_page,
     fill_text,
     open_extract,
@@ -38,11 +39,11 @@ HEAD = '{"title": "Latency run", "summary": "'
 TAIL = '", "conclusion": "Lag measured."}'
 
 OBSERVE_JS = r"""
-() => {
+(selector) => {
   window.__seen = [];
   let last = 0;
   const scan = () => {
-    const el = document.querySelector('.st-key-fsbox_summary');
+    const el = document.querySelector(selector);
     if (!el) return;
     const m = el.innerText.match(/w(\d{4})\s*$/) || el.innerText.match(/w(\d{4})(?![\s\S]*w\d{4})/);
     if (!m) return;
@@ -105,7 +106,7 @@ def run(count: int, rate: float) -> dict[str, float | int | bool]:
             select_option(page, "Schema", "Report")
             fill_text(page, "A long report, streamed fast.")
             page.wait_for_timeout(1000)
-            page.evaluate(OBSERVE_JS)
+            page.evaluate(OBSERVE_JS, box_selector("summary"))
             page.get_by_role("button", name="Extract").click()
             page.get_by_text("every field arrived").wait_for(timeout=count / rate * 1000 + 60_000)
             seen = page.evaluate("window.__seen")

@@ -1,0 +1,192 @@
+"""Listing and reading runs; all filtering and paging happen in the database.
+
+"interrupted" is not stored: a row still marked running whose heartbeat (written with the
+database's own clock) is older than `stale_after` seconds is shown as interrupted, decided in
+the SQL, so every process and host sees the same answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    and_,
+    bindparam,
+    case,
+    delete,
+    func,
+    not_,
+    or_,
+    select,
+    text,
+    type_coerce,
+    union,
+)
+
+from engine.store import STALE_AFTER, Store, StoredRun
+from engine.store.db import db_now
+from engine.store.records import INTERRUPTED, RUNNING
+from engine.store.tables import runs
+from engine.store.textsafe import SafeText
+from engine.store.timeline import unpack
+
+PREVIEW_CHARS = 200
+_TRIGRAM = 3  # FTS5's trigram index cannot answer shorter terms: those scan instead
+
+
+@dataclass(frozen=True)
+class RunFilters:
+    schema: str | None = None
+    provider: str | None = None
+    model: str | None = None
+    status: str | Collection[str] | None = None  # stored statuses and/or "interrupted"
+    started_from: datetime | None = None  # inclusive
+    started_to: datetime | None = None  # exclusive
+    search: str | None = None  # case-insensitive substring of the input or the output
+    source: str | None = None
+    compare_id: str | None = None
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """One line of the History list (no timeline, schema or full texts)."""
+
+    id: str
+    started_at: datetime
+    ended_at: datetime | None
+    status: str  # as shown: "interrupted" derived
+    schema_name: str
+    schema_version: str | None
+    provider: str
+    model: str
+    mode: str | None
+    source: str
+    compare_id: str | None
+    ran_by: str | None
+    ttft_ms: float | None
+    first_field_ms: float | None
+    total_ms: float | None
+    input_preview: str | None
+
+
+_SUMMARY = ("id", "started_at", "ended_at", "schema_name", "schema_version", "provider",
+            "model", "mode", "source", "compare_id", "ran_by", "ttft_ms", "first_field_ms",
+            "total_ms")
+NEWEST_FIRST = (runs.c.started_at.desc(), runs.c.seq.desc())
+
+
+def list_runs(
+    store: Store,
+    filters: RunFilters | None = None,
+    limit: int = 50,
+    offset: int = 0,
+    *,
+    stale_after: float = STALE_AFTER,
+) -> tuple[list[RunSummary], int]:
+    """One page of runs, newest first, and how many runs match in all."""
+    conds = conditions(store, filters or RunFilters(), stale_after)
+    page = (
+        select(*(runs.c[name] for name in _SUMMARY), runs.c.input_text,
+               shown_status(store, stale_after))
+        .where(*conds).order_by(*NEWEST_FIRST).limit(limit).offset(offset)
+    )
+    with store.reading() as conn:
+        total = conn.execute(select(func.count()).select_from(runs).where(*conds)).scalar_one()
+        rows = conn.execute(page).mappings().all()
+    return [_summary(row) for row in rows], total
+
+
+def get_run(store: Store, run_id: str, *, stale_after: float = STALE_AFTER) -> StoredRun | None:
+    query = select(runs, shown_status(store, stale_after)).where(runs.c.id == run_id)
+    with store.reading() as conn:
+        row = conn.execute(query).mappings().first()
+    return None if row is None else to_run(row)
+
+
+def timeline(store: Store, run_id: str) -> list[tuple[float, str]]:
+    """(offset in ms, delta) for each chunk, to replay the run at its original pace."""
+    with store.reading() as conn:
+        blob = conn.execute(select(runs.c.timeline).where(runs.c.id == run_id)).scalar()
+    return unpack(blob)
+
+
+def delete_run(store: Store, run_id: str) -> bool:
+    with store.transaction() as conn:
+        return conn.execute(delete(runs).where(runs.c.id == run_id)).rowcount > 0
+
+
+def to_run(row: Any) -> StoredRun:
+    values = {k: v for k, v in row.items() if k not in ("seq", "timeline")}
+    return StoredRun(**values, timeline=unpack(row.get("timeline")))
+
+
+def shown_status(store: Store, stale_after: float) -> ColumnElement[str]:
+    return case((_stale(store, stale_after), INTERRUPTED), else_=runs.c.status).label(
+        "shown_status"
+    )
+
+
+def conditions(store: Store, f: RunFilters, stale_after: float) -> list[ColumnElement[bool]]:
+    """The WHERE clauses for these filters (shared by the list, the count and the exports)."""
+    equal = {"schema_name": f.schema, "provider": f.provider, "model": f.model,
+             "source": f.source, "compare_id": f.compare_id}
+    conds = [runs.c[name] == value for name, value in equal.items() if value is not None]
+    if f.status:
+        conds.append(_status(store, f.status, stale_after))
+    if f.started_from is not None:
+        conds.append(runs.c.started_at >= f.started_from)
+    if f.started_to is not None:
+        conds.append(runs.c.started_at < f.started_to)
+    if f.search and f.search.strip():
+        conds.append(_search(store, f.search.strip()))
+    return conds
+
+
+def _stale(store: Store, stale_after: float) -> ColumnElement[bool]:
+    beat = runs.c.heartbeat_at
+    cutoff = db_now(store.dialect, stale_after)
+    return and_(runs.c.status == RUNNING, or_(beat.is_(None), beat < cutoff))
+
+
+def _status(store: Store, wanted: str | Collection[str], stale_after: float) -> Any:
+    statuses = {wanted} if isinstance(wanted, str) else set(wanted)
+    stale = _stale(store, stale_after)
+    options = []
+    if INTERRUPTED in statuses:
+        options.append(stale)
+    if RUNNING in statuses:
+        options.append(and_(runs.c.status == RUNNING, not_(stale)))
+    others = statuses - {INTERRUPTED, RUNNING}
+    if others:
+        options.append(runs.c.status.in_(sorted(others)))
+    return or_(*options)
+
+
+def _search(store: Store, term: str) -> ColumnElement[bool]:
+    if store.dialect == "sqlite" and len(term) >= _TRIGRAM:
+        phrase = '"' + term.replace('"', '""') + '"'  # one phrase: no FTS5 query syntax
+        matches = [
+            select(text("rowid")).select_from(text(fts)).where(
+                text(f"{fts} MATCH :{name}").bindparams(
+                    bindparam(name, phrase, type_=SafeText())  # stored text is escaped too
+                )
+            )
+            for name, fts in (("q_in", "runs_input_text_fts"), ("q_out", "runs_result_fts"))
+        ]
+        return runs.c.seq.in_(union(*matches))
+    pattern = "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    # Postgres answers ILIKE from the pg_trgm GIN indexes; the other cases scan. The result
+    # is JSON: search its text, not a JSON-encoded pattern.
+    columns = (runs.c.input_text, type_coerce(runs.c.result, SafeText()))
+    return or_(*(column.ilike(pattern, escape="\\") for column in columns))
+
+
+def _summary(row: Any) -> RunSummary:
+    text_in = row["input_text"]
+    preview = None if text_in is None else text_in[:PREVIEW_CHARS]
+    values = {name: row[name] for name in _SUMMARY}
+    return RunSummary(**values, status=row["shown_status"], input_preview=preview)

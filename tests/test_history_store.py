@@ -41,6 +41,7 @@ def sample_run(**overrides: object) -> StoredRun:
     """A finished-looking run with every column filled; tests override what they check."""
     values: dict[str, object] = {
         "schema_name": "MeetingInfo", "provider": "openai", "model": "gpt-4o-mini",
+        "status": "done",
         "json_schema": SCHEMA, "schema_version": "1", "base_url_host": "api.openai.com",
         "mode": "tools", "input_text": "Meeting about the launch with Ada and Grace.",
         "result": {"topic": "launch", "attendees": ["Ada", "Grace"], "budget": 5000},

@@ -147,9 +147,9 @@ def conditions(store: Store, f: RunFilters, stale_after: float) -> list[ColumnEl
 
 
 def _stale(store: Store, stale_after: float) -> ColumnElement[bool]:
-    beat = runs.c.heartbeat_at
-    cutoff = db_now(store.dialect, stale_after)
-    return and_(runs.c.status == RUNNING, or_(beat.is_(None), beat < cutoff))
+    # A row that never beat (imported, or written by hand) is judged by its start.
+    last_sign = func.coalesce(runs.c.heartbeat_at, runs.c.started_at)
+    return and_(runs.c.status == RUNNING, last_sign < db_now(store.dialect, stale_after))
 
 
 def _status(store: Store, wanted: str | Collection[str], stale_after: float) -> Any:

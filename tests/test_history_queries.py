@@ -121,6 +121,20 @@ def test_search_combines_with_filters_and_paging(store: Store) -> None:
     assert total == len(expected) and [r.id for r in rows] == expected[1:3]
 
 
+@pytest.mark.parametrize("term", ["committee", "topic-1", "1", "ZÜRICH"])
+def test_a_search_beyond_the_count_cap_pages_the_same_runs(store: Store, term: str) -> None:
+    fill(store)
+    exact = list_runs(store, RunFilters(search=term), limit=100)
+    assert exact.exact and exact.total == len(exact.rows)
+    for offset in (0, 2, 5):
+        capped = list_runs(store, RunFilters(search=term), limit=3, offset=offset, count_cap=1)
+        assert (capped.exact, capped.total) == (False, 1)
+        assert [r.id for r in capped.rows] == [r.id for r in exact.rows[offset : offset + 3]]
+    filtered = RunFilters(search=term, schema="Invoice")
+    capped = list_runs(store, filtered, limit=100, count_cap=1)
+    assert [r.id for r in capped.rows] == [r.id for r in exact.rows if r.schema_name == "Invoice"]
+
+
 def test_get_run_and_timeline(store: Store) -> None:
     run = sample_run(timeline=[(0.0, "{"), (1.001, '"a"'), (250.5, ":1}")])
     store.add(run)

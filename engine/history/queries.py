@@ -8,14 +8,14 @@ the SQL, so every process and host sees the same answer.
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    Connection,
     and_,
-    bindparam,
     case,
     delete,
     func,
@@ -23,19 +23,16 @@ from sqlalchemy import (
     or_,
     select,
     text,
-    type_coerce,
-    union,
 )
 
+from engine.history import search
 from engine.store import STALE_AFTER, Store, StoredRun
 from engine.store.db import db_now
 from engine.store.records import INTERRUPTED, RUNNING
 from engine.store.tables import runs
-from engine.store.textsafe import SafeText
 from engine.store.timeline import unpack
 
 PREVIEW_CHARS = 200
-_TRIGRAM = 3  # FTS5's trigram index cannot answer shorter terms: those scan instead
 
 
 @dataclass(frozen=True)
@@ -79,6 +76,26 @@ _SUMMARY = ("id", "started_at", "ended_at", "schema_name", "schema_version", "pr
 NEWEST_FIRST = (runs.c.started_at.desc(), runs.c.seq.desc())
 
 
+class RunPage(tuple[list[RunSummary], int]):
+    """`(rows, total)`, unpacked like a pair. `exact` is False when a search matched more
+    runs than the count cap: `total` is then the cap (the page shows "5,000+")."""
+
+    exact: bool
+
+    def __new__(cls, rows: list[RunSummary], total: int, exact: bool = True) -> RunPage:
+        page = super().__new__(cls, (rows, total))
+        page.exact = exact
+        return page
+
+    @property
+    def rows(self) -> list[RunSummary]:
+        return self[0]
+
+    @property
+    def total(self) -> int:
+        return self[1]
+
+
 def list_runs(
     store: Store,
     filters: RunFilters | None = None,
@@ -86,18 +103,54 @@ def list_runs(
     offset: int = 0,
     *,
     stale_after: float = STALE_AFTER,
-) -> tuple[list[RunSummary], int]:
+    count_cap: int = search.COUNT_CAP,
+) -> RunPage:
     """One page of runs, newest first, and how many runs match in all."""
-    conds = conditions(store, filters or RunFilters(), stale_after)
-    page = (
-        select(*(runs.c[name] for name in _SUMMARY), runs.c.input_text,
-               shown_status(store, stale_after))
-        .where(*conds).order_by(*NEWEST_FIRST).limit(limit).offset(offset)
-    )
+    f = filters or RunFilters()
+    term = (f.search or "").strip()
+    base = conditions(store, replace(f, search=None), stale_after)
+    page = Page(store, limit, offset, stale_after)
     with store.reading() as conn:
-        total = conn.execute(select(func.count()).select_from(runs).where(*conds)).scalar_one()
-        rows = conn.execute(page).mappings().all()
-    return [_summary(row) for row in rows], total
+        if not term:
+            total = conn.execute(select(func.count()).select_from(runs).where(*base)).scalar_one()
+            return RunPage(page.rows(conn, base), total)
+        found = search.candidates(conn, store, base, term, count_cap + 1)
+        if len(found) <= count_cap:  # all matches in hand: sort and cut the page here
+            newest = sorted(found, key=lambda seq: (found[seq], seq), reverse=True)
+            chosen = newest[offset : offset + limit]
+            rows = page.rows(conn, [runs.c.seq.in_(chosen)], first=0) if chosen else []
+            return RunPage(rows, len(found))
+        return RunPage(page.dense(conn, base, term), count_cap, exact=False)
+
+
+@dataclass(frozen=True)
+class Page:
+    store: Store
+    limit: int
+    offset: int
+    stale_after: float
+
+    def rows(
+        self, conn: Connection, conds: list[Any], first: int | None = None
+    ) -> list[RunSummary]:
+        """The page's rows among `conds`, skipping `first` rows (default: the offset)."""
+        query = (
+            select(*(runs.c[name] for name in _SUMMARY), runs.c.input_text,
+                   shown_status(self.store, self.stale_after))
+            .where(*conds).order_by(*NEWEST_FIRST).limit(self.limit)
+            .offset(self.offset if first is None else first)
+        )
+        return [_summary(row) for row in conn.execute(query).mappings()]
+
+    def dense(self, conn: Connection, base: list[Any], term: str) -> list[RunSummary]:
+        """Newest first, each run checked: matches are dense, so the page fills quickly."""
+        if self.store.dialect == "postgresql":
+            # Postgres cannot estimate how common a word is in long texts (they are left out
+            # of its statistics), and would collect every match before sorting. Make it walk
+            # the started_at index instead, for this transaction only.
+            conn.execute(text("SET LOCAL enable_bitmapscan = off"))
+            conn.execute(text("SET LOCAL enable_seqscan = off"))
+        return self.rows(conn, [*base, search.row_matches(self.store, term)])
 
 
 def get_run(store: Store, run_id: str, *, stale_after: float = STALE_AFTER) -> StoredRun | None:
@@ -142,7 +195,7 @@ def conditions(store: Store, f: RunFilters, stale_after: float) -> list[ColumnEl
     if f.started_to is not None:
         conds.append(runs.c.started_at < f.started_to)
     if f.search and f.search.strip():
-        conds.append(_search(store, f.search.strip()))
+        conds.append(search.matching(store, f.search.strip()))
     return conds
 
 
@@ -164,25 +217,6 @@ def _status(store: Store, wanted: str | Collection[str], stale_after: float) -> 
     if others:
         options.append(runs.c.status.in_(sorted(others)))
     return or_(*options)
-
-
-def _search(store: Store, term: str) -> ColumnElement[bool]:
-    if store.dialect == "sqlite" and len(term) >= _TRIGRAM:
-        phrase = '"' + term.replace('"', '""') + '"'  # one phrase: no FTS5 query syntax
-        matches = [
-            select(text("rowid")).select_from(text(fts)).where(
-                text(f"{fts} MATCH :{name}").bindparams(
-                    bindparam(name, phrase, type_=SafeText())  # stored text is escaped too
-                )
-            )
-            for name, fts in (("q_in", "runs_input_text_fts"), ("q_out", "runs_result_fts"))
-        ]
-        return runs.c.seq.in_(union(*matches))
-    pattern = "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-    # Postgres answers ILIKE from the pg_trgm GIN indexes; the other cases scan. The result
-    # is JSON: search its text, not a JSON-encoded pattern.
-    columns = (runs.c.input_text, type_coerce(runs.c.result, SafeText()))
-    return or_(*(column.ilike(pattern, escape="\\") for column in columns))
 
 
 def _summary(row: Any) -> RunSummary:

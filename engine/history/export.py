@@ -134,6 +134,7 @@ def cell(value: Any) -> str:
         return repr(value)  # a number, never a formula, even when negative
     if not isinstance(value, str):
         value = json.dumps(value, ensure_ascii=False)
-    value = _UNWRITABLE.sub("\ufffd", value)
+    if _UNWRITABLE.search(value):
+        value = _UNWRITABLE.sub("\ufffd", value)
     return "'" + value if value.startswith(_FORMULA_START) else value
 

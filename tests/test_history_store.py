@@ -19,6 +19,7 @@ from sqlalchemy import MetaData, bindparam, inspect, select, text
 from engine.history import RunFilters, export_csv, export_jsonl, get_run, list_runs
 from engine.store import Store, StoredRun, load_settings, open_store
 from engine.store import db as store_db
+from engine.store import store as store_module
 from engine.store.records import utcnow
 from engine.store.textsafe import UTCDateTime
 from engine.store.timeline import unpack
@@ -359,6 +360,21 @@ def test_purge_deletes_runs_older_than_the_retention(db_url: str) -> None:
     # A store with a retention setting purges when it is first used (start-up).
     with Store(db_url, retention_days=5) as keeping:
         assert [r.id for r in list_runs(keeping)[0]] == ["age-1"]
+
+
+def test_the_retention_purge_runs_again_once_it_is_due(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with Store(db_url, retention_days=5) as store:
+        store.add(sample_run(id="old", started_at=utcnow() - timedelta(days=6)))
+        assert get_run(store, "old") is not None  # purged at start-up only, not since
+        monkeypatch.setattr(store_module, "PURGE_EVERY", 0.0)  # "a day later"
+        assert get_run(store, "old") is None
+
+
+def test_the_store_never_shows_a_database_password() -> None:
+    shown = repr(Store("postgresql+psycopg://fs:hunter2-secret@db.example:5432/history"))
+    assert "hunter2" not in shown and "db.example" in shown
 
 
 def test_database_size_counts_the_file_and_its_wal(store: Store) -> None:

@@ -64,6 +64,7 @@ class Store:
         self._pump = _HeartbeatPump(self, heartbeat_every)
         self._statements = _Statements(self.dialect)
         self._last_purge = 0.0
+        self._purging = False
 
     @classmethod
     def from_settings(cls, settings: HistorySettings, **kwargs: Any) -> Store:
@@ -208,13 +209,20 @@ class Store:
                 return removed
 
     def _purge_if_due(self) -> None:
+        """At start-up (first use), then at most once every PURGE_EVERY seconds."""
         now = time.monotonic()
         with self._lock:
-            due = not self._last_purge or now - self._last_purge >= PURGE_EVERY
+            # purge() itself uses the engine: `_purging` keeps it from purging again inside.
+            due = not self._purging and (
+                not self._last_purge or now - self._last_purge >= PURGE_EVERY
+            )
             if due:
-                self._last_purge = now
+                self._last_purge, self._purging = now, True
         if due:
-            self.purge()
+            try:
+                self.purge()
+            finally:
+                self._purging = False
 
     def database_size(self) -> int:
         return db.database_size(self.engine)

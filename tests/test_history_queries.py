@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -133,6 +134,13 @@ def test_a_search_beyond_the_count_cap_pages_the_same_runs(store: Store, term: s
     filtered = RunFilters(search=term, schema="Invoice")
     capped = list_runs(store, filtered, limit=100, count_cap=1)
     assert [r.id for r in capped.rows] == [r.id for r in exact.rows if r.schema_name == "Invoice"]
+
+
+def test_a_page_survives_pickling(store: Store) -> None:
+    fill(store)
+    page = list_runs(store, RunFilters(search="committee"), limit=2, count_cap=3)
+    again = pickle.loads(pickle.dumps(page))  # what st.cache_data does with it
+    assert (again, again.exact, again.rows, again.total) == (page, False, page.rows, 3)
 
 
 def test_get_run_and_timeline(store: Store) -> None:

@@ -87,6 +87,9 @@ class RunPage(tuple[list[RunSummary], int]):
         page.exact = exact
         return page
 
+    def __getnewargs__(self) -> tuple[list[RunSummary], int, bool]:  # type: ignore[override]
+        return self[0], self[1], self.exact  # pickle (st.cache_data) rebuilds it whole
+
     @property
     def rows(self) -> list[RunSummary]:
         return self[0]

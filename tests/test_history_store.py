@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from sqlalchemy import MetaData, bindparam, inspect, select, text
@@ -23,6 +24,9 @@ from engine.store import store as store_module
 from engine.store.records import utcnow
 from engine.store.textsafe import UTCDateTime
 from engine.store.timeline import unpack
+
+if TYPE_CHECKING:  # imported for real by pytest_plugins (importing it here first would
+    from tests.postgres import PostgresCluster  # keep pytest from rewriting its asserts)
 
 pytest_plugins = ["tests.postgres"]  # the db_url (SQLite and Postgres) and store fixtures
 
@@ -217,6 +221,21 @@ def test_the_heartbeat_thread_stops_beating_a_finished_run(store: Store) -> None
     later = get_run(store, run.id)
     assert ended is not None and later is not None
     assert later.heartbeat_at == ended.heartbeat_at and later.shown_status == "cancelled"
+
+
+def test_a_dropped_server_connection_is_replaced_before_use(
+    pg_cluster: PostgresCluster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    name = "fs_dropped"
+    with Store(pg_cluster.create_database(name)) as store:
+        store.add(sample_run(id="before"))
+        # The server ends every session of this database (a restart, an idle timeout).
+        pg_cluster.admin("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                         f"WHERE datname = '{name}'")
+        monkeypatch.setattr(store_db, "IDLE_PING_AFTER", 0.0)  # as if idle for a while
+        store.start(sample_run(id="after", status="running"))
+        assert {r.id for r in list_runs(store)[0]} == {"before", "after"}
+    pg_cluster.drop_database(name)
 
 
 # -- exact text ---------------------------------------------------------------------------

@@ -4,6 +4,7 @@ revision on first use."""
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -11,13 +12,23 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import ColumnElement, Engine, create_engine, event, func, literal_column, text
+from sqlalchemy import (
+    ColumnElement,
+    Engine,
+    create_engine,
+    event,
+    exc,
+    func,
+    literal_column,
+    text,
+)
 from sqlalchemy.engine import make_url
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 # Not Alembic's default name: a team Postgres database may hold other apps' migrations.
 VERSION_TABLE = "fieldstream_alembic_version"
 BUSY_TIMEOUT_MS = 30_000
+IDLE_PING_AFTER = 10.0  # seconds a pooled Postgres connection may idle before it is checked
 _LOCK_KEY = 0x46535452  # pg_advisory_xact_lock key serialising migrations ("FSTR")
 # Transactions that write on SQLite take the write lock up front (BEGIN IMMEDIATE): a deferred
 # transaction that reads first and then writes can fail with "database is locked" at once,
@@ -28,13 +39,35 @@ WRITE = {"sqlite_begin": "IMMEDIATE"}
 def connect(url: str) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(parsed, pool_pre_ping=True)
+        engine = create_engine(parsed)
+        event.listen(engine, "connect", _mark_used)
+        event.listen(engine, "checkout", _ping_if_idle)
+        event.listen(engine, "checkin", _mark_used)
+        return engine
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(parsed, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
     event.listen(engine, "connect", _sqlite_connect)
     event.listen(engine, "begin", _sqlite_begin)
     return engine
+
+
+def _ping_if_idle(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+    """Check a pooled server connection that sat idle (the server may have restarted or
+    dropped it) before use. A busy recorder skips this round trip: the usual
+    `pool_pre_ping` would add one to every start and finish of a run."""
+    if time.monotonic() - record.info.get("used", 0.0) < IDLE_PING_AFTER:
+        return
+    try:
+        with dbapi_conn.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        dbapi_conn.rollback()
+    except Exception:
+        raise exc.DisconnectionError() from None  # the pool opens a fresh one and retries
+
+
+def _mark_used(_dbapi_conn: Any, record: Any) -> None:
+    record.info["used"] = time.monotonic()
 
 
 def _sqlite_connect(dbapi_conn: Any, _record: Any) -> None:

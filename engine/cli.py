@@ -6,22 +6,36 @@
     fieldstream prepare              # join and verify the local model's weights
 
 `extract` prints each field on stderr the moment it is complete, then the final JSON on stdout
-(so `> out.json` keeps only the JSON). Exit codes: 0 done, 1 the extraction failed (the partial
-JSON is still printed), 2 bad arguments, a text too long for the model, or an unusable provider
-(one that sent nothing for FIELDSTREAM_READ_TIMEOUT seconds, too). Messages never contain the
-API key in use. With the local model, a run waits (and says so) while its slots are all busy.
+(so `> out.json` keeps only the JSON), then a line with the run's status and timings on stderr.
+Exit codes: 0 done, 1 the extraction failed (the partial JSON is still printed), 2 bad
+arguments, a text too long for the model, or an unusable provider (one that sent nothing for
+FIELDSTREAM_READ_TIMEOUT seconds, too). Messages never contain the API key in use. With the
+local model, a run waits (and says so) while its slots are all busy.
+
+A run here is a run like any other: the same Runner as the app's pages, so the same statuses,
+the same timings and the same run hooks (`engine.runs.hooks`; source `cli`).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import getpass
 import importlib
 import json
 import sys
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
-from engine.stream.errors import ExtractionError, ProviderError, redact, redact_error
+from engine.runs.display import format_seconds, json_text
+from engine.runs.runner import WAIT_SLOT, CancelEvent, Runner, StreamFactory
+from engine.runs.spec import SOURCE_CLI
+from engine.runs.status import RunStatus
+from engine.stream.changes import Done, Invalid
+from engine.stream.errors import ProviderError
+from engine.stream.snapshot import Snapshot
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -45,6 +59,10 @@ def _parser() -> argparse.ArgumentParser:
     return ap
 
 
+class UsageError(Exception):
+    """Bad input on the command line: an unknown schema, no text, a mode the provider lacks."""
+
+
 def load_schema(name: str) -> Any:
     """A schema from the library (case-insensitive) or `package.module:ClassName`."""
     from engine.schemas.library import SCHEMAS
@@ -54,11 +72,11 @@ def load_schema(name: str) -> Any:
         try:
             return getattr(importlib.import_module(module), attr)
         except (ImportError, AttributeError) as exc:
-            raise ProviderError(f"Cannot load schema {name!r}: {exc}") from None
+            raise UsageError(f"Cannot load schema {name!r}: {exc}") from None
     for key, schema in SCHEMAS.items():
         if key.casefold() == name.casefold():
             return schema
-    raise ProviderError(f"Unknown schema {name!r}. Library schemas: {', '.join(SCHEMAS)}.")
+    raise UsageError(f"Unknown schema {name!r}. Library schemas: {', '.join(SCHEMAS)}.")
 
 
 def _provider(name: str | None) -> Any:
@@ -77,14 +95,6 @@ def _show(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, default=str)
 
 
-def _dump(partial: Any) -> Any:
-    if hasattr(partial, "model_dump"):
-        return partial.model_dump(mode="json")
-    if isinstance(partial, list):
-        return [_dump(item) for item in partial]
-    return partial
-
-
 def _first_model(provider: Any) -> str:
     """A server configured without a model: take the first it lists (most serve just one)."""
     from engine.providers.registry import list_models
@@ -95,74 +105,99 @@ def _first_model(provider: Any) -> str:
     return models[0]
 
 
+def _who() -> str | None:
+    """The OS user running the CLI (the run's `who`), when the system says."""
+    with contextlib.suppress(Exception):  # no user name (a container's odd uid) is no error
+        return getpass.getuser()
+    return None
+
+
 def run_extract(args: argparse.Namespace, stdin: TextIO, out: TextIO, err: TextIO) -> int:
     schema = load_schema(args.schema)
     text = Path(args.file).read_text(encoding="utf-8") if args.file else stdin.read()
     if not text.strip():
-        raise ProviderError("No text to extract from: pipe it on stdin or pass --file.")
+        raise UsageError("No text to extract from: pipe it on stdin or pass --file.")
     provider = _provider(args.provider)
     mode = provider.pick_mode(args.mode)
     if args.mode and mode != args.mode:
-        raise ProviderError(f"{provider.name} does not support mode {args.mode!r}.")
+        raise UsageError(f"{provider.name} does not support mode {args.mode!r}.")
     model = args.model or provider.default_model or _first_model(provider)
     if not args.quiet:
         print(f"# {provider.name} · {model} · {mode}", file=err, flush=True)
-    key = provider.api_key
+    runner = _start(args, text, schema, provider, model, mode, err)
     try:
-        return _stream(args, text, schema, provider, model, mode, out, err)
-    except ProviderError as exc:  # the key in use may have any shape: mask it here too
-        raise redact_error(exc, key) from None
-    except ExtractionError as exc:
-        print(f"error: {redact(exc.message, key)}", file=err)
-        return EXIT_FAILED
-    except Exception as exc:  # an unexpected client failure: one line, never the key
-        print(f"error: {redact(f'{type(exc).__name__}: {exc}', key)}", file=err)
-        return EXIT_FAILED
+        runner.wait()
+    except KeyboardInterrupt:
+        runner.stop(wait=2.0)  # close the request; the end hooks still see the run
+        raise
+    return _finish(runner, out, err, quiet=args.quiet)
 
 
-def _stream(
+def _start(
     args: argparse.Namespace, text: str, schema: Any, provider: Any, model: str, mode: str,
-    out: TextIO, err: TextIO,
-) -> int:  # fmt: skip
-    from engine.providers.registry import client_for
-    from engine.runs.runner import stream_extraction
-    from engine.stream.changes import Done, Invalid
+    err: TextIO,
+) -> Runner:  # fmt: skip
+    """The run, as the page starts one (same path, same hooks), printing as it goes."""
+    from engine.runs.start import extraction_factory, start_run
 
-    def waiting() -> None:
+    factory = extraction_factory(text, schema, provider, model, mode, args.max_tokens)
+    return start_run(text, args.schema, schema, provider, model, mode, args.max_tokens,
+                     source=SOURCE_CLI, who=_who(),
+                     factory=factory if args.quiet else _printing(factory, err))
+
+
+def _printing(factory: StreamFactory, err: TextIO) -> StreamFactory:
+    """The same stream, printing each field on `err` the moment it is complete (and saying
+    when the run waits for a free slot of the local model)."""
+
+    def printed(cancel: threading.Event) -> Iterator[Snapshot]:
+        if isinstance(cancel, CancelEvent):
+            cancel.on_notice(lambda what: _say_waiting(what, err))
+        snaps = factory(cancel)
+        try:
+            for snap in snaps:
+                _print_changes(snap, err)
+                yield snap
+        finally:
+            close = getattr(snaps, "close", None)  # the runner closes us: close the request
+            if close is not None:
+                close()
+
+    return printed
+
+
+def _say_waiting(what: str | None, err: TextIO) -> None:
+    if what == WAIT_SLOT:
         print("# waiting for a free slot on the local model…", file=err, flush=True)
 
-    snap = None
-    for snap in stream_extraction(
-        text, schema, provider, model, mode, args.max_tokens,
-        client=client_for(provider, model), on_wait=None if args.quiet else waiting,
-    ):  # fmt: skip
-        for change in snap.changes if not args.quiet else ():
-            if isinstance(change, Done) and _is_leaf(change.value):
-                print(
-                    f"  ✓ {change.path or '(root)'} = {_show(change.value)}", file=err, flush=True
-                )
-            elif isinstance(change, Invalid):
-                print(f"  ✗ {change.path}: {change.error}", file=err, flush=True)
-    return _finish(snap, out, err, quiet=args.quiet, key=provider.api_key)
+
+def _print_changes(snap: Snapshot, err: TextIO) -> None:
+    for change in snap.changes:
+        if isinstance(change, Done) and _is_leaf(change.value):
+            print(f"  ✓ {change.path or '(root)'} = {_show(change.value)}", file=err, flush=True)
+        elif isinstance(change, Invalid):
+            print(f"  ✗ {change.path}: {change.error}", file=err, flush=True)
 
 
-def _finish(snap: Any, out: TextIO, err: TextIO, *, quiet: bool, key: str | None = None) -> int:
-    if snap is None:
-        raise ProviderError("The provider sent no answer.")
-    if snap.error is None:
-        final = snap.final
-        print(json.dumps(_dump(final), ensure_ascii=False, indent=2), file=out, flush=True)
-        if not quiet and snap.timings:
-            t = snap.timings
-            first = f"{t.first_done:.2f}s" if t.first_done is not None else "-"
-            print(f"# first field {first} · total {t.elapsed:.2f}s", file=err, flush=True)
-        return EXIT_OK
-    print(json.dumps(_dump(snap.partial), ensure_ascii=False, indent=2), file=out, flush=True)
-    error: ExtractionError = snap.error
-    print(f"error: {redact(error.message, key)}", file=err)
-    if error.hint:
-        print(f"hint: {error.hint}", file=err)
-    return EXIT_FAILED
+def _finish(runner: Runner, out: TextIO, err: TextIO, *, quiet: bool) -> int:
+    """Print how the run ended: the JSON (the result, or what arrived) on `out`, the rest on
+    `err`. A provider that sent nothing is a usage problem (exit 2), raised for `main`."""
+    report = runner.report()
+    if not quiet:
+        t = report.timings
+        print(f"# {report.status} · first field {format_seconds(t.first_done)} · total "
+              f"{format_seconds(t.total)}", file=err, flush=True)
+    error = report.error  # already redacted with the run's key
+    if isinstance(error, ProviderError) and not report.chunks:
+        raise error
+    done = report.status is RunStatus.DONE
+    print(json_text(report.result if done else report.partial), file=out, flush=True)
+    if error is not None:
+        print(f"error: {error}", file=err)
+        hint = getattr(error, "hint", "")
+        if hint:
+            print(f"hint: {hint}", file=err)
+    return EXIT_OK if done else EXIT_FAILED
 
 
 def run_providers(out: TextIO) -> int:
@@ -202,7 +237,7 @@ def main(
         from engine.local.server import main as local_main
 
         return local_main(["prepare", *args.models])
-    except ProviderError as exc:
+    except (UsageError, ProviderError) as exc:
         print(f"error: {exc}", file=err)
         hint = getattr(exc, "hint", "")
         if hint:

@@ -179,14 +179,15 @@ def test_unreachable_server_is_said_plainly(server: ReplayServer) -> None:
 
 def test_stop_keeps_the_partial_and_closes_the_request(server: ReplayServer) -> None:
     from engine.providers.registry import available_providers
-    from engine.runs.runner import start_run
+    from engine.runs.start import start_run
+    from ui.keys import EXTRACT_KEYS
 
     server.queue(Reply.content(chunks(json.dumps(MEETING), 2), pace=0.05))
     at = extract_page()
     provider = next(p for p in available_providers() if p.name == "Custom server")
-    record = start_run(MEETING_NOTE, "MeetingInfo", MeetingInfo, provider, "replay-model",
+    runner = start_run(MEETING_NOTE, "MeetingInfo", MeetingInfo, provider, "replay-model",
                        "json_schema")
-    at.session_state["fs_run"] = record  # an extraction in flight, as Extract leaves it
+    at.session_state[EXTRACT_KEYS.run] = runner  # an extraction in flight, as Extract leaves it
     deadline = time.monotonic() + 10
     while len(server.sent) < 25 and time.monotonic() < deadline:
         time.sleep(0.02)
@@ -199,7 +200,7 @@ def test_stop_keeps_the_partial_and_closes_the_request(server: ReplayServer) -> 
     sent = len(server.sent)
     time.sleep(1.0)
     assert len(server.sent) <= sent + 1, "the server stopped sending: the request is closed"
-    assert not record.runner.thread_alive
+    assert not runner.thread_alive
 
 
 def test_nested_model_is_a_card_and_list_of_strings_grows(server: ReplayServer) -> None:

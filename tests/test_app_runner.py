@@ -12,20 +12,15 @@ from typing import Any
 
 import pytest
 
-from engine.runs.runner import (
-    FAILED,
-    FINISHED,
-    STOPPED,
-    CancelEvent,
-    Runner,
-    display_value,
-    explain,
-    table_rows,
-)
+from engine.runs.display import display_value, table_rows
+from engine.runs.outcome import explain
+from engine.runs.runner import CancelEvent, Runner
+from engine.runs.status import RunStatus
 from engine.schemas.fields import leaves
 from engine.schemas.library import MeetingInfo, UserProfile
 from engine.stream.changes import Done, Grew, Invalid, Started
 from engine.stream.errors import Cancelled, StreamInterrupted, Truncated
+from engine.stream.snapshot import Timings
 
 
 @dataclass
@@ -40,6 +35,8 @@ class FakeSnap:
     result: Any = None
     finish_reason: str | None = None
     usage: dict[str, Any] | None = None
+    partial: Any = None
+    timings: Timings | None = None
 
     @property
     def final(self) -> Any:
@@ -79,18 +76,22 @@ def _factory(snaps: list[FakeSnap], pace: float = 0.0, final: FakeSnap | None = 
 
 def _wait(runner: Runner, timeout: float = 5.0) -> None:
     deadline = time.monotonic() + timeout
-    while not runner.finished and time.monotonic() < deadline:
+    while not runner.ended and time.monotonic() < deadline:
         time.sleep(0.01)
-    assert runner.finished
+    assert runner.ended
 
 
 def test_runner_folds_changes_into_leaves() -> None:
     final = FakeSnap("{}", [], 1.0, is_final=True, result="MODEL", finish_reason="stop",
                      usage={"completion_tokens": 12})
-    runner = Runner(leaves(UserProfile), _factory(_profile_stream(), final=final)).start()
+    snaps = [*_profile_stream(), final]
+    timings = Timings(started=time.perf_counter(), first_token=0.01, first_done=0.02)
+    for snap in snaps:  # the stream's own timings ride on every snapshot
+        snap.timings = timings
+    runner = Runner(leaves(UserProfile), _factory(snaps)).start()
     _wait(runner)
     update = runner.take()
-    assert runner.status == FINISHED and runner.result == "MODEL"
+    assert runner.status == RunStatus.DONE and runner.result == "MODEL"
     assert set(update.leaves) == {"name", "bio", "interests"}  # first take shows everything
     assert update.leaves["name"].cell.value == "Alex"
     assert update.leaves["name"].cell.state == "done"
@@ -99,6 +100,7 @@ def test_runner_folds_changes_into_leaves() -> None:
     assert [c.value for c in update.leaves["interests"].items] == ["a"]
     assert update.metrics.completion_tokens == 12
     assert update.metrics.first_token is not None and update.metrics.first_done is not None
+    assert (update.metrics.first_token, update.metrics.first_done) == (0.01, 0.02)  # as sent
     assert runner.take().leaves == {}  # nothing changed since
 
 
@@ -144,7 +146,7 @@ def test_coalescing_limits_redraws_for_a_fast_stream() -> None:
     while True:
         update = runner.next_update(timeout=0.2, hz=20)
         draws += 1
-        if update.finished:
+        if update.ended:
             break
     seconds = time.perf_counter() - started
     assert draws <= seconds * 20 + 3
@@ -158,7 +160,7 @@ def test_stop_returns_at_once_and_keeps_partial() -> None:
     t0 = time.perf_counter()
     runner.stop(wait=1.0)
     assert time.perf_counter() - t0 < 1.0
-    assert runner.status == STOPPED and isinstance(runner.error, Cancelled)
+    assert runner.status == RunStatus.CANCELLED and isinstance(runner.error, Cancelled)
     assert not runner.thread_alive
     kept = runner.snapshot_all().leaves["bio"].cell.value
     assert kept and len(kept) < 1000
@@ -169,7 +171,7 @@ def test_final_error_keeps_partial_and_explains() -> None:
     final = FakeSnap("{", [], 0.3, is_final=True, error=err, finish_reason="length")
     runner = Runner(leaves(UserProfile), _factory(_profile_stream()[:2], final=final)).start()
     _wait(runner)
-    assert runner.status == FAILED and runner.error is err
+    assert runner.status == RunStatus.TRUNCATED and runner.error is err
     assert runner.snapshot_all().leaves["name"].cell.value == "Alex"
     outcome = explain(runner.error)
     assert "cut off" in outcome.headline and "token limit" in outcome.hint
@@ -182,7 +184,7 @@ def test_generator_exception_becomes_plain_error() -> None:
 
     runner = Runner(leaves(UserProfile), factory).start()
     _wait(runner)
-    assert runner.status == FAILED
+    assert runner.status == RunStatus.ERROR
     assert "lost" in explain(runner.error).headline
 
 
@@ -224,11 +226,11 @@ def test_100kb_answer_view_never_falls_behind() -> None:
             update = runner.next_update()
             draws += 1
             time.sleep(0.03)  # a slow view: drawing takes 30 ms each time
-            if update.finished:
+            if update.ended:
                 break
         seconds = time.perf_counter() - started
         behind = time.time() - srv.sent[-1][0]
-    assert runner.status == FINISHED, runner.error
+    assert runner.status == RunStatus.DONE, runner.error
     assert draws <= seconds * 20 + 3, (draws, seconds)
     assert behind < 0.5, f"the view saw the end {behind:.2f}s after the last chunk"
     items = runner.snapshot_all().leaves["interests"].items
@@ -249,7 +251,7 @@ def test_stopped_json_matches_the_form() -> None:
 @pytest.mark.parametrize("stall", ["mid-stream", "before the first chunk"])
 def test_stop_wakes_a_stream_blocked_on_a_silent_server(stall: str) -> None:
     from engine.providers.registry import Provider
-    from engine.runs.runner import extraction_factory
+    from engine.runs.start import extraction_factory
     from engine.schemas.library import Report
     from engine.testing.replay_server import ReplayServer, Reply
 
@@ -268,7 +270,7 @@ def test_stop_wakes_a_stream_blocked_on_a_silent_server(stall: str) -> None:
         runner.stop(wait=2.0)
         assert time.perf_counter() - t0 < 1.0
         assert not runner.thread_alive, "the request is still open"
-        assert runner.status == STOPPED
+        assert runner.status == RunStatus.CANCELLED
 
 
 def test_stop_is_reported_as_stopped_even_when_shutting_the_socket_breaks_the_stream() -> None:
@@ -293,5 +295,5 @@ def test_stop_is_reported_as_stopped_even_when_shutting_the_socket_breaks_the_st
     runner = holder["runner"] = Runner(leaves(UserProfile), factory).start()
     time.sleep(0.1)
     runner.stop(wait=1.0)
-    assert runner.status == STOPPED and isinstance(runner.error, Cancelled)
+    assert runner.status == RunStatus.CANCELLED and isinstance(runner.error, Cancelled)
     assert runner.snapshot_all().leaves["bio"].cell.value == "x"

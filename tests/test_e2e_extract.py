@@ -17,6 +17,7 @@ from engine.schemas.library import MEETING_NOTE
 from engine.testing.replay_server import ReplayServer, Reply
 from tests.support import MEETING
 from tests.ui_support import (
+    box_selector,
     chromium_page,
     chromium_path,
     field_events,
@@ -88,8 +89,8 @@ def sent_time_of_offset(sent: list[tuple[float, str]], offset: int) -> float:
 
 
 def wait_for_text(page: Any, field: str, text: str) -> None:
-    js = "([f, t]) => (document.querySelector('.st-key-fsbox_' + f) || {}).innerText?.includes(t)"
-    page.wait_for_function(js, arg=[field, text], timeout=30_000)
+    js = "([sel, t]) => (document.querySelector(sel) || {}).innerText?.includes(t)"
+    page.wait_for_function(js, arg=[box_selector(field), text], timeout=30_000)
 
 
 def wait_outcome(page: Any, timeout_ms: float = 60_000) -> None:
@@ -147,9 +148,9 @@ def test_stop_keeps_the_partial(app: str, page: Any, server: ReplayServer) -> No
     assert "client closed" in server.outcomes, server.outcomes
     last_sent = server.sent[-1][0]
     assert last_sent - clicked < 1.0, "the server kept streaming more than a second after Stop"
-    kept = page.locator(".st-key-fsbox_summary").inner_text()
+    kept = page.locator(box_selector("summary")).inner_text()
     assert "word40" in kept and "word599" not in kept
-    assert "done" in page.locator(".st-key-fsbox_title").inner_text()
+    assert "done" in page.locator(box_selector("title")).inner_text()
     screenshot(page, "e2e-extract-stopped")
 
 
@@ -195,7 +196,7 @@ def test_local_model_on_the_seed_note(tmp_path: Path) -> None:
         page.wait_for_timeout(1500)
         screenshot(page, "e2e-local-model")
         done = first_seen(field_events(page), "done")
-        text = page.locator(".st-key-fsbox_date").inner_text()
+        text = page.locator(box_selector("date")).inner_text()
         assert "done" in text or "invalid" in text, text
         assert len(done) >= 3, done
         assert "March" in text or "2024" in text, text

@@ -208,7 +208,7 @@ def test_a_failed_model_listing_can_be_retried(server: ReplayServer) -> None:
     at.switch_page(EXTRACT).run()
     assert "rejected the API key" in shown(at.caption)
     server.api_key = None  # ... until its operator fixes it
-    at.button(key="fs_models_retry").click().run()
+    at.button(key="fs_model_retry").click().run()
     assert not at.exception, at.exception
     assert "Could not list" not in shown(at.caption)
     assert at.selectbox(key="fs_model").value == "replay-model"

@@ -24,7 +24,10 @@ from pydantic import BaseModel
 from engine import cli
 from engine.llm.extract import extract
 from engine.providers import registry as pv
-from engine.runs.runner import FAILED, STOPPED, WAIT_SLOT, Runner, explain, start_run
+from engine.runs.outcome import explain
+from engine.runs.runner import WAIT_SLOT, Runner
+from engine.runs.start import start_run
+from engine.runs.status import RunStatus
 from engine.schemas.library import MEETING_NOTE, Report
 from engine.stream.errors import ProviderError, StreamInterrupted, TextTooLong, TimedOut
 from engine.testing.replay_server import ReplayServer, Reply
@@ -60,7 +63,7 @@ def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> None
 
 
 def finish(runner: Runner, timeout: float) -> None:
-    wait_until(lambda: runner.finished and not runner.thread_alive, timeout, "the run ended")
+    wait_until(lambda: runner.ended and not runner.thread_alive, timeout, "the run ended")
 
 
 def custom(srv: Any, key: str | None = KEY) -> pv.Provider:
@@ -171,11 +174,11 @@ def test_the_runners_catch_all_is_redacted_with_the_runs_key() -> None:
         yield  # a generator, like every stream factory
 
     with ReplayServer() as srv:
-        record = start_run("t", "Report", Report, custom(srv), "m", "json_schema",
+        runner = start_run("t", "Report", Report, custom(srv), "m", "json_schema",
                            factory=broken)
-        finish(record.runner, 5)
-    outcome = explain(record.runner.error)
-    assert record.runner.status == FAILED
+        finish(runner, 5)
+    outcome = explain(runner.error)
+    assert runner.status == RunStatus.ERROR
     assert KEY not in outcome.detail and KEY not in outcome.headline
     assert "proxy refused key ***" in outcome.detail
 
@@ -253,10 +256,10 @@ def test_a_stream_that_stalls_ends_with_what_arrived(monkeypatch: pytest.MonkeyP
 def test_the_page_runner_gives_up_on_a_silent_server(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FIELDSTREAM_READ_TIMEOUT", "1")
     with SilentServer() as silent:
-        record = start_run("t", "Report", Report, custom(silent), "m", "json_schema")
-        finish(record.runner, 6)
-    outcome = explain(record.runner.error)
-    assert isinstance(record.runner.error, TimedOut)
+        runner = start_run("t", "Report", Report, custom(silent), "m", "json_schema")
+        finish(runner, 6)
+    outcome = explain(runner.error)
+    assert isinstance(runner.error, TimedOut)
     assert outcome.headline.startswith("The model sent nothing for too long")
     assert "FIELDSTREAM_READ_TIMEOUT" in outcome.hint
 
@@ -287,10 +290,10 @@ def test_a_5mb_text_for_openai_is_refused_before_sending(monkeypatch: pytest.Mon
         openai_ = pv.Provider(pv.OPENAI_NAME, "openai", srv.base_url, pv.MODES, "gpt-4o-mini",
                               api_key="sk-test-0123456789")
         started = time.monotonic()
-        record = start_run(HUGE, "Report", Report, openai_, "gpt-4o-mini", "json_schema", 2048)
-        finish(record.runner, 10)
+        runner = start_run(HUGE, "Report", Report, openai_, "gpt-4o-mini", "json_schema", 2048)
+        finish(runner, 10)
         assert srv.requests == [], "5 MB were sent to a model that cannot take them"
-    error = record.runner.error
+    error = runner.error
     assert isinstance(error, TextTooLong) and not error.exact
     outcome = explain(error)
     assert outcome.headline.startswith("The text is too long for gpt-4o-mini: about 1,")
@@ -387,9 +390,9 @@ def test_local_texts_are_counted_exactly_against_a_slots_context(local: Any) -> 
     provider = pv.local_provider()
     window = local.slot_ctx
     long_text = "word " * (window + 200)
-    record = start_run(long_text, "Report", Report, provider, local.model, "json_schema", 512)
-    finish(record.runner, 30)
-    error = record.runner.error
+    runner = start_run(long_text, "Report", Report, provider, local.model, "json_schema", 512)
+    finish(runner, 30)
+    error = runner.error
     assert isinstance(error, TextTooLong) and error.exact
     assert error.tokens == local.count_tokens(request_messages(long_text))
     assert explain(error).headline == (
@@ -397,9 +400,9 @@ def test_local_texts_are_counted_exactly_against_a_slots_context(local: Any) -> 
         f"{window - 512:,}."
     )
     fits = "word " * (window - 1500)  # fits, but not with a 2,048-token answer
-    record = start_run(fits, "Report", Report, provider, local.model, "json_schema", 2048)
-    finish(record.runner, 30)
-    error = record.runner.error
+    runner = start_run(fits, "Report", Report, provider, local.model, "json_schema", 2048)
+    finish(runner, 30)
+    error = runner.error
     assert isinstance(error, TextTooLong)
     assert "but not together with the token limit of 2,048" in explain(error).headline
     assert f"Lower the token limit to {window - error.tokens:,} or less" in explain(error).hint
@@ -408,9 +411,9 @@ def test_local_texts_are_counted_exactly_against_a_slots_context(local: Any) -> 
 @pytest.mark.local_model
 def test_a_5mb_text_for_the_local_model_is_refused_at_once(local: Any) -> None:
     started = time.monotonic()
-    record = start_run(HUGE, "Report", Report, pv.local_provider(), local.model, "json_schema")
-    finish(record.runner, 10)
-    error = record.runner.error
+    runner = start_run(HUGE, "Report", Report, pv.local_provider(), local.model, "json_schema")
+    finish(runner, 10)
+    error = runner.error
     assert isinstance(error, TextTooLong) and not error.exact
     assert explain(error).headline.startswith(f"The text is too long for {local.model}: about")
     assert time.monotonic() - started < 3  # estimated from its length: nothing tokenized
@@ -419,15 +422,14 @@ def test_a_5mb_text_for_the_local_model_is_refused_at_once(local: Any) -> None:
 @pytest.mark.local_model
 def test_a_run_beyond_the_free_slots_queues_and_stop_ends_it_at_once(local: Any) -> None:
     with all_slots_taken(local):
-        record = start_run("Ann Lee met Bob.", "Report", Report, pv.local_provider(),
+        runner = start_run("Ann Lee met Bob.", "Report", Report, pv.local_provider(),
                            local.model, "json_schema", 32)
-        runner = record.runner
         wait_until(lambda: runner.take().waiting == WAIT_SLOT, 30, "the run says it queues")
-        assert runner.thread_alive and not runner.finished
+        assert runner.thread_alive and not runner.ended
         started = time.monotonic()
         runner.stop(wait=1.0)
         assert time.monotonic() - started < 0.6
-        assert runner.status == STOPPED and not runner.thread_alive
+        assert runner.status == RunStatus.CANCELLED and not runner.thread_alive
 
 
 @pytest.mark.local_model
@@ -436,15 +438,15 @@ def test_a_queued_run_starts_when_a_slot_frees_and_its_wait_is_not_a_timeout(
 ) -> None:
     monkeypatch.setenv("FIELDSTREAM_READ_TIMEOUT", "5")
     with all_slots_taken(local):
-        record = start_run("Ann Lee met Bob at noon.", "Report", Report, pv.local_provider(),
+        runner = start_run("Ann Lee met Bob at noon.", "Report", Report, pv.local_provider(),
                            local.model, "json_schema", 24)
-        wait_until(lambda: record.runner.take().waiting == WAIT_SLOT, 30, "the run queues")
+        wait_until(lambda: runner.take().waiting == WAIT_SLOT, 30, "the run queues")
         time.sleep(6)  # the queue outlasts the read timeout: it must not count
-        assert not record.runner.finished
-    finish(record.runner, 120)
-    error = record.runner.error
+        assert not runner.ended
+    finish(runner, 120)
+    error = runner.error
     assert not isinstance(error, TimedOut | TextTooLong | StreamInterrupted), error
-    assert record.runner.take().metrics.first_token is not None  # the model answered
+    assert runner.take().metrics.first_token is not None  # the model answered
 
 
 @pytest.mark.local_model

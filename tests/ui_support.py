@@ -1,6 +1,7 @@
 """Shared helpers for the app's browser tests and the UI latency bench: start `streamlit run
 app.py` on a free 127.0.0.1 port, launch Debian's Chromium through Playwright, and watch field
-states change in the page (each field box carries `st-key-fs_<path>__<state>__<n>`)."""
+states change in the page (each field header carries `st-key-fs_<lane>-<field>__<state>__<n>`,
+each field box `st-key-fsbox_<lane>-<field>`: the keys of `ui/keys.py`)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+from ui.keys import EXTRACT_KEYS, RunKeys
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"
@@ -114,9 +117,13 @@ def chromium_page(width: int = 1500, height: int = 1100) -> Iterator[Any]:
             browser.close()
 
 
+def box_selector(field: str, lane: str = EXTRACT_KEYS.lane) -> str:
+    """The CSS selector of a field's box in a lane (the Extract page's by default)."""
+    return ".st-key-" + RunKeys(lane).box(field)
+
+
 #: Records, in page time (Date.now(), ms since the epoch), every field state class that
-#: appears: window.__fs_events = [[t, path_slug, state], ...]; window.__fs_text(slug) reads
-#: a field's text.
+#: appears: window.__fs_events = [[t, lane, field_slug, state], ...].
 WATCH_JS = r"""
 () => {
   if (window.__fs_events) return;
@@ -127,10 +134,10 @@ WATCH_JS = r"""
     const t = Date.now();
     for (const el of els) {
       for (const c of el.classList) {
-        const m = /^st-key-fs_(.+)__([a-z]+)__\d+$/.exec(c);
+        const m = /^st-key-fs_([a-z][a-z0-9]*)-(.+)__([a-z]+)__\d+$/.exec(c);
         if (!m) continue;
-        const k = m[1] + '|' + m[2];
-        if (!seen.has(k)) { seen.add(k); window.__fs_events.push([t, m[1], m[2]]); }
+        const k = m[1] + '|' + m[2] + '|' + m[3];
+        if (!seen.has(k)) { seen.add(k); window.__fs_events.push([t, m[1], m[2], m[3]]); }
       }
     }
   };
@@ -147,9 +154,11 @@ def install_watch(page: Any) -> None:
     page.evaluate(WATCH_JS)
 
 
-def field_events(page: Any) -> list[tuple[float, str, str]]:
-    """[(seconds since the epoch, field slug, state)] in the order the browser saw them."""
-    return [(t / 1000.0, slug, state) for t, slug, state in page.evaluate("window.__fs_events")]
+def field_events(page: Any, lane: str = EXTRACT_KEYS.lane) -> list[tuple[float, str, str]]:
+    """[(seconds since the epoch, field slug, state)] of one lane (the Extract page's by
+    default), in the order the browser saw them."""
+    return [(t / 1000.0, slug, state) for t, seen_lane, slug, state
+            in page.evaluate("window.__fs_events") if seen_lane == lane]
 
 
 def first_seen(events: list[tuple[float, str, str]], state: str) -> dict[str, float]:

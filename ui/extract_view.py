@@ -2,21 +2,27 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
 import streamlit as st
 
-from engine.runs.runner import FINISHED, RunRecord, explain, start_run
+from engine.runs.display import json_text, jsonable
+from engine.runs.group import RunnerGroup
+from engine.runs.outcome import explain
+from engine.runs.runner import Runner
+from engine.runs.spec import SOURCE_EXTRACT, RunSpec
+from engine.runs.start import start_run
+from engine.runs.status import RunStatus
 from engine.schemas.fields import schema_rows
 from engine.schemas.library import SAMPLE_FOR_SCHEMA, SAMPLES, SCHEMAS
-from ui.live_form import LiveView
+from ui.keys import EXTRACT_KEYS, RunKeys
+from ui.live_form import LiveView, stream_lanes
 from ui.page import escape_md
 from ui.providers_view import load_providers, pick_mode, pick_model, pick_provider
 
-RUN_KEY = "fs_run"
-AUTOSTART_KEY = "fs_autostart"
+#: The Extract page shows one run, in one lane.
+KEYS = EXTRACT_KEYS
 
 
 def _on_sample_change() -> None:
@@ -84,21 +90,21 @@ def render_extract_page() -> None:
         extract = go_col.button("Extract", type="primary", key="fs_extract", width="stretch",
                                 disabled=settings.provider is None)
         stop = stop_col.button("Stop", key="fs_stop", width="stretch")
-    record: RunRecord | None = st.session_state.get(RUN_KEY)
-    if stop and record is not None:
-        record.runner.stop(wait=1.0)
-    wants_start = extract or st.session_state.pop(AUTOSTART_KEY, False)
+    runner: Runner | None = st.session_state.get(KEYS.run)
+    if stop and runner is not None:
+        runner.stop(wait=1.0)
+    wants_start = extract or st.session_state.pop(KEYS.autostart, False)
     if wants_start and settings.provider is not None:
-        if record is not None:
-            record.runner.stop()
+        if runner is not None:
+            runner.stop()
         if _start_and_stream(text, schema_name, schema, settings):
             return
     st.divider()
-    if record is not None:
-        render_run(record)
+    if runner is not None:
+        render_run(runner, KEYS)
     else:
         st.caption("Press Extract to fill in this form.")
-        LiveView(schema).build()
+        LiveView(schema, KEYS).build()
 
 
 def _start_and_stream(text: str, schema_name: str, schema: Any, settings: Settings) -> bool:
@@ -108,13 +114,12 @@ def _start_and_stream(text: str, schema_name: str, schema: Any, settings: Settin
         st.warning(problem)
         return False
     st.divider()
-    view = _build_view(schema_name, schema, settings.provider.name, settings.model,
-                       settings.mode)
-    # The placeholders exist before the request is sent.
-    record = start_run(text, schema_name, schema, settings.provider, settings.model,
-                       settings.mode, settings.max_tokens)
-    st.session_state[RUN_KEY] = record
-    render_run(record, view)
+    caption = _caption(schema_name, settings.provider.name, settings.model, settings.mode)
+    view = build_view(schema, KEYS, caption)  # the placeholders exist before the request
+    runner = start_run(text, schema_name, schema, settings.provider, settings.model,
+                       settings.mode, settings.max_tokens, source=SOURCE_EXTRACT)
+    st.session_state[KEYS.run] = runner
+    render_run(runner, KEYS, view)
     return True
 
 
@@ -126,42 +131,38 @@ def _cannot_start(text: str, model: str) -> str | None:
     return None
 
 
-def _build_view(schema_name: str, schema: Any, provider: str, model: str, mode: str) -> LiveView:
-    st.caption(escape_md(f"{schema_name} · {provider} · {model} · {mode}"))
-    view = LiveView(schema)
+def _caption(schema_name: str, provider: str, model: str, mode: str) -> str:
+    return escape_md(f"{schema_name} · {provider} · {model} · {mode}")
+
+
+def build_view(schema: Any, keys: RunKeys, caption: str) -> LiveView:
+    """A lane's caption (what runs where) and its empty live area."""
+    st.caption(caption)
+    view = LiveView(schema, keys)
     view.build()
     return view
 
 
-def render_run(record: RunRecord, view: LiveView | None = None) -> None:
-    """The live area for a run: streams it if it is still going, else redraws its end."""
+def render_run(runner: Runner, keys: RunKeys, view: LiveView | None = None) -> None:
+    """A lane's live area: streams its run if it is still going, else redraws its end."""
     if view is None:
-        view = _build_view(record.schema_name, record.schema, record.provider, record.model,
-                           record.mode)
-    runner = record.runner
-    if not runner.finished:
-        stream_into(view, record)
+        spec = _spec(runner)
+        view = build_view(spec.schema, keys,
+                          _caption(spec.schema_name, spec.provider, spec.model, spec.mode))
+    if not runner.ended:
+        stream_lanes({keys.lane: view}, RunnerGroup({keys.lane: runner}))
     view.apply(runner.snapshot_all(), runner, final=True)
-    render_outcome(record)
+    render_outcome(runner, keys)
 
 
-def stream_into(view: LiveView, record: RunRecord) -> None:
-    """Poll the runner ~20 times a second and redraw what changed. Any rerun (a click, Stop,
-    a closed tab) interrupts this loop at its next draw; the finally then stops the LLM
-    request. The finally makes no st.* call."""
-    runner = record.runner
-    try:
-        while True:
-            update = runner.next_update()
-            view.apply(update, runner)
-            if update.finished:
-                break
-    finally:
-        runner.stop()
+def _spec(runner: Runner) -> RunSpec:
+    if runner.spec is None:
+        raise ValueError("A lane shows runs started by start_run (they carry their spec).")
+    return runner.spec
 
 
-def render_outcome(record: RunRecord) -> None:
-    runner = record.runner
+def render_outcome(runner: Runner, keys: RunKeys) -> None:
+    """How the run ended in plain words, its problems by field, and its JSON to download."""
     outcome = explain(runner.error)
     box = {"success": st.success, "warning": st.warning}.get(outcome.kind, st.error)
     lines = [f"**{escape_md(outcome.headline)}**"]
@@ -171,29 +172,20 @@ def render_outcome(record: RunRecord) -> None:
     if outcome.detail:
         with st.expander("Technical detail"):
             st.text(outcome.detail)
-    errors = dict(getattr(runner.error, "errors", None) or {}) or runner.errors
+    errors = runner.field_errors
     if errors:
         st.markdown("**Problems by field**")
         st.dataframe([{"field": k, "problem": v} for k, v in errors.items()], hide_index=True,
                      width="stretch")
-    if runner.status == FINISHED and runner.result is not None:
-        _result_block(_model_json(runner.result), f"{record.schema_name}.json", "Result")
+    name = _spec(runner).schema_name
+    if runner.status is RunStatus.DONE and runner.result is not None:
+        _result_block(json_text(jsonable(runner.result)), f"{name}.json", "Result", keys)
     else:
-        _result_block(runner.json_text(), f"{record.schema_name}-partial.json",
-                      "What arrived (partial)")
+        _result_block(runner.json_text(), f"{name}-partial.json", "What arrived (partial)", keys)
 
 
-def _result_block(text: str, filename: str, title: str) -> None:
+def _result_block(text: str, filename: str, title: str, keys: RunKeys) -> None:
     st.markdown(f"**{escape_md(title)}**")
     st.code(text, language="json")
     st.download_button("Download JSON", text, file_name=filename, mime="application/json",
-                       key="fs_download")
-
-
-def _model_json(result: Any) -> str:
-    if hasattr(result, "model_dump_json"):
-        return result.model_dump_json(indent=2)
-    if isinstance(result, list):
-        items = [r.model_dump(mode="json") if hasattr(r, "model_dump") else r for r in result]
-        return json.dumps(items, indent=2, ensure_ascii=False)
-    return json.dumps(result, indent=2, ensure_ascii=False, default=str)
+                       key=keys.download)

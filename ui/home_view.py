@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from engine.schemas.library import MEETING_NOTE, SAMPLE_FOR_SCHEMA
-from ui.extract_view import AUTOSTART_KEY
+from ui.keys import EXTRACT_KEYS
 from ui.page import escape_md
 from ui.providers_view import (
     active_provider,
@@ -22,7 +22,7 @@ def _try_sample() -> None:
     st.session_state["fs_schema"] = "MeetingInfo"
     st.session_state["fs_sample"] = SAMPLE_FOR_SCHEMA["MeetingInfo"]
     st.session_state["fs_text"] = MEETING_NOTE
-    st.session_state[AUTOSTART_KEY] = True
+    st.session_state[EXTRACT_KEYS.autostart] = True
 
 
 def render_home() -> None:

@@ -1,13 +1,14 @@
 """The live form: one placeholder per leaf field, created before the stream starts, redrawn
 only when that field's value or state changed. Model text is always drawn as plain text.
 
-Every field box is a keyed container whose CSS class says which field it is and its state
-(`st-key-fs_<path>__<state>__<n>`), so browser tests can watch fields turn done.
+Every key is the lane's (`ui.keys.RunKeys`), so several live areas fit on one page. Every field
+header is a keyed container whose CSS class says which lane and field it is and its state
+(`st-key-fs_<lane>-<field>__<state>__<n>`), so browser tests can watch fields turn done.
+`stream_lanes` drives one or more live areas from one polling loop.
 """
 
 from __future__ import annotations
 
-import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,19 +16,12 @@ from typing import Any
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
-from engine.runs.runner import (
-    WAIT_SLOT,
-    Cell,
-    LeafData,
-    Runner,
-    Update,
-    display_value,
-    format_seconds,
-    state_label,
-    table_rows,
-)
+from engine.runs.display import display_value, format_seconds, state_label, table_rows
+from engine.runs.group import RunnerGroup
+from engine.runs.runner import WAIT_SLOT, Cell, LeafData, Runner, Update
 from engine.schemas.fields import GROUP, ITEMS, TABLE, FieldNode, field_tree, leaves
 from engine.stream.changes import INVALID, PENDING
+from ui.keys import RunKeys
 from ui.page import escape_md
 
 #: While streaming, the JSON / raw tabs show at most this many characters (the end of it);
@@ -37,10 +31,6 @@ SIDE_TABS_HZ = 2.0
 METRICS_HZ = 4.0
 TIMELINE_HZ = 1.0
 METRIC_LABELS = ("Time to first token", "Time to first done field", "Elapsed", "Tokens / s")
-
-
-def slug(path: str) -> str:
-    return re.sub(r"[^A-Za-z0-9]+", "_", path).strip("_") or "root"
 
 
 @dataclass
@@ -57,9 +47,11 @@ class Slots:
 
 
 class LiveForm:
-    """Placeholders for every leaf of a schema, drawn inside the current container."""
+    """Placeholders for every leaf of a schema, drawn inside the current container, with the
+    lane's keys."""
 
-    def __init__(self, schema: Any) -> None:
+    def __init__(self, schema: Any, keys: RunKeys) -> None:
+        self.keys = keys
         self.tree = field_tree(schema)
         self.nodes = {n.path: n for n in leaves(schema)}
         self.slots: dict[str, Slots] = {}
@@ -75,14 +67,14 @@ class LiveForm:
 
     def _build(self, node: FieldNode) -> None:
         if node.kind == GROUP:
-            with st.container(border=True, key=f"fsgroup_{slug(node.path)}"):
+            with st.container(border=True, key=self.keys.group(node.path)):
                 st.markdown(f"**{escape_md(node.name)}**")
                 if node.description:
                     st.caption(escape_md(node.description))
                 for child in node.children:
                     self._build(child)
             return
-        with st.container(border=True, key=f"fsbox_{slug(node.path)}"):
+        with st.container(border=True, key=self.keys.box(node.path)):
             slots = Slots(header=st.empty(), body=st.empty(), error=st.empty())
             if node.kind == ITEMS:
                 slots.items = st.container()
@@ -111,13 +103,13 @@ class LiveForm:
                 self._draw_scalar(node, data.cell)
 
     def _draw_header(self, node: FieldNode, slots: Slots, state: str, extra: str) -> None:
-        """The header carries the state in its key (`st-key-fs_<path>__<state>__<n>`); it is
-        redrawn only when the state or the count changes."""
+        """The header carries the state in its key (`st-key-fs_<lane>-<field>__<state>__<n>`);
+        it is redrawn only when the state or the count changes."""
         if slots.header_seen == (state, extra):
             return
         slots.header_seen = (state, extra)
         self._n += 1
-        key = f"fs_{slug(node.path)}__{state}__{self._n}"
+        key = self.keys.header(node.path, state, self._n)
         with slots.header.container(key=key):
             st.markdown(f"**{escape_md(node.name)}** · {state_label(state)}{extra}",
                         help=node.description or None)
@@ -183,10 +175,12 @@ WAITING_FOR_SLOT = ("Waiting for a free slot on the local model… it is busy wi
 
 
 class LiveView:
-    """The whole live area: progress, metrics, the form, and the JSON / raw / timeline tabs."""
+    """The whole live area of one lane: progress, metrics, the form, and the JSON / raw /
+    timeline tabs."""
 
-    def __init__(self, schema: Any) -> None:
-        self.form = LiveForm(schema)
+    def __init__(self, schema: Any, keys: RunKeys) -> None:
+        self.keys = keys
+        self.form = LiveForm(schema, keys)
         self._side_at = 0.0
         self._timeline_at = 0.0
         self._metrics_at = 0.0
@@ -238,7 +232,7 @@ class LiveView:
             self._timeline_at = now
 
     def _draw_progress(self, update: Update, final: bool) -> None:
-        waiting = not final and update.metrics.first_token is None and not update.finished
+        waiting = not final and update.metrics.chunks == 0 and not update.ended
         queued = waiting and update.waiting == WAIT_SLOT
         seen = (update.done_leaves, update.total_leaves, waiting, queued)
         if seen == self._progress_seen:
@@ -287,3 +281,14 @@ def _tail(text: str, final: bool) -> str:
         text[-LIVE_TAIL:]
     )
 
+
+def stream_lanes(views: dict[str, LiveView], group: RunnerGroup) -> None:
+    """Poll every lane's runner from one loop (~20 redraws a second in all) and redraw what
+    changed in each lane. Any rerun (a click, Stop, a closed tab) interrupts this loop at its
+    next draw; the finally then stops every request. The finally makes no st.* call."""
+    try:
+        while not group.ended:
+            for lane, update in group.next_update().items():
+                views[lane].apply(update, group.runners[lane])
+    finally:
+        group.stop()

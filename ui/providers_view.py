@@ -9,12 +9,15 @@ from typing import Any
 
 import streamlit as st
 
-from engine.runs.runner import default_mode, default_provider_index
+from engine.runs.start import default_mode, default_provider_index
 from engine.stream.errors import redact
 from ui.page import escape_md
 
 CHECK_TTL = 30.0  # seconds a reachability answer, or a failed model listing, is reused
 NOTICE_KEY = "fs_servers_notice"  # (kind, text) left by a button callback for the next run
+#: The Extract page's pickers (kept across pages; Home reads the provider). A page with a
+#: picker per lane passes keys of its own, so two pickers never share one.
+PROVIDER_KEY, MODEL_KEY, MODE_KEY = "fs_provider", "fs_model", "fs_mode"
 
 
 def load_providers(*, saved_problems: bool = True) -> tuple[list[Any], str | None]:
@@ -56,14 +59,14 @@ def _store(cache: dict[tuple[Any, ...], Any], key: tuple[Any, ...], value: Any) 
     cache[key] = value
 
 
-def pick_provider(providers: list[Any]) -> Any | None:
+def pick_provider(providers: list[Any], key: str = PROVIDER_KEY) -> Any | None:
     """The provider select box (kept across pages); returns the chosen provider."""
     if not providers:
         return None
     names = [p.name for p in providers]
-    if st.session_state.get("fs_provider") not in names:
-        st.session_state["fs_provider"] = names[default_provider_index(providers)]
-    name = st.selectbox("Provider", names, key="fs_provider",
+    if st.session_state.get(key) not in names:
+        st.session_state[key] = names[default_provider_index(providers)]
+    name = st.selectbox("Provider", names, key=key,
                         help="Where the language model runs. 'Local' needs no internet.")
     return providers[names.index(name)]
 
@@ -73,7 +76,7 @@ def active_provider(providers: list[Any]) -> Any | None:
     if not providers:
         return None
     names = [p.name for p in providers]
-    chosen = st.session_state.get("fs_provider")
+    chosen = st.session_state.get(PROVIDER_KEY)
     return providers[names.index(chosen)] if chosen in names else providers[
         default_provider_index(providers)
     ]
@@ -99,29 +102,31 @@ def _models(provider: Any, *, refresh: bool = False) -> tuple[list[str], str | N
     return hit[1], hit[2]
 
 
-def pick_model(provider: Any) -> str:
-    """The model select box (the provider's models; any name can be typed)."""
+def pick_model(provider: Any, key: str = MODEL_KEY) -> str:
+    """The model select box (the provider's models; any name can be typed). Its retry button
+    is keyed `<key>_retry`."""
+    retry = f"{key}_retry"
     # The retry button's click is in session state before the button is drawn again.
-    models, error = _models(provider, refresh=bool(st.session_state.get("fs_models_retry")))
+    models, error = _models(provider, refresh=bool(st.session_state.get(retry)))
     default = getattr(provider, "default_model", None)
     options = list(dict.fromkeys([m for m in [default, *models] if m]))
-    if st.session_state.get("fs_model") not in options:
-        st.session_state["fs_model"] = options[0] if options else None
+    if st.session_state.get(key) not in options:
+        st.session_state[key] = options[0] if options else None
     if error:  # the server's own words: shown as text, never as Markdown
         st.caption(escape_md(f"Could not list this provider's models: {error}"))
-        st.button("List the models again", key="fs_models_retry")
-    chosen = st.selectbox("Model", options, key="fs_model", accept_new_options=True,
+        st.button("List the models again", key=retry)
+    chosen = st.selectbox("Model", options, key=key, accept_new_options=True,
                           help="Pick one, or type a model name.")
     return chosen or ""
 
 
-def pick_mode(provider: Any) -> str:
+def pick_mode(provider: Any, key: str = MODE_KEY) -> str:
     """How the model is asked for JSON; the default suits the provider."""
     modes = list(getattr(provider, "modes", None) or ["json_schema"])
-    if st.session_state.get("fs_mode") not in modes:
-        st.session_state["fs_mode"] = default_mode(modes)
+    if st.session_state.get(key) not in modes:
+        st.session_state[key] = default_mode(modes)
     return st.selectbox(
-        "Mode", modes, key="fs_mode",
+        "Mode", modes, key=key,
         help="json_schema: the provider enforces the schema (best). tools: a function call. "
              "json_object / md_json: plain JSON, for servers without structured outputs.",
     )

@@ -3,48 +3,46 @@
 The LLM stream runs in its own thread and never waits for the view. It folds each Snapshot's
 changes into a small mirror keyed by form placeholder (one per leaf field, see
 `engine.schemas.fields.leaves`) and remembers which placeholders changed since the last draw. The
-view (a Streamlit script thread) calls `Runner.next_update()` at its own pace (about 20 times a
-second) and gets only what changed, so a 100 KB answer never makes it fall behind.
+view (a Streamlit script thread, or the CLI) calls `Runner.next_update()` at its own pace (about
+20 times a second) and gets only what changed, so a 100 KB answer never makes it fall behind.
+Several runners on one page are polled together by `engine.runs.group.RunnerGroup`.
 
 `Runner.stop()` sets the `cancel` event the stream checks after every chunk, closes the
 generator, and returns at once with what arrived (it uses no UI call, so it is safe in a
-`finally`). Everything here is UI-free; views turn the data into widgets.
+`finally`). When the run has ended (`Runner.ended`), its status is one `RunStatus`
+(`engine.runs.status`), and the run hooks (`engine.runs.hooks`) get its `report()`.
 
-`stream_extraction` is the one run path the app and the CLI share: check that the text fits,
-queue for a free slot of the local model, then stream with the read timeout. Every error a
-run reports is redacted with the key it used.
+Timings are the stream's own (`Snapshot.timings`, from the request's start), never a second
+clock: the page, the CLI and the history show the same numbers for the same run.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
-import os
-import socket
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from engine.runs import hooks
+from engine.runs.display import json_text, jsonable
+from engine.runs.hooks import Chunk, RunEnd, RunStart, RunTimings
+from engine.runs.spec import RunSpec
+from engine.runs.status import RunStatus, status_for
 from engine.schemas.fields import SCALAR, TABLE, FieldNode, leaf_key
-from engine.stream.changes import DONE, INVALID, PENDING, STREAMING
+from engine.stream.changes import DONE, INVALID, PENDING
 from engine.stream.errors import (
     Cancelled,
-    ContentFiltered,
     ExtractionError,
-    JSONStreamError,
     ProviderError,
-    Refused,
     StreamInterrupted,
-    TextTooLong,
-    TimedOut,
-    Truncated,
-    ValidationFailed,
     redact_error,
 )
+from engine.stream.snapshot import Snapshot, Timings
 
-StreamFactory = Callable[[threading.Event], Iterator[Any]]
+StreamFactory = Callable[[threading.Event], Iterator[Snapshot]]
 
 
 class CancelEvent(threading.Event):
@@ -95,11 +93,6 @@ def notice(cancel: threading.Event | None, what: str | None) -> None:
         cancel.notice(what)
 
 
-RUNNING = "running"
-FINISHED = "finished"  # validated result
-FAILED = "failed"  # ended with an ExtractionError / ProviderError (partial kept)
-STOPPED = "stopped"  # the user stopped it (partial kept)
-
 #: What a run can be waiting for before its first token (`Update.waiting`).
 WAIT_SLOT = "slot"  # queued: every slot of the local model is busy with other extractions
 
@@ -131,13 +124,16 @@ class LeafData:
 
 @dataclass
 class Metrics:
-    """Live numbers, all in seconds (None until known)."""
+    """Live numbers, in seconds (None until known). `first_token` and `first_done` are the
+    stream's (from the request's start); `elapsed` counts from the run's start, so it includes
+    `wait`, the time before the request (the budget check, a queue for a local slot)."""
 
     first_token: float | None = None
     first_done: float | None = None
     elapsed: float = 0.0
     chunks: int = 0
     completion_tokens: int | None = None
+    wait: float | None = None
 
     @property
     def tokens_per_s(self) -> float | None:
@@ -145,7 +141,7 @@ class Metrics:
         since the first token."""
         if self.first_token is None:
             return None
-        span = self.elapsed - self.first_token
+        span = self.elapsed - (self.wait or 0.0) - self.first_token
         count = self.completion_tokens if self.completion_tokens is not None else self.chunks
         return count / span if span > 0.05 else None
 
@@ -159,25 +155,31 @@ class Update:
     done_leaves: int
     total_leaves: int
     metrics: Metrics
-    status: str
+    status: RunStatus
     json_text: str | None = None  # set when the live JSON copy changed
     text_changed: bool = False
     seq: int = 0
     waiting: str | None = None  # WAIT_SLOT while queued for a free slot
 
     @property
-    def finished(self) -> bool:
-        return self.status != RUNNING
+    def ended(self) -> bool:
+        """The run is no longer running (this is the update that says how it ended)."""
+        return self.status.ended
 
 
 class Runner:
     """One extraction in a background thread. Create, `start()`, poll `next_update()`.
 
-    `secret`: the API key the run uses; every error the runner records is redacted with it."""
+    `secret`: the API key the run uses; every error the runner records is redacted with it.
+    `spec`: what the run was asked for (the hooks pass it on; the runner itself needs only
+    the leaves and the stream factory)."""
 
     def __init__(
-        self, leaves: list[FieldNode], factory: StreamFactory, secret: str | None = None
-    ) -> None:
+        self, leaves: list[FieldNode], factory: StreamFactory, *, secret: str | None = None,
+        spec: RunSpec | None = None,
+    ) -> None:  # fmt: skip
+        self.run_id = uuid.uuid4().hex
+        self.spec = spec
         self._secret = secret
         self._waiting: str | None = None
         self._nodes = {n.path: n for n in leaves}
@@ -186,18 +188,25 @@ class Runner:
         self._dirty: set[str] = set(self._leaves)  # first draw shows every placeholder
         self._lock = threading.Lock()
         self._wake = threading.Event()
+        self._wakes = [self._wake]  # set on every change (a RunnerGroup adds its own)
         self.cancel = CancelEvent()
         self.cancel.on_notice(self._note_waiting)
         self._thread: threading.Thread | None = None
-        self._started = 0.0
+        self._started = 0.0  # perf_counter at start()
+        self._started_at = 0.0  # wall clock at start()
+        self._ended_at: float | None = None
         self._metrics = Metrics()
-        self._times: dict[str, list[float | None]] = {}
+        self._request_at: float | None = None  # perf_counter when the request started
+        self._fields: dict[str, list[float | None]] = {}  # the stream's per-path spans
+        self._chunks: list[Chunk] = []
+        self._text_len = 0
+        self._value: Any = {}  # the live object, JSON-ready
         self._json = "{}"
         self._json_dirty = True
         self._json_at = 0.0
         self._text = ""
         self._text_dirty = False
-        self._status = RUNNING
+        self._status = RunStatus.RUNNING
         self._progress = 0.0
         self.error: BaseException | None = None
         self.result: Any = None
@@ -211,89 +220,108 @@ class Runner:
 
     def start(self) -> Runner:
         self._started = time.perf_counter()
+        self._started_at = time.time()
         self._thread = threading.Thread(target=self._run, name="fieldstream-runner", daemon=True)
         self._thread.start()
         return self
 
     def _run(self) -> None:
-        gen: Iterator[Any] | None = None
+        hooks.run_started(RunStart(self.run_id, self.spec, self._started_at))
+        gen: Iterator[Snapshot] | None = None
         try:
             gen = self._factory(self.cancel)
             for snap in gen:
                 self._absorb(snap)
-                if self.cancel.is_set() and not getattr(snap, "is_final", False):
+                if self.cancel.is_set() and not snap.is_final:
                     break
         except (ExtractionError, ProviderError) as exc:
             self._finish_error(exc)
         except Exception as exc:  # a bug or an unexpected client error: say it, keep partial
             self._finish_error(StreamInterrupted(f"{type(exc).__name__}: {exc}"))
         finally:
-            close = getattr(gen, "close", None)
+            close = getattr(gen, "close", None)  # any iterator will do; generators close
             if close is not None:
                 with contextlib.suppress(Exception):  # closing must never mask the outcome
                     close()
             self._finish_unended()
+            hooks.run_ended(self.report())
 
     def _note_waiting(self, what: str | None) -> None:
         with self._lock:
             self._waiting = what
-        self._wake.set()
+        self._signal()
 
-    def _absorb(self, snap: Any) -> None:
-        now = time.perf_counter() - self._started
+    def _signal(self) -> None:
+        for wake in self._wakes:
+            wake.set()
+
+    def _absorb(self, snap: Snapshot) -> None:
+        now = time.perf_counter()
         with self._lock:
-            if self._status != RUNNING:
+            if self._status.ended:
                 return  # stopped: keep exactly what the view was told
             self._waiting = None
-            self._count_chunk(snap, now)
-            for change in getattr(snap, "changes", ()):
-                self._apply_change(change, now)
-            self._progress = float(getattr(snap, "progress", self._progress) or 0.0)
-            self.errors = dict(getattr(snap, "errors", {}) or {})
-            self._metrics.elapsed = now
-            if now - self._json_at >= 1.0 / JSON_HZ or getattr(snap, "is_final", False):
+            if snap.timings is not None:
+                self._note_timings(snap.timings)
+            if not snap.is_final:
+                self._count_chunk(snap, now)
+            for change in snap.changes:
+                self._apply_change(change)
+            self._progress = float(snap.progress or 0.0)
+            self.errors = dict(snap.errors)
+            self._metrics.elapsed = now - self._started
+            if now - self._json_at >= 1.0 / JSON_HZ or snap.is_final:
                 self._copy_live(snap, now)
-            if getattr(snap, "is_final", False):
+            if snap.is_final:
                 self._absorb_final(snap)
-        self._wake.set()
+        self._signal()
 
-    def _count_chunk(self, snap: Any, now: float) -> None:
-        if getattr(snap, "is_final", False):
-            return
-        if self._metrics.first_token is None:
-            self._metrics.first_token = now
+    def _note_timings(self, timings: Timings) -> None:
+        """Take the stream's numbers as they are (same clock, `time.perf_counter`)."""
+        self._request_at = timings.started
+        metrics = self._metrics
+        metrics.wait = max(0.0, timings.started - self._started)
+        metrics.first_token = timings.first_token
+        metrics.first_done = timings.first_done
+        self._fields = timings.fields
+
+    def _count_chunk(self, snap: Snapshot, now: float) -> None:
+        """One more chunk: count it, keep its text and its (offset, delta) for the record."""
         self._metrics.chunks += 1
-
-    def _copy_live(self, snap: Any, now: float) -> None:
-        """Copy the live object and raw text (both O(answer) to read, so only a few times a
-        second, and once more at the end)."""
-        self._json_at = now
-        text = getattr(snap, "text", None)
-        if isinstance(text, str) and text != self._text:
+        text = snap.text
+        if len(text) < self._text_len:
+            self._text_len = 0  # a new stream began (tools mode drops prose before the call)
+        origin = self._request_at if self._request_at is not None else self._started
+        self._chunks.append((round((now - origin) * 1000), text[self._text_len:]))
+        self._text_len = len(text)
+        if text != self._text:
             self._text = text
             self._text_dirty = True
+
+    def _copy_live(self, snap: Snapshot, now: float) -> None:
+        """Copy the live object (O(answer) to dump, so only a few times a second, and once
+        more at the end)."""
+        self._json_at = now
         try:
-            value = _plain(snap)
-            self._json = json.dumps(value, ensure_ascii=False, indent=2, default=str)
+            value = jsonable(snap.partial)
+            self._json = json_text(value)
         except (TypeError, ValueError):
             return
+        self._value = value
         self._json_dirty = True
 
-    def _apply_change(self, change: Any, now: float) -> None:
+    def _apply_change(self, change: Any) -> None:
         path: str = change.path
         key = leaf_key(path)
         data = self._leaves.get(key)
         if data is None:
             return  # a group or the root: its leaves carry the news
-        self._track_time(key if path == key else path, change.state, now)
-        if change.state in (DONE, INVALID) and self._metrics.first_done is None:
-            self._metrics.first_done = now
         cell = self._cell_for(data, path[len(key):])
         if cell is None:
             return
         cell.state = change.state
         cell.value = change.value
-        cell.error = getattr(change, "error", None)
+        cell.error = change.error if change.state == INVALID else None
         self._dirty.add(key)
 
     def _cell_for(self, data: LeafData, rest: str) -> Cell | None:
@@ -321,44 +349,41 @@ class Runner:
             return None  # deeper than a cell: the cell's own Done carries the full value
         return data.cells[index].setdefault(column, Cell())
 
-    def _track_time(self, path: str, state: str, now: float) -> None:
-        times = self._times.setdefault(path, [now, None])
-        if state in (DONE, INVALID) and times[1] is None:
-            times[1] = now
-
-    def _absorb_final(self, snap: Any) -> None:
-        self.finish_reason = getattr(snap, "finish_reason", None)
-        self.usage = getattr(snap, "usage", None)
+    def _absorb_final(self, snap: Snapshot) -> None:
+        self.finish_reason = snap.finish_reason
+        self.usage = snap.usage
         tokens = (self.usage or {}).get("completion_tokens")
         if isinstance(tokens, int):
             self._metrics.completion_tokens = tokens
-        error = getattr(snap, "error", None)
+        error = snap.error
         if error is None:
             try:
                 self.result = snap.final
             except ExtractionError as exc:
                 error = exc
+        self._settle(error)
+
+    def _settle(self, error: BaseException | None) -> None:
+        """The run ends here (call with the lock held): its status, once, and the clock."""
         if error is not None:
             self.error = redact_error(error, self._secret)
-            self._status = STOPPED if isinstance(error, Cancelled) else FAILED
-        else:
-            self._status = FINISHED
+        self._status = status_for(error)
+        self._waiting = None
+        self._ended_at = time.time()
+        self._metrics.elapsed = time.perf_counter() - self._started
 
     def _finish_error(self, exc: BaseException) -> None:
         with self._lock:
-            if self._status != RUNNING:
+            if self._status.ended:
                 return
-            self.error = redact_error(exc, self._secret)
-            self._waiting = None
-            errors = getattr(exc, "errors", None)
-            if errors:
-                self.errors = dict(errors)
-            self._status = STOPPED if isinstance(exc, Cancelled) else FAILED
-            self._metrics.elapsed = time.perf_counter() - self._started
+            if isinstance(exc, ExtractionError) and exc.errors:
+                self.errors = dict(exc.errors)
+            self._settle(exc)
             # The live copy may be a few chunks old: what the form shows is the truth now.
-            self._json = json.dumps(self._mirror(), ensure_ascii=False, indent=2, default=str)
+            self._value = self._mirror()
+            self._json = json_text(self._value)
             self._json_dirty = True
-        self._wake.set()
+        self._signal()
 
     def _mirror(self) -> dict[str, Any]:
         """What arrived, rebuilt from the form's own cells (consistent with what is shown)."""
@@ -385,19 +410,32 @@ class Runner:
         at once (or after `wait` seconds at most for the thread to close the request)."""
         # Settle the outcome first: shutting the socket (a cancel hook) makes the stream fail,
         # and that failure must not be reported as a lost connection.
-        if self._status == RUNNING:
+        if not self._status.ended:
             self._finish_error(Cancelled("You stopped the extraction."))
         self.cancel.set()
-        if wait and self._thread is not None:
-            self._thread.join(wait)
+        if wait:
+            self.wait(wait)
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until the run's thread is over (its end hooks have run); False on timeout."""
+        if self._thread is not None:
+            self._thread.join(timeout)
+        return not self.thread_alive
+
+    def subscribe(self, wake: threading.Event) -> None:
+        """Also set `wake` whenever something changes (set at once, so nothing is missed)."""
+        with self._lock:
+            self._wakes.append(wake)
+        wake.set()
 
     @property
-    def status(self) -> str:
+    def status(self) -> RunStatus:
         return self._status
 
     @property
-    def finished(self) -> bool:
-        return self._status != RUNNING
+    def ended(self) -> bool:
+        """The run is no longer running (see `status` for how it ended)."""
+        return self._status.ended
 
     @property
     def thread_alive(self) -> bool:
@@ -406,6 +444,15 @@ class Runner:
     @property
     def text(self) -> str:
         return self._text
+
+    @property
+    def field_errors(self) -> dict[str, str]:
+        """Validation messages by path: the ending's own (the complete list) when it has
+        them, else the latest the stream reported."""
+        error = self.error
+        if isinstance(error, ExtractionError) and error.errors:
+            return dict(error.errors)
+        return dict(self.errors)
 
     def next_update(self, timeout: float = 0.2, hz: float = DRAW_HZ) -> Update:
         """Wait until something changed (or `timeout`), but never return sooner than 1/hz
@@ -424,7 +471,7 @@ class Runner:
         with self._lock:
             leaves = {k: _copy_leaf(self._leaves[k]) for k in self._dirty}
             self._dirty.clear()
-            if self._status == RUNNING:
+            if not self._status.ended:
                 self._metrics.elapsed = time.perf_counter() - self._started
             json_text = self._json if self._json_dirty else None
             self._json_dirty = False
@@ -441,7 +488,7 @@ class Runner:
                 json_text=json_text,
                 text_changed=text_changed,
                 seq=self._seq,
-                waiting=self._waiting if self._status == RUNNING else None,
+                waiting=self._waiting if not self._status.ended else None,
             )
         self._last_take = time.perf_counter()
         return update
@@ -455,12 +502,15 @@ class Runner:
         return self.take()
 
     def timeline(self) -> list[dict[str, Any]]:
-        """When each field started and finished (seconds from the request), for a chart."""
+        """When each field started and finished (seconds from the request, the stream's own
+        timings), for a chart."""
         with self._lock:
-            items = list(self._times.items())
-            end = self._metrics.elapsed
+            spans = list(dict(self._fields).items())  # a copy: the stream thread adds paths
+            end = self._metrics.elapsed - (self._metrics.wait or 0.0)
         rows = []
-        for path, (start, done) in items:
+        for path, (start, done) in spans:
+            if leaf_key(path) not in self._leaves:
+                continue  # a group or the root: its leaves have their own bars
             rows.append(
                 {
                     "field": path,
@@ -475,6 +525,33 @@ class Runner:
         with self._lock:
             return self._json
 
+    def report(self) -> RunEnd:
+        """What the run leaves behind (the end hooks get this once it has ended)."""
+        with self._lock:
+            status, metrics = self._status, self._metrics
+            done = status is RunStatus.DONE
+            timings = RunTimings(
+                started_at=self._started_at,
+                ended_at=self._ended_at if self._ended_at is not None else time.time(),
+                total=metrics.elapsed,
+                wait=metrics.wait,
+                first_token=metrics.first_token,
+                first_done=metrics.first_done,
+            )
+            return RunEnd(
+                run_id=self.run_id,
+                spec=self.spec,
+                status=status,
+                result=jsonable(self.result) if done else None,
+                partial=None if done else self._value,
+                field_errors=self.field_errors,
+                error=self.error,
+                usage=self.usage,
+                finish_reason=self.finish_reason,
+                timings=timings,
+                chunks=tuple(self._chunks),
+            )
+
 
 def _leaf_value(data: LeafData) -> Any:
     if data.kind == TABLE:
@@ -484,17 +561,6 @@ def _leaf_value(data: LeafData) -> Any:
     return [c.value for c in data.items]
 
 
-def _plain(snap: Any) -> Any:
-    """The live object as JSON-ready data: the Partial model (strings as far as they got),
-    else the raw parsed value."""
-    partial = getattr(snap, "partial", None)
-    if hasattr(partial, "model_dump"):
-        return partial.model_dump(mode="json")
-    if isinstance(partial, list):
-        return [p.model_dump(mode="json") if hasattr(p, "model_dump") else p for p in partial]
-    return getattr(snap, "value", None)
-
-
 def _copy_leaf(data: LeafData) -> LeafData:
     return LeafData(
         kind=data.kind,
@@ -502,241 +568,3 @@ def _copy_leaf(data: LeafData) -> LeafData:
         items=[Cell(c.value, c.state, c.error) for c in data.items],
         cells=[{k: Cell(c.value, c.state, c.error) for k, c in row.items()} for row in data.cells],
     )
-
-
-# --- plain-language outcome ----------------------------------------------------------------
-
-_HEADLINES: list[tuple[type[BaseException], str]] = [
-    (TextTooLong, "The text is too long for this model."),
-    (TimedOut, "The model sent nothing for too long, so the run was given up."),
-    (Truncated, "The answer was cut off before it was complete."),
-    (Refused, "The model refused to answer."),
-    (ContentFiltered, "The provider's safety filter stopped the answer."),
-    (Cancelled, "Stopped. Everything that arrived before you pressed Stop is kept below."),
-    (StreamInterrupted, "The connection to the model was lost in the middle of the answer."),
-    (ValidationFailed, "The answer arrived, but some fields do not fit the schema."),
-    (JSONStreamError, "The model's answer was not valid JSON."),
-    (ProviderError, "The model could not be reached."),
-    (ExtractionError, "The extraction did not finish with a valid result."),
-]
-
-_DEFAULT_HINTS: dict[type[BaseException], str] = {
-    ProviderError: "Check the provider and model (Extract page, right-hand column), then try "
-                   "again.",
-}
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """How a run ended, in words for people who write no code."""
-
-    kind: str  # "success" | "warning" | "error"
-    headline: str
-    detail: str
-    hint: str
-
-
-def explain(error: BaseException | None) -> Outcome:
-    """Plain words for how a run ended: a headline, the technical detail, what to try next."""
-    if error is None:
-        return Outcome("success", "Done: every field arrived and the result is valid.", "", "")
-    headline = next((h for cls, h in _HEADLINES if isinstance(error, cls)), "Something failed.")
-    if isinstance(error, TextTooLong):
-        headline = error.headline  # the numbers are the news: they go first
-    hint = getattr(error, "hint", "") or next(
-        (h for cls, h in _DEFAULT_HINTS.items() if isinstance(error, cls)), ""
-    )
-    if isinstance(error, Cancelled):
-        hint = "Press Extract to run it again."
-    if isinstance(error, Refused) and error.refusal:
-        detail = f"The model said: {error.refusal}"
-    else:
-        detail = str(error)
-    kind = "warning" if isinstance(error, Cancelled) else "error"
-    return Outcome(kind, headline, detail, hint)
-
-
-STATE_LABELS = {  # symbols every system font has (no emoji font needed)
-    PENDING: "○ waiting",
-    STREAMING: "✎ streaming",
-    DONE: "✓ done",
-    INVALID: "✗ invalid",
-}
-
-
-def state_label(state: str) -> str:
-    return STATE_LABELS.get(state, state)
-
-
-def display_value(value: Any) -> str:
-    """A value as plain text for the form (containers as compact JSON)."""
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, int | float):
-        return f"{value:,}" if isinstance(value, int) else f"{value:,.2f}".rstrip("0").rstrip(".")
-    return json.dumps(value, ensure_ascii=False, default=str)
-
-
-def table_rows(data: LeafData, columns: list[str]) -> list[dict[str, str]]:
-    """Rows for a growing table: one dict per row, a `state` column first."""
-    rows = []
-    for item, cells in zip(data.items, data.cells, strict=False):
-        row = {"state": state_label(item.state)}
-        for col in columns:
-            cell = cells.get(col)
-            row[col] = display_value(cell.value) if cell is not None else ""
-        rows.append(row)
-    return rows
-
-
-def format_seconds(value: float | None) -> str:
-    if value is None:
-        return "—"
-    return f"{value * 1000:.0f} ms" if value < 1 else f"{value:.2f} s"
-
-
-
-# --- starting a run ------------------------------------------------------------------------
-
-MODE_PREFERENCE = ("json_schema", "tools", "json_object", "md_json")
-
-
-def default_mode(modes: list[str]) -> str:
-    """The most reliable mode a provider supports (schema-enforced first)."""
-    for mode in MODE_PREFERENCE:
-        if mode in modes:
-            return mode
-    return modes[0] if modes else "json_schema"
-
-
-def default_provider_index(providers: list[Any]) -> int:
-    """FIELDSTREAM_DEFAULT_PROVIDER by name if set and present, else the first (local)."""
-    wanted = os.environ.get("FIELDSTREAM_DEFAULT_PROVIDER", "").strip().lower()
-    for i, provider in enumerate(providers):
-        if wanted and provider.name.lower() == wanted:
-            return i
-    return 0
-
-
-@dataclass
-class RunRecord:
-    """A run as the view keeps it across reruns: what was asked, and its runner."""
-
-    schema_name: str
-    schema: Any
-    provider: str
-    model: str
-    mode: str
-    runner: Runner
-    text_chars: int = 0
-
-
-def local_server(provider: Any, model: str) -> Any | None:
-    """The local model's server (`engine.local.server.LocalServer`) for a local provider."""
-    if getattr(provider, "kind", None) != "local":
-        return None
-    from engine.local.server import ensure_server
-
-    return ensure_server(model or provider.default_model)
-
-
-def stream_extraction(
-    text: str,
-    schema: Any,
-    provider: Any,
-    model: str,
-    mode: str,
-    max_tokens: int | None = None,
-    *,
-    client: Any,
-    cancel: threading.Event | None = None,
-    on_wait: Callable[[], None] | None = None,
-    on_slot: Callable[[], None] | None = None,
-) -> Iterator[Any]:
-    """The snapshots of one extraction, the way the app and the CLI run it.
-
-    First the text must fit the model (`TextTooLong` otherwise, counted exactly for the local
-    model, before anything is queued). Then, for the local model, the request holds one of its
-    slots: when none is free, `on_wait()` is called and the run queues (Stop, i.e. `cancel`,
-    ends the wait at once); `on_slot()` is called once a slot is held. The read timeout
-    starts only then, so time spent queued never counts towards it."""
-    from engine.llm.budget import check_fits
-    from engine.llm.extract import build_request, extract
-
-    server = local_server(provider, model)
-    request = build_request(text, schema, model=model, mode=mode, max_tokens=max_tokens)
-    check_fits(request, kind=provider.kind, model=model, max_tokens=max_tokens, server=server)
-    slot = server.slot(cancel, on_wait) if server is not None else contextlib.nullcontext()
-    with slot:
-        if on_slot is not None:
-            on_slot()
-        yield from extract(text, schema, client=client, model=model, mode=mode,
-                           max_tokens=max_tokens, cancel=cancel)
-
-
-def extraction_factory(
-    text: str, schema: Any, provider: Any, model: str, mode: str, max_tokens: int | None = None
-) -> StreamFactory:
-    """A factory that connects to the provider and streams the extraction in the runner's
-    thread (so starting the local model, a slow connect or a queue never blocks the view)."""
-
-    def factory(cancel: threading.Event) -> Iterator[Any]:
-        from engine.providers.registry import client_for
-
-        client, close = stoppable_client(client_for(provider, model), cancel)
-        try:
-            yield from stream_extraction(
-                text, schema, provider, model, mode, max_tokens, client=client, cancel=cancel,
-                on_wait=lambda: notice(cancel, WAIT_SLOT), on_slot=lambda: notice(cancel, None),
-            )  # fmt: skip
-        finally:
-            close()
-
-    return factory
-
-
-def stoppable_client(client: Any, cancel: threading.Event) -> tuple[Any, Callable[[], None]]:
-    """A copy of an `openai.OpenAI` client with its own connection, whose socket is shut down
-    when `cancel` is set: a read blocked on a silent server (a model still reading the
-    prompt, a stalled stream) returns at once instead of at the next chunk.
-    Returns (client, close)."""
-    import openai
-
-    sockets: list[socket.socket] = []
-
-    def trace(event: str, info: dict[str, Any]) -> None:
-        if event == "connection.connect_tcp.complete":
-            stream = info.get("return_value")
-            sock = stream.get_extra_info("socket") if stream is not None else None
-            if sock is not None:
-                sockets.append(sock)
-
-    def on_request(request: Any) -> None:
-        request.extensions["trace"] = trace
-
-    def shut() -> None:
-        for sock in list(sockets):
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
-
-    http = openai.DefaultHttpxClient(timeout=client.timeout,
-                                     event_hooks={"request": [on_request]})
-    if isinstance(cancel, CancelEvent):
-        cancel.on_set(shut)
-    return client.with_options(http_client=http), http.close
-
-
-def start_run(
-    text: str, schema_name: str, schema: Any, provider: Any, model: str, mode: str,
-    max_tokens: int | None = None, factory: StreamFactory | None = None,
-) -> RunRecord:
-    """Start an extraction in the background and return its record."""
-    from engine.schemas.fields import leaves
-
-    factory = factory or extraction_factory(text, schema, provider, model, mode, max_tokens)
-    runner = Runner(leaves(schema), factory, secret=getattr(provider, "api_key", None)).start()
-    return RunRecord(schema_name, schema, provider.name, model, mode, runner, len(text))

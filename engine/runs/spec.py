@@ -1,0 +1,60 @@
+"""What a run was asked to do: the text, the schema, where it went, and who started it where.
+
+A `RunSpec` holds no API key (only the provider's name and address, with any password in the
+address masked), so it can be shown, logged and stored as it is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from engine.stream.errors import redact
+
+#: Where a run was started (`RunSpec.source`); a Compare page's lanes use `compare_source(id)`.
+SOURCE_EXTRACT = "extract"
+SOURCE_CLI = "cli"
+
+
+def compare_source(compare_id: str) -> str:
+    """The source of one lane of a comparison: `compare:<id>` (the lanes share the id)."""
+    return f"compare:{compare_id}"
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One extraction as it was asked for.
+
+    `schema` is the class itself (a pydantic model or `list[Model]`; `json_schema()` gives
+    its JSON Schema); `provider` is the provider's name and `base_url` its address (None for
+    the embedded model); `source` is `extract`, `cli` or `compare:<id>`; `who` is the person,
+    when known (the CLI's OS user; the app has no sign-in, so None there)."""
+
+    text: str
+    schema_name: str
+    schema: Any
+    provider: str
+    base_url: str | None
+    model: str
+    mode: str
+    max_tokens: int | None = None
+    source: str = SOURCE_EXTRACT
+    who: str | None = None
+
+    @classmethod
+    def for_provider(
+        cls, text: str, schema_name: str, schema: Any, provider: Any, model: str, mode: str,
+        max_tokens: int | None = None, *, source: str = SOURCE_EXTRACT, who: str | None = None,
+    ) -> RunSpec:  # fmt: skip
+        """The spec of a run on `provider` (an `engine.providers.registry.Provider`): its
+        name and address are kept, its key is not."""
+        base_url = provider.base_url
+        return cls(text, schema_name, schema, provider.name,
+                   redact(base_url, None) if base_url else None, model, mode, max_tokens,
+                   source, who)
+
+    def json_schema(self) -> dict[str, Any]:
+        """The schema as JSON Schema (what a stored run keeps of it)."""
+        from pydantic import TypeAdapter
+
+        return TypeAdapter(self.schema).json_schema()

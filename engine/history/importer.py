@@ -54,6 +54,17 @@ def import_jsonl(store: Store, lines: Iterable[str]) -> ImportResult:
     return ImportResult(imported + added, skipped + len(batch) - added)
 
 
+def import_bytes(store: Store, data: bytes) -> ImportResult:
+    """Import an uploaded JSON Lines file; a file that is not UTF-8 is an ImportFormatError
+    naming the first line that is not (nothing is imported then)."""
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise ImportFormatError(line, "not UTF-8 text") from None
+    return import_jsonl(store, text.splitlines())
+
+
 def parse_line(number: int, line: str) -> StoredRun:
     try:
         return StoredRun.from_dict(json.loads(line))

@@ -110,7 +110,8 @@ def render_list(store: Store, filters: RunFilters) -> list[str]:
     if st.session_state.pop("fs_hist_clear", False):
         st.session_state.pop(TABLE, None)
     if not rows:
-        st.info("No runs match." if found.total else "No runs recorded yet: run an extraction.")
+        unfiltered = filters == RunFilters() and page == 1
+        st.info("No runs recorded yet: run an extraction." if unfiltered else "No runs match.")
         return _linked_runs()
     event = st.dataframe(_styled(rows), key=TABLE, on_select="rerun",
                          selection_mode="multi-row", hide_index=True, width="stretch",

@@ -71,8 +71,8 @@ def who() -> str | None:
 
 def _who_from_cookie() -> None:
     if WHO_KEY not in st.session_state:
-        raw = st.context.cookies.get(WHO_COOKIE) or ""
-        st.session_state[WHO_KEY] = unquote(raw)[:WHO_MAX]
+        raw = st.context.cookies.get(WHO_COOKIE)
+        st.session_state[WHO_KEY] = unquote(raw)[:WHO_MAX] if isinstance(raw, str) else ""
 
 
 def _remember_who() -> None:

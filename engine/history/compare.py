@@ -40,8 +40,10 @@ def child_path(parent: str, key: str | int) -> str:
 
 def normalise(value: Any) -> Any:
     """The comparable form of a leaf (see the module doc)."""
-    if isinstance(value, bool) or value is None:
-        return value
+    if isinstance(value, bool):
+        return ("bool", value)  # True must not equal 1
+    if value is None:
+        return None
     if isinstance(value, int | float):
         return _number(float(value))
     if isinstance(value, str):
@@ -66,6 +68,11 @@ def compare_results(a: Any, b: Any) -> list[FieldDiff]:
 
 
 def _walk(path: str, a: Any, b: Any, out: list[FieldDiff]) -> None:
+    # A side that is missing walks as an empty container, so each leaf of the other is listed.
+    if a is _MISSING or a is None:
+        a = _empty_like(b, a)
+    if b is _MISSING or b is None:
+        b = _empty_like(a, b)
     if isinstance(a, dict) and isinstance(b, dict):
         for key in [*a, *(k for k in b if k not in a)]:
             _walk(child_path(path, key), a.get(key, _MISSING), b.get(key, _MISSING), out)
@@ -76,6 +83,14 @@ def _walk(path: str, a: Any, b: Any, out: list[FieldDiff]) -> None:
                   b[i] if i < len(b) else _MISSING, out)
         return
     out.append(_leaf(path or "(whole answer)", a, b))
+
+
+def _empty_like(other: Any, value: Any) -> Any:
+    if isinstance(other, dict) and other:
+        return {}
+    if isinstance(other, list) and other:
+        return []
+    return value
 
 
 def _leaf(path: str, a: Any, b: Any) -> FieldDiff:

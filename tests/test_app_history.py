@@ -18,7 +18,7 @@ from streamlit.testing.v1 import AppTest
 
 from engine import cli
 from engine.history import ImportFormatError, import_bytes, list_runs, recorder, stats
-from engine.history.queries import RunFilters, get_run
+from engine.history.queries import RunFilters, delete_run, get_run
 from engine.runs.status import RunStatus
 from engine.schemas.library import MEETING_NOTE, MeetingInfo
 from engine.store import Store, StoredRun, load_settings, open_store
@@ -217,6 +217,11 @@ def test_pages_are_cut_by_the_database(server: ReplayServer, store: Store) -> No
     assert len(table(at)) == 50 and "120 runs · 3 pages" in texts(at)
     at.number_input(key="fs_hist_page").set_value(3).run()
     assert list(table(at)["input"]) == [f"note number {i}" for i in range(19, -1, -1)]
+    for run in list_runs(store, limit=20, offset=100).rows:  # the third page empties
+        delete_run(store, run.id)
+    at.run()
+    assert not at.exception, at.exception
+    assert at.number_input(key="fs_hist_page").value == 1 and len(table(at)) == 50
 
 
 def test_one_run_in_detail(server: ReplayServer, store: Store) -> None:
@@ -341,3 +346,14 @@ def test_charts_per_day_and_per_model(server: ReplayServer, store: Store) -> Non
     assert by_model["model-0"]["runs"] == 15 and by_model["model-0"]["total_s"] == 0.914
     at = page(HISTORY)
     assert not at.exception
+
+
+def test_the_name_is_remembered_in_a_cookie(server: ReplayServer) -> None:
+    at = page(EXTRACT)
+    at.text_input(key="fs_who").input("Zoë <b>").run()
+    frames = [e for e in at.get("iframe") if "document.cookie" in e.proto.srcdoc]
+    assert len(frames) == 1
+    script = frames[0].proto.srcdoc
+    assert "fieldstream_who=" in script and "Zo%C3%AB%20%3Cb%3E" in script  # encoded, no tag
+    at.run()  # written once, when the name changed
+    assert not [e for e in at.get("iframe") if "document.cookie" in e.proto.srcdoc]

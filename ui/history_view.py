@@ -109,6 +109,9 @@ def render_list(store: Store, filters: RunFilters) -> list[str]:
     rows = found.rows
     if st.session_state.pop("fs_hist_clear", False):
         st.session_state.pop(TABLE, None)
+    if not rows and page > 1:  # the last page emptied (runs deleted): back to the first
+        st.session_state["fs_hist_page"] = 1
+        st.rerun()
     if not rows:
         unfiltered = filters == RunFilters() and page == 1
         st.info("No runs recorded yet: run an extraction." if unfiltered else "No runs match.")

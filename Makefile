@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8501
 
-.PHONY: run test install install-test chromium lint bench bench-ui e2e weights-1.5b
+.PHONY: run test install install-test chromium postgresql lint bench bench-ui e2e weights-1.5b
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -14,13 +14,17 @@ install: $(BIN)/python
 	$(BIN)/python -m pip install -q -e '.[local]'
 	$(BIN)/python -m engine.local prepare
 
-install-test: $(BIN)/python chromium
+install-test: $(BIN)/python chromium postgresql
 	$(BIN)/python -m pip install -q -e '.[local,test]'
 	$(BIN)/python -m engine.local prepare
 
 # Debian's Chromium: Playwright cannot download its own browser here.
 chromium:
 	@command -v chromium >/dev/null 2>&1 || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; }
+
+# Debian's PostgreSQL: the store tests start a throw-away server with its initdb.
+postgresql:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql; }
 
 run: install
 	$(BIN)/streamlit run app.py --server.port $(PORT)

@@ -52,6 +52,10 @@ def _parser() -> argparse.ArgumentParser:
     ex.add_argument("--max-tokens", type=int, default=None)
     ex.add_argument("--file", default=None, help="read the text from this file, not stdin")
     ex.add_argument("--quiet", action="store_true", help="print only the final JSON")
+    ex.add_argument("--no-history", action="store_true",
+                    help="do not record this run in the history")
+    ex.add_argument("--by", default=None, metavar="NAME",
+                    help="who ran it, for the history (default: the OS user)")
     sub.add_parser("providers", help="list providers and whether they are usable")
     models = sub.add_parser("models", help="list a provider's models")
     models.add_argument("--provider", default=None)
@@ -132,13 +136,33 @@ def run_extract(args: argparse.Namespace, stdin: TextIO, out: TextIO, err: TextI
     model = args.model or provider.default_model or _first_model(provider)
     if not args.quiet:
         print(f"# {provider.name} · {model} · {mode}", file=err, flush=True)
-    runner = _start(args, text, schema, provider, model, mode, err)
-    try:
-        runner.wait()
-    except KeyboardInterrupt:
-        runner.stop(wait=2.0)  # close the request; the end hooks still see the run
-        raise
+    with _history(args, err):
+        runner = _start(args, text, schema, provider, model, mode, err)
+        try:
+            runner.wait()
+        except KeyboardInterrupt:
+            runner.stop(wait=2.0)  # close the request; the end hooks still see the run
+            raise
     return _finish(runner, out, err, quiet=args.quiet)
+
+
+@contextlib.contextmanager
+def _history(args: argparse.Namespace, err: TextIO) -> Iterator[None]:
+    """Record the run in the history (unless --no-history or FIELDSTREAM_HISTORY=off); a
+    history that cannot be opened is reported and the run goes on unrecorded."""
+    if args.no_history:
+        yield
+        return
+    from engine.history import recorder
+
+    try:
+        recorder.install()
+    except Exception as exc:
+        print(f"# history off for this run: {type(exc).__name__}: {exc}", file=err, flush=True)
+    try:
+        yield
+    finally:
+        recorder.uninstall()
 
 
 def _start(
@@ -150,7 +174,7 @@ def _start(
 
     factory = extraction_factory(text, schema, provider, model, mode, args.max_tokens)
     return start_run(text, _schema_name(args.schema, schema), schema, provider, model, mode,
-                     args.max_tokens, source=SOURCE_CLI, who=_who(),
+                     args.max_tokens, source=SOURCE_CLI, who=args.by or _who(),
                      factory=factory if args.quiet else _printing(factory, err))
 
 

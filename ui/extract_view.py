@@ -18,7 +18,7 @@ from engine.schemas.fields import schema_rows
 from engine.schemas.library import SAMPLE_FOR_SCHEMA, SAMPLES, SCHEMAS
 from ui.keys import EXTRACT_KEYS, RunKeys
 from ui.live_form import LiveView, stream_lanes
-from ui.page import escape_md
+from ui.page import escape_md, who
 from ui.providers_view import load_providers, pick_mode, pick_model, pick_provider
 
 #: The Extract page shows one run, in one lane.
@@ -79,6 +79,9 @@ def render_extract_page() -> None:
     st.title("Extract")
     st.caption("Paste a text, pick a schema and a model, press Extract, and watch the fields "
                "fill in.")
+    note = st.session_state.pop("fs_prefill_note", None)
+    if note:
+        st.info(escape_md(note))  # opened from the History page without the run's text
     text_col, schema_col, settings_col = st.columns([5, 4, 3], gap="medium")
     with text_col:
         text = render_text_input()
@@ -117,7 +120,7 @@ def _start_and_stream(text: str, schema_name: str, schema: Any, settings: Settin
     caption = _caption(schema_name, settings.provider.name, settings.model, settings.mode)
     view = build_view(schema, KEYS, caption)  # the placeholders exist before the request
     runner = start_run(text, schema_name, schema, settings.provider, settings.model,
-                       settings.mode, settings.max_tokens, source=SOURCE_EXTRACT)
+                       settings.mode, settings.max_tokens, source=SOURCE_EXTRACT, who=who())
     st.session_state[KEYS.run] = runner
     render_run(runner, KEYS, view)
     return True

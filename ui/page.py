@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import re
+from urllib.parse import quote, unquote
 
 import streamlit as st
 
@@ -11,7 +13,12 @@ from engine.schemas.library import MEETING_NOTE, SAMPLE_FOR_SCHEMA
 
 #: Session keys of inputs that must survive moving between pages (Streamlit forgets widget
 #: values of widgets a page does not draw, unless they are re-assigned each run).
-KEPT = ("fs_text", "fs_sample", "fs_schema", "fs_provider", "fs_model", "fs_mode", "fs_max_tokens")
+KEPT = ("fs_text", "fs_sample", "fs_schema", "fs_provider", "fs_model", "fs_mode", "fs_max_tokens",
+        "fs_who")
+
+#: Who is running: typed once per browser, kept in this cookie (no sign-in).
+WHO_KEY, WHO_COOKIE = "fs_who", "fieldstream_who"
+WHO_MAX = 80
 
 #: The app's pages in sidebar order: (script, label, icon). Streamlit's own page list is hidden
 #: (`client.showSidebarNavigation = false`): it would name the home page "app". Each page adds
@@ -19,6 +26,7 @@ KEPT = ("fs_text", "fs_sample", "fs_schema", "fs_provider", "fs_model", "fs_mode
 PAGES: tuple[tuple[str, str, str], ...] = (
     ("app.py", "Home", "🌊"),
     ("pages/1_Extract.py", "Extract", "🧪"),
+    ("pages/2_History.py", "History", "🗂️"),
 )
 
 DEFAULTS: dict[str, object] = {
@@ -39,6 +47,49 @@ def _warm_local_model() -> bool:
     return True
 
 
+@st.cache_resource(show_spinner=False)
+def _recorder(url: str, enabled: bool, keep_input: bool) -> bool:
+    """Register the history recorder once per process and settings (FIELDSTREAM_HISTORY=off:
+    none); the arguments key the cache, so changed settings get a recorder of their own."""
+    from engine.history import recorder
+
+    return recorder.install() is not None
+
+
+def install_recorder() -> None:
+    from engine.store import load_settings
+
+    settings = load_settings()
+    _recorder(settings.url, settings.enabled, settings.keep_input)
+
+
+def who() -> str | None:
+    """The name typed in the sidebar (or remembered by this browser), None when empty."""
+    name = str(st.session_state.get(WHO_KEY) or "").strip()
+    return name[:WHO_MAX] or None
+
+
+def _who_from_cookie() -> None:
+    if WHO_KEY not in st.session_state:
+        raw = st.context.cookies.get(WHO_COOKIE)
+        st.session_state[WHO_KEY] = unquote(raw)[:WHO_MAX] if isinstance(raw, str) else ""
+
+
+def _remember_who() -> None:
+    st.session_state["fs_who_changed"] = True
+
+
+def _write_who_cookie() -> None:
+    """A tiny script in a same-origin iframe sets the cookie (a year; read back next visit)."""
+    import streamlit.components.v1 as components
+
+    value = json.dumps(quote((who() or "")[:WHO_MAX], safe="")).replace("<", "\\u003c")
+    components.html(
+        f"<script>document.cookie = '{WHO_COOKIE}=' + {value} + "
+        "'; path=/; max-age=31536000; SameSite=Lax';</script>", height=0,
+    )
+
+
 def setup_page(title: str, icon: str) -> None:
     """Configure the page, keep inputs across pages, and draw the shared sidebar."""
     st.set_page_config(page_title=f"{title} · Fieldstream", page_icon=icon, layout="wide")
@@ -52,6 +103,8 @@ def setup_page(title: str, icon: str) -> None:
             st.session_state[key] = st.session_state[key]
     for key, value in DEFAULTS.items():
         st.session_state.setdefault(key, value)
+    _who_from_cookie()
+    install_recorder()
     with st.sidebar:
         for script, label, page_icon in PAGES:
             st.page_link(script, label=label, icon=page_icon)
@@ -65,6 +118,14 @@ def setup_page(title: str, icon: str) -> None:
             help="Only for this browser session: never saved, never logged. You can also set "
                  "OPENAI_API_KEY or add it to .streamlit/secrets.toml.",
         )
+        st.text_input(
+            "Your name (for the history)", key=WHO_KEY, max_chars=WHO_MAX,
+            on_change=_remember_who,
+            help="Stored with the runs you start, so the history says who ran what. "
+                 "Remembered by this browser; there is no sign-in.",
+        )
+        if st.session_state.pop("fs_who_changed", False):
+            _write_who_cookie()
 
 
 #: Words Streamlit's Markdown would turn into links even when escaped (its autolinking runs after

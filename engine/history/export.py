@@ -1,0 +1,140 @@
+"""Exports of the filtered runs: CSV for spreadsheets, JSON Lines for everything.
+
+CSV: the run's own columns, then one column per top-level field of each schema among the
+exported runs (the union, in order of first appearance); nested values are written as JSON.
+Text cells a spreadsheet would run as a formula (starting with = + - @, tab or CR) get a
+leading apostrophe. JSON Lines: one `StoredRun.to_dict()` per line (timeline included), pure
+ASCII, so any text survives and `import_jsonl` reads it back exactly.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from collections.abc import Iterator
+from typing import Any, TextIO
+
+from sqlalchemy import func, select
+
+from engine.history.queries import NEWEST_FIRST, RunFilters, conditions, shown_status, to_run
+from engine.store import STALE_AFTER, Store, StoredRun
+from engine.store.tables import runs
+
+RUN_COLUMNS = ("id", "started_at", "ended_at", "status", "schema_name", "schema_version",
+               "provider", "base_url_host", "model", "mode", "source", "compare_id", "ran_by",
+               "ttft_ms", "first_field_ms", "total_ms", "input_text", "field_errors", "usage")
+VALUE_COLUMN = "result"  # the column for results whose schema is not an object
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_UNWRITABLE = re.compile("[\x00\ud800-\udfff]")  # no spreadsheet or UTF-8 file takes these
+_BATCH = 500
+
+
+def export_jsonl(
+    store: Store, out: TextIO, filters: RunFilters | None = None, *, limit: int | None = None,
+    stale_after: float = STALE_AFTER,
+) -> int:
+    """Write the filtered runs (newest first) as JSON Lines; returns how many."""
+    count = 0
+    for run in iter_runs(store, filters, limit=limit, stale_after=stale_after):
+        out.write(json.dumps(run.to_dict(), ensure_ascii=True) + "\n")
+        count += 1
+    return count
+
+
+def export_csv(
+    store: Store, out: TextIO, filters: RunFilters | None = None, *, limit: int | None = None,
+    stale_after: float = STALE_AFTER,
+) -> int:
+    """Write the filtered runs (newest first) as CSV; returns how many rows."""
+    fields = schema_fields(store, filters, limit, stale_after)
+    names = {field: _field_header(field) for field in fields}
+    writer = csv.writer(out)
+    writer.writerow([*RUN_COLUMNS, *names.values()])
+    count = 0
+    for run in iter_runs(store, filters, limit=limit, stale_after=stale_after, light=True):
+        writer.writerow([*_run_cells(run), *_field_cells(run.result, fields)])
+        count += 1
+    return count
+
+
+def iter_runs(
+    store: Store, filters: RunFilters | None, *, limit: int | None = None,
+    stale_after: float = STALE_AFTER, light: bool = False,
+) -> Iterator[StoredRun]:
+    """The filtered runs, newest first, fetched in batches; `light` leaves out the timeline
+    and JSON Schema (what the CSV does not need)."""
+    skipped = ("timeline", "json_schema") if light else ()
+    columns = [c for c in runs.columns if c.name not in skipped]
+    conds = conditions(store, filters or RunFilters(), stale_after)
+    query = select(*columns, shown_status(store, stale_after)).where(*conds)
+    query = query.order_by(*NEWEST_FIRST).limit(limit)
+    with store.reading() as conn:
+        result = conn.execution_options(yield_per=_BATCH).execute(query).mappings()
+        for row in result:
+            yield to_run(row)
+
+
+def schema_fields(
+    store: Store, filters: RunFilters | None, limit: int | None, stale_after: float
+) -> list[str]:
+    """Union of the top-level fields of the schemas among the exported runs."""
+    conds = conditions(store, filters or RunFilters(), stale_after)
+    chosen = (
+        select(runs.c.seq, runs.c.schema_fingerprint).where(*conds)
+        .order_by(*NEWEST_FIRST).limit(limit).subquery()
+    )
+    firsts = select(func.max(chosen.c.seq).label("seq")).group_by(chosen.c.schema_fingerprint)
+    query = select(runs.c.json_schema).where(runs.c.seq.in_(firsts)).order_by(runs.c.seq.desc())
+    with store.reading() as conn:
+        schemas = conn.execute(query).scalars().all()
+    fields: dict[str, None] = {}
+    for schema in schemas:
+        fields.update(dict.fromkeys(top_level_fields(schema)))
+    return list(fields)
+
+
+def top_level_fields(schema: Any) -> list[str]:
+    """The property names of an object schema (a root `$ref` into `$defs` is followed)."""
+    if not isinstance(schema, dict):
+        return [VALUE_COLUMN]
+    ref = schema.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#/$defs/"):
+        schema = schema.get("$defs", {}).get(ref.removeprefix("#/$defs/"), schema)
+    props = schema.get("properties")
+    return list(props) if isinstance(props, dict) and props else [VALUE_COLUMN]
+
+
+def _field_header(field: str) -> str:
+    # A field named like a run column ("status", "id") must not hide it.
+    return f"result.{field}" if field in RUN_COLUMNS else field
+
+
+def _run_cells(run: StoredRun) -> list[str]:
+    values = {name: getattr(run, name) for name in RUN_COLUMNS}
+    values["status"] = run.shown_status or run.status
+    for name in ("started_at", "ended_at"):
+        values[name] = values[name] and values[name].isoformat()
+    return [cell(values[name]) for name in RUN_COLUMNS]
+
+
+def _field_cells(result: Any, fields: list[str]) -> list[str]:
+    if not isinstance(result, dict):
+        return [cell(result) if field == VALUE_COLUMN else "" for field in fields]
+    return [cell(result.get(field)) for field in fields]
+
+
+def cell(value: Any) -> str:
+    """One CSV cell: JSON for nested values, never a live formula."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)  # a number, never a formula, even when negative
+    if not isinstance(value, str):
+        value = json.dumps(value, ensure_ascii=False)
+    if _UNWRITABLE.search(value):
+        value = _UNWRITABLE.sub("\ufffd", value)
+    return "'" + value if value.startswith(_FORMULA_START) else value
+

@@ -1,0 +1,165 @@
+"""The one writer of the run history: a pair of run hooks (`engine.runs.hooks`).
+
+    recorder = install()          # the app (once per process) and the CLI (unless --no-history)
+    ...every run is now recorded...
+    uninstall()
+
+`on_start` writes the row (status running; the store's heartbeat pump keeps it alive) before the
+request is sent; `on_end` writes the ending in the runner's thread once the request is closed,
+so recording never holds up a chunk. A run without a `RunSpec` (a replay, a custom stream) is not
+recorded. `FIELDSTREAM_HISTORY=off` means no recorder at all.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import Any
+
+from engine.runs import hooks
+from engine.runs.hooks import RunEnd, RunStart
+from engine.runs.spec import SOURCE_CLI, RunSpec
+from engine.store import HistorySettings, Store, StoredRun, fingerprint, load_settings, open_store
+
+log = logging.getLogger(__name__)
+
+_COMPARE_PREFIX = "compare:"
+
+
+@lru_cache(maxsize=64)
+def _schema_json(schema: Any) -> tuple[dict[str, Any], str]:
+    """The JSON Schema of a schema class and its fingerprint (computed once per class)."""
+    from pydantic import TypeAdapter
+
+    json_schema = TypeAdapter(schema).json_schema()
+    return json_schema, fingerprint(json_schema)
+
+
+def schema_json(spec: RunSpec) -> tuple[dict[str, Any], str]:
+    try:
+        return _schema_json(spec.schema)
+    except TypeError:  # an unhashable schema object: no cache
+        json_schema = spec.json_schema()
+        return json_schema, fingerprint(json_schema)
+
+
+def source_of(spec: RunSpec) -> tuple[str, str | None]:
+    """The store's (source, compare_id) for a spec's source (`extract`, `cli`, `compare:<id>`)."""
+    if spec.source.startswith(_COMPARE_PREFIX):
+        return "compare", spec.source[len(_COMPARE_PREFIX):] or None
+    return ("cli" if spec.source == SOURCE_CLI else "page"), None
+
+
+def stored_run(start: RunStart, spec: RunSpec, who: str | None = None) -> StoredRun:
+    """The row a run starts with: what was asked, where, by whom (never a key)."""
+    json_schema, print_ = schema_json(spec)
+    source, compare_id = source_of(spec)
+    return StoredRun(
+        id=start.run_id, schema_name=spec.schema_name, provider=spec.provider, model=spec.model,
+        json_schema=json_schema, schema_fingerprint=print_, base_url_host=spec.base_url,
+        mode=spec.mode, input_text=spec.text, source=source, compare_id=compare_id,
+        ran_by=spec.who or who, started_at=_when(start.started_at),
+    )  # fmt: skip
+
+
+def apply_end(run: StoredRun, end: RunEnd) -> StoredRun:
+    """Fill in the ending: status, the result (or the partial), errors, usage, timings, chunks."""
+    t = end.timings
+    run.status = str(end.status)
+    run.result = end.result if end.result is not None else end.partial
+    run.field_errors = dict(end.field_errors) or None
+    run.usage = end.usage
+    run.ttft_ms = _ms(t.first_token)
+    run.first_field_ms = _ms(t.first_done)
+    run.total_ms = _ms(t.total)
+    run.ended_at = _when(t.ended_at)
+    run.timeline = [(float(ms), delta) for ms, delta in end.chunks]
+    return run
+
+
+class Recorder:
+    """Writes a row when a run starts and its ending when it ends (see the module doc)."""
+
+    def __init__(self, store: Store, who: str | None = None) -> None:
+        self.store = store
+        self.who = who
+        self._open: dict[str, StoredRun] = {}
+        self._lock = threading.Lock()
+        self._handle: hooks.RunHooks | None = None
+
+    def register(self) -> Recorder:
+        if self._handle is None:
+            self._handle = hooks.register(on_start=self.on_start, on_end=self.on_end)
+        return self
+
+    def unregister(self) -> None:
+        if self._handle is not None:
+            hooks.unregister(self._handle)
+            self._handle = None
+
+    def on_start(self, start: RunStart) -> None:
+        if start.spec is None:
+            return
+        run = stored_run(start, start.spec, self.who)
+        with self._lock:
+            self._open[run.id] = run
+        self.store.start(run)
+
+    def on_end(self, end: RunEnd) -> None:
+        with self._lock:
+            run = self._open.pop(end.run_id, None)
+        if run is None:
+            if end.spec is None:
+                return
+            # The start was missed (registered mid-run): finish() writes the whole row.
+            run = stored_run(RunStart(end.run_id, end.spec, end.timings.started_at), end.spec,
+                             self.who)
+        self.store.finish(apply_end(run, end))
+
+
+_current: Recorder | None = None
+_current_lock = threading.Lock()
+
+
+def install(settings: HistorySettings | None = None, *, who: str | None = None) -> Recorder | None:
+    """Register the process's recorder for these settings (default: the environment), in place
+    of any earlier one; None (and nothing registered) when the history is off."""
+    global _current
+    settings = settings or load_settings()
+    with _current_lock:
+        old = _current
+        if old is not None and old.store.url == settings.url and old.who == who and (
+            old.store.keep_input == settings.keep_input
+        ):
+            return old
+        if old is not None:
+            old.unregister()
+            _current = None
+        if not settings.enabled:
+            return None
+        _current = Recorder(open_store(settings), who).register()
+        return _current
+
+
+def uninstall() -> None:
+    """Unregister the process's recorder and close its store."""
+    global _current
+    with _current_lock:
+        old, _current = _current, None
+    if old is not None:
+        old.unregister()
+        old.store.close()
+
+
+def current() -> Recorder | None:
+    return _current
+
+
+def _when(epoch: float) -> datetime:
+    return datetime.fromtimestamp(epoch, UTC)
+
+
+def _ms(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds * 1000.0, 3)

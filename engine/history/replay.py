@@ -1,0 +1,92 @@
+"""Replaying a recorded run: its chunks, at their recorded offsets (or faster), through the same
+engine as a live run (a `ModelStream` fed by a stream factory, driven by a `Runner`).
+
+A replay is not a run of its own: its Runner has no `RunSpec`, so the recorder writes no row.
+Only the library's schemas are replayed (a stored `module:Class` name is never imported: the
+history may come from someone else's export).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from engine.runs.runner import Runner, StreamFactory
+from engine.schemas.fields import leaf_key, leaves
+from engine.schemas.library import SCHEMAS
+from engine.store import StoredRun
+from engine.stream.model_stream import ModelStream
+from engine.stream.snapshot import Snapshot
+
+SPEEDS = (1.0, 4.0)
+
+
+def library_name(run: StoredRun) -> str | None:
+    """The library's name of the schema the run used (case-insensitive match), or None."""
+    wanted = run.schema_name.casefold()
+    return next((name for name in SCHEMAS if name.casefold() == wanted), None)
+
+
+def schema_for(run: StoredRun) -> Any | None:
+    """The library schema the run used, or None."""
+    name = library_name(run)
+    return None if name is None else SCHEMAS[name]
+
+
+def replay_factory(
+    schema: Any, chunks: Sequence[tuple[float, str]], speed: float = 1.0
+) -> StreamFactory:
+    """A stream factory yielding the recorded deltas at their offsets divided by `speed`."""
+    if speed <= 0:
+        raise ValueError("speed must be positive")
+
+    def factory(cancel: threading.Event) -> Iterator[Snapshot]:
+        stream = ModelStream(schema, track_times=True)
+        started = stream.timings.started
+        for offset_ms, delta in chunks:
+            due = started + offset_ms / 1000.0 / speed
+            if cancel.wait(max(0.0, due - time.perf_counter())):
+                return
+            if stream.timings.first_token is None:
+                stream.timings.first_token = time.perf_counter() - started
+            snap = stream.feed(delta)
+            snap.timings = stream.timings
+            yield snap
+        final = stream.close()
+        final.timings = stream.timings
+        yield final
+
+    return factory
+
+
+def start_replay(run: StoredRun, speed: float = 1.0) -> Runner:
+    """Start replaying `run` in the background (raises ValueError if it cannot be replayed)."""
+    schema = schema_for(run)
+    if schema is None:
+        raise ValueError(f"The schema {run.schema_name!r} is not in the library any more.")
+    if not run.timeline:
+        raise ValueError("This run recorded no chunks to replay.")
+    return Runner(leaves(schema), replay_factory(schema, run.timeline, speed)).start()
+
+
+def field_timeline(schema: Any, chunks: Sequence[tuple[float, str]]) -> list[dict[str, Any]]:
+    """When each leaf field started and finished (seconds from the request), rebuilt from the
+    recorded chunks on the chunks' own clock: the rows the Extract page's timeline chart takes."""
+    now = [0.0]
+    stream = ModelStream(schema, track_times=True, clock=lambda: now[0], started=0.0)
+    for offset_ms, delta in chunks:
+        now[0] = offset_ms / 1000.0
+        stream.feed(delta)
+    stream.close()
+    known = {node.path for node in leaves(schema)}
+    end = now[0]
+    rows = []
+    for path, (start, done) in stream.timings.fields.items():
+        if leaf_key(path) not in known:
+            continue  # a group or the root: its leaves have their own bars
+        rows.append({"field": path, "start": round(start or 0.0, 4),
+                     "end": round(done if done is not None else end, 4),
+                     "state": "done" if done is not None else "unfinished"})
+    return rows

@@ -1,0 +1,20 @@
+"""The history database: one SQLite file by default, or Postgres by URL; see `store.Store`."""
+
+from engine.store.config import HistorySettings, load_settings
+from engine.store.records import ENDED, INTERRUPTED, RUNNING, STATUSES, StoredRun, fingerprint
+from engine.store.store import HEARTBEAT_EVERY, STALE_AFTER, Store, open_store
+
+__all__ = [
+    "ENDED",
+    "HEARTBEAT_EVERY",
+    "INTERRUPTED",
+    "RUNNING",
+    "STALE_AFTER",
+    "STATUSES",
+    "HistorySettings",
+    "Store",
+    "StoredRun",
+    "fingerprint",
+    "load_settings",
+    "open_store",
+]

@@ -1,0 +1,155 @@
+"""`StoredRun`: what the store writes for one run, and its JSON form (exports, imports).
+
+There is deliberately no API key field: a provider is recorded by name, base URL host and
+model only, and `base_url_host` is reduced to host[:port] whatever it is given, so credentials
+or `?api-key=` in a URL never reach the database.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from dataclasses import asdict, dataclass, field, fields
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+RUNNING = "running"
+INTERRUPTED = "interrupted"  # derived from a stale heartbeat, never stored
+ENDED = ("done", "invalid", "error", "cancelled", "truncated", "refused", "filtered")
+STATUSES = (RUNNING, *ENDED)
+SOURCES = ("page", "cli", "compare")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def fingerprint(json_schema: Any) -> str:
+    """sha256 of the canonical JSON Schema (sorted keys, no spaces), so equal schemas match."""
+    canonical = json.dumps(json_schema, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def url_host(url: str | None) -> str | None:
+    """host[:port] of a base URL (or of a bare host): no scheme, user, password, path, query."""
+    if not url:
+        return None
+    parts = urlsplit(url if "//" in url else f"//{url}")
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"  # IPv6
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    return f"{host}:{port}" if port else host or None
+
+
+@dataclass
+class StoredRun:
+    """One run as recorded. `start()` writes it, `finish()` writes its end fields."""
+
+    schema_name: str
+    provider: str
+    model: str
+    json_schema: Any = field(default_factory=dict)
+    id: str = field(default_factory=new_id)
+    status: str = RUNNING
+    started_at: datetime = field(default_factory=utcnow)
+    ended_at: datetime | None = None
+    heartbeat_at: datetime | None = None  # set by the store
+    schema_version: str | None = None
+    schema_fingerprint: str = ""  # computed from json_schema when empty
+    base_url_host: str | None = None
+    mode: str | None = None
+    input_text: str | None = None
+    result: Any = None  # the final JSON, or the partial when the run did not finish
+    field_errors: dict[str, Any] | None = None  # by path, e.g. {"users.0.email": ["..."]}
+    usage: dict[str, Any] | None = None
+    ttft_ms: float | None = None  # time to first token
+    first_field_ms: float | None = None  # time to the first done field
+    total_ms: float | None = None
+    source: str = "page"
+    compare_id: str | None = None
+    ran_by: str | None = None
+    timeline: list[tuple[float, str]] = field(default_factory=list)
+    shown_status: str | None = None  # filled by queries: status, or "interrupted"
+
+    def __post_init__(self) -> None:
+        if self.status not in STATUSES:
+            raise ValueError(f"status must be one of {', '.join(STATUSES)}, got {self.status!r}")
+        if not self.schema_fingerprint:
+            self.schema_fingerprint = fingerprint(self.json_schema)
+        self.base_url_host = url_host(self.base_url_host)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: datetimes as ISO 8601, the timeline as [[ms, text], ...]."""
+        out = asdict(self)
+        out.pop("shown_status")
+        for name in ("started_at", "ended_at", "heartbeat_at"):
+            out[name] = out[name] and out[name].isoformat()
+        out["timeline"] = [[ms, text] for ms, text in self.timeline]
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Any) -> StoredRun:
+        """The inverse of `to_dict`; raises ValueError naming the first bad field."""
+        if not isinstance(data, dict):
+            raise ValueError("expected a JSON object")
+        known = {f.name for f in fields(cls)} - {"shown_status"}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown field(s): {', '.join(unknown)}")
+        for name in ("id", "schema_name", "provider", "model", "started_at"):
+            if not isinstance(data.get(name), str):
+                raise ValueError(f"{name!r} must be a string")
+        kwargs = dict(data)
+        for name in ("started_at", "ended_at", "heartbeat_at"):
+            kwargs[name] = _datetime(name, kwargs.get(name))
+        kwargs["timeline"] = _timeline(kwargs.get("timeline") or [])
+        _check_types(kwargs)
+        try:
+            return cls(**kwargs)
+        except TypeError as exc:
+            raise ValueError(str(exc)) from None
+
+
+_OPTIONAL_TYPES: dict[str, type | tuple[type, ...]] = {
+    "status": str, "schema_version": str, "schema_fingerprint": str, "base_url_host": str,
+    "mode": str, "input_text": str, "source": str, "compare_id": str, "ran_by": str,
+    "field_errors": dict, "usage": dict,
+    "ttft_ms": (int, float), "first_field_ms": (int, float), "total_ms": (int, float),
+}
+
+
+def _check_types(kwargs: dict[str, Any]) -> None:
+    for name, kind in _OPTIONAL_TYPES.items():
+        value = kwargs.get(name)
+        if value is not None and (not isinstance(value, kind) or isinstance(value, bool)):
+            raise ValueError(f"{name!r} has the wrong type: {value!r}")
+
+
+def _datetime(name: str, value: Any) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name!r} must be an ISO 8601 date-time, got {value!r}") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _timeline(value: Any) -> list[tuple[float, str]]:
+    ok = isinstance(value, list) and all(
+        isinstance(item, list) and len(item) == 2 and isinstance(item[0], int | float)
+        and isinstance(item[1], str) for item in value
+    )
+    if not ok:
+        raise ValueError("'timeline' must be a list of [ms, text] pairs")
+    return [(float(ms), text) for ms, text in value]

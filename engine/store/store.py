@@ -1,0 +1,285 @@
+"""The history store: writes runs (a row at start, updated at the end, a heartbeat between)
+to one SQLite file or one Postgres database, the same code for both.
+
+    store = open_store()                  # settings from the environment / secrets.toml
+    run = StoredRun(schema_name="MeetingInfo", provider="openai", model="gpt-4o-mini", ...)
+    store.start(run)                      # the row exists from now on, heartbeat running
+    ... run.status, run.result, run.timeline = "done", {...}, [(12.5, '{"na'), ...]
+    store.finish(run)
+
+A process that dies mid-run stops beating; queries then show its row as "interrupted".
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import Connection, Engine, bindparam, delete, insert, select, update
+from sqlalchemy.engine import make_url
+
+from engine.store import db
+from engine.store.config import HistorySettings, load_settings
+from engine.store.records import ENDED, RUNNING, StoredRun, url_host, utcnow
+from engine.store.redact import Redactor
+from engine.store.tables import runs
+from engine.store.timeline import pack
+
+log = logging.getLogger(__name__)
+
+HEARTBEAT_EVERY = 15.0  # seconds; a run silent for STALE_AFTER is shown as interrupted
+STALE_AFTER = 60.0
+PURGE_EVERY = 24 * 3600.0
+_PURGE_BATCH = 1000  # short transactions: a big purge must not hold SQLite's write lock long
+_RESULT_COLUMNS = ("ended_at", "status", "result", "field_errors", "usage", "ttft_ms",
+                   "first_field_ms", "total_ms", "timeline")
+# Columns that are StoredRun fields of the same name (seq is the store's; timeline is packed).
+_FIELD_COLUMNS = tuple(c.name for c in runs.columns if c.name not in ("seq", "timeline"))
+
+
+class Store:
+    def __init__(
+        self,
+        url: str,
+        *,
+        enabled: bool = True,
+        keep_input: bool = True,
+        retention_days: float | None = None,
+        secrets: Iterable[str] = (),
+        heartbeat_every: float = HEARTBEAT_EVERY,
+    ) -> None:
+        self.url = url
+        self.dialect = make_url(url).get_backend_name()
+        self.enabled = enabled
+        self.keep_input = keep_input
+        self.retention_days = retention_days
+        self._redactor = Redactor(secrets)
+        self._engine: Engine | None = None
+        self._lock = threading.Lock()
+        self._pump = _HeartbeatPump(self, heartbeat_every)
+        self._statements = _Statements(self.dialect)
+        self._last_purge = 0.0
+        self._purging = False
+
+    @classmethod
+    def from_settings(cls, settings: HistorySettings, **kwargs: Any) -> Store:
+        return cls(
+            settings.url, enabled=settings.enabled, keep_input=settings.keep_input,
+            retention_days=settings.retention_days, secrets=settings.secrets, **kwargs,
+        )
+
+    def __repr__(self) -> str:
+        return f"Store({make_url(self.url).render_as_string(hide_password=True)!r})"
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    # -- connections -------------------------------------------------------------------
+
+    @property
+    def engine(self) -> Engine:
+        """Connected and migrated to the newest revision on first use."""
+        with self._lock:
+            if self._engine is None:
+                engine = db.connect(self.url)
+                db.migrate(engine)
+                self._engine = engine
+        if self.retention_days:
+            self._purge_if_due()
+        return self._engine
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """A write transaction (committed on success, rolled back on any exception)."""
+        with self.engine.connect() as conn:
+            conn.execution_options(**db.WRITE)
+            with conn.begin():
+                yield conn
+
+    @contextmanager
+    def reading(self) -> Iterator[Connection]:
+        with self.engine.connect() as conn:
+            yield conn
+
+    def close(self) -> None:
+        self._pump.stop()
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None
+
+    def add_secret(self, value: str | None) -> None:
+        """Mask this value (e.g. the API key a run used) wherever it would be written."""
+        self._redactor.add(value)
+
+    # -- writing runs -------------------------------------------------------------------
+
+    def start(self, run: StoredRun) -> str:
+        """Write the run's row now (status running) and keep its heartbeat going."""
+        if not self.enabled:
+            return run.id
+        run.status = RUNNING
+        values = self.row_values(run)
+        del values["heartbeat_at"]  # the database's clock, in the statement
+        with self.transaction() as conn:
+            conn.execute(self._statements.start, values)
+        self._pump.add(run.id)
+        return run.id
+
+    def beat(self, run_id: str, partial: Any = None) -> None:
+        """Say the run is alive; `partial` (if given) also saves what has arrived so far."""
+        extra = {} if partial is None else {"result": self._redactor.value(partial)}
+        self._beat([run_id], **extra)
+
+    def finish(self, run: StoredRun) -> None:
+        """Write the end of the run (its status must be one of the ended ones)."""
+        self._pump.discard(run.id)
+        if not self.enabled:
+            return
+        if run.status not in ENDED:
+            raise ValueError(f"finish() needs an ended status ({', '.join(ENDED)})")
+        if run.ended_at is None:
+            run.ended_at = utcnow()
+        values = self.row_values(run)
+        ended = {name: values[name] for name in _RESULT_COLUMNS}
+        with self.transaction() as conn:
+            done = conn.execute(self._statements.finish, {**ended, "run_id": run.id})
+            if done.rowcount == 0:  # the start row never made it (or was purged): write it all
+                conn.execute(insert(runs), values)
+
+    def add(self, run: StoredRun) -> None:
+        """Write a whole run in one go (a run recorded elsewhere, a test fixture)."""
+        if self.enabled:
+            with self.transaction() as conn:
+                self.insert_many(conn, [run])
+
+    def insert_many(self, conn: Connection, batch: list[StoredRun]) -> int:
+        """Insert finished or imported runs inside the caller's transaction (one executemany)."""
+        if batch:
+            conn.execute(insert(runs), [self.row_values(run) for run in batch])
+        return len(batch)
+
+    def row_values(self, run: StoredRun) -> dict[str, Any]:
+        """The column values for a run, masked, with the input dropped if it is not kept."""
+        redact = self._redactor
+        values = {column: getattr(run, column) for column in _FIELD_COLUMNS}
+        values["base_url_host"] = url_host(run.base_url_host)  # even if set after creation
+        if not self.keep_input:
+            values["input_text"] = None
+        if redact:
+            values = {
+                k: redact.text(v) if isinstance(v, str) else redact.value(v)
+                for k, v in values.items()
+            }
+        values["timeline"] = pack(redact.timeline(run.timeline)) if run.timeline else None
+        return values
+
+    def _beat(self, run_ids: list[str], **extra: Any) -> None:
+        if not self.enabled or not run_ids:
+            return
+        with self.transaction() as conn:
+            conn.execute(
+                update(runs)
+                .where(runs.c.id.in_(run_ids), runs.c.status == RUNNING)
+                .values(heartbeat_at=db.db_now(self.dialect), **extra)
+            )
+
+    # -- retention and size ---------------------------------------------------------------
+
+    def purge(self, days: float | None = None) -> int:
+        """Delete runs started more than `days` (default: the retention setting) ago."""
+        days = self.retention_days if days is None else days
+        if not days:
+            return 0
+        cutoff = utcnow() - timedelta(days=days)
+        removed = 0
+        while True:
+            with self.transaction() as conn:
+                batch = select(runs.c.seq).where(runs.c.started_at < cutoff).limit(_PURGE_BATCH)
+                count = conn.execute(delete(runs).where(runs.c.seq.in_(batch))).rowcount
+            removed += count
+            if count < _PURGE_BATCH:
+                return removed
+
+    def _purge_if_due(self) -> None:
+        """At start-up (first use), then at most once every PURGE_EVERY seconds."""
+        now = time.monotonic()
+        with self._lock:
+            # purge() itself uses the engine: `_purging` keeps it from purging again inside.
+            due = not self._purging and (
+                not self._last_purge or now - self._last_purge >= PURGE_EVERY
+            )
+            if due:
+                self._last_purge, self._purging = now, True
+        if due:
+            try:
+                self.purge()
+            finally:
+                self._purging = False
+
+    def database_size(self) -> int:
+        return db.database_size(self.engine)
+
+
+class _Statements:
+    """The recording statements, built once: values go in as parameters, so SQLAlchemy
+    reuses one compiled statement instead of building one per run (most of the cost)."""
+
+    def __init__(self, dialect: str) -> None:
+        now = db.db_now(dialect)
+        self.start = insert(runs).values(heartbeat_at=now)
+        self.finish = update(runs).where(runs.c.id == bindparam("run_id")).values(
+            heartbeat_at=now
+        )
+
+
+class _HeartbeatPump:
+    """One daemon thread per store beats every running run it started, in one UPDATE."""
+
+    def __init__(self, store: Store, every: float) -> None:
+        self._store = store
+        self._every = every
+        self._ids: set[str] = set()
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def add(self, run_id: str) -> None:
+        with self._lock:
+            self._ids.add(run_id)
+            if self._thread is None or not self._thread.is_alive():
+                self._stop.clear()
+                self._thread = threading.Thread(target=self._loop, name="history-heartbeat",
+                                                daemon=True)
+                self._thread.start()
+
+    def discard(self, run_id: str) -> None:
+        with self._lock:
+            self._ids.discard(run_id)
+
+    def stop(self) -> None:
+        self._stop.set()
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout=5)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self._every):
+            with self._lock:
+                ids = sorted(self._ids)
+            try:
+                self._store._beat(ids)
+            except Exception:  # a missed beat is harmless; a dead thread would not be
+                log.warning("history heartbeat failed", exc_info=True)
+
+
+def open_store(settings: HistorySettings | None = None, **kwargs: Any) -> Store:
+    """The store the settings describe (environment, secrets.toml, default SQLite file)."""
+    return Store.from_settings(settings or load_settings(), **kwargs)

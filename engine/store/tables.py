@@ -1,0 +1,55 @@
+"""The tables as the code sees them (the shape after the newest migration).
+
+Migrations in `engine/store/migrations/versions/` create and change them; this module only
+describes them for queries. Keep the two in step.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Float,
+    Integer,
+    LargeBinary,
+    MetaData,
+    Table,
+)
+
+from engine.store.textsafe import SafeJSON, SafeText, UTCDateTime
+
+metadata = MetaData()
+
+# `seq` is an integer key of its own because SQLite's full-text index addresses rows by an
+# integer rowid, and an implicit rowid may change on VACUUM; `id` is the public uuid.
+SEQ_TYPE = BigInteger().with_variant(Integer(), "sqlite")
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("seq", SEQ_TYPE, primary_key=True, autoincrement=True),
+    Column("id", SafeText(), nullable=False, unique=True),
+    Column("started_at", UTCDateTime(), nullable=False),
+    Column("ended_at", UTCDateTime()),
+    Column("heartbeat_at", UTCDateTime()),
+    Column("status", SafeText(), nullable=False),
+    Column("schema_name", SafeText(), nullable=False),
+    Column("schema_version", SafeText()),
+    Column("json_schema", SafeJSON()),
+    Column("schema_fingerprint", SafeText(), nullable=False),
+    Column("provider", SafeText(), nullable=False),
+    Column("base_url_host", SafeText()),
+    Column("model", SafeText(), nullable=False),
+    Column("mode", SafeText()),
+    Column("input_text", SafeText()),
+    Column("result", SafeJSON()),
+    Column("field_errors", SafeJSON()),
+    Column("usage", SafeJSON()),
+    Column("ttft_ms", Float()),
+    Column("first_field_ms", Float()),
+    Column("total_ms", Float()),
+    Column("source", SafeText(), nullable=False),
+    Column("compare_id", SafeText()),
+    Column("ran_by", SafeText()),
+    Column("timeline", LargeBinary()),
+)

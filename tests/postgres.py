@@ -1,0 +1,146 @@
+"""A throwaway PostgreSQL server for the history store tests (and bench/history_bench.py).
+
+Debian's `postgresql` package provides the binaries; this never uses a cluster the package
+may have started on port 5432. Each session makes its own cluster in a temporary folder
+(initdb as the postgres user when run as root), listening on 127.0.0.1 and a free port, and
+removes it at the end. Each test gets a fresh database in it.
+
+Fixtures: `pg_cluster` (session), `db_url` (parametrized: a SQLite file and a Postgres
+database) and `store` (a `Store` on `db_url` with a fast heartbeat). Test modules load them
+with `pytest_plugins = ["tests.postgres"]`.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import glob
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from engine.store import Store
+
+MISSING = (
+    "PostgreSQL binaries not found (no /usr/lib/postgresql/*/bin/initdb): the store tests run "
+    "on SQLite and Postgres, so install Debian's package: apt-get install -y postgresql "
+    "(`make test` does)."
+)
+# Fast settings for tests only: durability on a crash of the test server does not matter.
+FAST = ("fsync=off", "synchronous_commit=off", "full_page_writes=off")
+
+
+def pg_bin() -> Path | None:
+    """The bin folder of the newest installed PostgreSQL, or None."""
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"),
+                   key=lambda p: int(Path(p).parts[-3]))
+    return Path(found[-1]).parent if found else None
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class PostgresCluster:
+    """initdb + pg_ctl start in a temporary folder; `stop()` removes everything."""
+
+    def __init__(self, *, durable: bool = False) -> None:
+        bin_dir = pg_bin()
+        if bin_dir is None:
+            raise RuntimeError(MISSING)
+        self.bin = bin_dir
+        self.durable = durable
+        self.dir = Path(tempfile.mkdtemp(prefix="fieldstream-pg-"))
+        self.data = self.dir / "data"
+        self.port = 0
+        self._as_postgres = os.geteuid() == 0  # initdb refuses to run as root
+
+    def start(self) -> None:
+        if self._as_postgres:
+            user = pwd.getpwnam("postgres")
+            os.chown(self.dir, user.pw_uid, user.pw_gid)
+        self._run("initdb", "-D", str(self.data), "-A", "trust", "-U", "postgres",
+                  "-E", "UTF8", "--locale=C.UTF-8", "--no-sync")
+        options = [] if self.durable else [f"-c {setting}" for setting in FAST]
+        for _attempt in range(3):  # the free port may be taken between probe and start
+            self.port = free_port()
+            server = " ".join([f"-p {self.port}", f"-k {self.dir}",
+                               "-c listen_addresses=127.0.0.1", *options])
+            log = self.dir / "server.log"
+            if self._run("pg_ctl", "-D", str(self.data), "-l", str(log), "-w", "-t", "60",
+                         "-o", server, "start", check=False) == 0:
+                atexit.register(self.stop)
+                return
+        raise RuntimeError(f"PostgreSQL did not start; see {log}:\n{log.read_text()[-2000:]}")
+
+    def stop(self) -> None:
+        if self.data.exists():
+            self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop",
+                      check=False)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def url(self, database: str = "postgres") -> str:
+        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{database}"
+
+    def admin(self, sql: str) -> None:
+        with psycopg.connect(host="127.0.0.1", port=self.port, user="postgres",
+                             dbname="postgres", autocommit=True) as conn:
+            conn.execute(sql)
+
+    def create_database(self, name: str) -> str:
+        self.admin(f'CREATE DATABASE "{name}"')
+        return self.url(name)
+
+    def drop_database(self, name: str) -> None:
+        self.admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    def _run(self, tool: str, *args: str, check: bool = True) -> int:
+        command = [str(self.bin / tool), *args]
+        if self._as_postgres:
+            command = ["runuser", "-u", "postgres", "--", *command]
+        done = subprocess.run(command, capture_output=True, text=True, check=False)
+        if check and done.returncode != 0:
+            raise RuntimeError(f"{tool} failed ({done.returncode}): {done.stderr[-2000:]}")
+        return done.returncode
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[PostgresCluster]:
+    if pg_bin() is None:
+        pytest.fail(MISSING, pytrace=False)  # fail, not skip: half the suite would not run
+    cluster = PostgresCluster()
+    cluster.start()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database: a SQLite file, or a new database on the test cluster."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'history.db'}"
+        return
+    cluster: PostgresCluster = request.getfixturevalue("pg_cluster")
+    name = f"fs_{uuid.uuid4().hex[:12]}"
+    url = cluster.create_database(name)
+    yield url
+    with contextlib.suppress(psycopg.Error):
+        cluster.drop_database(name)
+
+
+@pytest.fixture
+def store(db_url: str) -> Iterator[Store]:
+    with Store(db_url, heartbeat_every=0.2) as opened:
+        yield opened
+

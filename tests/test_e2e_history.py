@@ -1,0 +1,100 @@
+"""Browser test of the History page: a run recorded through the Extract page, then the History
+page opened on it (the table's link, `?run=<id>`), Replay pressed, and the fields seen filling
+in one after another in the replay's live form (lane `replay`)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from engine.history import list_runs
+from engine.schemas.library import MEETING_NOTE
+from engine.store import Store
+from engine.testing.replay_server import ReplayServer, Reply
+from tests.support import MEETING
+from tests.ui_support import (
+    chromium_page,
+    chromium_path,
+    field_events,
+    fill_text,
+    first_seen,
+    install_watch,
+    open_extract,
+    screenshot,
+    streamlit_app,
+)
+from ui.history_view import REPLAY_KEYS
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(chromium_path() is None, reason="Debian's chromium is not installed"),
+]
+
+ORDER = ["users", "date", "location", "budget", "deadline"]
+
+
+def chunks(text: str, size: int = 3) -> list[str]:
+    return [text[i:i + size] for i in range(0, len(text), size)]
+
+
+@pytest.fixture
+def server() -> Iterator[ReplayServer]:
+    with ReplayServer() as srv:
+        yield srv
+
+
+@pytest.fixture
+def app(server: ReplayServer, tmp_path: Path) -> Iterator[str]:
+    env = {
+        "FIELDSTREAM_BASE_URL": server.base_url,
+        "FIELDSTREAM_MODEL": "replay-model",
+        "FIELDSTREAM_DEFAULT_PROVIDER": "Custom server",
+        "FIELDSTREAM_API_KEY": "test-key",
+        "OPENAI_API_KEY": "",
+        "FIELDSTREAM_DATA_DIR": str(tmp_path / "data"),
+    }
+    with streamlit_app(env) as url:
+        yield url
+
+
+@pytest.fixture
+def page() -> Iterator[Any]:
+    with chromium_page() as pg:
+        yield pg
+
+
+def test_replay_fills_the_fields_one_after_another(
+    app: str, page: Any, server: ReplayServer, tmp_path: Path
+) -> None:
+    server.queue(Reply.content(chunks(json.dumps(MEETING)), pace=0.03))
+    open_extract(page, app)
+    fill_text(page, MEETING_NOTE)
+    page.wait_for_timeout(800)
+    page.get_by_role("button", name="Extract").click()
+    page.get_by_text("every field arrived").wait_for(timeout=60_000)
+    with Store(f"sqlite:///{tmp_path / 'data' / 'history.db'}") as store:
+        rows, total = list_runs(store)
+    assert total == 1 and rows[0].status == "done"
+
+    page.goto(f"{app}/History?run={rows[0].id}", wait_until="domcontentloaded")
+    page.get_by_role("button", name="Replay", exact=True).wait_for(timeout=30_000)
+    page.wait_for_timeout(500)
+    install_watch(page)
+    page.get_by_role("button", name="Replay", exact=True).click()
+    page.get_by_text("5 of 5 fields done").wait_for(timeout=60_000)
+    screenshot(page, "e2e-history-replay")
+
+    events = field_events(page, REPLAY_KEYS.lane)
+    done = first_seen(events, "done")
+    assert set(ORDER) <= set(done), done
+    times = [done[k] for k in ORDER]
+    assert times == sorted(times), f"replayed fields finished out of order: {done}"
+    assert len(set(times)) > 1, "the replay drew every field at once"
+    pending = first_seen(events, "pending")
+    assert set(ORDER) <= set(pending)  # the form started empty
+    with Store(f"sqlite:///{tmp_path / 'data' / 'history.db'}") as store:
+        assert list_runs(store).total == 1  # the replay left no row

@@ -1,0 +1,54 @@
+"""engine.history.compare: one walk by path over two results, normalised leaves, a verdict per
+path (same / different / only in A / only in B)."""
+
+from __future__ import annotations
+
+from engine.history.compare import (
+    DIFFERENT,
+    ONLY_A,
+    ONLY_B,
+    SAME,
+    compare_results,
+    normalise,
+    summary,
+)
+
+
+def verdicts(a: object, b: object) -> dict[str, str]:
+    return {d.path: d.verdict for d in compare_results(a, b)}
+
+
+def test_paths_walk_objects_and_lists() -> None:
+    a = {"users": [{"name": "Ann", "tags": ["x"]}], "n": 1}
+    b = {"users": [{"name": "Ann", "tags": ["x", "y"]}, {"name": "Bo"}], "n": 1}
+    assert verdicts(a, b) == {
+        "users[0].name": SAME, "users[0].tags[0]": SAME, "users[0].tags[1]": ONLY_B,
+        "users[1].name": ONLY_B, "n": SAME,
+    }  # fmt: skip
+
+
+def test_text_ignores_case_and_whitespace_numbers_their_format() -> None:
+    assert verdicts({"a": " Grand  Tech\nArena "}, {"a": "grand tech arena"}) == {"a": SAME}
+    assert verdicts({"b": "18,500"}, {"b": 18500}) == {"b": SAME}
+    assert verdicts({"b": "18500.0"}, {"b": 18500}) == {"b": SAME}
+    assert verdicts({"b": 18500.5}, {"b": "18,500.5"}) == {"b": SAME}
+    assert verdicts({"b": 18500}, {"b": 18501}) == {"b": DIFFERENT}
+    assert verdicts({"c": True}, {"c": 1}) == {"c": DIFFERENT}  # a flag is not a number
+    assert normalise("1,2,3") == "1,2,3"  # not a thousands pattern: stays text
+
+
+def test_missing_and_null_are_alike_and_only_in_one_side_is_said() -> None:
+    assert verdicts({"a": None}, {}) == {"a": SAME}
+    assert verdicts({"a": 1}, {"a": None}) == {"a": ONLY_A}
+    assert verdicts({}, {"a": "x"}) == {"a": ONLY_B}
+
+
+def test_whole_answers_that_are_not_objects() -> None:
+    assert verdicts(None, None) == {"(whole answer)": SAME}
+    assert verdicts([1, 2], [1]) == {"[0]": SAME, "[1]": ONLY_A}
+    assert verdicts({"a": [1]}, {"a": "1"}) == {"a": DIFFERENT}  # a list is not its text
+
+
+def test_summary_counts_each_verdict() -> None:
+    diffs = compare_results({"a": 1, "b": 2, "c": 3}, {"a": 1, "b": 3, "d": 4})
+    assert summary(diffs) == {SAME: 1, DIFFERENT: 1, ONLY_A: 1, ONLY_B: 1}

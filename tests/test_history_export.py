@@ -1,0 +1,162 @@
+"""CSV and JSON Lines exports and the JSON Lines import, on SQLite and Postgres."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import pytest
+
+from engine.history import (
+    ImportFormatError,
+    RunFilters,
+    export_csv,
+    export_jsonl,
+    get_run,
+    import_jsonl,
+    list_runs,
+)
+from engine.history.export import RUN_COLUMNS
+from engine.store import Store, StoredRun
+from tests.test_history_store import WEIRD, sample_run
+
+pytest_plugins = ["tests.postgres"]
+
+INVOICE = {
+    "$ref": "#/$defs/Invoice",
+    "$defs": {"Invoice": {"type": "object", "properties": {
+        "number": {"type": "string"}, "total": {"type": "number"},
+        "status": {"type": "string"}, "lines": {"type": "array"}}}},
+}
+
+
+def csv_rows(store: Store, filters: RunFilters | None = None, **kwargs: int) -> list[dict]:
+    out = io.StringIO(newline="")
+    count = export_csv(store, out, filters, **kwargs)
+    rows = list(csv.DictReader(io.StringIO(out.getvalue(), newline="")))
+    assert count == len(rows)
+    return rows
+
+
+def header(store: Store) -> list[str]:
+    out = io.StringIO(newline="")
+    export_csv(store, out)
+    return next(csv.reader(io.StringIO(out.getvalue(), newline="")))
+
+
+def test_csv_has_the_union_of_the_schemas_fields(store: Store) -> None:
+    store.add(sample_run(id="meeting"))
+    store.add(sample_run(
+        id="invoice", schema_name="Invoice", json_schema=INVOICE,
+        result={"number": "A-1", "total": 12.5, "status": "paid",
+                "lines": [{"sku": "x", "qty": 2}]},
+    ))
+    # Newest first, so the invoice's fields come first; "status" must not hide the run's.
+    assert header(store) == [*RUN_COLUMNS, "number", "total", "result.status", "lines",
+                             "topic", "attendees", "budget"]
+    rows = {row["id"]: row for row in csv_rows(store)}
+    invoice, meeting = rows["invoice"], rows["meeting"]
+    assert (invoice["number"], invoice["total"], invoice["result.status"]) == ("A-1", "12.5",
+                                                                               "paid")
+    assert json.loads(invoice["lines"]) == [{"sku": "x", "qty": 2}]  # nested values as JSON
+    assert invoice["status"] == "done" and invoice["topic"] == ""
+    assert json.loads(meeting["attendees"]) == ["Ada", "Grace"] and meeting["number"] == ""
+    assert meeting["ttft_ms"] == "210.5" and meeting["provider"] == "openai"
+    assert json.loads(meeting["field_errors"]) == {"attendees.1": ["not an email"]}
+
+
+def test_csv_follows_the_filters_and_the_limit(store: Store) -> None:
+    store.add(sample_run(id="meeting"))
+    store.add(sample_run(id="invoice", schema_name="Invoice", json_schema=INVOICE,
+                         result={"number": "A-1"}))
+    rows = csv_rows(store, RunFilters(schema="MeetingInfo"))
+    assert [r["id"] for r in rows] == ["meeting"] and "number" not in rows[0]
+    assert [r["id"] for r in csv_rows(store, limit=1)] == ["invoice"]
+
+
+@pytest.mark.parametrize("start", ["=", "+", "-", "@", "\t", "\r"])
+def test_csv_cells_never_run_as_formulas(store: Store, start: str) -> None:
+    payload = f"{start}HYPERLINK(\"http://evil.example\",\"x\")"
+    store.add(sample_run(input_text=payload, ran_by=payload,
+                         result={"topic": payload, "attendees": [payload], "budget": -3}))
+    (row,) = csv_rows(store)
+    for name in ("input_text", "ran_by", "topic"):
+        assert row[name] == "'" + payload, name
+    assert json.loads(row["attendees"]) == [payload]  # starts with "[": inert
+    assert row["budget"] == "-3"  # a number, not a formula
+
+
+def test_csv_replaces_what_a_text_file_cannot_hold(store: Store) -> None:
+    store.add(sample_run(input_text=WEIRD))
+    out = io.StringIO(newline="")
+    export_csv(store, out)
+    out.getvalue().encode("utf-8")  # no lone surrogates left
+    (row,) = csv_rows(store)
+    assert "\x00" not in row["input_text"] and row["input_text"].startswith("ordinary words")
+
+
+def _jsonl(store: Store, filters: RunFilters | None = None) -> str:
+    out = io.StringIO()
+    export_jsonl(store, out, filters)
+    return out.getvalue()
+
+
+def test_jsonl_export_then_import_gives_the_runs_back_exactly(store: Store) -> None:
+    runs = [sample_run(id=f"r{i}", input_text=f"{WEIRD} {i}",
+                       timeline=[(0.5 * k, f"{WEIRD[k]}{i}") for k in range(30)])
+            for i in range(5)]
+    for run in runs:
+        store.add(run)
+    exported = _jsonl(store)
+    assert exported.isascii() and len(exported.splitlines()) == 5
+    with store.transaction() as conn:  # the runs go away, then come back from the file
+        conn.exec_driver_sql("DELETE FROM runs")
+    assert import_jsonl(store, io.StringIO(exported)).imported == 5
+    for run in runs:
+        back = get_run(store, run.id)
+        assert back is not None and back.to_dict() == run.to_dict()
+    assert list_runs(store, RunFilters(search="ordinary words"))[1] == 5  # indexed again
+
+
+def test_importing_twice_skips_the_duplicates(store: Store) -> None:
+    store.add(sample_run(id="a"))
+    exported = _jsonl(store)
+    assert import_jsonl(store, io.StringIO(exported)).skipped == 1
+    doubled = exported + json.dumps(sample_run(id="b").to_dict()) + "\n" + exported
+    result = import_jsonl(store, io.StringIO(doubled))
+    assert (result.imported, result.skipped) == (1, 2)
+    assert {r.id for r in list_runs(store)[0]} == {"a", "b"}
+
+
+@pytest.mark.parametrize(
+    ("bad_line", "reason"),
+    [
+        ("{not json", "not JSON"),
+        ('["a list"]', "expected a JSON object"),
+        (json.dumps({**sample_run(id="x").to_dict(), "status": "exploded"}), "status"),
+        (json.dumps({**sample_run(id="x").to_dict(), "started_at": "yesterday"}), "ISO 8601"),
+        (json.dumps({**sample_run(id="x").to_dict(), "api_key": "sk-1"}), "unknown field"),
+        (json.dumps({**sample_run(id="x").to_dict(), "timeline": [[1, 2]]}), "timeline"),
+        (json.dumps({**sample_run(id="x").to_dict(), "ttft_ms": "fast"}), "ttft_ms"),
+    ],
+)
+def test_a_malformed_line_is_reported_and_nothing_is_imported(
+    store: Store, bad_line: str, reason: str
+) -> None:
+    # More good lines than one insert batch (500) come first: those are written, then undone.
+    good = [json.dumps(sample_run(id=f"good-{i}", timeline=[]).to_dict()) for i in range(620)]
+    lines = [*good[:600], "", bad_line, *good[600:]]
+    with pytest.raises(ImportFormatError) as caught:
+        import_jsonl(store, io.StringIO("\n".join(lines) + "\n"))
+    assert caught.value.line == 602 and reason in str(caught.value)
+    assert str(caught.value).startswith("line 602: ")
+    assert list_runs(store) == ([], 0)
+
+
+def test_an_exported_run_keeps_its_stored_status(store: Store) -> None:
+    silent = StoredRun(schema_name="S", provider="p", model="m", status="running")
+    store.add(silent)
+    (line,) = _jsonl(store).splitlines()
+    assert json.loads(line)["status"] == "running"  # "interrupted" is shown, never stored
+    assert "shown_status" not in json.loads(line)

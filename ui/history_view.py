@@ -1,0 +1,423 @@
+"""The History page: every recorded run, newest first, filtered and paged by the database; one
+selected run in detail (input, result, errors, metrics, timeline, Replay, Open in Extract,
+Delete), two selected runs side by side; exports, import, charts. Logic lives in
+engine/history; this module only draws. Model output and user text are shown as text."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+from engine import history
+from engine.history import compare, replay, stats
+from engine.history.queries import RunFilters, RunSummary
+from engine.runs.display import json_text
+from engine.runs.group import RunnerGroup
+from engine.store import INTERRUPTED, STATUSES, Store, StoredRun, load_settings, open_store
+from ui.keys import RunKeys
+from ui.live_form import LiveView, stream_lanes
+from ui.page import escape_md
+
+PAGE_SIZE = 50
+TABLE = "fs_hist_table"
+REPLAY_KEYS = RunKeys("replay")
+ALL = "All"
+EXTRACT_PAGE = "pages/1_Extract.py"
+STATUS_COLOURS = {
+    "done": "#15803d", "running": "#2563eb", "invalid": "#b45309", "truncated": "#b45309",
+    "cancelled": "#6b7280", "interrupted": "#6b7280", "error": "#b91c1c", "refused": "#b91c1c",
+    "filtered": "#b91c1c",
+}  # fmt: skip
+
+
+@st.cache_resource(show_spinner=False)
+def _store(url: str) -> Store:
+    return open_store(load_settings())
+
+
+def history_store() -> Store:
+    return _store(load_settings().url)
+
+
+def render_history_page() -> None:
+    st.title("History")
+    st.caption("Every extraction, newest first. Select one run for its details, two to "
+               "compare them field by field.")
+    store = history_store()
+    _render_location(store)
+    filters = render_filters(store)
+    selected = render_list(store, filters)
+    if len(selected) == 1:
+        render_detail(store, selected[0])
+    elif len(selected) == 2:
+        render_comparison(store, selected)
+    elif len(selected) > 2:
+        st.info("Select one run for its details, or two to compare them.")
+    with st.expander("Export and import"):
+        render_export(store, filters)
+        render_import(store)
+    with st.expander("Charts"):
+        render_charts(store, filters)
+
+
+def _render_location(store: Store) -> None:
+    if not load_settings().enabled:
+        st.info("Recording is off (FIELDSTREAM_HISTORY=off): new runs are not added.")
+    size = stats.human_size(store.database_size())
+    st.caption(escape_md(f"Database: {stats.location(store)} · {size}"))
+
+
+# --- filters and the list --------------------------------------------------------------------
+
+
+def render_filters(store: Store) -> RunFilters:
+    facets = stats.facets(store)
+    cols = st.columns([2, 2, 2, 3])
+    schema = cols[0].selectbox("Schema", [ALL, *facets.schemas], key="fs_hist_schema")
+    provider = cols[1].selectbox("Provider", [ALL, *facets.providers], key="fs_hist_provider")
+    model = cols[2].selectbox("Model", [ALL, *facets.models], key="fs_hist_model")
+    status = cols[3].multiselect("Status", [*STATUSES, INTERRUPTED], key="fs_hist_status")
+    cols = st.columns([2, 2, 5])
+    start = cols[0].date_input("From", value=None, key="fs_hist_from")
+    end = cols[1].date_input("To", value=None, key="fs_hist_to")
+    term = cols[2].text_input("Search in input and output", key="fs_hist_search")
+    return RunFilters(
+        schema=_chosen(schema), provider=_chosen(provider), model=_chosen(model),
+        status=status or None, started_from=_day_start(start),
+        started_to=_day_start(end + timedelta(days=1)) if end else None,
+        search=term.strip() or None,
+    )  # fmt: skip
+
+
+def _chosen(value: str | None) -> str | None:
+    return None if value in (None, ALL) else value
+
+
+def _day_start(day: date | None) -> datetime | None:
+    return None if day is None else datetime.combine(day, time.min, UTC)
+
+
+def render_list(store: Store, filters: RunFilters) -> list[str]:
+    """The page of runs as a table; returns the ids of the selected runs."""
+    _page_reset_on_change(filters)
+    page = int(st.session_state.get("fs_hist_page", 1))
+    found = history.list_runs(store, filters, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
+    rows = found.rows
+    if st.session_state.pop("fs_hist_clear", False):
+        st.session_state.pop(TABLE, None)
+    if not rows and page > 1:  # the last page emptied (runs deleted): back to the first
+        st.session_state["fs_hist_page"] = 1
+        st.rerun()
+    if not rows:
+        unfiltered = filters == RunFilters() and page == 1
+        st.info("No runs recorded yet: run an extraction." if unfiltered else "No runs match.")
+        return _linked_runs()
+    event = st.dataframe(_styled(rows), key=TABLE, on_select="rerun",
+                         selection_mode="multi-row", hide_index=True, width="stretch",
+                         column_config=_columns())
+    _render_pager(found.total, found.exact)
+    chosen = [rows[i].id for i in event.selection.rows if i < len(rows)]
+    return chosen or _linked_runs()
+
+
+def _linked_runs() -> list[str]:
+    """Runs named in the address (`?run=<id>`, the table's links)."""
+    return [run_id for run_id in st.query_params.get_all("run") if run_id][:2]
+
+
+def _page_reset_on_change(filters: RunFilters) -> None:
+    if st.session_state.get("fs_hist_filters") != filters:
+        st.session_state["fs_hist_filters"] = filters
+        st.session_state["fs_hist_page"] = 1
+
+
+def _render_pager(total: int, exact: bool) -> None:
+    pages = max(1, -(-total // PAGE_SIZE))
+    cols = st.columns([1, 4])
+    cols[0].number_input("Page", min_value=1, max_value=pages, step=1, key="fs_hist_page")
+    shown = f"{total:,}" if exact else f"{total:,}+"
+    cols[1].caption(f"{shown} runs · {pages:,} page{'s' if pages != 1 else ''} of {PAGE_SIZE}")
+
+
+def table_rows(rows: list[RunSummary]) -> pd.DataFrame:
+    return pd.DataFrame([
+        {
+            "started": r.started_at.astimezone(UTC).replace(tzinfo=None),
+            "status": r.status, "schema": r.schema_name, "provider": r.provider,
+            "model": r.model, "mode": r.mode, "by": r.ran_by, "source": r.source,
+            "first field": _seconds(r.first_field_ms), "total": _seconds(r.total_ms),
+            "input": (r.input_preview or "").replace("\n", " ")[:80],
+            "link": f"?run={r.id}",
+        }
+        for r in rows
+    ])  # fmt: skip
+
+
+def _styled(rows: list[RunSummary]) -> Any:
+    frame = table_rows(rows)
+    return frame.style.map(_status_style, subset=["status"])
+
+
+def _status_style(status: str) -> str:
+    return f"color: {STATUS_COLOURS.get(status, '#111827')}; font-weight: 600"
+
+
+def _columns() -> dict[str, Any]:
+    cc = st.column_config
+    return {
+        "started": cc.DatetimeColumn("started (UTC)", format="YYYY-MM-DD HH:mm:ss"),
+        "first field": cc.NumberColumn("first field", format="%.2f s",
+                                       help="Time to the first done field"),
+        "total": cc.NumberColumn("total", format="%.2f s", help="Whole run"),
+        "link": cc.LinkColumn("link", display_text="open", help="A link to this run"),
+    }
+
+
+def _seconds(ms: float | None) -> float | None:
+    return None if ms is None else ms / 1000.0
+
+
+# --- one run ----------------------------------------------------------------------------------
+
+
+def render_detail(store: Store, run_id: str) -> None:
+    run = history.get_run(store, run_id)
+    if run is None:
+        st.warning("That run is no longer in the history.")
+        return
+    st.divider()
+    shown = run.shown_status or run.status
+    st.subheader(escape_md(f"{run.schema_name} · {run.provider} · {run.model}"))
+    st.caption(escape_md(_describe(run, shown)))
+    _render_metrics(run)
+    _render_actions(store, run)
+    left, right = st.columns(2, gap="large")
+    with left:
+        st.markdown("**Input**")
+        if run.input_text is None:
+            st.caption("The input was not kept (FIELDSTREAM_KEEP_INPUT=0).")
+        else:
+            with st.container(height=260):
+                st.text(run.input_text)
+    with right:
+        st.markdown("**Result**" if shown == "done" else "**What arrived (partial)**")
+        st.code(json_text(run.result), language="json")
+    if run.field_errors:
+        st.markdown("**Problems by field**")
+        st.dataframe([{"field": k, "problem": _plain(v)} for k, v in run.field_errors.items()],
+                     hide_index=True, width="stretch")
+    _render_timeline(run)
+    _render_replay_area(run)
+
+
+def _describe(run: StoredRun, shown: str) -> str:
+    started = run.started_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    parts = [shown, started, f"mode {run.mode or '—'}", f"from {run.source}"]
+    if run.ran_by:
+        parts.append(f"by {run.ran_by}")
+    if run.base_url_host:
+        parts.append(run.base_url_host)
+    return " · ".join(parts)
+
+
+def _render_metrics(run: StoredRun) -> None:
+    cols = st.columns(4)
+    cols[0].metric("Time to first token", _fmt_ms(run.ttft_ms))
+    cols[1].metric("Time to first done field", _fmt_ms(run.first_field_ms))
+    cols[2].metric("Total", _fmt_ms(run.total_ms))
+    cols[3].metric("Chunks", f"{len(run.timeline):,}")
+
+
+def _fmt_ms(ms: float | None) -> str:
+    return "—" if ms is None else f"{ms / 1000.0:.2f} s"
+
+
+def _plain(value: Any) -> str:
+    return value if isinstance(value, str) else json_text(value)
+
+
+def _render_timeline(run: StoredRun) -> None:
+    from ui.charts import timeline_chart
+
+    schema = replay.schema_for(run)
+    if schema is None or not run.timeline:
+        return
+    with st.expander("Field timeline", expanded=True):
+        rows = replay.field_timeline(schema, run.timeline)
+        st.altair_chart(timeline_chart(rows), width="stretch")
+
+
+def _render_actions(store: Store, run: StoredRun) -> None:
+    can_replay = replay.schema_for(run) is not None and bool(run.timeline)
+    cols = st.columns(4)
+    if cols[0].button("Replay", key="fs_hist_replay", disabled=not can_replay,
+                      help="Stream the recorded chunks again at their original pace."):
+        _start_replay(run, 1.0)
+    if cols[1].button("Replay 4×", key="fs_hist_replay4", disabled=not can_replay):
+        _start_replay(run, 4.0)
+    if cols[2].button("Open in Extract", key="fs_hist_open"):
+        open_in_extract(run)
+    if cols[3].button("Delete", key="fs_hist_delete"):
+        st.session_state["fs_hist_confirm"] = run.id
+    if st.session_state.get("fs_hist_confirm") == run.id:
+        _confirm_delete(store, run)
+
+
+def _confirm_delete(store: Store, run: StoredRun) -> None:
+    st.warning("Delete this run from the history? This cannot be undone.")
+    yes, no = st.columns(2)
+    if yes.button("Yes, delete it", key="fs_hist_delete_yes", type="primary"):
+        history.delete_run(store, run.id)
+        st.session_state.pop("fs_hist_confirm", None)
+        st.session_state["fs_hist_clear"] = True
+        st.session_state["fs_hist_notice"] = "The run was deleted."
+        st.query_params.clear()
+        st.rerun()
+    if no.button("Cancel", key="fs_hist_delete_no"):
+        st.session_state.pop("fs_hist_confirm", None)
+        st.rerun()
+
+
+def open_in_extract(run: StoredRun) -> None:
+    """Prefill the Extract page with this run's text, schema, provider, model and mode."""
+    name = replay.library_name(run)
+    state = st.session_state
+    if name is not None:
+        state["fs_schema"] = name
+    state["fs_provider"] = run.provider
+    state["fs_model"] = run.model
+    if run.mode:
+        state["fs_mode"] = run.mode
+    if run.input_text is None:
+        state["fs_text"] = ""
+        state["fs_prefill_note"] = "The input of that run was not kept: paste the text again."
+    else:
+        state["fs_text"] = run.input_text
+    st.switch_page(EXTRACT_PAGE)
+
+
+def _start_replay(run: StoredRun, speed: float) -> None:
+    old = st.session_state.get("fs_replay_run")
+    if old is not None:
+        old[1].stop()
+    st.session_state["fs_replay_run"] = (run.id, replay.start_replay(run, speed), speed)
+
+
+def _render_replay_area(run: StoredRun) -> None:
+    held = st.session_state.get("fs_replay_run")
+    if held is None or held[0] != run.id:
+        return
+    _, runner, speed = held
+    schema = replay.schema_for(run)
+    st.divider()
+    st.markdown(f"**Replay** · {'original pace' if speed == 1.0 else f'{speed:g}× faster'}")
+    view = LiveView(schema, REPLAY_KEYS)
+    view.build()
+    if not runner.ended:
+        stream_lanes({REPLAY_KEYS.lane: view}, RunnerGroup({REPLAY_KEYS.lane: runner}))
+    view.apply(runner.snapshot_all(), runner, final=True)
+
+
+# --- two runs -------------------------------------------------------------------------------
+
+
+def render_comparison(store: Store, run_ids: list[str]) -> None:
+    a, b = (history.get_run(store, run_id) for run_id in run_ids)
+    if a is None or b is None:
+        st.warning("One of these runs is no longer in the history.")
+        return
+    st.divider()
+    st.subheader("Two runs side by side")
+    cols = st.columns(2)
+    for col, name, run in ((cols[0], "A", a), (cols[1], "B", b)):
+        col.caption(escape_md(f"{name}: {run.schema_name} · {run.provider} · {run.model} · "
+                              f"{run.shown_status or run.status}"))
+    diffs = compare.compare_results(a.result, b.result)
+    counts = compare.summary(diffs)
+    st.caption(" · ".join(f"{n} {verdict}" for verdict, n in counts.items() if n))
+    frame = pd.DataFrame([
+        {"field": d.path, "A": _cell(d.a), "B": _cell(d.b), "": d.verdict} for d in diffs
+    ], columns=["field", "A", "B", ""])  # fmt: skip
+    st.dataframe(frame.style.apply(_diff_style, axis=1), hide_index=True, width="stretch",
+                 key="fs_hist_compare")
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    return value if isinstance(value, str) else json_text(value)
+
+
+def _diff_style(row: pd.Series) -> list[str]:
+    colour = {compare.DIFFERENT: "#fef3c7", compare.ONLY_A: "#fee2e2",
+              compare.ONLY_B: "#fee2e2"}.get(row[""])
+    return [f"background-color: {colour}" if colour else "" for _ in row]
+
+
+# --- export, import, charts -------------------------------------------------------------
+
+
+def render_export(store: Store, filters: RunFilters) -> None:
+    st.markdown("**Export the filtered runs**")
+    cols = st.columns(2)
+    cols[0].download_button("CSV", lambda: stats.export_bytes(store, filters, "csv"),
+                            file_name="fieldstream-history.csv", mime="text/csv",
+                            key="fs_hist_csv", on_click="ignore")
+    cols[1].download_button("JSON Lines", lambda: stats.export_bytes(store, filters, "jsonl"),
+                            file_name="fieldstream-history.jsonl",
+                            mime="application/x-ndjson", key="fs_hist_jsonl",
+                            on_click="ignore")
+
+
+def render_import(store: Store) -> None:
+    st.markdown("**Import runs** (a JSON Lines export; runs already here are skipped)")
+    upload = st.file_uploader("JSON Lines file", type=["jsonl", "json", "txt"],
+                              key="fs_hist_upload")
+    if upload is not None and st.button("Import", key="fs_hist_import"):
+        show_import(store, upload.getvalue())
+    notice = st.session_state.pop("fs_hist_notice", None)
+    if notice:
+        st.success(escape_md(notice))
+
+
+def show_import(store: Store, data: bytes) -> None:
+    try:
+        result = history.import_bytes(store, data)
+    except history.ImportFormatError as exc:
+        st.error(escape_md(f"Nothing was imported: line {exc.line}: {exc.reason}"))
+        return
+    st.success(f"Imported {result.imported:,} runs; skipped {result.skipped:,} already here.")
+
+
+def render_charts(store: Store, filters: RunFilters) -> None:
+    per_day = stats.runs_per_day(store, filters)
+    if not per_day:
+        st.caption("No runs to chart.")
+        return
+    st.altair_chart(_per_day_chart(per_day), width="stretch")
+    st.altair_chart(_by_model_chart(stats.timings_by_model(store, filters)), width="stretch")
+
+
+def _per_day_chart(rows: list[dict[str, Any]]) -> alt.Chart:
+    domain = list(STATUS_COLOURS)
+    return alt.Chart(pd.DataFrame(rows)).mark_bar().encode(
+        x=alt.X("day:T", title="day (UTC)"), y=alt.Y("runs:Q", title="runs"),
+        color=alt.Color("status:N", scale=alt.Scale(domain=domain,
+                                                    range=[STATUS_COLOURS[s] for s in domain])),
+        tooltip=["day:T", "status:N", "runs:Q"],
+    ).properties(title="Runs per day", height=220)
+
+
+def _by_model_chart(rows: list[dict[str, Any]]) -> alt.Chart:
+    frame = pd.DataFrame(rows).melt(id_vars=["model", "runs"], var_name="time",
+                                    value_vars=["first_field_s", "total_s"], value_name="s")
+    frame["time"] = frame["time"].map({"first_field_s": "first done field", "total_s": "total"})
+    return alt.Chart(frame).mark_bar().encode(
+        y=alt.Y("model:N", title=None), x=alt.X("s:Q", title="mean seconds"),
+        yOffset="time:N", color=alt.Color("time:N", title=None),
+        tooltip=["model:N", "time:N", "s:Q", "runs:Q"],
+    ).properties(title="Time to first done field and total time, by model")

@@ -19,9 +19,9 @@ from pydantic import BaseModel
 from engine.stream.changes import STREAMING, Change, Done
 from engine.stream.errors import ExtractionError, JSONStreamError, ValidationFailed
 from engine.stream.json_stream import JsonStream
-from engine.stream.nodes import LIST, MODEL, root_node
+from engine.stream.nodes import LIST, MODEL, new_partial, root_node
 from engine.stream.snapshot import FinalSnapshot, LiveView, Snapshot, Timings
-from engine.stream.typed_builder import TypedBuilder, _new_partial
+from engine.stream.typed_builder import TypedBuilder
 
 __all__ = ["ModelStream", "stream_items", "stream_model"]
 
@@ -49,7 +49,7 @@ class ModelStream:
         node = root_node(schema)
         self._builder = TypedBuilder(node)
         if node.kind == MODEL:
-            self._builder.partial = _new_partial(node)
+            self._builder.partial = new_partial(node)
         elif node.kind == LIST:
             self._builder.partial = []
         root = "{" if node.kind == MODEL else "[" if node.kind == LIST else "any"

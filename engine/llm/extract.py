@@ -143,12 +143,6 @@ class _Run:
         wrapped = is_list_root(schema) and self.mode != "md_json"
         return _Call(stream, ItemsUnwrapper() if wrapped else None)
 
-    def decorate(self, key: CallKey, snap: Snapshot) -> Snapshot:
-        snap.usage = self.usage
-        snap.timings = self.calls[key].stream.timings
-        snap.finish_reason = self.choice(key[0]).finish_reason
-        return snap
-
 
 def _first(schemas: dict[str, Any]) -> Any:
     return next(iter(schemas.values()))
@@ -156,12 +150,10 @@ def _first(schemas: dict[str, Any]) -> Any:
 
 def _feed(run: _Run, key: CallKey, text: str) -> Iterator[tuple[CallKey, Snapshot]]:
     call = run.call(key, run.names.get(key))
-    timings = call.stream.timings
-    if timings.first_token is None:  # ModelStream leaves this to whoever knows the request start
-        timings.first_token = time.perf_counter() - timings.started
+    call.stream.mark_first_token()  # before unwrapping: the wrapper's text is a token too
     piece = call.unwrap.feed(text) if call.unwrap else text
     if piece:
-        yield key, run.decorate(key, call.stream.feed(piece))
+        yield key, call.stream.feed(piece)
 
 
 def _apply(run: _Run, event: Event) -> Iterator[tuple[CallKey, Snapshot]]:
@@ -243,9 +235,9 @@ def _finish(run: _Run) -> Iterator[tuple[CallKey, Snapshot]]:
     for index in _silent_choices(run):
         run.call((index, 0))
     for key in sorted(run.calls):
-        error = _ending(run, key)
-        snap = run.calls[key].stream.close(error=error)
-        yield key, run.decorate(key, snap)
+        reason = run.choice(key[0]).finish_reason
+        stream = run.calls[key].stream
+        yield key, stream.close(_ending(run, key), usage=run.usage, finish_reason=reason)
 
 
 def extract_calls(
@@ -319,8 +311,8 @@ def extract(
 ) -> Iterator[Snapshot]:
     """Stream `schema` (a pydantic model class or `list[Model]`) out of `text`, field by field.
 
-    Yields a `Snapshot` per chunk and a final one (`is_final`, `.error`, `.final`), each with
-    `.usage`, `.timings` (measured from the request start) and `.finish_reason`. Follows the
+    Yields a `Snapshot` per chunk, each with `.timings` (measured from the request start), and
+    a `FinalSnapshot` (`is_final`, `.error`, `.final`, `.usage`, `.finish_reason`). Follows the
     first choice / first tool call; see `extract_calls` for all of them. Closing the generator
     closes the HTTP response. `read_timeout`: seconds without a byte before the run ends with
     `TimedOut` (default: FIELDSTREAM_READ_TIMEOUT, else 300).

@@ -16,17 +16,18 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from engine.stream.changes import INVALID, PENDING, STREAMING, Change, Done
+from engine.stream.changes import STREAMING, Change, Done
 from engine.stream.errors import ExtractionError, JSONStreamError, ValidationFailed
 from engine.stream.json_stream import JsonStream
-from engine.stream.nodes import LIST, MODEL, root_node
-from engine.stream.snapshot import Snapshot, Timings
-from engine.stream.typed_builder import TypedBuilder, _new_partial
+from engine.stream.nodes import LIST, MODEL, new_partial, root_node
+from engine.stream.snapshot import FinalSnapshot, LiveView, Snapshot, Timings
+from engine.stream.typed_builder import TypedBuilder
 
 __all__ = ["ModelStream", "stream_items", "stream_model"]
 
 _CONTAINERS = (BaseModel, list, dict)
 _make = Snapshot.make
+_make_final = FinalSnapshot.make
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
@@ -36,7 +37,7 @@ def _clean_surrogates(text: str) -> str:
 
 
 class ModelStream:
-    """Push interface: `feed(text) -> Snapshot` per chunk, `close(error=None) -> Snapshot`.
+    """Push interface: `feed(text) -> Snapshot` per chunk, `close(error=None) -> FinalSnapshot`.
 
     `schema` is a pydantic model class or a list type such as `list[User]`.
     """
@@ -48,12 +49,11 @@ class ModelStream:
         node = root_node(schema)
         self._builder = TypedBuilder(node)
         if node.kind == MODEL:
-            self._builder.partial = _new_partial(node)
+            self._builder.partial = new_partial(node)
         elif node.kind == LIST:
             self._builder.partial = []
         root = "{" if node.kind == MODEL else "[" if node.kind == LIST else "any"
         self.texts: list[str] = []
-        self._joined, self._joined_n = "", 0
         self._high: str | None = None  # a high surrogate that ended the last chunk
         self._parser = JsonStream(self._builder, root=root, history=self.texts,
                                   replace_surrogates=True)
@@ -64,17 +64,23 @@ class ModelStream:
         self.track_times = track_times
         self.timings = Timings(started=clock() if started is None else started)
         self.error: ExtractionError | None = None
-        self.closed = False
+        #: What this stream's snapshots read: its live state, nothing else of the stream.
+        self.view = LiveView(self._builder, self._parser.state, self.texts, self.total_leaves,
+                             self.timings if track_times else None)
 
     # -- the live state -------------------------------------------------------------------
 
     @property
+    def closed(self) -> bool:
+        return self.view.closed
+
+    @property
     def raw(self) -> Any:
-        return self._builder.root
+        return self.view.raw
 
     @property
     def done_order(self) -> dict[str, int]:
-        return self._builder.done
+        return self.view.done_order
 
     @property
     def errors(self) -> dict[str, str]:
@@ -82,33 +88,25 @@ class ModelStream:
 
     @property
     def result(self) -> Any:
-        return self._builder.result
+        return self.view.result
 
     @property
     def text(self) -> str:
-        return self.text_upto(len(self.texts))
-
-    def text_upto(self, n: int) -> str:
-        """The first `n` chunks joined. Reading it as the stream grows costs only the new
-        chunks: the joined text is kept and extended."""
-        if n == self._joined_n:
-            return self._joined
-        if n > self._joined_n:
-            joined, self._joined = self._joined, ""
-            joined += "".join(self.texts[self._joined_n : n])  # in place while nobody holds it
-            self._joined, self._joined_n = joined, n
-            return joined
-        return "".join(self.texts[:n])  # an older snapshot, read late
+        return self.view.text_upto(len(self.texts))
 
     @property
     def progress(self) -> float:
         return self._builder.finished / self.total_leaves
 
     def state(self, path: str) -> str:
-        if path in self._builder.errors:
-            return INVALID
-        state = self._parser.state(path)
-        return PENDING if state == STREAMING and self.closed else state
+        return self.view.state(path)
+
+    def mark_first_token(self) -> None:
+        """The first token of the answer arrived now. For a caller that sees tokens before
+        they reach `feed` (an unwrapped or not yet parsable prefix); once only."""
+        t = self.timings
+        if t.first_token is None:
+            t.first_token = self._clock() - t.started
 
     # -- feeding ---------------------------------------------------------------------------
 
@@ -125,8 +123,8 @@ class ModelStream:
             self.error = self.error or exc
         if self.track_times:
             self._record_times(changes)
-        b = self._builder  # `_snapshot`, inlined: this runs after every chunk
-        return _make((self, changes, len(b.done), len(self.texts), b.errors, b.finished,
+        b = self._builder  # made here, in one C call: this runs after every chunk
+        return _make((self.view, changes, len(b.done), len(self.texts), b.errors, b.finished,
                       self.partial))
 
     def _clean(self, text: str) -> str:
@@ -139,15 +137,17 @@ class ModelStream:
             text, self._high = text[:-1], text[-1]
         return _clean_surrogates(text)
 
-    def close(self, error: ExtractionError | None = None) -> Snapshot:
+    def close(self, error: ExtractionError | None = None, *, usage: dict[str, Any] | None = None,
+              finish_reason: str | None = None) -> FinalSnapshot:
         """End of the stream: finish parsing and return the final snapshot. `error` is how
-        the stream ended when it ended badly (truncated, refused, dropped, cancelled)."""
+        the stream ended when it ended badly (truncated, refused, dropped, cancelled);
+        `usage` and `finish_reason` are the server's, given to the final snapshot as they are."""
         changes: list[Change] = []
         if self._high is not None and not self.closed:  # a high surrogate whose pair never came
             self._high = None
             changes = list(self.feed("\ufffd").changes)
         if not self.closed:
-            self.closed = True
+            self.view.closed = True
             if self.error is None:
                 changes += self._close_parser(error)
             if self.error is None and error is not None and not self._builder.root_valid:
@@ -158,10 +158,9 @@ class ModelStream:
                 self._attach(self.error)
             if self.track_times:
                 self._record_times(changes)
-        snap = self._snapshot(changes)
-        snap.is_final = True
-        snap.error = self.error
-        return snap
+        b = self._builder
+        return _make_final((self.view, changes, len(b.done), len(self.texts), b.errors,
+                            b.finished, self.partial, self.error, usage, finish_reason))
 
     def _close_parser(self, error: ExtractionError | None) -> list[Change]:
         try:
@@ -181,11 +180,6 @@ class ModelStream:
         if error.partial is None:
             error.partial = self._builder.partial
         error.errors = {**self._builder.errors, **error.errors}
-
-    def _snapshot(self, changes: list[Change]) -> Snapshot:
-        b = self._builder
-        return _make((self, changes, len(b.done), len(self.texts), b.errors, b.finished,
-                      self.partial))
 
     def _record_times(self, changes: list[Change]) -> None:
         t = self.timings

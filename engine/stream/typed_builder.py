@@ -19,11 +19,9 @@ from pydantic import ValidationError
 
 from engine.stream.changes import Done, Invalid, Started, grew_at
 from engine.stream.json_stream import DUPLICATE, Builder, child_path
-from engine.stream.nodes import DICT, LIST, MODEL, WHOLE, Node, error_messages
+from engine.stream.nodes import DICT, LIST, MODEL, WHOLE, Node, error_messages, new_partial
 
 __all__ = ["TypedBuilder"]
-
-_set = object.__setattr__
 
 
 class _Ctx:
@@ -54,16 +52,6 @@ class _Sink:
 _SKIP = _Ctx(None, None, _Sink())
 
 
-def _new_partial(node: Node) -> Any:
-    """A blank partial instance, without running validation (like model_construct, cheaper)."""
-    inst = node.cls.__new__(node.cls)  # type: ignore[union-attr]
-    _set(inst, "__dict__", node.blank.copy())
-    _set(inst, "__pydantic_fields_set__", set())
-    _set(inst, "__pydantic_extra__", None)
-    _set(inst, "__pydantic_private__", None)
-    return inst
-
-
 class TypedBuilder(Builder):
     """Builds the Partial value for a schema node tree and reports typed changes."""
 
@@ -86,8 +74,7 @@ class TypedBuilder(Builder):
             return None, self.rootnode
         pnode = pctx.node
         if pnode.kind == MODEL:  # type: ignore[union-attr]
-            fields = pnode._fields  # type: ignore[union-attr]
-            ent = (fields if fields is not None else pnode.fields).get(key)  # type: ignore[union-attr]
+            ent = pnode.fields.get(key)  # type: ignore[union-attr]
             return ent if ent is not None else (None, None)
         return key, pnode.item  # type: ignore[union-attr]
 
@@ -193,7 +180,7 @@ class TypedBuilder(Builder):
         if node is self.rootnode and self.partial is not None:
             return self.partial  # made up front, so readers hold the same object throughout
         if kind == MODEL and is_obj:
-            return _new_partial(node)
+            return new_partial(node)
         if kind == LIST and not is_obj:
             return []
         if kind == DICT and is_obj:
@@ -245,8 +232,7 @@ class TypedBuilder(Builder):
         pnode = pctx.node
         kind = pnode.kind  # type: ignore[union-attr]
         if kind == MODEL:  # `_child` inlined: this runs once per value
-            fields = pnode._fields  # type: ignore[union-attr]
-            ent = (fields if fields is not None else pnode.fields).get(key)  # type: ignore[union-attr]
+            ent = pnode.fields.get(key)  # type: ignore[union-attr]
             if ent is None:  # a key the schema does not know
                 if key in pctx.raw:
                     return self._drop(pctx, key, path, None)
@@ -268,8 +254,7 @@ class TypedBuilder(Builder):
         box of its own."""
         if pctx is not None and pctx.target is not None and pctx.node.kind == MODEL:  # type: ignore[union-attr]
             pnode = pctx.node  # the common case, inlined: a plain string field of a model
-            fields = pnode._fields  # type: ignore[union-attr]
-            ent = (fields if fields is not None else pnode.fields).get(key)  # type: ignore[union-attr]
+            ent = pnode.fields.get(key)  # type: ignore[union-attr]
             target = pctx.target
             seen = target.__pydantic_fields_set__
             if ent is not None and ent[1].fast is str and ent[0] not in seen:

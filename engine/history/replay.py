@@ -49,14 +49,9 @@ def replay_factory(
             due = started + offset_ms / 1000.0 / speed
             if cancel.wait(max(0.0, due - time.perf_counter())):
                 return
-            if stream.timings.first_token is None:
-                stream.timings.first_token = time.perf_counter() - started
-            snap = stream.feed(delta)
-            snap.timings = stream.timings
-            yield snap
-        final = stream.close()
-        final.timings = stream.timings
-        yield final
+            stream.mark_first_token()
+            yield stream.feed(delta)
+        yield stream.close()
 
     return factory
 

@@ -425,3 +425,14 @@ def test_typed_duplicates_keep_the_first_value_in_the_partial_and_the_final() ->
     *_, snap = stream_model(Ticket, list('{"ticketTitle": "a", "title": "b", "count": 1}'))
     assert snap.final.title == "a" and snap.partial.title == "a"
     assert "twice" in snap.errors["title"]
+
+
+def test_a_refusal_with_a_lone_surrogate_is_clean_text(srv: ReplayServer) -> None:
+    """The refusal never reaches the parser, so it is cleaned where the ending is built."""
+    from engine.llm.extract import extract
+    from tests.support import openai_client
+
+    srv.queue(Reply.content([], refusal="I can\ud800t help"))
+    final = list(extract("t", MeetingInfo, client=openai_client(srv), model="replay-model"))[-1]
+    assert final.error.refusal == "I can\ufffdt help"
+    final.error.message.encode("utf-8")

@@ -46,7 +46,7 @@ from engine.stream.errors import (
     StreamInterrupted,
     Truncated,
 )
-from engine.stream.model_stream import ModelStream
+from engine.stream.model_stream import ModelStream, clean_surrogates
 from engine.stream.snapshot import Snapshot
 
 CallKey = tuple[int, int]  # (choice index, tool-call index); tool-call index is 0 outside tools
@@ -212,7 +212,8 @@ def _ending(run: _Run, key: CallKey) -> ExtractionError | None:
         return run.error
     choice = run.choice(key[0])
     if choice.refusal:
-        return Refused(f"The model refused: {choice.refusal}", refusal=choice.refusal)
+        refusal = clean_surrogates(choice.refusal)  # shown as text: it must encode
+        return Refused(f"The model refused: {refusal}", refusal=refusal)
     reason = choice.finish_reason
     if reason == "length":
         return Truncated(

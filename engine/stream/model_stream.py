@@ -23,7 +23,7 @@ from engine.stream.nodes import LIST, MODEL, new_partial, root_node
 from engine.stream.snapshot import FinalSnapshot, LiveView, Snapshot, Timings
 from engine.stream.typed_builder import TypedBuilder
 
-__all__ = ["ModelStream", "stream_items", "stream_model"]
+__all__ = ["ModelStream", "clean_surrogates", "stream_items", "stream_model"]
 
 _CONTAINERS = (BaseModel, list, dict)
 _make = Snapshot.make
@@ -31,7 +31,7 @@ _make_final = FinalSnapshot.make
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
-def _clean_surrogates(text: str) -> str:
+def clean_surrogates(text: str) -> str:
     """Pairs joined, lone halves replaced: UTF-16 with surrogatepass sees them as code units."""
     return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
 
@@ -135,7 +135,7 @@ class ModelStream:
             return text
         if "\ud800" <= text[-1] <= "\udbff":
             text, self._high = text[:-1], text[-1]
-        return _clean_surrogates(text)
+        return clean_surrogates(text)
 
     def close(self, error: ExtractionError | None = None, *, usage: dict[str, Any] | None = None,
               finish_reason: str | None = None) -> FinalSnapshot:

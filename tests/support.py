@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
+import pytest
 from openai import OpenAI
 from pydantic import BaseModel
 
@@ -49,3 +50,27 @@ MEETING = {
 def openai_client(srv: ReplayServer, key: str = "test-key") -> OpenAI:
     """The real openai client, pointed at a local ReplayServer, no retries."""
     return OpenAI(base_url=srv.base_url, api_key=key, max_retries=0, timeout=10)
+
+
+#: Variables that would point a test at a real provider; `isolate` clears them.
+PROVIDER_ENV = ("OPENAI_API_KEY", "OPENAI_BASE_URL", "FIELDSTREAM_BASE_URL", "FIELDSTREAM_MODEL",
+                "FIELDSTREAM_API_KEY", "FIELDSTREAM_DEFAULT_PROVIDER", "FIELDSTREAM_READ_TIMEOUT")
+
+
+def isolate(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, *, home: bool = False) -> None:
+    """No provider from the environment, a data folder of the test's own, no probing of the
+    usual local ports; `home`: HOME and the working folder in tmp_path too (no secrets files)."""
+    from engine.providers import detect
+
+    for name in PROVIDER_ENV:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("FIELDSTREAM_DATA_DIR", str(tmp_path / "data"))
+    if home:
+        monkeypatch.setenv("HOME", str(tmp_path))
+        monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(detect, "LOCAL_SERVER_PORTS", {})
+
+
+def chunks(text: str, size: int = 6) -> list[str]:
+    """`text` cut into pieces of `size` characters."""
+    return [text[i : i + size] for i in range(0, len(text), size)]

@@ -23,6 +23,7 @@ from engine.runs.status import RunStatus
 from engine.schemas.library import MEETING_NOTE, MeetingInfo
 from engine.store import Store, StoredRun, load_settings, open_store
 from engine.testing.replay_server import ReplayServer, Reply
+from tests import support
 from tests.support import MEETING
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,7 +34,7 @@ ANSWER = json.dumps(MEETING)
 
 
 def chunks(text: str, size: int = 7) -> list[str]:
-    return [text[i:i + size] for i in range(0, len(text), size)]
+    return support.chunks(text, size)
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ from streamlit.testing.v1 import AppTest
 from engine.schemas.fields import schema_rows
 from engine.schemas.library import MEETING_NOTE, SCHEMAS, MeetingInfo
 from engine.testing.replay_server import ReplayServer, Reply
+from tests import support
 from tests.support import MEETING
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -24,7 +25,7 @@ EXTRACT = "pages/1_Extract.py"
 
 
 def chunks(text: str, size: int = 6) -> list[str]:
-    return [text[i:i + size] for i in range(0, len(text), size)]
+    return support.chunks(text, size)
 
 
 @pytest.fixture

@@ -11,9 +11,9 @@ import pytest
 
 from engine import cli
 from engine import providers as pv
-from engine.providers import detect
 from engine.schemas.library import MEETING_NOTE, MeetingInfo
 from engine.testing.replay_server import ReplayServer, Reply
+from tests.support import isolate
 
 ANSWER = [
     '{"users": [{"name": "Ann Lee", "email": "ann@x.org", ',
@@ -24,13 +24,7 @@ ANSWER = [
 
 @pytest.fixture(autouse=True)
 def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("OPENAI_API_KEY", "FIELDSTREAM_BASE_URL", "FIELDSTREAM_MODEL",
-                 "FIELDSTREAM_API_KEY", "FIELDSTREAM_DEFAULT_PROVIDER"):  # fmt: skip
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("FIELDSTREAM_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("HOME", str(tmp_path))
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(detect, "LOCAL_SERVER_PORTS", {})
+    isolate(monkeypatch, tmp_path, home=True)
 
 
 def _run(argv: list[str], text: str = MEETING_NOTE) -> tuple[int, str, str]:

@@ -15,11 +15,11 @@ import pytest
 
 from engine.schemas.library import MEETING_NOTE
 from engine.testing.replay_server import ReplayServer, Reply
+from tests import support
 from tests.support import MEETING
 from tests.ui_support import (
     box_selector,
     chromium_page,
-    chromium_path,
     field_events,
     fill_text,
     first_seen,
@@ -32,7 +32,6 @@ from tests.ui_support import (
 
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.skipif(chromium_path() is None, reason="Debian's chromium is not installed"),
 ]
 
 ORDER = ["users", "date", "location", "budget", "deadline"]
@@ -41,7 +40,7 @@ CHUNK = 3
 
 
 def chunks(text: str, size: int = CHUNK) -> list[str]:
-    return [text[i:i + size] for i in range(0, len(text), size)]
+    return support.chunks(text, size)
 
 
 @pytest.fixture

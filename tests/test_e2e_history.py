@@ -15,10 +15,10 @@ from engine.history import list_runs
 from engine.schemas.library import MEETING_NOTE
 from engine.store import Store
 from engine.testing.replay_server import ReplayServer, Reply
+from tests import support
 from tests.support import MEETING
 from tests.ui_support import (
     chromium_page,
-    chromium_path,
     field_events,
     fill_text,
     first_seen,
@@ -31,14 +31,13 @@ from ui.history_view import REPLAY_KEYS
 
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.skipif(chromium_path() is None, reason="Debian's chromium is not installed"),
 ]
 
 ORDER = ["users", "date", "location", "budget", "deadline"]
 
 
 def chunks(text: str, size: int = 3) -> list[str]:
-    return [text[i:i + size] for i in range(0, len(text), size)]
+    return support.chunks(text, size)
 
 
 @pytest.fixture

@@ -14,7 +14,6 @@ import pytest
 
 from tests.ui_support import (
     chromium_page,
-    chromium_path,
     open_extract,
     screenshot,
     streamlit_app,
@@ -22,7 +21,6 @@ from tests.ui_support import (
 
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.skipif(chromium_path() is None, reason="Debian's chromium is not installed"),
 ]
 
 PIXEL = (  # a 1x1 PNG, so a rendered <img> would really load

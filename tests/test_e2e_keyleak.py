@@ -11,11 +11,10 @@ import pytest
 
 from engine.testing.replay_server import ReplayServer, Reply
 from tests.support import MEETING
-from tests.ui_support import chromium_page, chromium_path, open_extract, streamlit_app
+from tests.ui_support import chromium_page, open_extract, streamlit_app
 
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.skipif(chromium_path() is None, reason="Debian's chromium is not installed"),
 ]
 
 KEY = "5e1f0a9b7c3d4e2f8a6b1c0d9e7f3a2b"  # 32 hex characters: nothing key-like to match on

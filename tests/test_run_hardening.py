@@ -25,7 +25,6 @@ from engine import cli
 from engine import providers as pv
 from engine.llm.extract import extract
 from engine.llm.modes import MODES
-from engine.providers import detect
 from engine.runs.outcome import explain
 from engine.runs.runner import WAIT_SLOT, Runner
 from engine.runs.start import start_run
@@ -33,6 +32,7 @@ from engine.runs.status import RunStatus
 from engine.schemas.library import MEETING_NOTE, Report
 from engine.stream.errors import ProviderError, StreamInterrupted, TextTooLong, TimedOut
 from engine.testing.replay_server import ReplayServer, Reply
+from tests.support import isolate
 from tests.ui_support import chromium_page, chromium_path, fill_text, open_extract, streamlit_app
 
 #: A key of an unusual shape (32 hex characters, like Azure's): nothing key-like to match on.
@@ -49,12 +49,7 @@ class Person(BaseModel):
 
 @pytest.fixture(autouse=True)
 def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "FIELDSTREAM_BASE_URL", "FIELDSTREAM_MODEL",
-                 "FIELDSTREAM_API_KEY", "FIELDSTREAM_DEFAULT_PROVIDER",
-                 "FIELDSTREAM_READ_TIMEOUT"):  # fmt: skip
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("FIELDSTREAM_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setattr(detect, "LOCAL_SERVER_PORTS", {})
+    isolate(monkeypatch, tmp_path)
 
 
 def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> None:

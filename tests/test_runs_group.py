@@ -14,14 +14,13 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from engine import providers as pv
-from engine.providers import detect
 from engine.runs.group import RunnerGroup
 from engine.runs.runner import DRAW_HZ, Runner, Update
 from engine.runs.start import start_run
 from engine.runs.status import RunStatus
 from engine.schemas.library import MEETING_NOTE, MeetingInfo
 from engine.testing.replay_server import ReplayServer, Reply
-from tests.support import MEETING
+from tests.support import MEETING, isolate
 
 ANSWER = json.dumps(MEETING)
 OTHER = {**MEETING, "budget": 777, "location": "Harbour Hall"}
@@ -33,11 +32,7 @@ def chunks(text: str, size: int = 6) -> list[str]:
 
 @pytest.fixture(autouse=True)
 def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "FIELDSTREAM_BASE_URL", "FIELDSTREAM_MODEL",
-                 "FIELDSTREAM_API_KEY", "FIELDSTREAM_DEFAULT_PROVIDER"):  # fmt: skip
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("FIELDSTREAM_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setattr(detect, "LOCAL_SERVER_PORTS", {})
+    isolate(monkeypatch, tmp_path)
 
 
 @pytest.fixture

@@ -18,7 +18,6 @@ import pytest
 from engine import cli
 from engine import providers as pv
 from engine.llm.modes import MODES
-from engine.providers import detect
 from engine.runs import hooks
 from engine.runs.display import format_seconds
 from engine.runs.hooks import RunEnd, RunStart
@@ -28,7 +27,7 @@ from engine.runs.status import RunStatus
 from engine.schemas.library import MEETING_NOTE, MeetingInfo
 from engine.stream.snapshot import Snapshot
 from engine.testing.replay_server import ReplayServer, Reply
-from tests.support import MEETING
+from tests.support import MEETING, isolate
 
 KEY = "5e1f0a9b7c3d4e2f8a6b1c0d9e7f3a2b"
 ANSWER = json.dumps(MEETING)
@@ -41,11 +40,7 @@ def chunks(text: str, size: int = 9) -> list[str]:
 
 @pytest.fixture(autouse=True)
 def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "FIELDSTREAM_BASE_URL", "FIELDSTREAM_MODEL",
-                 "FIELDSTREAM_API_KEY", "FIELDSTREAM_DEFAULT_PROVIDER"):  # fmt: skip
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("FIELDSTREAM_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setattr(detect, "LOCAL_SERVER_PORTS", {})
+    isolate(monkeypatch, tmp_path)
 
 
 class Recorder:

@@ -14,7 +14,6 @@ import pytest
 from engine import cli
 from engine import providers as pv
 from engine.llm.modes import MODES
-from engine.providers import detect
 from engine.runs.outcome import explain
 from engine.runs.runner import Runner
 from engine.runs.start import start_run
@@ -35,22 +34,19 @@ from engine.stream.errors import (
     ValidationFailed,
 )
 from engine.testing.replay_server import ReplayServer, Reply
-from tests.support import MEETING
+from tests import support
+from tests.support import MEETING, isolate
 
 ANSWER = json.dumps(MEETING)
 
 
 def chunks(text: str, size: int = 12) -> list[str]:
-    return [text[i:i + size] for i in range(0, len(text), size)]
+    return support.chunks(text, size)
 
 
 @pytest.fixture(autouse=True)
 def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "FIELDSTREAM_BASE_URL", "FIELDSTREAM_MODEL",
-                 "FIELDSTREAM_API_KEY", "FIELDSTREAM_DEFAULT_PROVIDER"):  # fmt: skip
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("FIELDSTREAM_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setattr(detect, "LOCAL_SERVER_PORTS", {})
+    isolate(monkeypatch, tmp_path)
 
 
 def custom(srv: ReplayServer) -> pv.Provider:

@@ -17,12 +17,11 @@ from hypothesis import strategies as st
 from pydantic import BaseModel, Field
 
 from engine import JSONStreamError, ModelStream, cli, stream_json, stream_model
-from engine.providers import detect
 from engine.schemas.library import MeetingInfo
 from engine.stream import json_stream
 from engine.stream.changes import Done, Grew, Invalid, Started
 from engine.testing.replay_server import ReplayServer, Reply
-from tests.support import MEETING
+from tests.support import MEETING, isolate
 
 MAX_DEPTH = 512  # the documented limits (engine/json_stream.py)
 MAX_NUMBER_CHARS = 4300
@@ -65,13 +64,7 @@ def encodable(value: object) -> bool:
 
 @pytest.fixture
 def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("OPENAI_API_KEY", "FIELDSTREAM_BASE_URL", "FIELDSTREAM_MODEL",
-                 "FIELDSTREAM_API_KEY", "FIELDSTREAM_DEFAULT_PROVIDER"):  # fmt: skip
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("FIELDSTREAM_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("HOME", str(tmp_path))
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(detect, "LOCAL_SERVER_PORTS", {})
+    isolate(monkeypatch, tmp_path, home=True)
 
 
 def run_cli(monkeypatch: pytest.MonkeyPatch, answer: list[str]) -> tuple[int, str, str]:

@@ -1,7 +1,7 @@
 """Comparing two results field by field: the one function the History and Compare pages use.
 
-Both JSON values are walked by path (`a.b[0].c`, the paths the stream and the field errors use;
-built here by a small helper, as `engine/stream/paths.py` does not exist yet). Leaves are
+Both JSON values are walked by path (`a.b[0].c`, built by `engine.stream.paths`, as the stream
+and the field errors spell them). Leaves are
 normalised before comparing: text ignores case and runs of whitespace, numbers ignore their
 format ("18,500", "18500.0" and 18500 are equal), and a missing value equals null.
 """
@@ -12,6 +12,8 @@ import math
 import re
 from dataclasses import dataclass
 from typing import Any
+
+from engine.stream import paths
 
 SAME, DIFFERENT, ONLY_A, ONLY_B = "same", "different", "only in A", "only in B"
 VERDICTS = (SAME, DIFFERENT, ONLY_A, ONLY_B)
@@ -30,12 +32,6 @@ class FieldDiff:
     @property
     def same(self) -> bool:
         return self.verdict == SAME
-
-
-def child_path(parent: str, key: str | int) -> str:
-    if isinstance(key, int):
-        return f"{parent}[{key}]"
-    return f"{parent}.{key}" if parent else key
 
 
 def normalise(value: Any) -> Any:
@@ -75,11 +71,11 @@ def _walk(path: str, a: Any, b: Any, out: list[FieldDiff]) -> None:
         b = _empty_like(a, b)
     if isinstance(a, dict) and isinstance(b, dict):
         for key in [*a, *(k for k in b if k not in a)]:
-            _walk(child_path(path, key), a.get(key, _MISSING), b.get(key, _MISSING), out)
+            _walk(paths.child(path, key), a.get(key, _MISSING), b.get(key, _MISSING), out)
         return
     if isinstance(a, list) and isinstance(b, list):
         for i in range(max(len(a), len(b))):
-            _walk(child_path(path, i), a[i] if i < len(a) else _MISSING,
+            _walk(paths.child(path, i), a[i] if i < len(a) else _MISSING,
                   b[i] if i < len(b) else _MISSING, out)
         return
     out.append(_leaf(path or "(whole answer)", a, b))

@@ -41,7 +41,7 @@ def render_home() -> None:
     if st.button("▶ Try it on the sample meeting note", type="primary", key="fs_try_sample"):
         _try_sample()
         st.switch_page(EXTRACT_PAGE)
-    st.page_link(EXTRACT_PAGE, label="Open the Extract page", icon="🧪")
+    st.page_link(EXTRACT_PAGE, label="Open the Extract page", icon=":material/edit_note:")
     st.divider()
     render_provider_status()
     st.divider()

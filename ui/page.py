@@ -22,11 +22,12 @@ WHO_MAX = 80
 
 #: The app's pages in sidebar order: (script, label, icon). Streamlit's own page list is hidden
 #: (`client.showSidebarNavigation = false`): it would name the home page "app". Each page adds
-#: itself here; `st.page_link` raises for a script that does not exist.
+#: itself here; `st.page_link` raises for a script that does not exist. Material icons come with
+#: Streamlit's own font (an emoji needs an emoji font, which Debian's Chromium lacks).
 PAGES: tuple[tuple[str, str, str], ...] = (
-    ("app.py", "Home", "🌊"),
-    ("pages/1_Extract.py", "Extract", "🧪"),
-    ("pages/2_History.py", "History", "🗂️"),
+    ("app.py", "Home", ":material/home:"),
+    ("pages/1_Extract.py", "Extract", ":material/edit_note:"),
+    ("pages/2_History.py", "History", ":material/history:"),
 )
 
 DEFAULTS: dict[str, object] = {

@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from engine.llm.strict_schema import open_objects, strict_json_schema
 from engine.schemas.convert import (
     from_json_schema,
     to_json_schema,
@@ -27,6 +28,8 @@ from engine.schemas.definition import (
     parse_definition,
     validate_definition,
 )
+from engine.stream.model_stream import stream_model
+from tests.support import chunks
 
 SIMPLE = ["text", "whole number", "number", "yes/no", "date", "list of text"]
 AWKWARD = ["Due date", "e-mail", "№", "class", "json", "123 go", "a.b[0]", 'quote"s', "ünï"]
@@ -228,3 +231,12 @@ def test_a_draft_answer_that_is_not_a_definition_is_refused() -> None:
         parse_definition({"name": "S"})
     with pytest.raises(SchemaDefinitionError, match="Invalid JSON"):
         parse_definition('{"name": "S", "fields": [')
+
+
+def test_a_definition_streams_through_the_engine_like_any_schema() -> None:
+    # A model can propose a definition: the definition's own model streams and validates.
+    text = every_type().model_dump_json()
+    snaps = list(stream_model(SchemaDefinition, chunks(text, 7)))
+    assert snaps[-1].final == every_type()
+    strict = strict_json_schema(SchemaDefinition)
+    assert open_objects(strict) == [] and "FieldDef" in strict["$defs"]

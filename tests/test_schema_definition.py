@@ -97,6 +97,14 @@ def test_pydantic_source_compiles_and_escapes_names_and_values() -> None:
     assert "f_json" in source  # not shadowing BaseModel.json
 
 
+def test_labels_that_look_alike_get_distinct_identifiers() -> None:
+    defn = SchemaDefinition(name="S", fields=[FieldDef(name=n) for n in ("a b", "a-b", "A_B!")])
+    model = build_model(defn)
+    assert list(model.model_fields) == ["a_b", "a_b_2", "a_b_3"]
+    value = model.model_validate({"a b": "1", "a-b": "2", "A_B!": "3"})
+    assert value.model_dump(by_alias=True) == {"a b": "1", "a-b": "2", "A_B!": "3"}
+
+
 def test_pydantic_source_of_every_type_compiles() -> None:
     compile(to_pydantic_source(every_type()), "<generated>", "exec")
 
@@ -222,6 +230,10 @@ def test_malformed_json_and_huge_documents_are_refused() -> None:
         from_json_schema(huge)
     with pytest.raises(SchemaDefinitionError, match="root must be an object"):
         from_json_schema("[1, 2]")
+    with pytest.raises(SchemaDefinitionError, match="nests too deeply"):
+        from_json_schema("[" * 1_000_000)
+    with pytest.raises(SchemaDefinitionError, match="not UTF-8"):
+        from_json_schema(b"{\"a\": \"\xff\"}")
 
 
 def test_a_draft_answer_that_is_not_a_definition_is_refused() -> None:

@@ -97,6 +97,15 @@ def test_pydantic_source_compiles_and_escapes_names_and_values() -> None:
     assert "f_json" in source  # not shadowing BaseModel.json
 
 
+def test_choice_order_survives_another_order_of_the_same_values() -> None:
+    def optional_choice(*values: str) -> SchemaDefinition:
+        return SchemaDefinition(name="S", fields=[
+            FieldDef(name="x", type="choice", choices=list(values), required=False)])
+
+    to_json_schema(optional_choice("b", "a"))  # typing caches `Literal[...] | None` by equality
+    assert from_json_schema(to_json_schema(optional_choice("a", "b"))) == optional_choice("a", "b")
+
+
 def test_labels_that_look_alike_get_distinct_identifiers() -> None:
     defn = SchemaDefinition(name="S", fields=[FieldDef(name=n) for n in ("a b", "a-b", "A_B!")])
     model = build_model(defn)
@@ -252,3 +261,12 @@ def test_a_definition_streams_through_the_engine_like_any_schema() -> None:
     assert snaps[-1].final == every_type()
     strict = strict_json_schema(SchemaDefinition)
     assert open_objects(strict) == [] and "FieldDef" in strict["$defs"]
+
+
+def test_the_form_tree_names_fields_by_their_labels() -> None:
+    from engine.schemas.fields import leaves
+
+    nodes = {node.path: node for node in leaves(build_model(every_type()))}
+    assert {"Due date", "Paid?", "Address.Geo.lat", "Line items"} <= set(nodes)
+    assert nodes["Due date"].type_label == "date" and not nodes["Price"].required
+    assert [c.name for c in nodes["Line items"].children] == ["What", "Qty"]

@@ -18,7 +18,8 @@ import hashlib
 import keyword
 import re
 import unicodedata
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
@@ -38,6 +39,13 @@ MAX_FIELDS = 500
 MAX_NAME = 64
 MAX_CHOICES = 500
 _BASE_ATTRS = frozenset(dir(BaseModel))
+
+
+@dataclass(frozen=True)
+class ChoiceOrder:
+    """The allowed values in order (metadata on a choice's `Literal`; pydantic ignores it)."""
+
+    values: tuple[str, ...]
 
 
 class FieldDef(BaseModel):
@@ -260,6 +268,9 @@ def _annotation(f: FieldDef, names: set[str], label: str) -> Any:
     if f.type in simple:
         return simple[f.type]
     if f.type == "choice":
-        return Literal[tuple(f.choices)]  # type: ignore[valid-type]
+        # `Literal["a", "b"] == Literal["b", "a"]`, so typing's cache hands `X | None` the
+        # union made first for any order; order-aware metadata keeps each order's own union.
+        literal = Literal[tuple(f.choices)]  # type: ignore[valid-type]
+        return Annotated[literal, ChoiceOrder(tuple(f.choices))]
     nested = _model(class_name(f.name) or "Item", f.children, names, label)
     return nested if f.type == "object" else list[nested]  # type: ignore[valid-type]

@@ -114,6 +114,15 @@ def test_labels_that_look_alike_get_distinct_identifiers() -> None:
     assert value.model_dump(by_alias=True) == {"a b": "1", "a-b": "2", "A_B!": "3"}
 
 
+@pytest.mark.parametrize("name", ["None", "True", "Literal", "BaseModel", "Field", "class"])
+def test_pydantic_source_never_names_a_class_after_a_keyword_or_an_import(name: str) -> None:
+    defn = SchemaDefinition(name=name, fields=[FieldDef(name=name, type="object", children=[
+        FieldDef(name="x", type="choice", choices=["a"])])])
+    source = to_pydantic_source(defn)
+    compile(source, "<generated>", "exec")
+    assert f"class {name}(" not in source
+
+
 def test_pydantic_source_of_every_type_compiles() -> None:
     compile(to_pydantic_source(every_type()), "<generated>", "exec")
 

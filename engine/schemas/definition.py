@@ -39,6 +39,7 @@ MAX_FIELDS = 500
 MAX_NAME = 64
 MAX_CHOICES = 500
 _BASE_ATTRS = frozenset(dir(BaseModel))
+_SOURCE_NAMES = frozenset({"BaseModel", "ConfigDict", "Field", "Literal"})  # to_pydantic_source
 
 
 @dataclass(frozen=True)
@@ -211,6 +212,8 @@ def class_name(name: str) -> str:
     """`line items` -> `LineItems` (for nested models and generated source)."""
     parts = re.findall(r"[A-Za-z0-9]+", name.encode("ascii", "ignore").decode())
     ident = "".join(p[:1].upper() + p[1:] for p in parts) or "Model"
+    if keyword.iskeyword(ident) or ident in _SOURCE_NAMES:  # `None`, or shadowing an import
+        return ident + "Model"
     return "M" + ident if ident[0].isdigit() else ident
 
 

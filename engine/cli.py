@@ -4,6 +4,11 @@
     fieldstream providers            # what is configured, and whether it answers
     fieldstream models --provider "My vLLM"
     fieldstream prepare              # join and verify the local model's weights
+    fieldstream schemas import invoice.json   # a definition or a JSON Schema, saved versioned
+    fieldstream schemas list | show NAME | export NAME --as json-schema
+
+`--schema` names a library schema, a `module:Class`, or a saved schema (library names win; a
+saved schema's name and version are printed on stderr).
 
 `extract` prints each field on stderr the moment it is complete, then the final JSON on stdout
 (so `> out.json` keeps only the JSON), then a line with the run's status and timings on stderr.
@@ -27,13 +32,14 @@ import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, NamedTuple, TextIO
 
 from engine.llm.modes import MODES
 from engine.runs.display import format_seconds, json_text
 from engine.runs.runner import WAIT_SLOT, CancelEvent, Runner, StreamFactory
 from engine.runs.spec import SOURCE_CLI
 from engine.runs.status import RunStatus
+from engine.schemas.definition import SchemaDefinitionError
 from engine.stream.changes import Done, Invalid
 from engine.stream.errors import ProviderError
 from engine.stream.snapshot import Snapshot
@@ -45,7 +51,8 @@ def _parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="fieldstream", description=__doc__.split("\n\n")[0])
     sub = ap.add_subparsers(dest="command", required=True)
     ex = sub.add_parser("extract", help="extract a schema from text on stdin (or --file)")
-    ex.add_argument("--schema", required=True, help="a library schema name or module:Class")
+    ex.add_argument("--schema", required=True,
+                    help="a library schema name, module:Class, or a saved schema's name")
     ex.add_argument("--provider", default=None, help="provider name or kind (default: local)")
     ex.add_argument("--model", default=None, help="model id (default: the provider's)")
     ex.add_argument("--mode", default=None, help=" | ".join(MODES))
@@ -61,34 +68,74 @@ def _parser() -> argparse.ArgumentParser:
     models.add_argument("--provider", default=None)
     prep = sub.add_parser("prepare", help="join and verify the local model's weights")
     prep.add_argument("models", nargs="*")
+    _schemas_parser(sub)
     return ap
+
+
+def _schemas_parser(sub: Any) -> None:
+    sch = sub.add_parser("schemas", help="saved schema definitions: list, show, import, export")
+    ops = sch.add_subparsers(dest="op", required=True)
+    ops.add_parser("list", help="the library schemas and the newest version of each saved one")
+    for op in ("show", "export"):
+        one = ops.add_parser(op, help=f"{op} a saved schema")
+        one.add_argument("name")
+        one.add_argument("--version", type=int, default=None)
+        if op == "export":
+            one.add_argument("--as", dest="form", default="definition",
+                             choices=("definition", "json-schema", "pydantic"))
+    imp = ops.add_parser("import", help="save a definition or JSON Schema file (a new version)")
+    imp.add_argument("file")
+    imp.add_argument("--name", default=None, help="the schema's name (default: the file's)")
+    imp.add_argument("--by", default=None, metavar="NAME", help="author (default: the OS user)")
 
 
 class UsageError(Exception):
     """Bad input on the command line: an unknown schema, no text, a mode the provider lacks."""
 
 
-def load_schema(name: str) -> Any:
-    """A schema from the library (case-insensitive) or `package.module:ClassName`."""
+def load_schema(name: str, err: TextIO | None = None) -> Any:
+    """A schema from the library (case-insensitive), `package.module:ClassName`, or the saved
+    schemas (the newest version, named on `err`)."""
+    return resolve_schema(name, err)[0]
+
+
+class Resolved(NamedTuple):
+    schema: Any
+    name: str  # what a run records: the library's or the stored spelling, else as given
+    system: str | None = None  # a saved schema's own instruction
+
+
+def resolve_schema(name: str, err: TextIO | None = None) -> Resolved:
+    """A `--schema` argument: library first, then `module:Class`, then the saved schemas."""
     from engine.schemas.library import SCHEMAS
 
     if ":" in name:
         module, _, attr = name.partition(":")
         try:
-            return getattr(importlib.import_module(module), attr)
+            return Resolved(getattr(importlib.import_module(module), attr), name)
         except (ImportError, AttributeError) as exc:
             raise UsageError(f"Cannot load schema {name!r}: {exc}") from None
     for key, schema in SCHEMAS.items():
         if key.casefold() == name.casefold():
-            return schema
-    raise UsageError(f"Unknown schema {name!r}. Library schemas: {', '.join(SCHEMAS)}.")
+            return Resolved(schema, key)
+    saved = _saved(name)
+    if saved is not None:
+        from engine.schemas.definition import build_model
+
+        if err is not None:
+            print(f"# schema {saved.name} v{saved.version} (saved)", file=err, flush=True)
+        return Resolved(build_model(saved.definition), saved.name, saved.definition.instruction)
+    raise UsageError(f"Unknown schema {name!r}. Library schemas: {', '.join(SCHEMAS)}; saved: "
+                     f"`fieldstream schemas list`.")
 
 
-def _schema_name(given: str, schema: Any) -> str:
-    """The name a run records: the library's own spelling, else what was given."""
-    from engine.schemas.library import SCHEMAS
+def _saved(name: str, version: int | None = None) -> Any:
+    """A saved schema from the store, or None (also when the store cannot be opened)."""
+    from engine.schemas.saved import get_schema
+    from engine.store import open_store
 
-    return next((key for key, known in SCHEMAS.items() if known is schema), given)
+    with open_store() as store:
+        return get_schema(store, name, version)
 
 
 def _provider(name: str | None) -> Any:
@@ -125,7 +172,7 @@ def _who() -> str | None:
 
 
 def run_extract(args: argparse.Namespace, stdin: TextIO, out: TextIO, err: TextIO) -> int:
-    schema = load_schema(args.schema)
+    resolved = resolve_schema(args.schema, err)
     text = Path(args.file).read_text(encoding="utf-8") if args.file else stdin.read()
     if not text.strip():
         raise UsageError("No text to extract from: pipe it on stdin or pass --file.")
@@ -137,7 +184,7 @@ def run_extract(args: argparse.Namespace, stdin: TextIO, out: TextIO, err: TextI
     if not args.quiet:
         print(f"# {provider.name} · {model} · {mode}", file=err, flush=True)
     with _history(args, err):
-        runner = _start(args, text, schema, provider, model, mode, err)
+        runner = _start(args, text, resolved, provider, model, mode, err)
         try:
             runner.wait()
         except KeyboardInterrupt:
@@ -166,14 +213,16 @@ def _history(args: argparse.Namespace, err: TextIO) -> Iterator[None]:
 
 
 def _start(
-    args: argparse.Namespace, text: str, schema: Any, provider: Any, model: str, mode: str,
-    err: TextIO,
+    args: argparse.Namespace, text: str, resolved: Resolved, provider: Any, model: str,
+    mode: str, err: TextIO,
 ) -> Runner:  # fmt: skip
     """The run, as the page starts one (same path, same hooks), printing as it goes."""
     from engine.runs.start import extraction_factory, start_run
 
-    factory = extraction_factory(text, schema, provider, model, mode, args.max_tokens)
-    return start_run(text, _schema_name(args.schema, schema), schema, provider, model, mode,
+    schema = resolved.schema
+    factory = extraction_factory(text, schema, provider, model, mode, args.max_tokens,
+                                 system=resolved.system)
+    return start_run(text, resolved.name, schema, provider, model, mode,
                      args.max_tokens, source=SOURCE_CLI, who=args.by or _who(),
                      factory=factory if args.quiet else _printing(factory, err))
 
@@ -266,10 +315,14 @@ def main(
             return run_providers(out)
         if args.command == "models":
             return run_models(args, out)
+        if args.command == "schemas":
+            from engine.schemas.commands import run_schemas
+
+            return run_schemas(args, out, err)
         from engine.local.commands import main as local_main
 
         return local_main(["prepare", *args.models])
-    except (UsageError, ProviderError) as exc:
+    except (UsageError, ProviderError, SchemaDefinitionError, LookupError) as exc:
         print(f"error: {exc}", file=err)
         hint = getattr(exc, "hint", "")
         if hint:

@@ -56,9 +56,10 @@ def format_seconds(value: float | None) -> str:
 
 def jsonable(value: Any) -> Any:
     """A result or partial as JSON-ready data: pydantic models dumped (strings of a partial as
-    far as they got), lists item by item, anything else as it is."""
+    far as they got), lists item by item, anything else as it is. Keys are the JSON keys
+    (aliases), as the model wrote them and the JSON Schema names them."""
     if hasattr(value, "model_dump"):
-        return value.model_dump(mode="json")
+        return value.model_dump(mode="json", by_alias=True)
     if isinstance(value, list):
         return [jsonable(item) for item in value]
     return value

@@ -40,6 +40,7 @@ def stream_extraction(
     cancel: threading.Event | None = None,
     on_wait: Callable[[], None] | None = None,
     on_slot: Callable[[], None] | None = None,
+    system: str | None = None,
 ) -> Iterator[Snapshot]:
     """The snapshots of one extraction, the way the app and the CLI run it.
 
@@ -47,23 +48,26 @@ def stream_extraction(
     model, before anything is queued). Then, for the local model, the request holds one of its
     slots: when none is free, `on_wait()` is called and the run queues (Stop, i.e. `cancel`,
     ends the wait at once); `on_slot()` is called once a slot is held. The read timeout
-    starts only then, so time spent queued never counts towards it."""
+    starts only then, so time spent queued never counts towards it. `system` replaces the
+    default instruction (a saved schema brings its own)."""
     from engine.llm.budget import check_fits
     from engine.llm.extract import build_request, extract
 
     server = local_server(provider, model)
-    request = build_request(text, schema, model=model, mode=mode, max_tokens=max_tokens)
+    request = build_request(text, schema, model=model, mode=mode, system=system,
+                            max_tokens=max_tokens)
     check_fits(request, kind=provider.kind, model=model, max_tokens=max_tokens, server=server)
     slot = server.slot(cancel, on_wait) if server is not None else contextlib.nullcontext()
     with slot:
         if on_slot is not None:
             on_slot()
         yield from extract(text, schema, client=client, model=model, mode=mode,
-                           max_tokens=max_tokens, cancel=cancel)
+                           system=system, max_tokens=max_tokens, cancel=cancel)
 
 
 def extraction_factory(
-    text: str, schema: Any, provider: Any, model: str, mode: str, max_tokens: int | None = None
+    text: str, schema: Any, provider: Any, model: str, mode: str, max_tokens: int | None = None,
+    *, system: str | None = None,
 ) -> StreamFactory:
     """A factory that connects to the provider and streams the extraction in the runner's
     thread (so starting the local model, a slow connect or a queue never blocks the view)."""
@@ -76,6 +80,7 @@ def extraction_factory(
             yield from stream_extraction(
                 text, schema, provider, model, mode, max_tokens, client=client, cancel=cancel,
                 on_wait=lambda: notice(cancel, WAIT_SLOT), on_slot=lambda: notice(cancel, None),
+                system=system,
             )  # fmt: skip
         finally:
             close()

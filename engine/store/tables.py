@@ -53,3 +53,18 @@ runs = Table(
     Column("ran_by", SafeText()),
     Column("timeline", LargeBinary()),
 )
+
+# Saved schema definitions (engine/schemas/saved.py): one row per version of a name.
+schemas = Table(
+    "schemas",
+    metadata,
+    Column("seq", SEQ_TYPE, primary_key=True, autoincrement=True),
+    Column("name", SafeText(), nullable=False),
+    Column("version", Integer(), nullable=False),
+    Column("description", SafeText()),
+    Column("author", SafeText()),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Column("definition", SafeJSON(), nullable=False),
+    Column("fingerprint", SafeText(), nullable=False),
+)

@@ -1,0 +1,139 @@
+"""Schema definitions saved in the store, versioned: each save that changes a definition adds
+a version, and every older version stays readable (a run recorded with version 2 can still be
+shown with the fields it had).
+
+    saved = save_schema(store, defn, author="ada")   # SavedSchema(name, version, ...)
+    list_schemas(store)                             # the newest version of each name
+    get_schema(store, "Invoice", version=1)
+
+Names are one schema whatever their case ("Invoice" and "invoice"): the first spelling saved
+stays the stored one, so the CLI and the page find it either way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from engine.schemas.definition import (
+    SchemaDefinition,
+    SchemaDefinitionError,
+    fingerprint,
+    parse_definition,
+    validate_definition,
+)
+from engine.store import Store
+from engine.store.records import utcnow
+from engine.store.tables import schemas
+
+_SAVE_ATTEMPTS = 5  # concurrent saves of one name on Postgres: the loser retries the number
+
+
+@dataclass(frozen=True)
+class SavedSchema:
+    name: str
+    version: int
+    description: str
+    author: str | None
+    created_at: datetime
+    updated_at: datetime
+    definition: SchemaDefinition
+    fingerprint: str
+
+
+def save_schema(store: Store, defn: SchemaDefinition, author: str | None = None) -> SavedSchema:
+    """Save `defn` as the next version of its name, or return the newest version untouched
+    when nothing changed. An invalid definition raises `SchemaDefinitionError`, saving nothing."""
+    problems = validate_definition(defn)
+    if problems:
+        raise SchemaDefinitionError(problems)
+    for attempt in range(_SAVE_ATTEMPTS):
+        try:
+            with store.transaction() as conn:
+                return _save(conn, defn, author)
+        except IntegrityError:
+            if attempt == _SAVE_ATTEMPTS - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _save(conn: Connection, defn: SchemaDefinition, author: str | None) -> SavedSchema:
+    name = _stored_name(conn, defn.name) or defn.name.strip()
+    defn = defn.model_copy(update={"name": name})
+    latest = _latest(conn, name)
+    mark = fingerprint(defn)
+    now = utcnow()
+    if latest is not None and latest.fingerprint == mark:
+        return latest  # unchanged: no new version
+    values = {
+        "name": name, "version": (latest.version + 1) if latest else 1,
+        "description": defn.description, "author": author, "created_at": now,
+        "updated_at": now, "definition": defn.model_dump(mode="json"), "fingerprint": mark,
+    }
+    conn.execute(insert(schemas).values(**values))
+    if latest is not None:  # the schema as a whole changed now
+        conn.execute(update(schemas).where(schemas.c.name == name).values(updated_at=now))
+    return _row(values)
+
+
+def _stored_name(conn: Connection, name: str) -> str | None:
+    """The stored spelling of `name` (compared ignoring case, which SQLite's lower() cannot
+    do beyond ASCII), or None for a new schema."""
+    wanted = name.strip().casefold()
+    names = conn.execute(select(schemas.c.name).distinct()).scalars()
+    return next((n for n in names if n.casefold() == wanted), None)
+
+
+def _latest(conn: Connection, name: str) -> SavedSchema | None:
+    query = (select(schemas).where(schemas.c.name == name)
+             .order_by(schemas.c.version.desc()).limit(1))
+    row = conn.execute(query).mappings().first()
+    return _row(dict(row)) if row else None
+
+
+def _row(values: dict[str, object]) -> SavedSchema:
+    return SavedSchema(
+        name=str(values["name"]), version=int(values["version"]),  # type: ignore[call-overload]
+        description=str(values.get("description") or ""),
+        author=values.get("author"),  # type: ignore[arg-type]
+        created_at=values["created_at"],  # type: ignore[arg-type]
+        updated_at=values["updated_at"],  # type: ignore[arg-type]
+        definition=parse_definition(values["definition"]),
+        fingerprint=str(values["fingerprint"]),
+    )
+
+
+def list_schemas(store: Store) -> list[SavedSchema]:
+    """The newest version of every saved schema, by name."""
+    newest = (select(schemas.c.name, func.max(schemas.c.version).label("version"))
+              .group_by(schemas.c.name).subquery())
+    query = (select(schemas)
+             .join(newest, (schemas.c.name == newest.c.name)
+                   & (schemas.c.version == newest.c.version))
+             .order_by(schemas.c.name))
+    with store.reading() as conn:
+        return [_row(dict(row)) for row in conn.execute(query).mappings()]
+
+
+def get_schema(store: Store, name: str, version: int | None = None) -> SavedSchema | None:
+    """One version of a saved schema (the newest without `version`), found ignoring case."""
+    with store.reading() as conn:
+        stored = _stored_name(conn, name)
+        if stored is None:
+            return None
+        if version is None:
+            return _latest(conn, stored)
+        query = select(schemas).where(schemas.c.name == stored, schemas.c.version == version)
+        row = conn.execute(query).mappings().first()
+    return _row(dict(row)) if row else None
+
+
+def schema_versions(store: Store, name: str) -> list[SavedSchema]:
+    """Every saved version of a schema, oldest first."""
+    with store.reading() as conn:
+        stored = _stored_name(conn, name)
+        query = select(schemas).where(schemas.c.name == stored).order_by(schemas.c.version)
+        return [_row(dict(row)) for row in conn.execute(query).mappings()] if stored else []

@@ -1,0 +1,119 @@
+"""`fieldstream schemas ...` and `extract --schema` with a saved schema: imports from a
+definition or a JSON Schema, versions, exports that read back, clear refusals."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from engine import cli
+from engine.schemas.convert import from_json_schema
+from engine.schemas.definition import (
+    DEFAULT_INSTRUCTION,
+    FieldDef,
+    SchemaDefinition,
+    parse_definition,
+)
+from engine.schemas.saved import list_schemas
+from engine.store import open_store
+from engine.testing.replay_server import ReplayServer, Reply
+from tests.support import isolate
+
+TICKET = SchemaDefinition(name="Ticket", description="A support ticket",
+                          instruction="Read the support e-mail; fill in the ticket.", fields=[
+    FieldDef(name="Subject"),
+    FieldDef(name="Priority", type="choice", choices=["low", "high"]),
+    FieldDef(name="Due date", type="date", required=False),
+])
+
+
+@pytest.fixture(autouse=True)
+def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    isolate(monkeypatch, tmp_path, home=True)
+
+
+def run(*argv: str, text: str = "") -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = cli.main(list(argv), stdin=io.StringIO(text), stdout=out, stderr=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+def write(tmp_path: Path, name: str, content: str) -> str:
+    path = tmp_path / name
+    path.write_text(content, encoding="utf-8")
+    return str(path)
+
+
+def test_import_list_show_and_export(tmp_path: Path) -> None:
+    defn_file = write(tmp_path, "ticket.json", TICKET.model_dump_json())
+    assert run("schemas", "import", defn_file, "--by", "ada") == (0, "saved Ticket v1\n", "")
+    assert run("schemas", "import", defn_file)[1] == "saved Ticket v1\n"  # unchanged
+    changed = TICKET.model_copy(update={"description": "Changed"})
+    assert run("schemas", "import", write(tmp_path, "t2.json", changed.model_dump_json()))[1] \
+        == "saved Ticket v2\n"
+    code, out, _ = run("schemas", "list")
+    assert code == 0 and "Invoice\tlibrary" in out and "Ticket\tv2\t" in out
+    code, out, _ = run("schemas", "show", "ticket", "--version", "1")
+    assert out.startswith("# Ticket v1 by ada")
+    assert parse_definition(out.split("\n", 1)[1]) == TICKET
+    code, out, _ = run("schemas", "export", "Ticket", "--as", "json-schema")
+    # A JSON Schema has no place for the instruction: it comes back as the default.
+    default = {"instruction": DEFAULT_INSTRUCTION}
+    assert from_json_schema(out) == changed.model_copy(update=default)
+    code, out, _ = run("schemas", "export", "Ticket", "--as", "pydantic")
+    compile(out, "<exported>", "exec")  # compiled, never run
+    assert parse_definition(run("schemas", "export", "Ticket")[1]) == changed
+
+
+def test_a_json_schema_file_imports_under_a_given_name(tmp_path: Path) -> None:
+    doc = {"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]}
+    assert run("schemas", "import", write(tmp_path, "s.json", json.dumps(doc)),
+               "--name", "Counter")[1] == "saved Counter v1\n"
+
+
+@pytest.mark.parametrize(("content", "expected"), [
+    ("{nope", "Not valid JSON"),
+    ('{"type": "object", "properties": {"a": {"oneOf": []}}}', "the keyword 'oneOf'"),
+    ('{"name": "S", "fields": [{"name": "a"}, {"name": "A"}]}', "used twice"),
+    ('{"name": "S", "fields": [{"name": "a", "type": "colour"}]}', "fields.0.type"),
+])
+def test_bad_files_are_refused_and_nothing_is_saved(tmp_path: Path, content: str,
+                                                    expected: str) -> None:
+    code, out, err = run("schemas", "import", write(tmp_path, "bad.json", content))
+    assert (code, out) == (2, "") and expected in err
+    with open_store() as store:
+        assert list_schemas(store) == []
+
+
+def test_unknown_names_and_versions_are_usage_errors() -> None:
+    code, _, err = run("schemas", "show", "Nothing")
+    assert code == 2 and "No saved schema 'Nothing'" in err
+    code, _, err = run("extract", "--schema", "Nothing", text="hello")
+    assert code == 2 and "Unknown schema 'Nothing'" in err
+
+
+def test_extract_runs_a_saved_schema_and_says_which_version(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run("schemas", "import", write(tmp_path, "t.json", TICKET.model_dump_json()))
+    answer = '{"Subject": "Locked out", "Priority": "high", "Due date": "2024-03-15"}'
+    with ReplayServer(models=["m"]) as srv:
+        monkeypatch.setenv("FIELDSTREAM_BASE_URL", srv.base_url)
+        srv.queue(Reply.content([answer[:20], answer[20:]]))
+        code, out, err = run("extract", "--schema", "ticket", "--provider", "custom",
+                             text="We are locked out, urgent, by March 15th 2024.")
+    assert code == 0, err
+    assert "# schema Ticket v1 (saved)" in err
+    assert json.loads(out) == json.loads(answer)  # keyed by the labels, as the model wrote
+    assert srv.requests[0]["messages"][0]["content"].startswith(TICKET.instruction)
+
+
+def test_library_names_win_over_saved_ones(tmp_path: Path) -> None:
+    shadow = SchemaDefinition(name="invoice", fields=[FieldDef(name="only")])
+    run("schemas", "import", write(tmp_path, "i.json", shadow.model_dump_json()))
+    assert "(hidden by the library schema)" in run("schemas", "list")[1]
+    resolved = cli.resolve_schema("invoice")
+    assert resolved.name == "Invoice" and "line_items" in resolved.schema.model_fields

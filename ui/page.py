@@ -27,6 +27,7 @@ PAGES: tuple[tuple[str, str, str], ...] = (
     ("app.py", "Home", "🌊"),
     ("pages/1_Extract.py", "Extract", "🧪"),
     ("pages/2_History.py", "History", "🗂️"),
+    ("pages/3_Schemas.py", "Schemas", ":material/schema:"),
 )
 
 DEFAULTS: dict[str, object] = {

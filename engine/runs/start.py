@@ -40,6 +40,7 @@ def stream_extraction(
     cancel: threading.Event | None = None,
     on_wait: Callable[[], None] | None = None,
     on_slot: Callable[[], None] | None = None,
+    system: str | None = None,
 ) -> Iterator[Snapshot]:
     """The snapshots of one extraction, the way the app and the CLI run it.
 
@@ -52,18 +53,20 @@ def stream_extraction(
     from engine.llm.extract import build_request, extract
 
     server = local_server(provider, model)
-    request = build_request(text, schema, model=model, mode=mode, max_tokens=max_tokens)
+    request = build_request(text, schema, model=model, mode=mode, system=system,
+                            max_tokens=max_tokens)
     check_fits(request, kind=provider.kind, model=model, max_tokens=max_tokens, server=server)
     slot = server.slot(cancel, on_wait) if server is not None else contextlib.nullcontext()
     with slot:
         if on_slot is not None:
             on_slot()
-        yield from extract(text, schema, client=client, model=model, mode=mode,
+        yield from extract(text, schema, client=client, model=model, mode=mode, system=system,
                            max_tokens=max_tokens, cancel=cancel)
 
 
 def extraction_factory(
-    text: str, schema: Any, provider: Any, model: str, mode: str, max_tokens: int | None = None
+    text: str, schema: Any, provider: Any, model: str, mode: str, max_tokens: int | None = None,
+    system: str | None = None,
 ) -> StreamFactory:
     """A factory that connects to the provider and streams the extraction in the runner's
     thread (so starting the local model, a slow connect or a queue never blocks the view)."""
@@ -76,6 +79,7 @@ def extraction_factory(
             yield from stream_extraction(
                 text, schema, provider, model, mode, max_tokens, client=client, cancel=cancel,
                 on_wait=lambda: notice(cancel, WAIT_SLOT), on_slot=lambda: notice(cancel, None),
+                system=system,
             )  # fmt: skip
         finally:
             close()
@@ -117,13 +121,18 @@ def stoppable_client(client: Any, cancel: threading.Event) -> tuple[Any, Callabl
 def start_run(
     text: str, schema_name: str, schema: Any, provider: Any, model: str, mode: str,
     max_tokens: int | None = None, *, source: str = SOURCE_EXTRACT, who: str | None = None,
-    factory: StreamFactory | None = None,
+    factory: StreamFactory | None = None, schema_version: str | None = None,
+    system: str | None = None,
 ) -> Runner:  # fmt: skip
     """Start an extraction in the background and return its Runner (`runner.spec` says what
-    it was asked). `factory` replaces the provider's stream (tests, custom sources)."""
+    it was asked). `factory` replaces the provider's stream (tests, custom sources);
+    `schema_version` names a saved schema's version, `system` is the system prompt (the
+    schema's instruction; None: the default)."""
     from engine.schemas.fields import leaves
 
     spec = RunSpec.for_provider(text, schema_name, schema, provider, model, mode, max_tokens,
-                                source=source, who=who)
-    factory = factory or extraction_factory(text, schema, provider, model, mode, max_tokens)
+                                source=source, who=who, schema_version=schema_version,
+                                system=system)
+    factory = factory or extraction_factory(text, schema, provider, model, mode, max_tokens,
+                                            system)
     return Runner(leaves(schema), factory, secret=provider.api_key, spec=spec).start()

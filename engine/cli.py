@@ -32,7 +32,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, NamedTuple, TextIO
 
 from engine.llm.modes import MODES
 from engine.runs.display import format_seconds, json_text
@@ -99,27 +99,32 @@ def load_schema(name: str, err: TextIO | None = None) -> Any:
     return resolve_schema(name, err)[0]
 
 
-def resolve_schema(name: str, err: TextIO | None = None) -> tuple[Any, str]:
-    """(schema, the name a run records): the library's spelling, what was given for a
-    `module:Class`, the stored spelling for a saved schema."""
+class Resolved(NamedTuple):
+    schema: Any
+    name: str  # what a run records: the library's or the stored spelling, else as given
+    system: str | None = None  # a saved schema's own instruction
+
+
+def resolve_schema(name: str, err: TextIO | None = None) -> Resolved:
+    """A `--schema` argument: library first, then `module:Class`, then the saved schemas."""
     from engine.schemas.library import SCHEMAS
 
     if ":" in name:
         module, _, attr = name.partition(":")
         try:
-            return getattr(importlib.import_module(module), attr), name
+            return Resolved(getattr(importlib.import_module(module), attr), name)
         except (ImportError, AttributeError) as exc:
             raise UsageError(f"Cannot load schema {name!r}: {exc}") from None
     for key, schema in SCHEMAS.items():
         if key.casefold() == name.casefold():
-            return schema, key
+            return Resolved(schema, key)
     saved = _saved(name)
     if saved is not None:
         from engine.schemas.definition import build_model
 
         if err is not None:
             print(f"# schema {saved.name} v{saved.version} (saved)", file=err, flush=True)
-        return build_model(saved.definition), saved.name
+        return Resolved(build_model(saved.definition), saved.name, saved.definition.instruction)
     raise UsageError(f"Unknown schema {name!r}. Library schemas: {', '.join(SCHEMAS)}; saved: "
                      f"`fieldstream schemas list`.")
 
@@ -167,7 +172,7 @@ def _who() -> str | None:
 
 
 def run_extract(args: argparse.Namespace, stdin: TextIO, out: TextIO, err: TextIO) -> int:
-    schema, schema_name = resolve_schema(args.schema, err)
+    resolved = resolve_schema(args.schema, err)
     text = Path(args.file).read_text(encoding="utf-8") if args.file else stdin.read()
     if not text.strip():
         raise UsageError("No text to extract from: pipe it on stdin or pass --file.")
@@ -179,7 +184,7 @@ def run_extract(args: argparse.Namespace, stdin: TextIO, out: TextIO, err: TextI
     if not args.quiet:
         print(f"# {provider.name} · {model} · {mode}", file=err, flush=True)
     with _history(args, err):
-        runner = _start(args, text, schema_name, schema, provider, model, mode, err)
+        runner = _start(args, text, resolved, provider, model, mode, err)
         try:
             runner.wait()
         except KeyboardInterrupt:
@@ -208,14 +213,16 @@ def _history(args: argparse.Namespace, err: TextIO) -> Iterator[None]:
 
 
 def _start(
-    args: argparse.Namespace, text: str, schema_name: str, schema: Any, provider: Any,
-    model: str, mode: str, err: TextIO,
+    args: argparse.Namespace, text: str, resolved: Resolved, provider: Any, model: str,
+    mode: str, err: TextIO,
 ) -> Runner:  # fmt: skip
     """The run, as the page starts one (same path, same hooks), printing as it goes."""
     from engine.runs.start import extraction_factory, start_run
 
-    factory = extraction_factory(text, schema, provider, model, mode, args.max_tokens)
-    return start_run(text, schema_name, schema, provider, model, mode,
+    schema = resolved.schema
+    factory = extraction_factory(text, schema, provider, model, mode, args.max_tokens,
+                                 system=resolved.system)
+    return start_run(text, resolved.name, schema, provider, model, mode,
                      args.max_tokens, source=SOURCE_CLI, who=args.by or _who(),
                      factory=factory if args.quiet else _printing(factory, err))
 

@@ -11,13 +11,19 @@ import pytest
 
 from engine import cli
 from engine.schemas.convert import from_json_schema
-from engine.schemas.definition import FieldDef, SchemaDefinition, parse_definition
+from engine.schemas.definition import (
+    DEFAULT_INSTRUCTION,
+    FieldDef,
+    SchemaDefinition,
+    parse_definition,
+)
 from engine.schemas.saved import list_schemas
 from engine.store import open_store
 from engine.testing.replay_server import ReplayServer, Reply
 from tests.support import isolate
 
-TICKET = SchemaDefinition(name="Ticket", description="A support ticket", fields=[
+TICKET = SchemaDefinition(name="Ticket", description="A support ticket",
+                          instruction="Read the support e-mail; fill in the ticket.", fields=[
     FieldDef(name="Subject"),
     FieldDef(name="Priority", type="choice", choices=["low", "high"]),
     FieldDef(name="Due date", type="date", required=False),
@@ -54,7 +60,9 @@ def test_import_list_show_and_export(tmp_path: Path) -> None:
     assert out.startswith("# Ticket v1 by ada")
     assert parse_definition(out.split("\n", 1)[1]) == TICKET
     code, out, _ = run("schemas", "export", "Ticket", "--as", "json-schema")
-    assert from_json_schema(out) == changed.model_copy(update={"instruction": TICKET.instruction})
+    # A JSON Schema has no place for the instruction: it comes back as the default.
+    default = {"instruction": DEFAULT_INSTRUCTION}
+    assert from_json_schema(out) == changed.model_copy(update=default)
     code, out, _ = run("schemas", "export", "Ticket", "--as", "pydantic")
     compile(out, "<exported>", "exec")  # compiled, never run
     assert parse_definition(run("schemas", "export", "Ticket")[1]) == changed
@@ -99,12 +107,13 @@ def test_extract_runs_a_saved_schema_and_says_which_version(
                              text="We are locked out, urgent, by March 15th 2024.")
     assert code == 0, err
     assert "# schema Ticket v1 (saved)" in err
-    assert json.loads(out) == json.loads(answer)
+    assert json.loads(out) == json.loads(answer)  # keyed by the labels, as the model wrote
+    assert srv.requests[0]["messages"][0]["content"].startswith(TICKET.instruction)
 
 
 def test_library_names_win_over_saved_ones(tmp_path: Path) -> None:
     shadow = SchemaDefinition(name="invoice", fields=[FieldDef(name="only")])
     run("schemas", "import", write(tmp_path, "i.json", shadow.model_dump_json()))
     assert "(hidden by the library schema)" in run("schemas", "list")[1]
-    schema, name = cli.resolve_schema("invoice")
-    assert name == "Invoice" and "line_items" in schema.model_fields
+    resolved = cli.resolve_schema("invoice")
+    assert resolved.name == "Invoice" and "line_items" in resolved.schema.model_fields

@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from engine.llm.strict_schema import open_objects, strict_json_schema
 from engine.schemas.convert import (
     from_json_schema,
     to_json_schema,
@@ -27,6 +28,8 @@ from engine.schemas.definition import (
     parse_definition,
     validate_definition,
 )
+from engine.stream.model_stream import stream_model
+from tests.support import chunks
 
 SIMPLE = ["text", "whole number", "number", "yes/no", "date", "list of text"]
 AWKWARD = ["Due date", "e-mail", "№", "class", "json", "123 go", "a.b[0]", 'quote"s', "ünï"]
@@ -92,6 +95,32 @@ def test_pydantic_source_compiles_and_escapes_names_and_values() -> None:
     assert "import os" not in source.split("\n")[0]
     assert "alias='Due date'" in source and "f_class" in source
     assert "f_json" in source  # not shadowing BaseModel.json
+
+
+def test_choice_order_survives_another_order_of_the_same_values() -> None:
+    def optional_choice(*values: str) -> SchemaDefinition:
+        return SchemaDefinition(name="S", fields=[
+            FieldDef(name="x", type="choice", choices=list(values), required=False)])
+
+    to_json_schema(optional_choice("b", "a"))  # typing caches `Literal[...] | None` by equality
+    assert from_json_schema(to_json_schema(optional_choice("a", "b"))) == optional_choice("a", "b")
+
+
+def test_labels_that_look_alike_get_distinct_identifiers() -> None:
+    defn = SchemaDefinition(name="S", fields=[FieldDef(name=n) for n in ("a b", "a-b", "A_B!")])
+    model = build_model(defn)
+    assert list(model.model_fields) == ["a_b", "a_b_2", "a_b_3"]
+    value = model.model_validate({"a b": "1", "a-b": "2", "A_B!": "3"})
+    assert value.model_dump(by_alias=True) == {"a b": "1", "a-b": "2", "A_B!": "3"}
+
+
+@pytest.mark.parametrize("name", ["None", "True", "Literal", "BaseModel", "Field", "class"])
+def test_pydantic_source_never_names_a_class_after_a_keyword_or_an_import(name: str) -> None:
+    defn = SchemaDefinition(name=name, fields=[FieldDef(name=name, type="object", children=[
+        FieldDef(name="x", type="choice", choices=["a"])])])
+    source = to_pydantic_source(defn)
+    compile(source, "<generated>", "exec")
+    assert f"class {name}(" not in source
 
 
 def test_pydantic_source_of_every_type_compiles() -> None:
@@ -219,6 +248,10 @@ def test_malformed_json_and_huge_documents_are_refused() -> None:
         from_json_schema(huge)
     with pytest.raises(SchemaDefinitionError, match="root must be an object"):
         from_json_schema("[1, 2]")
+    with pytest.raises(SchemaDefinitionError, match="nests too deeply"):
+        from_json_schema("[" * 1_000_000)
+    with pytest.raises(SchemaDefinitionError, match="not UTF-8"):
+        from_json_schema(b"{\"a\": \"\xff\"}")
 
 
 def test_a_draft_answer_that_is_not_a_definition_is_refused() -> None:
@@ -228,3 +261,21 @@ def test_a_draft_answer_that_is_not_a_definition_is_refused() -> None:
         parse_definition({"name": "S"})
     with pytest.raises(SchemaDefinitionError, match="Invalid JSON"):
         parse_definition('{"name": "S", "fields": [')
+
+
+def test_a_definition_streams_through_the_engine_like_any_schema() -> None:
+    # A model can propose a definition: the definition's own model streams and validates.
+    text = every_type().model_dump_json()
+    snaps = list(stream_model(SchemaDefinition, chunks(text, 7)))
+    assert snaps[-1].final == every_type()
+    strict = strict_json_schema(SchemaDefinition)
+    assert open_objects(strict) == [] and "FieldDef" in strict["$defs"]
+
+
+def test_the_form_tree_names_fields_by_their_labels() -> None:
+    from engine.schemas.fields import leaves
+
+    nodes = {node.path: node for node in leaves(build_model(every_type()))}
+    assert {"Due date", "Paid?", "Address.Geo.lat", "Line items"} <= set(nodes)
+    assert nodes["Due date"].type_label == "date" and not nodes["Price"].required
+    assert [c.name for c in nodes["Line items"].children] == ["What", "Qty"]

@@ -48,7 +48,8 @@ def stream_extraction(
     model, before anything is queued). Then, for the local model, the request holds one of its
     slots: when none is free, `on_wait()` is called and the run queues (Stop, i.e. `cancel`,
     ends the wait at once); `on_slot()` is called once a slot is held. The read timeout
-    starts only then, so time spent queued never counts towards it."""
+    starts only then, so time spent queued never counts towards it. `system` replaces the
+    default instruction (a saved schema brings its own)."""
     from engine.llm.budget import check_fits
     from engine.llm.extract import build_request, extract
 
@@ -60,13 +61,13 @@ def stream_extraction(
     with slot:
         if on_slot is not None:
             on_slot()
-        yield from extract(text, schema, client=client, model=model, mode=mode, system=system,
-                           max_tokens=max_tokens, cancel=cancel)
+        yield from extract(text, schema, client=client, model=model, mode=mode,
+                           system=system, max_tokens=max_tokens, cancel=cancel)
 
 
 def extraction_factory(
     text: str, schema: Any, provider: Any, model: str, mode: str, max_tokens: int | None = None,
-    system: str | None = None,
+    *, system: str | None = None,
 ) -> StreamFactory:
     """A factory that connects to the provider and streams the extraction in the runner's
     thread (so starting the local model, a slow connect or a queue never blocks the view)."""
@@ -134,5 +135,5 @@ def start_run(
                                 source=source, who=who, schema_version=schema_version,
                                 system=system)
     factory = factory or extraction_factory(text, schema, provider, model, mode, max_tokens,
-                                            system)
+                                            system=system)
     return Runner(leaves(schema), factory, secret=provider.api_key, spec=spec).start()

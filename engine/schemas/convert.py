@@ -70,6 +70,8 @@ def load_document(text: str | bytes) -> Any:
         ) from None
     except UnicodeDecodeError:
         raise SchemaDefinitionError(["Not valid JSON: the document is not UTF-8 text."]) from None
+    except RecursionError:  # json.loads recurses per nesting level; 5 MB of `[` is enough
+        raise SchemaDefinitionError(["The document nests too deeply to be a schema."]) from None
 
 
 def from_json_schema(

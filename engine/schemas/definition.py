@@ -18,7 +18,8 @@ import hashlib
 import keyword
 import re
 import unicodedata
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
@@ -38,6 +39,14 @@ MAX_FIELDS = 500
 MAX_NAME = 64
 MAX_CHOICES = 500
 _BASE_ATTRS = frozenset(dir(BaseModel))
+_SOURCE_NAMES = frozenset({"BaseModel", "ConfigDict", "Field", "Literal"})  # to_pydantic_source
+
+
+@dataclass(frozen=True)
+class ChoiceOrder:
+    """The allowed values in order (metadata on a choice's `Literal`; pydantic ignores it)."""
+
+    values: tuple[str, ...]
 
 
 class FieldDef(BaseModel):
@@ -203,6 +212,8 @@ def class_name(name: str) -> str:
     """`line items` -> `LineItems` (for nested models and generated source)."""
     parts = re.findall(r"[A-Za-z0-9]+", name.encode("ascii", "ignore").decode())
     ident = "".join(p[:1].upper() + p[1:] for p in parts) or "Model"
+    if keyword.iskeyword(ident) or ident in _SOURCE_NAMES:  # `None`, or shadowing an import
+        return ident + "Model"
     return "M" + ident if ident[0].isdigit() else ident
 
 
@@ -260,6 +271,9 @@ def _annotation(f: FieldDef, names: set[str], label: str) -> Any:
     if f.type in simple:
         return simple[f.type]
     if f.type == "choice":
-        return Literal[tuple(f.choices)]  # type: ignore[valid-type]
+        # `Literal["a", "b"] == Literal["b", "a"]`, so typing's cache hands `X | None` the
+        # union made first for any order; order-aware metadata keeps each order's own union.
+        literal = Literal[tuple(f.choices)]  # type: ignore[valid-type]
+        return Annotated[literal, ChoiceOrder(tuple(f.choices))]
     nested = _model(class_name(f.name) or "Item", f.children, names, label)
     return nested if f.type == "object" else list[nested]  # type: ignore[valid-type]

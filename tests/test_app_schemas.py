@@ -281,3 +281,23 @@ def test_model_text_in_a_name_is_shown_as_text(server: ReplayServer) -> None:
     edit(at, editor_key(at), edited={0: {"name": "_<b>x</b>"}})
     raw = "\n".join(str(e.value) for e in at.error)
     assert "<b>" not in raw and "\\_" in raw  # escaped Markdown, never HTML
+
+
+def test_a_saved_schema_named_by_a_run_is_picked_on_the_extract_page(server: ReplayServer,
+                                                                    store: Store) -> None:
+    from engine.schemas.definition import FieldDef, SchemaDefinition
+    from engine.schemas.saved import save_schema
+
+    save_schema(store, SchemaDefinition(name="Contact", fields=[FieldDef(name="Full name")]))
+    at = AppTest.from_file(APP, default_timeout=30)
+    at.run()
+    at.session_state["fs_schema"] = "Contact"  # what "Open in Extract" sets: the run's name
+    at.switch_page(EXTRACT).run()
+    ok(at)
+    assert at.selectbox(key="fs_schema").value == "Contact (saved)"
+    at = AppTest.from_file(APP, default_timeout=30)
+    at.run()
+    at.session_state["fs_schema"] = "Gone"  # no such schema any more: the first built-in
+    at.switch_page(EXTRACT).run()
+    ok(at)
+    assert at.selectbox(key="fs_schema").value == "MeetingInfo"

@@ -76,8 +76,10 @@ def render_schema_picker() -> Picked:
     from engine.schemas.definition import build_model
 
     saved = saved_schemas()
-    if st.session_state.get("fs_schema") not in {*SCHEMAS, *saved}:
-        st.session_state["fs_schema"] = next(iter(SCHEMAS))  # a schema no longer saved
+    wanted = st.session_state.get("fs_schema")
+    if wanted not in {*SCHEMAS, *saved}:  # a run's schema name (from History), or one deleted
+        mark = f"{wanted}{SAVED_MARK}"
+        st.session_state["fs_schema"] = mark if mark in saved else next(iter(SCHEMAS))
     label = st.selectbox("Schema", [*SCHEMAS, *saved], key="fs_schema",
                          on_change=_on_schema_change,
                          help="The form the model fills in (your saved ones: Schemas page).")

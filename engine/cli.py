@@ -103,6 +103,7 @@ class Resolved(NamedTuple):
     schema: Any
     name: str  # what a run records: the library's or the stored spelling, else as given
     system: str | None = None  # a saved schema's own instruction
+    version: str | None = None  # a saved schema's version, recorded with the run
 
 
 def resolve_schema(name: str, err: TextIO | None = None) -> Resolved:
@@ -124,7 +125,8 @@ def resolve_schema(name: str, err: TextIO | None = None) -> Resolved:
 
         if err is not None:
             print(f"# schema {saved.name} v{saved.version} (saved)", file=err, flush=True)
-        return Resolved(build_model(saved.definition), saved.name, saved.definition.instruction)
+        return Resolved(build_model(saved.definition), saved.name, saved.definition.instruction,
+                        str(saved.version))
     raise UsageError(f"Unknown schema {name!r}. Library schemas: {', '.join(SCHEMAS)}; saved: "
                      f"`fieldstream schemas list`.")
 
@@ -224,7 +226,8 @@ def _start(
                                  system=resolved.system)
     return start_run(text, resolved.name, schema, provider, model, mode,
                      args.max_tokens, source=SOURCE_CLI, who=args.by or _who(),
-                     factory=factory if args.quiet else _printing(factory, err))
+                     factory=factory if args.quiet else _printing(factory, err),
+                     schema_version=resolved.version, system=resolved.system)
 
 
 def _printing(factory: StreamFactory, err: TextIO) -> StreamFactory:

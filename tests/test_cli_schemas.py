@@ -109,6 +109,12 @@ def test_extract_runs_a_saved_schema_and_says_which_version(
     assert "# schema Ticket v1 (saved)" in err
     assert json.loads(out) == json.loads(answer)  # keyed by the labels, as the model wrote
     assert srv.requests[0]["messages"][0]["content"].startswith(TICKET.instruction)
+    from engine.history import list_runs
+    from engine.store import load_settings, open_store
+
+    with open_store(load_settings()) as store:
+        rows, total = list_runs(store)
+    assert total == 1 and rows[0].schema_name == "Ticket" and rows[0].schema_version == "1"
 
 
 def test_library_names_win_over_saved_ones(tmp_path: Path) -> None:

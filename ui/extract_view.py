@@ -29,9 +29,36 @@ def _on_sample_change() -> None:
     st.session_state["fs_text"] = SAMPLES[st.session_state["fs_sample"]]
 
 
+#: A saved schema's entry in the picker: its name and this mark (built-ins keep their names).
+SAVED_MARK = " (saved)"
+
+
+@dataclass(frozen=True)
+class Picked:
+    """The schema a run uses: its name, class, saved version (None: built-in), instruction."""
+
+    name: str
+    schema: Any
+    version: str | None = None
+    system: str | None = None
+
+
+def saved_schemas() -> dict[str, Any]:
+    """The saved schemas (newest versions) by picker label; empty when the store is closed."""
+    from engine.schemas.saved import list_schemas
+    from ui.history_view import history_store
+
+    try:
+        return {s.name + SAVED_MARK: s for s in list_schemas(history_store())}
+    except Exception:  # the built-ins still work without a store
+        return {}
+
+
 def _on_schema_change() -> None:
     """Picking a schema swaps in its sample text, unless the user typed their own text."""
     text = st.session_state.get("fs_text", "")
+    if st.session_state["fs_schema"] not in SAMPLE_FOR_SCHEMA:
+        return  # a saved schema has no sample text of its own
     if not text.strip() or text in SAMPLES.values():
         sample = SAMPLE_FOR_SCHEMA[st.session_state["fs_schema"]]
         st.session_state["fs_sample"] = sample
@@ -45,13 +72,27 @@ def render_text_input() -> str:
                         placeholder="Paste an e-mail, a note, an invoice…")
 
 
-def render_schema_picker() -> tuple[str, Any]:
-    name = st.selectbox("Schema", list(SCHEMAS), key="fs_schema", on_change=_on_schema_change,
-                        help="The form the model fills in.")
-    schema = SCHEMAS[name]
-    with st.expander(f"Fields of {name}", expanded=True):
-        st.dataframe(schema_rows(schema), hide_index=True, width="stretch")
-    return name, schema
+def render_schema_picker() -> Picked:
+    from engine.schemas.definition import build_model
+
+    saved = saved_schemas()
+    wanted = st.session_state.get("fs_schema")
+    if wanted not in {*SCHEMAS, *saved}:  # a run's schema name (from History), or one deleted
+        mark = f"{wanted}{SAVED_MARK}"
+        st.session_state["fs_schema"] = mark if mark in saved else next(iter(SCHEMAS))
+    label = st.selectbox("Schema", [*SCHEMAS, *saved], key="fs_schema",
+                         on_change=_on_schema_change,
+                         help="The form the model fills in (your saved ones: Schemas page).")
+    if label in saved:
+        entry = saved[label]
+        picked = Picked(entry.name, build_model(entry.definition), str(entry.version),
+                        entry.definition.instruction)
+        title = f"Fields of {entry.name} · version {entry.version}"
+    else:
+        picked, title = Picked(label, SCHEMAS[label]), f"Fields of {label}"
+    with st.expander(escape_md(title), expanded=True):
+        st.dataframe(schema_rows(picked.schema), hide_index=True, width="stretch")
+    return picked
 
 
 @dataclass
@@ -86,7 +127,7 @@ def render_extract_page() -> None:
     with text_col:
         text = render_text_input()
     with schema_col:
-        schema_name, schema = render_schema_picker()
+        picked = render_schema_picker()
     with settings_col:
         settings = render_settings()
         go_col, stop_col = st.columns(2)
@@ -100,27 +141,29 @@ def render_extract_page() -> None:
     if wants_start and settings.provider is not None:
         if runner is not None:
             runner.stop()
-        if _start_and_stream(text, schema_name, schema, settings):
+        if _start_and_stream(text, picked, settings):
             return
     st.divider()
     if runner is not None:
         render_run(runner, KEYS)
     else:
         st.caption("Press Extract to fill in this form.")
-        LiveView(schema, KEYS).build()
+        LiveView(picked.schema, KEYS).build()
 
 
-def _start_and_stream(text: str, schema_name: str, schema: Any, settings: Settings) -> bool:
+def _start_and_stream(text: str, picked: Picked, settings: Settings) -> bool:
     """Start a run and stream it into a fresh live area; False if the inputs are not ready."""
     problem = _cannot_start(text, settings.model)
     if problem:
         st.warning(problem)
         return False
     st.divider()
-    caption = _caption(schema_name, settings.provider.name, settings.model, settings.mode)
-    view = build_view(schema, KEYS, caption)  # the placeholders exist before the request
-    runner = start_run(text, schema_name, schema, settings.provider, settings.model,
-                       settings.mode, settings.max_tokens, source=SOURCE_EXTRACT, who=who())
+    caption = _caption(_versioned(picked.name, picked.version), settings.provider.name,
+                       settings.model, settings.mode)
+    view = build_view(picked.schema, KEYS, caption)  # the placeholders exist before the request
+    runner = start_run(text, picked.name, picked.schema, settings.provider, settings.model,
+                       settings.mode, settings.max_tokens, source=SOURCE_EXTRACT, who=who(),
+                       schema_version=picked.version, system=picked.system)
     st.session_state[KEYS.run] = runner
     render_run(runner, KEYS, view)
     return True
@@ -132,6 +175,10 @@ def _cannot_start(text: str, model: str) -> str | None:
     if not model:
         return "Pick or type a model name first."
     return None
+
+
+def _versioned(name: str, version: str | None) -> str:
+    return f"{name} v{version}" if version else name
 
 
 def _caption(schema_name: str, provider: str, model: str, mode: str) -> str:
@@ -151,7 +198,8 @@ def render_run(runner: Runner, keys: RunKeys, view: LiveView | None = None) -> N
     if view is None:
         spec = _spec(runner)
         view = build_view(spec.schema, keys,
-                          _caption(spec.schema_name, spec.provider, spec.model, spec.mode))
+                          _caption(_versioned(spec.schema_name, spec.schema_version),
+                                   spec.provider, spec.model, spec.mode))
     if not runner.ended:
         stream_lanes({keys.lane: view}, RunnerGroup({keys.lane: runner}))
     view.apply(runner.snapshot_all(), runner, final=True)

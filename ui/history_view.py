@@ -191,7 +191,8 @@ def render_detail(store: Store, run_id: str) -> None:
         return
     st.divider()
     shown = run.shown_status or run.status
-    st.subheader(escape_md(f"{run.schema_name} · {run.provider} · {run.model}"))
+    version = f" v{run.schema_version}" if run.schema_version else ""
+    st.subheader(escape_md(f"{run.schema_name}{version} · {run.provider} · {run.model}"))
     st.caption(escape_md(_describe(run, shown)))
     _render_metrics(run)
     _render_actions(store, run)
@@ -210,8 +211,8 @@ def render_detail(store: Store, run_id: str) -> None:
         st.markdown("**Problems by field**")
         st.dataframe([{"field": k, "problem": _plain(v)} for k, v in run.field_errors.items()],
                      hide_index=True, width="stretch")
-    _render_timeline(run)
-    _render_replay_area(run)
+    _render_timeline(store, run)
+    _render_replay_area(store, run)
 
 
 def _describe(run: StoredRun, shown: str) -> str:
@@ -240,10 +241,10 @@ def _plain(value: Any) -> str:
     return value if isinstance(value, str) else json_text(value)
 
 
-def _render_timeline(run: StoredRun) -> None:
+def _render_timeline(store: Store, run: StoredRun) -> None:
     from ui.charts import timeline_chart
 
-    schema = replay.schema_for(run)
+    schema = replay.schema_for(run, store)
     if schema is None or not run.timeline:
         return
     with st.expander("Field timeline", expanded=True):
@@ -252,13 +253,13 @@ def _render_timeline(run: StoredRun) -> None:
 
 
 def _render_actions(store: Store, run: StoredRun) -> None:
-    can_replay = replay.schema_for(run) is not None and bool(run.timeline)
+    can_replay = replay.schema_for(run, store) is not None and bool(run.timeline)
     cols = st.columns(4)
     if cols[0].button("Replay", key="fs_hist_replay", disabled=not can_replay,
                       help="Stream the recorded chunks again at their original pace."):
-        _start_replay(run, 1.0)
+        _start_replay(store, run, 1.0)
     if cols[1].button("Replay 4×", key="fs_hist_replay4", disabled=not can_replay):
-        _start_replay(run, 4.0)
+        _start_replay(store, run, 4.0)
     if cols[2].button("Open in Extract", key="fs_hist_open"):
         open_in_extract(run)
     if cols[3].button("Delete", key="fs_hist_delete"):
@@ -300,19 +301,19 @@ def open_in_extract(run: StoredRun) -> None:
     st.switch_page(EXTRACT_PAGE)
 
 
-def _start_replay(run: StoredRun, speed: float) -> None:
+def _start_replay(store: Store, run: StoredRun, speed: float) -> None:
     old = st.session_state.get("fs_replay_run")
     if old is not None:
         old[1].stop()
-    st.session_state["fs_replay_run"] = (run.id, replay.start_replay(run, speed), speed)
+    st.session_state["fs_replay_run"] = (run.id, replay.start_replay(run, speed, store), speed)
 
 
-def _render_replay_area(run: StoredRun) -> None:
+def _render_replay_area(store: Store, run: StoredRun) -> None:
     held = st.session_state.get("fs_replay_run")
     if held is None or held[0] != run.id:
         return
     _, runner, speed = held
-    schema = replay.schema_for(run)
+    schema = replay.schema_for(run, store)
     st.divider()
     st.markdown(f"**Replay** · {'original pace' if speed == 1.0 else f'{speed:g}× faster'}")
     view = LiveView(schema, REPLAY_KEYS)

@@ -28,6 +28,7 @@ PAGES: tuple[tuple[str, str, str], ...] = (
     ("app.py", "Home", ":material/home:"),
     ("pages/1_Extract.py", "Extract", ":material/edit_note:"),
     ("pages/2_History.py", "History", ":material/history:"),
+    ("pages/3_Schemas.py", "Schemas", ":material/schema:"),
 )
 
 DEFAULTS: dict[str, object] = {

@@ -61,6 +61,7 @@ def stored_run(start: RunStart, spec: RunSpec, who: str | None = None) -> Stored
         json_schema=json_schema, schema_fingerprint=print_, base_url_host=spec.base_url,
         mode=spec.mode, input_text=spec.text, source=source, compare_id=compare_id,
         ran_by=spec.who or who, started_at=_when(start.started_at),
+        schema_version=spec.schema_version,
     )  # fmt: skip
 
 

@@ -2,8 +2,8 @@
 engine as a live run (a `ModelStream` fed by a stream factory, driven by a `Runner`).
 
 A replay is not a run of its own: its Runner has no `RunSpec`, so the recorder writes no row.
-Only the library's schemas are replayed (a stored `module:Class` name is never imported: the
-history may come from someone else's export).
+The library's schemas and the saved ones (by the version the run used) are replayed; a stored
+`module:Class` name is never imported (the history may come from someone else's export).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 from engine.runs.runner import Runner, StreamFactory
 from engine.schemas.fields import leaf_key, leaves
 from engine.schemas.library import SCHEMAS
-from engine.store import StoredRun
+from engine.store import Store, StoredRun
 from engine.stream.model_stream import ModelStream
 from engine.stream.snapshot import Snapshot
 
@@ -29,10 +29,19 @@ def library_name(run: StoredRun) -> str | None:
     return next((name for name in SCHEMAS if name.casefold() == wanted), None)
 
 
-def schema_for(run: StoredRun) -> Any | None:
-    """The library schema the run used, or None."""
+def schema_for(run: StoredRun, store: Store | None = None) -> Any | None:
+    """The schema the run used: the library's, else (with `store`) the saved version it names;
+    None when neither has it."""
     name = library_name(run)
-    return None if name is None else SCHEMAS[name]
+    if name is not None:
+        return SCHEMAS[name]
+    if store is None or not run.schema_version or not run.schema_version.isdigit():
+        return None
+    from engine.schemas.definition import build_model
+    from engine.schemas.saved import get_schema
+
+    saved = get_schema(store, run.schema_name, int(run.schema_version))
+    return None if saved is None else build_model(saved.definition)
 
 
 def replay_factory(
@@ -56,11 +65,11 @@ def replay_factory(
     return factory
 
 
-def start_replay(run: StoredRun, speed: float = 1.0) -> Runner:
+def start_replay(run: StoredRun, speed: float = 1.0, store: Store | None = None) -> Runner:
     """Start replaying `run` in the background (raises ValueError if it cannot be replayed)."""
-    schema = schema_for(run)
+    schema = schema_for(run, store)
     if schema is None:
-        raise ValueError(f"The schema {run.schema_name!r} is not in the library any more.")
+        raise ValueError(f"The schema {run.schema_name!r} is neither in the library nor saved.")
     if not run.timeline:
         raise ValueError("This run recorded no chunks to replay.")
     return Runner(leaves(schema), replay_factory(schema, run.timeline, speed)).start()

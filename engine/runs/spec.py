@@ -28,7 +28,8 @@ class RunSpec:
     `schema` is the class itself (a pydantic model or `list[Model]`; `json_schema()` gives
     its JSON Schema); `provider` is the provider's name and `base_url` its address (None for
     the embedded model); `source` is `extract`, `cli` or `compare:<id>`; `who` is the person,
-    when known (the CLI's OS user; the app has no sign-in, so None there)."""
+    when known (the CLI's OS user; the app has no sign-in, so None there); `schema_version` the
+    saved schema's version when the schema is a saved one; `system` the schema's instruction."""
 
     text: str
     schema_name: str
@@ -40,18 +41,21 @@ class RunSpec:
     max_tokens: int | None = None
     source: str = SOURCE_EXTRACT
     who: str | None = None
+    schema_version: str | None = None  # a saved schema's version (`engine.schemas.saved`)
+    system: str | None = None  # the instruction sent as the system prompt (None: the default)
 
     @classmethod
     def for_provider(
         cls, text: str, schema_name: str, schema: Any, provider: Any, model: str, mode: str,
         max_tokens: int | None = None, *, source: str = SOURCE_EXTRACT, who: str | None = None,
+        schema_version: str | None = None, system: str | None = None,
     ) -> RunSpec:  # fmt: skip
         """The spec of a run on `provider` (an `engine.providers.registry.Provider`): its
         name and address are kept, its key is not."""
         base_url = provider.base_url
         return cls(text, schema_name, schema, provider.name,
                    redact(base_url, None) if base_url else None, model, mode, max_tokens,
-                   source, who)
+                   source, who, schema_version, system)
 
     def json_schema(self) -> dict[str, Any]:
         """The schema as JSON Schema (what a stored run keeps of it)."""

@@ -122,13 +122,18 @@ def stoppable_client(client: Any, cancel: threading.Event) -> tuple[Any, Callabl
 def start_run(
     text: str, schema_name: str, schema: Any, provider: Any, model: str, mode: str,
     max_tokens: int | None = None, *, source: str = SOURCE_EXTRACT, who: str | None = None,
-    factory: StreamFactory | None = None,
+    factory: StreamFactory | None = None, schema_version: str | None = None,
+    system: str | None = None,
 ) -> Runner:  # fmt: skip
     """Start an extraction in the background and return its Runner (`runner.spec` says what
-    it was asked). `factory` replaces the provider's stream (tests, custom sources)."""
+    it was asked). `factory` replaces the provider's stream (tests, custom sources);
+    `schema_version` names a saved schema's version, `system` is the system prompt (the
+    schema's instruction; None: the default)."""
     from engine.schemas.fields import leaves
 
     spec = RunSpec.for_provider(text, schema_name, schema, provider, model, mode, max_tokens,
-                                source=source, who=who)
-    factory = factory or extraction_factory(text, schema, provider, model, mode, max_tokens)
+                                source=source, who=who, schema_version=schema_version,
+                                system=system)
+    factory = factory or extraction_factory(text, schema, provider, model, mode, max_tokens,
+                                            system=system)
     return Runner(leaves(schema), factory, secret=provider.api_key, spec=spec).start()

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import pytest
 from openai import OpenAI
@@ -74,3 +74,23 @@ def isolate(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, *, home: bool = Fal
 def chunks(text: str, size: int = 6) -> list[str]:
     """`text` cut into pieces of `size` characters."""
     return [text[i : i + size] for i in range(0, len(text), size)]
+
+
+def app_page(script: str, timeout: float = 30) -> Any:
+    """An AppTest started from app.py, as a user starts, then switched to `script`."""
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(Path(__file__).resolve().parent.parent / "app.py"),
+                           default_timeout=timeout)
+    at.run()
+    at.switch_page(script).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def page_texts(at: Any) -> str:
+    """Everything an AppTest page shows as text (markdown, text, captions, alerts, code)."""
+    parts = [e.value for e in at.markdown] + [e.value for e in at.text]
+    parts += [e.value for e in at.caption] + [e.value for e in at.code]
+    parts += [e.value for kind in (at.success, at.error, at.warning, at.info) for e in kind]
+    return "\n".join(str(p) for p in parts).replace("\\", "")

@@ -63,18 +63,11 @@ def store(server: ReplayServer) -> Iterator[Store]:
 
 
 def page(name: str, timeout: float = 30) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=timeout)
-    at.run()
-    at.switch_page(name).run()
-    assert not at.exception, at.exception
-    return at
+    return support.app_page(name, timeout)
 
 
 def texts(at: AppTest) -> str:
-    parts = [e.value for e in at.markdown] + [e.value for e in at.text]
-    parts += [e.value for e in at.caption] + [e.value for e in at.code]
-    parts += [e.value for kind in (at.success, at.error, at.warning, at.info) for e in kind]
-    return "\n".join(str(p) for p in parts).replace("\\", "")
+    return support.page_texts(at)
 
 
 def run_on_extract(srv: ReplayServer, who: str | None = None) -> AppTest:

@@ -42,19 +42,11 @@ def server(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[ReplaySe
 
 
 def extract_page(timeout: float = 30) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=timeout)
-    at.run()
-    at.switch_page(EXTRACT).run()
-    assert not at.exception, at.exception
-    return at
+    return support.app_page(EXTRACT, timeout)
 
 
 def texts(at: AppTest) -> str:
-    """Everything the page shows as text (markdown, text, captions, alerts, code)."""
-    parts = [e.value for e in at.markdown] + [e.value for e in at.text]
-    parts += [e.value for e in at.caption] + [e.value for e in at.code]
-    parts += [e.value for kind in (at.success, at.error, at.warning, at.info) for e in kind]
-    return "\n".join(str(p) for p in parts).replace("\\", "")
+    return support.page_texts(at)
 
 
 def press_extract(at: AppTest) -> AppTest:

@@ -20,6 +20,7 @@ from tests.support import MEETING
 from tests.ui_support import (
     box_selector,
     chromium_page,
+    custom_server_env,
     field_events,
     fill_text,
     first_seen,
@@ -51,13 +52,7 @@ def server() -> Iterator[ReplayServer]:
 
 @pytest.fixture
 def app(server: ReplayServer) -> Iterator[str]:
-    env = {
-        "FIELDSTREAM_BASE_URL": server.base_url,
-        "FIELDSTREAM_MODEL": "replay-model",
-        "FIELDSTREAM_DEFAULT_PROVIDER": "Custom server",
-        "FIELDSTREAM_API_KEY": "test-key",
-        "OPENAI_API_KEY": "",
-    }
+    env = custom_server_env(server.base_url)
     with streamlit_app(env) as url:
         yield url
 

@@ -14,6 +14,7 @@ import pytest
 
 from tests.ui_support import (
     chromium_page,
+    custom_server_env,
     open_extract,
     screenshot,
     streamlit_app,
@@ -85,13 +86,7 @@ def hostile() -> Iterator[HostileServer]:
 
 @pytest.fixture
 def app(hostile: HostileServer) -> Iterator[str]:
-    env = {
-        "FIELDSTREAM_BASE_URL": hostile.base_url,
-        "FIELDSTREAM_MODEL": "some-model",
-        "FIELDSTREAM_DEFAULT_PROVIDER": "Custom server",
-        "FIELDSTREAM_API_KEY": "test-key",
-        "OPENAI_API_KEY": "",
-    }
+    env = custom_server_env(hostile.base_url, model="some-model")
     with streamlit_app(env) as url:
         yield url
 

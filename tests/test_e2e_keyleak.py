@@ -11,7 +11,7 @@ import pytest
 
 from engine.testing.replay_server import ReplayServer, Reply
 from tests.support import MEETING
-from tests.ui_support import chromium_page, open_extract, streamlit_app
+from tests.ui_support import chromium_page, custom_server_env, open_extract, streamlit_app
 
 pytestmark = [
     pytest.mark.browser,
@@ -28,13 +28,7 @@ def server() -> Iterator[ReplayServer]:
 
 @pytest.fixture
 def app(server: ReplayServer) -> Iterator[str]:
-    env = {
-        "FIELDSTREAM_BASE_URL": server.base_url,
-        "FIELDSTREAM_API_KEY": KEY,
-        "FIELDSTREAM_MODEL": "replay-model",
-        "FIELDSTREAM_DEFAULT_PROVIDER": "Custom server",
-        "OPENAI_API_KEY": "",
-    }
+    env = custom_server_env(server.base_url, key=KEY)
     with streamlit_app(env) as url:
         yield url
 

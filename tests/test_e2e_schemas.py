@@ -19,6 +19,7 @@ from engine.testing.replay_server import ReplayServer, Reply
 from tests import support
 from tests.ui_support import (
     chromium_page,
+    custom_server_env,
     field_events,
     fill_text,
     first_seen,
@@ -55,14 +56,7 @@ def server() -> Iterator[ReplayServer]:
 
 @pytest.fixture
 def app(server: ReplayServer, tmp_path: Path) -> Iterator[str]:
-    env = {
-        "FIELDSTREAM_BASE_URL": server.base_url,
-        "FIELDSTREAM_MODEL": "replay-model",
-        "FIELDSTREAM_DEFAULT_PROVIDER": "Custom server",
-        "FIELDSTREAM_API_KEY": "test-key",
-        "OPENAI_API_KEY": "",
-        "FIELDSTREAM_DATA_DIR": str(tmp_path / "data"),
-    }
+    env = custom_server_env(server.base_url, FIELDSTREAM_DATA_DIR=str(tmp_path / "data"))
     with streamlit_app(env) as url:
         yield url
 

@@ -202,3 +202,17 @@ def screenshot(page: Any, name: str) -> Path:
     page.screenshot(path=str(path), full_page=True)
     page.set_viewport_size(size)
     return path
+
+
+def custom_server_env(base_url: str, *, model: str = "replay-model", key: str = "test-key",
+                      **extra: str) -> dict[str, str]:
+    """The app's environment for a browser test: the "Custom server" provider at `base_url`,
+    preselected, and no OpenAI key from the machine."""
+    return {
+        "FIELDSTREAM_BASE_URL": base_url,
+        "FIELDSTREAM_MODEL": model,
+        "FIELDSTREAM_DEFAULT_PROVIDER": "Custom server",
+        "FIELDSTREAM_API_KEY": key,
+        "OPENAI_API_KEY": "",
+        **extra,
+    }

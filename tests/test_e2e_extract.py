@@ -175,7 +175,7 @@ def test_local_model_on_the_seed_note(tmp_path: Path) -> None:
     local = next(p for p in available_providers(detect=False) if p.kind == "local")
     problem = check(local)
     if problem:
-        pytest.skip(f"local model unavailable: {problem}")
+        pytest.fail(f"local model unavailable: {problem}")
     env = {"FIELDSTREAM_DEFAULT_PROVIDER": LOCAL_NAME, "FIELDSTREAM_BASE_URL": ""}
     with streamlit_app(env) as url, chromium_page() as page:
         page.goto(url, wait_until="domcontentloaded")

@@ -170,7 +170,7 @@ def _read_only(folder: Path) -> Iterator[None]:
     try:
         if immutable:
             if not shutil.which("chattr"):
-                pytest.skip("running as root without chattr: cannot make a folder read-only")
+                pytest.fail("running as root without chattr: cannot make a folder read-only")
             subprocess.run(["chattr", "+i", str(folder)], check=True, capture_output=True)
         yield
     finally:

@@ -363,7 +363,7 @@ def local() -> Iterator[Any]:
 
     problem = pv.check(pv.local_provider())
     if problem:
-        pytest.skip(f"local model unavailable: {problem}")
+        pytest.fail(f"local model unavailable: {problem}")
     yield local_model.ensure_server()
 
 
@@ -475,7 +475,7 @@ def test_the_page_says_a_run_waits_for_a_slot_and_stop_ends_the_wait() -> None:
     """Two tabs, a local model with one slot: the run that did not get it says so, and Stop
     ends it at once (its request was never sent)."""
     if chromium_path() is None or pv.check(pv.local_provider()):
-        pytest.skip("needs Debian's chromium and the local model")
+        pytest.fail("needs Debian's chromium and the local model (make test installs both)")
     env = {"FIELDSTREAM_DEFAULT_PROVIDER": pv.LOCAL_NAME, "FIELDSTREAM_BASE_URL": "",
            "FIELDSTREAM_LOCAL_PARALLEL": "1"}  # fmt: skip
     long_note = "\n\n".join([MEETING_NOTE] * 12)  # ~2,000 tokens: seconds of reading

@@ -11,8 +11,8 @@ import pytest
 ENGINE = Path(__file__).resolve().parent.parent / "engine"
 
 #: Bottom first. A module may import its own layer and the layers listed before it.
-LAYERS = ("settings", "stream", "testing", "llm", "local", "providers", "store", "schemas",
-          "runs", "history", "cli")
+LAYERS = ("settings", "stream", "grounding", "testing", "llm", "local", "providers", "store",
+          "schemas", "runs", "history", "cli")
 FORBIDDEN_IN_STREAM = ("openai", "httpx", "sqlalchemy", "psycopg", "sqlite3", "alembic")
 
 

@@ -1,0 +1,55 @@
+"""What grounding says about one value: a status and the spans it was found at."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+EXACT, NORMALISED, FUZZY, NOT_FOUND = "exact", "normalised", "fuzzy", "not found"
+#: Best first.
+STATUSES = (EXACT, NORMALISED, FUZZY, NOT_FOUND)
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """Characters `start:end` of the input text (Python string indexes)."""
+
+    start: int
+    end: int
+
+
+@dataclass(frozen=True, slots=True)
+class Grounding:
+    """Where one value stands: every occurrence found (text order), or none (`not found`).
+    `score` is the fuzzy similarity (0-100) for `fuzzy`, else None."""
+
+    status: str
+    spans: tuple[Span, ...] = ()
+    score: float | None = None
+
+    @property
+    def found(self) -> bool:
+        return self.status != NOT_FOUND
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"status": self.status,
+                               "spans": [[s.start, s.end] for s in self.spans]}
+        if self.score is not None:
+            out["score"] = round(self.score, 1)
+        return out
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Grounding:
+        spans = tuple(Span(int(a), int(b)) for a, b in data.get("spans") or ())
+        return cls(str(data["status"]), spans, data.get("score"))
+
+
+def groundable(value: Any) -> bool:
+    """Values worth looking for: non-empty text, numbers, dates (not booleans, nulls,
+    containers: a container's leaves are grounded one by one)."""
+    if isinstance(value, bool) or value is None:
+        return False
+    if isinstance(value, str):
+        return bool(value.strip())
+    return isinstance(value, int | float | dt.date | dt.time)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from pydantic import BaseModel
 
 from engine.schemas.fields import (
     GROUP,
@@ -65,3 +66,31 @@ def test_leaf_key() -> None:
     assert leaf_key("users[3].name") == "users"
     assert leaf_key("address.city") == "address.city"
     assert leaf_key("interests[0]") == "interests"
+
+
+class TreeNode(BaseModel):
+    """A model that contains itself: a tree."""
+
+    name: str
+    children: list[TreeNode] = []
+    parent: TreeNode | None = None
+
+
+def test_a_recursive_model_gets_a_finite_form_and_streams_whole_subtrees() -> None:
+    from engine.runs.display import display_value
+    from engine.runs.runner import Runner
+    from engine import stream_model
+
+    kinds = {n.path: n.kind for n in leaves(TreeNode)}
+    assert kinds == {"name": SCALAR, "children": ITEMS, "parent": SCALAR}
+    answer = ('{"name": "a", "children": [{"name": "b", "children": [{"name": "c"}]}], '
+              '"parent": {"name": "p", "parent": {"name": "q"}}}')
+    chunks = [answer[i:i + 5] for i in range(0, len(answer), 5)]
+    runner = Runner(leaves(TreeNode), lambda cancel: stream_model(TreeNode, chunks)).start()
+    assert runner.wait(10)
+    shown = runner.snapshot_all().leaves
+    assert shown["parent"].cell.value.model_dump() == {
+        "name": "p", "children": [], "parent": {"name": "q", "children": [], "parent": None}}
+    assert '"q"' in display_value(shown["parent"].cell.value)
+    assert shown["children"].items[0].value.children[0].name == "c"
+    assert runner.result.parent.parent.name == "q"

@@ -33,7 +33,7 @@ def display_value(value: Any) -> str:
         return "yes" if value else "no"
     if isinstance(value, int | float):
         return f"{value:,}" if isinstance(value, int) else f"{value:,.2f}".rstrip("0").rstrip(".")
-    return json.dumps(value, ensure_ascii=False, default=str)
+    return json.dumps(jsonable(value), ensure_ascii=False, default=str)
 
 
 def table_rows(data: LeafData, columns: list[str]) -> list[dict[str, str]]:

@@ -98,7 +98,8 @@ def py_type(tp: Any) -> str:
     return text
 
 
-def _node(path: str, name: str, annotation: Any, description: str, required: bool) -> FieldNode:
+def _node(path: str, name: str, annotation: Any, description: str, required: bool,
+          seen: frozenset[type]) -> FieldNode:  # fmt: skip
     shape = classify(annotation)  # the engine's nodes ask the same classifier
     common = {
         "path": path,
@@ -108,22 +109,28 @@ def _node(path: str, name: str, annotation: Any, description: str, required: boo
         "description": description,
         "required": required,
     }
-    if shape.kind == MODEL:
-        return FieldNode(kind=GROUP, children=_fields(shape.base, path), **common)
+    # A model that contains itself (a tree) is drawn once; deeper down it is one box showing
+    # the whole value, so the form stays finite.
+    if shape.kind == MODEL and shape.base not in seen:
+        return FieldNode(kind=GROUP, children=_fields(shape.base, path, seen), **common)
     if shape.kind == LIST:
         item = classify(shape.item)
-        if item.kind == MODEL:  # columns are named by their key, relative to a row
-            return FieldNode(kind=TABLE, children=_fields(item.base, ""), **common)
+        if item.kind == MODEL and item.base not in seen:  # columns: keys relative to a row
+            return FieldNode(kind=TABLE, children=_fields(item.base, "", seen), **common)
+        if item.kind == MODEL:
+            return FieldNode(kind=ITEMS, **common)
         return FieldNode(kind=ITEMS, **common)
     return FieldNode(kind=SCALAR, **common)
 
 
-def _fields(model: type[BaseModel], parent: str) -> tuple[FieldNode, ...]:
+def _fields(model: type[BaseModel], parent: str,
+            seen: frozenset[type] = frozenset()) -> tuple[FieldNode, ...]:  # fmt: skip
+    seen = seen | {model}
     nodes = []
     for name, info in model.model_fields.items():
         key = info.alias or name  # the JSON key: what the engine's paths use
         nodes.append(_node(paths.child(parent, key), key, info.annotation,
-                           info.description or "", info.is_required()))
+                           info.description or "", info.is_required(), seen))
     return tuple(nodes)
 
 

@@ -77,9 +77,9 @@ class TreeNode(BaseModel):
 
 
 def test_a_recursive_model_gets_a_finite_form_and_streams_whole_subtrees() -> None:
+    from engine import stream_model
     from engine.runs.display import display_value
     from engine.runs.runner import Runner
-    from engine import stream_model
 
     kinds = {n.path: n.kind for n in leaves(TreeNode)}
     assert kinds == {"name": SCALAR, "children": ITEMS, "parent": SCALAR}

@@ -20,7 +20,7 @@ from engine.history.importer import ImportFormatError, import_jsonl
 from engine.history.recorder import Recorder
 from engine.runs.start import start_run
 from engine.schemas.library import MeetingInfo
-from engine.store import Store
+from engine.store import Store, StoredRun
 from engine.store import db as store_db
 from engine.store.records import utcnow
 from engine.store.textsafe import UTCDateTime
@@ -43,7 +43,7 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     isolate(monkeypatch, tmp_path)
 
 
-def grounded_run(run_id: str, missing: int, **overrides: object) -> object:
+def grounded_run(run_id: str, missing: int, **overrides: object) -> StoredRun:
     grounding = {"topic": FOUND, **{f"attendees[{i}]": MISSING for i in range(missing)}}
     return sample_run(id=run_id, grounding=grounding, **overrides)
 

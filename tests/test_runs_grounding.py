@@ -13,7 +13,7 @@ import pytest
 
 from engine.grounding import EXACT, NOT_FOUND, Grounding, Span
 from engine.runs import hooks
-from engine.runs.display import grounding_summary, value_at
+from engine.runs.display import grounding_summary, span_context, value_at
 from engine.runs.hooks import RunEnd
 from engine.runs.runner import Runner
 from engine.runs.spec import RunSpec
@@ -188,3 +188,10 @@ def test_the_summary_line() -> None:
                                       "them: users[1].email, budget")
     assert value_at(ANSWER, "users[1].name") == "Jane Smith"
     assert value_at(ANSWER, "users[5].name") is None and value_at(None, "date") is None
+
+
+def test_the_text_around_a_span() -> None:
+    at = NOTE.index("johndoe@email.com")
+    span = Span(at, at + len("johndoe@email.com"))
+    assert span_context(NOTE, span, 6) == "… Doe («johndoe@email.com», @Tec…"
+    assert span_context("ab\ncd", Span(0, 2)) == "«ab» cd"  # one line

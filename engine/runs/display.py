@@ -8,7 +8,7 @@ import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from engine.grounding import NOT_FOUND, Grounding
+from engine.grounding import NOT_FOUND, Grounding, Span
 from engine.stream import paths
 from engine.stream.changes import DONE, INVALID, PENDING, STREAMING
 
@@ -109,3 +109,12 @@ def grounding_summary(grounding: Mapping[str, Grounding], values: Any = None) ->
         named.append(f"{path} ({display_value(value)})" if value is not None else path)
     check = "check it" if len(missing) == 1 else "check them"
     return f"{line}, {len(missing)} not in the text — {check}: {', '.join(named)}"
+
+
+def span_context(text: str, span: Span, width: int = 40) -> str:
+    """The text around a span on one line, the span itself in «»: "…held on «March 15th» at…"
+    (plain text: shown as text, never as markdown or HTML)."""
+    start, end = max(0, span.start - width), min(len(text), span.end + width)
+    before, found, after = text[start:span.start], text[span.start:span.end], text[span.end:end]
+    line = f"{'…' if start else ''}{before}«{found}»{after}{'…' if end < len(text) else ''}"
+    return " ".join(line.split())

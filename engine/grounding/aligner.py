@@ -15,8 +15,16 @@ from typing import Any
 
 from engine.grounding.exact import ExactIndex
 from engine.grounding.fuzzy import THRESHOLD, fuzzy_find
-from engine.grounding.model import EXACT, FUZZY, NORMALISED, NOT_FOUND, Grounding, groundable
-from engine.grounding.normalise import exact_text, fuzzy_allowed, value_forms
+from engine.grounding.model import (
+    EXACT,
+    FUZZY,
+    NORMALISED,
+    NOT_FOUND,
+    Grounding,
+    Span,
+    groundable,
+)
+from engine.grounding.normalise import exact_text, fuzzy_allowed, stands_alone, value_forms
 from engine.grounding.sequence import TokenIndex
 
 #: Spans kept per value (the first ones in text order).
@@ -38,13 +46,12 @@ class TextIndex:
         (see `groundable`)."""
         if not groundable(value):
             return None
-        spans = self._exact.find(exact_text(value), self.limit)
+        spans = self._exact_spans(value)
         if spans:
             return Grounding(EXACT, tuple(spans))
         groups = value_forms(value)
         for group in groups:
-            spans = sorted({s for form in group for s in self._tokens.find(form, self.limit)},
-                           key=lambda s: (s.start, s.end))
+            spans = _union(s for form in group for s in self._tokens.find(form, self.limit))
             if spans:
                 return Grounding(NORMALISED, tuple(spans[: self.limit]))
         if fuzzy_allowed(value, groups):
@@ -53,6 +60,25 @@ class TextIndex:
                 return Grounding(FUZZY, tuple(found[1]), found[0])
         return Grounding(NOT_FOUND)
 
+    def _exact_spans(self, value: Any) -> list[Span]:
+        needle = exact_text(value)
+        if isinstance(value, str):
+            return self._exact.find(needle, self.limit)
+        # A number may stand inside a longer one (5 in 15): look further, keep those alone.
+        spans = self._exact.find(needle, self.limit * 4)
+        return [s for s in spans if stands_alone(self.text, s.start, s.end)][: self.limit]
+
     def ground_many(self, values: Iterable[Any]) -> list[Grounding | None]:
         """`ground` for each value, in order."""
         return [self.ground(value) for value in values]
+
+
+def _union(spans: Iterable[Span]) -> list[Span]:
+    """Spans in text order, overlapping ones (two spellings of one date) as one."""
+    out: list[Span] = []
+    for span in sorted(spans, key=lambda s: (s.start, s.end)):
+        if out and span.start < out[-1].end:
+            out[-1] = Span(out[-1].start, max(out[-1].end, span.end))
+        else:
+            out.append(span)
+    return out

@@ -23,7 +23,7 @@ times in ISO). Normalised: the same sequence of canonical tokens (`tokens`, `val
   followed by its time spellings.
 
 Numbers, dates, times and strings that are only numbers are never matched fuzzily: a digit
-off is another value.
+off is another value. Nor are they found exactly inside a longer number (`stands_alone`).
 """
 
 from __future__ import annotations
@@ -119,6 +119,22 @@ def exact_text(value: Any) -> str:
     if isinstance(value, dt.date | dt.time):
         return value.isoformat()
     return value if isinstance(value, str) else str(value)
+
+
+def stands_alone(text: str, start: int, end: int) -> bool:
+    """Whether a number, date or time value written at `text[start:end]` is not part of a
+    longer number: 5 is not in 15, 1.5, -5 or 50; 18500 is not in 18500.75 (normalised
+    compares that by value). A string value has no such rule: it is found wherever it is
+    written, "son" inside "Jason" too."""
+    before, after = text[max(0, start - 2) : start], text[end : end + 2]
+    if before[-1:].isdigit() or after[:1].isdigit():
+        return False
+    if before[-1:] in (".", ",") and before[:1].isdigit() and len(before) == 2:
+        return False
+    if after[:1] in (".", ",") and after[1:2].isdigit():
+        return False
+    sign = before[-1:] == "-" and (len(before) < 2 or not before[0].isalnum())
+    return not sign
 
 
 def temporal(value: Any) -> dt.date | dt.time | None:

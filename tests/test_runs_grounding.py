@@ -1,7 +1,7 @@
 """The run carries grounding (engine.runs.runner): the text is indexed once in the runner's
 thread, each leaf value is grounded as it becomes done, the cell and `Update.grounded` carry it
-live, and the RunEnd keeps it, whatever the ending. Only exact and not-found values are
-asserted, so these hold for any aligner behind `TextIndex.ground`."""
+live, and the RunEnd keeps it, whatever the ending. Exact and not-found values carry the
+tests; one number written differently checks that a normalised match counts as found."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.grounding import EXACT, NOT_FOUND, Grounding, Span
+from engine.grounding import EXACT, NORMALISED, NOT_FOUND, Grounding, Span
 from engine.runs import hooks
 from engine.runs.display import grounding_summary, span_context, value_at
 from engine.runs.hooks import RunEnd
@@ -195,3 +195,16 @@ def test_the_text_around_a_span() -> None:
     span = Span(at, at + len("johndoe@email.com"))
     assert span_context(NOTE, span, 6) == "… Doe («johndoe@email.com», @Tec…"
     assert span_context("ab\ncd", Span(0, 2)) == "«ab» cd"  # one line
+
+
+def test_a_number_written_differently_is_normalised_and_counts_as_found() -> None:
+    text = "The budget for the event is set at $50,000, agreed by John Doe."
+    with ReplayServer() as srv:
+        srv.queue(Reply.content(chunks(json.dumps(ANSWER), 9)))
+        runner = run_meeting(srv, text)
+        assert runner.wait(10)
+    g = runner.grounding["budget"]
+    assert g.status == NORMALISED and [text[s.start:s.end] for s in g.spans] == ["50,000"]
+    assert grounding_summary({"budget": g}) == "1 value found in the text."
+    assert "budget" not in runner.not_found and "users[0].name" not in runner.not_found
+    assert "users[1].email" in runner.not_found

@@ -6,6 +6,7 @@ tests; one number written differently checks that a normalised match counts as f
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from pathlib import Path
 
@@ -208,3 +209,27 @@ def test_a_number_written_differently_is_normalised_and_counts_as_found() -> Non
     assert grounding_summary({"budget": g}) == "1 value found in the text."
     assert "budget" not in runner.not_found and "users[0].name" not in runner.not_found
     assert "users[1].email" in runner.not_found
+
+
+def test_a_failing_aligner_never_breaks_the_run(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from engine.runs import runner as runner_module
+
+    class Broken(runner_module.TextIndex):  # the real index, failing on the third value
+        calls = 0
+
+        def ground(self, value: object) -> Grounding | None:
+            Broken.calls += 1
+            if Broken.calls == 3:
+                raise RuntimeError("aligner bug")
+            return super().ground(value)
+
+    monkeypatch.setattr(runner_module, "TextIndex", Broken)
+    with ReplayServer() as srv, caplog.at_level(logging.ERROR, logger="engine.runs.hooks"):
+        srv.queue(Reply.content(chunks(json.dumps(ANSWER))))
+        runner = run_meeting(srv)
+        assert runner.wait(10)
+    assert runner.status is RunStatus.DONE and runner.result is not None
+    assert set(runner.grounding) == {"users[0].name", "users[0].email"}  # kept what it had
+    assert any("grounding users[0].twitter failed" in r.getMessage() for r in caplog.records)

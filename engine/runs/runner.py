@@ -280,13 +280,23 @@ class Runner:
         nothing is grounded)."""
         text = self.spec.text if self.spec is not None else ""
         if text:
-            self._index = TextIndex(text)
+            try:
+                self._index = TextIndex(text)
+            except Exception:  # grounding helps check a run; it must never break one
+                hooks.log.exception("Run %s: its text could not be indexed for grounding.",
+                                    self.run_id)
 
     def _ground(self, path: str, cell: Cell) -> None:
         """Ground a value that just became done (call with the lock held)."""
         if self._index is None:
             return
-        grounding = self._index.ground(cell.value)
+        try:
+            grounding = self._index.ground(cell.value)
+        except Exception:  # as above: the run goes on, without grounding from here
+            hooks.log.exception("Run %s: grounding %s failed; grounding is off for the rest "
+                                "of the run.", self.run_id, path)
+            self._index = None
+            return
         if grounding is None:
             return  # not a value worth looking for (a boolean, a null, a container)
         cell.grounding = grounding

@@ -39,6 +39,7 @@ from typing import Any
 _MARKS = "\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f"
 _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
 _APOSTROPHES = "'\u2019\u02bc"
+_LETTERS = rf"(?:[^\W{_CJK}]|[{_MARKS}])"  # word characters but CJK, and combining marks
 # One pass over the text; the first alternative that fits wins, so a number is read whole
 # ("18,500.00") before its digits could start a word, and a CJK character stands alone.
 _TOKEN = re.compile(
@@ -55,7 +56,7 @@ _TOKEN = re.compile(
         (?:(?!\w)|(?=[aApP]\.?[mM](?!\w)))       # 2pm is 2 and pm; 5kg is a word
     )
     |(?P<cjk>[{_CJK}])
-    |(?P<word>(?:(?![{_CJK}])[\w{_MARKS}])+(?:[{_APOSTROPHES}](?:(?![{_CJK}])[\w{_MARKS}])+)*)
+    |(?P<word>{_LETTERS}+(?:[{_APOSTROPHES}]{_LETTERS}+)*)
     """,
     re.VERBOSE,
 )

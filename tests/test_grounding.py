@@ -211,6 +211,13 @@ def test_cjk_values() -> None:
 # --- edges -------------------------------------------------------------------------------
 
 
+def test_bad_input_gets_a_clear_message() -> None:
+    with pytest.raises(TypeError, match="input text as a str, not bytes"):
+        TextIndex(b"Jason")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="limit must be at least 1"):
+        TextIndex("Jason", limit=0)
+
+
 def test_empty_text() -> None:
     index = TextIndex("")
     assert index.ground("Jason") == Grounding(NOT_FOUND)

@@ -9,7 +9,7 @@ model. Keys (and so the CSS classes Streamlit derives from them, `st-key-<key>`)
 | the session slot holding the lane's Runner | `fs_<lane>_run` |
 | "start this lane's run on the next draw" (the Home page's sample button) | `fs_<lane>_autostart` |
 | the Download JSON button | `fs_<lane>_download` |
-| a lane's pickers (the Compare page): schema, saved version, provider, model, mode | `fs_<lane>_schema`, `fs_<lane>_version`, `fs_<lane>_provider`, `fs_<lane>_model`, `fs_<lane>_mode` |
+| a lane's picker (Compare): schema, version, provider, model, mode | `fs_<lane>_<picker>` |
 | a field's box / a nested model's card | `fsbox_<lane>-<field>` / `fsgroup_<lane>-<field>` |
 | a field's header, redrawn on each state | `fs_<lane>-<field>__<state>__<n>` |
 

@@ -38,6 +38,9 @@ PICKERS = ("schema", "version", "provider", "model", "mode")
 HISTORY_PAGE = "pages/2_History.py"
 REF_NONE, REF_JSON, REF_RUN = "None", "Expected answer (JSON)", "A History run"
 MAX_TOKENS = 2048
+#: Several lanes redraw in one loop: their JSON / raw tabs refresh less often and their
+#: timeline charts (an Altair chart each) only at the end, so the forms keep up.
+LANE_VIEW = {"side_hz": 0.0, "timeline_hz": 0.0}
 
 
 @dataclass
@@ -313,7 +316,8 @@ def render_lanes_run(current: CompareRun) -> None:
             spec = runner.spec
             caption = escape_md(f"{current.labels[lane]} · {spec.provider if spec else ''} · "
                                 f"{spec.mode if spec else ''}")
-            views[lane] = build_view(current.schemas[lane], RunKeys(lane), caption)
+            views[lane] = build_view(current.schemas[lane], RunKeys(lane), caption,
+                                     **LANE_VIEW)
     if not all(r.ended for r in runners.values()):
         stream_lanes(views, RunnerGroup(runners))
     for (lane, runner), col in zip(runners.items(), cols, strict=True):

@@ -52,7 +52,8 @@ OBSERVE_LANES_JS = r"""
     for (const sel of selectors) {
       const el = document.querySelector(sel);
       if (!el) continue;
-      const all = el.innerText.match(/[a-d]\d{4}/g);
+      // textContent needs no layout, and the newest word is at the end of the text.
+      const all = el.textContent.slice(-64).match(/[a-d]\d{4}/g);
       if (!all) continue;
       const word = all[all.length - 1];
       const n = parseInt(word.slice(1), 10);

@@ -10,6 +10,8 @@ redraws them as Extract does. Logic lives in engine/history (lanes, compare, com
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,7 +42,7 @@ REF_NONE, REF_JSON, REF_RUN = "None", "Expected answer (JSON)", "A History run"
 MAX_TOKENS = 2048
 #: Several lanes redraw in one loop: their JSON / raw tabs refresh less often and their
 #: timeline charts (an Altair chart each) only at the end, so the forms keep up.
-LANE_VIEW = {"side_hz": 0.0, "timeline_hz": 0.0}
+LANE_VIEW = {"tabs": False}
 
 
 @dataclass
@@ -79,6 +81,8 @@ class CompareRun:
     schemas: dict[str, Any]
     reference: Reference = field(default_factory=Reference)
     saved: bool = False
+    captions: dict[str, str] = field(default_factory=dict)  # what each lane runs where
+    pending: dict[str, Callable[[], Runner]] = field(default_factory=dict)  # not started yet
 
 
 # --- the lane set, kept across pages ---------------------------------------------------------
@@ -263,7 +267,9 @@ def _cannot_start(text: str, choices: list[LaneChoice], reference: Reference) ->
 
 def _start_all(text: str, choices: list[LaneChoice], reference: Reference,
                old: CompareRun | None) -> CompareRun | None:
-    """Start every lane (recording the comparison first); None when the inputs are not ready."""
+    """Record the comparison and get every lane ready to start (`CompareRun.pending`: the
+    page builds the lanes' placeholders first, then starts them); None when the inputs are
+    not ready."""
     from engine.history.comparison import LaneSpec, new_compare_id
 
     problem = _cannot_start(text, choices, reference)
@@ -276,15 +282,18 @@ def _start_all(text: str, choices: list[LaneChoice], reference: Reference,
     specs = [LaneSpec(c.lane, c.label, c.schema.name, c.schema.version, c.provider.name,
                       c.model, c.mode) for c in choices if c.schema is not None]
     saved = _save_comparison(compare_id, specs, reference)
-    for c in choices:
-        assert c.schema is not None  # checked by _cannot_start
-        st.session_state[RunKeys(c.lane).run] = start_run(
-            text, c.schema.name, c.schema.schema, c.provider, c.model, c.mode, MAX_TOKENS,
-            source=compare_source(compare_id), who=who(), schema_version=c.schema.version,
-            system=c.schema.system)
+    pending = {c.lane: functools.partial(
+        start_run, text, c.schema.name, c.schema.schema, c.provider, c.model, c.mode,
+        MAX_TOKENS, source=compare_source(compare_id), who=who(),
+        schema_version=c.schema.version, system=c.schema.system)
+        for c in choices if c.schema is not None}  # checked by _cannot_start
+    for lane in pending:
+        st.session_state.pop(RunKeys(lane).run, None)
     current = CompareRun(compare_id, [c.lane for c in choices],
                          {c.lane: c.label for c in choices},
-                         {c.lane: c.schema.schema for c in choices if c.schema}, reference, saved)
+                         {c.lane: c.schema.schema for c in choices if c.schema}, reference, saved,
+                         {c.lane: f"{c.label} · {c.provider.name} · {c.mode}" for c in choices},
+                         pending)
     st.session_state[CURRENT_KEY] = current
     return current
 
@@ -307,17 +316,18 @@ def _save_comparison(compare_id: str, specs: list[Any], reference: Reference) ->
 
 def render_lanes_run(current: CompareRun) -> None:
     """Every lane's live area side by side: streamed from one loop while any lane runs, then
-    each lane's outcome and, once all ended, the verdict."""
-    runners = _runners(current)
-    cols = st.columns(len(runners), gap="medium")
+    each lane's outcome and, once all ended, the verdict. Lanes just asked for start once
+    their placeholders exist (as on the Extract page)."""
+    cols = st.columns(len(current.lanes), gap="medium")
     views: dict[str, LiveView] = {}
-    for (lane, runner), col in zip(runners.items(), cols, strict=True):
+    for lane, col in zip(current.lanes, cols, strict=True):
         with col:
-            spec = runner.spec
-            caption = escape_md(f"{current.labels[lane]} · {spec.provider if spec else ''} · "
-                                f"{spec.mode if spec else ''}")
-            views[lane] = build_view(current.schemas[lane], RunKeys(lane), caption,
-                                     **LANE_VIEW)
+            views[lane] = build_view(current.schemas[lane], RunKeys(lane),
+                                     escape_md(current.captions[lane]), **LANE_VIEW)
+    pending, current.pending = current.pending, {}
+    for lane, start in pending.items():
+        st.session_state[RunKeys(lane).run] = start()
+    runners = _runners(current)
     if not all(r.ended for r in runners.values()):
         stream_lanes(views, RunnerGroup(runners))
     for (lane, runner), col in zip(runners.items(), cols, strict=True):

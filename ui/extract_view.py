@@ -185,7 +185,7 @@ def _caption(schema_name: str, provider: str, model: str, mode: str) -> str:
     return escape_md(f"{schema_name} · {provider} · {model} · {mode}")
 
 
-def build_view(schema: Any, keys: RunKeys, caption: str, **options: float) -> LiveView:
+def build_view(schema: Any, keys: RunKeys, caption: str, **options: Any) -> LiveView:
     """A lane's caption (what runs where) and its empty live area (`options`: LiveView's)."""
     st.caption(caption)
     view = LiveView(schema, keys, **options)

@@ -179,8 +179,9 @@ class LiveView:
     timeline tabs."""
 
     def __init__(self, schema: Any, keys: RunKeys, *, side_hz: float = SIDE_TABS_HZ,
-                 timeline_hz: float = TIMELINE_HZ) -> None:
+                 timeline_hz: float = TIMELINE_HZ, tabs: bool = True) -> None:
         self.keys = keys
+        self.tabs = tabs  # the JSON / raw / timeline tabs (a narrow Compare lane has none)
         self.form = LiveForm(schema, keys)
         self.side_hz = side_hz  # JSON and raw tabs while streaming (several lanes: slower)
         self.timeline_hz = timeline_hz  # the timeline chart while streaming (0: at the end)
@@ -195,6 +196,10 @@ class LiveView:
         self.progress = st.empty()
         cols = st.columns(4)
         self.metrics = [c.empty() for c in cols]
+        if not self.tabs:
+            self.form.build()
+            self._draw_idle()
+            return
         left, right = st.columns([3, 2], gap="large")
         with left:
             st.subheader("Live form")
@@ -213,6 +218,8 @@ class LiveView:
         self.progress.progress(0.0, text=f"0 of {total} fields done")
         for slot, label in zip(self.metrics, METRIC_LABELS, strict=True):
             slot.metric(label, "—")
+        if not self.tabs:
+            return
         self.json_slot.code("{}", language="json")
         self.raw_slot.code(" ", language=None, wrap_lines=True)
         self._draw_timeline_rows([])
@@ -227,6 +234,8 @@ class LiveView:
         if final or now - self._metrics_at >= 1.0 / METRICS_HZ:
             self._draw_metrics(update)
             self._metrics_at = now
+        if not self.tabs:
+            return
         if final or (self.side_hz and now - self._side_at >= 1.0 / self.side_hz):
             self._draw_side(runner, final)
             self._side_at = now

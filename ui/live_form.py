@@ -178,13 +178,10 @@ class LiveView:
     """The whole live area of one lane: progress, metrics, the form, and the JSON / raw /
     timeline tabs."""
 
-    def __init__(self, schema: Any, keys: RunKeys, *, side_hz: float = SIDE_TABS_HZ,
-                 timeline_hz: float = TIMELINE_HZ, tabs: bool = True) -> None:
+    def __init__(self, schema: Any, keys: RunKeys, *, tabs: bool = True) -> None:
         self.keys = keys
         self.tabs = tabs  # the JSON / raw / timeline tabs (a narrow Compare lane has none)
         self.form = LiveForm(schema, keys)
-        self.side_hz = side_hz  # JSON and raw tabs while streaming (several lanes: slower)
-        self.timeline_hz = timeline_hz  # the timeline chart while streaming (0: at the end)
         self._side_at = 0.0
         self._timeline_at = 0.0
         self._metrics_at = 0.0
@@ -236,10 +233,10 @@ class LiveView:
             self._metrics_at = now
         if not self.tabs:
             return
-        if final or (self.side_hz and now - self._side_at >= 1.0 / self.side_hz):
+        if final or now - self._side_at >= 1.0 / SIDE_TABS_HZ:
             self._draw_side(runner, final)
             self._side_at = now
-        if final or (self.timeline_hz and now - self._timeline_at >= 1.0 / self.timeline_hz):
+        if final or (TIMELINE_HZ and now - self._timeline_at >= 1.0 / TIMELINE_HZ):
             self._draw_timeline(runner)
             self._timeline_at = now
 

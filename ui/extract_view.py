@@ -185,10 +185,10 @@ def _caption(schema_name: str, provider: str, model: str, mode: str) -> str:
     return escape_md(f"{schema_name} · {provider} · {model} · {mode}")
 
 
-def build_view(schema: Any, keys: RunKeys, caption: str) -> LiveView:
-    """A lane's caption (what runs where) and its empty live area."""
+def build_view(schema: Any, keys: RunKeys, caption: str, **options: Any) -> LiveView:
+    """A lane's caption (what runs where) and its empty live area (`options`: LiveView's)."""
     st.caption(caption)
-    view = LiveView(schema, keys)
+    view = LiveView(schema, keys, **options)
     view.build()
     return view
 

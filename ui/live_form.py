@@ -178,8 +178,9 @@ class LiveView:
     """The whole live area of one lane: progress, metrics, the form, and the JSON / raw /
     timeline tabs."""
 
-    def __init__(self, schema: Any, keys: RunKeys) -> None:
+    def __init__(self, schema: Any, keys: RunKeys, *, tabs: bool = True) -> None:
         self.keys = keys
+        self.tabs = tabs  # the JSON / raw / timeline tabs (a narrow Compare lane has none)
         self.form = LiveForm(schema, keys)
         self._side_at = 0.0
         self._timeline_at = 0.0
@@ -192,6 +193,10 @@ class LiveView:
         self.progress = st.empty()
         cols = st.columns(4)
         self.metrics = [c.empty() for c in cols]
+        if not self.tabs:
+            self.form.build()
+            self._draw_idle()
+            return
         left, right = st.columns([3, 2], gap="large")
         with left:
             st.subheader("Live form")
@@ -210,6 +215,8 @@ class LiveView:
         self.progress.progress(0.0, text=f"0 of {total} fields done")
         for slot, label in zip(self.metrics, METRIC_LABELS, strict=True):
             slot.metric(label, "—")
+        if not self.tabs:
+            return
         self.json_slot.code("{}", language="json")
         self.raw_slot.code(" ", language=None, wrap_lines=True)
         self._draw_timeline_rows([])
@@ -224,6 +231,8 @@ class LiveView:
         if final or now - self._metrics_at >= 1.0 / METRICS_HZ:
             self._draw_metrics(update)
             self._metrics_at = now
+        if not self.tabs:
+            return
         if final or now - self._side_at >= 1.0 / SIDE_TABS_HZ:
             self._draw_side(runner, final)
             self._side_at = now

@@ -67,6 +67,8 @@ def import_bytes(store: Store, data: bytes) -> ImportResult:
 
 def parse_line(number: int, line: str) -> StoredRun:
     try:
+        # json, not jiter: an export keeps the raw chunks exactly, lone surrogate escapes
+        # (`\ud800`) included, and jiter refuses those.
         return StoredRun.from_dict(json.loads(line))
     except json.JSONDecodeError as exc:
         raise ImportFormatError(number, f"not JSON ({exc.msg} at column {exc.colno})") from None

@@ -7,7 +7,6 @@ Every problem is a `ValueError` whose message can be shown as it is.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -15,6 +14,7 @@ from typing import Any
 from engine.runs.hooks import RunEnd
 from engine.schemas.library import SCHEMAS
 from engine.store import Store
+from engine.stream import document
 
 
 @dataclass(frozen=True)
@@ -49,8 +49,8 @@ def parse_reference(text: str) -> Any:
     if not text.strip():
         return None
     try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
+        return document.load(text)
+    except document.JSONDocumentError as exc:
         raise ValueError(f"The reference is not valid JSON: {exc.msg} at line {exc.lineno}, "
                          f"column {exc.colno}.") from None
 

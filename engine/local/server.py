@@ -30,6 +30,7 @@ from typing import Any, BinaryIO
 
 from engine.local.weights import Progress, WeightSet, cache_dir, prepare, resolve
 from engine.settings import child_env, local_sizing
+from engine.stream import document
 from engine.stream.errors import Cancelled, ProviderError
 
 
@@ -150,7 +151,7 @@ class LocalServer:
         )
         try:
             with urllib.request.urlopen(request, timeout=timeout) as resp:
-                answer = json.loads(resp.read())
+                answer = document.load(resp.read())
         except urllib.error.HTTPError as exc:
             raise ProviderError(
                 f"The local model server could not count the tokens (HTTP {exc.code} on {path})."
@@ -384,7 +385,7 @@ def _slot_sizes(address: str, settings: ServerSettings) -> tuple[int, int]:
     the context, and the gate and the token budget must use what it really has."""
     try:
         with urllib.request.urlopen(address + "/props", timeout=5) as resp:
-            props = json.loads(resp.read())
+            props = document.load(resp.read())
         slots = int(props["total_slots"])
         slot_ctx = int(props["default_generation_settings"]["n_ctx"])
     except (OSError, ValueError, KeyError, TypeError):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 import urllib.error
 import urllib.request
@@ -11,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from engine.llm.modes import MODES
 from engine.providers.model import Provider
+from engine.stream import document
 
 # The usual local servers, probed on 127.0.0.1. LM Studio rejects response_format json_object.
 LOCAL_SERVER_PORTS: dict[str, int] = {"Ollama": 11434, "LM Studio": 1234}
@@ -40,7 +40,7 @@ def _probe(label: str, port: int, timeout: float) -> Provider | None:
     base_url = f"http://127.0.0.1:{port}/v1"
     try:
         with urllib.request.urlopen(base_url + "/models", timeout=timeout) as resp:
-            body = json.loads(resp.read(1 << 20))
+            body = document.load(resp.read(1 << 20))
     except urllib.error.HTTPError as exc:
         body = None if exc.code != 401 else {"data": []}  # needs a key, but it is there
     except (OSError, ValueError):

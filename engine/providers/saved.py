@@ -17,6 +17,7 @@ from engine import settings
 from engine.llm.modes import MODES
 from engine.providers.address import normalize_base_url
 from engine.providers.model import Provider, is_reserved
+from engine.stream import document
 from engine.stream.errors import ProviderError
 
 
@@ -57,8 +58,8 @@ def read_saved() -> SavedList:
     if not text.strip():
         return SavedList()  # empty: nothing to lose
     try:
-        raw = json.loads(text)
-    except json.JSONDecodeError as exc:
+        raw = document.load(text)
+    except document.JSONDocumentError as exc:
         return _unreadable(path, f"{exc.msg} at line {exc.lineno}, column {exc.colno}")
     items = raw.get("providers", []) if isinstance(raw, dict) else None
     if not isinstance(items, list):

@@ -23,6 +23,7 @@ from engine.schemas.definition import (
     identifiers,
     validate_definition,
 )
+from engine.stream import document
 
 MAX_DOCUMENT_BYTES = 5 * 1024 * 1024
 # Keywords that carry no meaning the builder could lose (titles are regenerated from names).
@@ -63,15 +64,14 @@ def load_document(text: str | bytes) -> Any:
             [f"The document is {size / 1048576:.1f} MB; at most 5 MB is accepted."]
         )
     try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise SchemaDefinitionError(
-            [f"Not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}."]
-        ) from None
-    except UnicodeDecodeError:
-        raise SchemaDefinitionError(["Not valid JSON: the document is not UTF-8 text."]) from None
-    except RecursionError:  # json.loads recurses per nesting level; 5 MB of `[` is enough
-        raise SchemaDefinitionError(["The document nests too deeply to be a schema."]) from None
+        return document.load(text)
+    except document.JSONDocumentError as exc:
+        if exc.msg == "recursion limit exceeded":
+            raise SchemaDefinitionError(["The document nests too deeply to be a schema."]) from None
+        if exc.msg == "invalid unicode code point":
+            raise SchemaDefinitionError(["Not valid JSON: the document is not UTF-8 text."]
+                                        ) from None
+        raise SchemaDefinitionError([f"Not valid JSON: {exc}."]) from None
 
 
 def from_json_schema(

@@ -80,6 +80,7 @@ class SafeJSON(TypeDecorator[Any]):
         return None if value is None else escape(dumps(value))
 
     def process_result_value(self, value: str | None, dialect: Dialect) -> Any:
+        # json, not jiter: stored values keep lone surrogate escapes, which jiter refuses.
         return None if value is None else json.loads(unescape(value))
 
 

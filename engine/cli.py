@@ -11,7 +11,9 @@
 saved schema's name and version are printed on stderr).
 
 `extract` prints each field on stderr the moment it is complete, then the final JSON on stdout
-(so `> out.json` keeps only the JSON), then a line with the run's status and timings on stderr.
+(so `> out.json` keeps only the JSON), then a line with the run's status and timings on stderr,
+and one saying how many values were found in the text and which were not (`--quiet` keeps only
+the not-found warning).
 Exit codes: 0 done, 1 the extraction failed (the partial JSON is still printed), 2 bad
 arguments, a text too long for the model, or an unusable provider (one that sent nothing for
 FIELDSTREAM_READ_TIMEOUT seconds, too). Messages never contain the API key in use. With the
@@ -34,8 +36,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, NamedTuple, TextIO
 
+from engine.grounding import Grounding
 from engine.llm.modes import MODES
-from engine.runs.display import format_seconds, json_text
+from engine.runs.display import format_seconds, grounding_summary, json_text
 from engine.runs.runner import WAIT_SLOT, CancelEvent, Runner, StreamFactory
 from engine.runs.spec import SOURCE_CLI
 from engine.runs.status import RunStatus
@@ -275,13 +278,24 @@ def _finish(runner: Runner, out: TextIO, err: TextIO, *, quiet: bool) -> int:
     if isinstance(error, ProviderError) and not report.chunks:
         raise error
     done = report.status is RunStatus.DONE
-    print(json_text(report.result if done else report.partial), file=out, flush=True)
+    data = report.result if done else report.partial
+    print(json_text(data), file=out, flush=True)
+    _say_grounding(report.grounding, data, err, quiet=quiet)
     if error is not None:
         print(f"error: {error}", file=err)
         hint = getattr(error, "hint", "")
         if hint:
             print(f"hint: {hint}", file=err)
     return EXIT_OK if done else EXIT_FAILED
+
+
+def _say_grounding(grounding: dict[str, Grounding], data: Any, err: TextIO, *, quiet: bool) -> None:
+    """After the result: where the values stand in the text; the not-found ones (the likely
+    inventions) are named with their values, even with `--quiet`."""
+    line = grounding_summary(grounding, data)
+    missing = any(not g.found for g in grounding.values())
+    if line and (missing or not quiet):
+        print(f"# {line}", file=err, flush=True)
 
 
 def run_providers(out: TextIO) -> int:

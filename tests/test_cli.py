@@ -14,6 +14,8 @@ from engine import providers as pv
 from engine.schemas.library import MEETING_NOTE, MeetingInfo
 from engine.testing.replay_server import ReplayServer, Reply
 from tests.support import isolate
+from tests.test_runs_grounding import ANSWER as GROUNDED
+from tests.test_runs_grounding import INVENTED, NOTE
 
 ANSWER = [
     '{"users": [{"name": "Ann Lee", "email": "ann@x.org", ',
@@ -93,3 +95,24 @@ def test_extract_with_the_local_model():
     done = [line for line in err.splitlines() if line.strip().startswith("✓")]
     assert len(done) >= 5  # one line per finished field, printed as it completed
     assert "# Local model · qwen2.5-coder-0.5b" in err
+
+
+def test_the_values_not_in_the_text_are_named_after_the_result(monkeypatch: pytest.MonkeyPatch):
+    found = {**GROUNDED, "users": GROUNDED["users"][:1]}
+    with ReplayServer(models=["m"]) as srv:
+        monkeypatch.setenv("FIELDSTREAM_BASE_URL", srv.base_url)
+        srv.queue(Reply.content([json.dumps(GROUNDED)]), Reply.content([json.dumps(GROUNDED)]),
+                  Reply.content([json.dumps(found)]))
+        both = io.StringIO()  # stdout and stderr in one stream: the order they were written
+        code = cli.main(["extract", "--schema", "MeetingInfo", "--provider", "custom"],
+                        stdin=io.StringIO(NOTE), stdout=both, stderr=both)
+        quiet = _run(["extract", "--schema", "MeetingInfo", "--provider", "custom", "--quiet"],
+                     NOTE)
+        all_found = _run(["extract", "--schema", "MeetingInfo", "--provider", "custom"], NOTE)
+    assert code == 0
+    line = ("# 9 values found in the text, 1 not in the text — check it: "
+            f"users[1].email ({INVENTED})")
+    written = both.getvalue()
+    assert written.index(line) > written.index('"deadline": "February 20th"')  # after the JSON
+    assert quiet[0] == 0 and quiet[2].strip() == line  # --quiet still warns
+    assert all_found[2].splitlines()[-1] == "# 7 values found in the text."

@@ -1,6 +1,7 @@
 """The History page: every recorded run, newest first, filtered and paged by the database; one
 selected run in detail (input, result, errors, metrics, timeline, Replay, Open in Extract,
-Delete), two selected runs side by side; exports, import, charts. Logic lives in
+Delete, where each value stands in the input), two selected runs side by side; exports, import,
+charts. Logic lives in
 engine/history; this module only draws. Model output and user text are shown as text."""
 
 from __future__ import annotations
@@ -13,9 +14,10 @@ import pandas as pd
 import streamlit as st
 
 from engine import history
+from engine.grounding import NOT_FOUND
 from engine.history import compare, replay, stats
 from engine.history.queries import RunFilters, RunSummary
-from engine.runs.display import json_text
+from engine.runs.display import grounding_summary, json_text, span_context, value_at
 from engine.runs.group import RunnerGroup
 from engine.store import INTERRUPTED, STATUSES, Store, StoredRun, load_settings, open_store
 from ui.keys import RunKeys
@@ -89,8 +91,16 @@ def render_filters(store: Store) -> RunFilters:
         schema=_chosen(schema), provider=_chosen(provider), model=_chosen(model),
         status=status or None, started_from=_day_start(start),
         started_to=_day_start(end + timedelta(days=1)) if end else None,
-        search=term.strip() or None,
+        search=term.strip() or None, not_found=render_not_found_filter(),
     )  # fmt: skip
+
+
+def render_not_found_filter() -> bool | None:
+    """True (runs with at least one value not in the text) when ticked, else no filter."""
+    ticked = st.checkbox("Only runs with values not in the text", key="fs_hist_not_found",
+                         help="Values the model gave that stand nowhere in the input: "
+                              "check them, they may be made up.")
+    return True if ticked else None
 
 
 def _chosen(value: str | None) -> str | None:
@@ -150,6 +160,7 @@ def table_rows(rows: list[RunSummary]) -> pd.DataFrame:
             "status": r.status, "schema": r.schema_name, "provider": r.provider,
             "model": r.model, "mode": r.mode, "by": r.ran_by, "source": r.source,
             "first field": _seconds(r.first_field_ms), "total": _seconds(r.total_ms),
+            "not in text": r.not_found,
             "input": (r.input_preview or "").replace("\n", " ")[:80],
             "link": f"?run={r.id}",
         }
@@ -211,8 +222,40 @@ def render_detail(store: Store, run_id: str) -> None:
         st.markdown("**Problems by field**")
         st.dataframe([{"field": k, "problem": _plain(v)} for k, v in run.field_errors.items()],
                      hide_index=True, width="stretch")
+    render_grounding(run)
     _render_timeline(store, run)
     _render_replay_area(store, run)
+
+
+def render_grounding(run: StoredRun) -> None:
+    """Where each value stands in the input: its status and the text around it (plain text)."""
+    grounding = run.groundings()
+    if not grounding:
+        return
+    st.markdown("**Where each value stands in the text**")
+    line = escape_md(grounding_summary(grounding, run.result))
+    if any(not g.found for g in grounding.values()):
+        st.warning(line)
+    else:
+        st.caption(line)
+    st.dataframe(grounding_rows(run), hide_index=True, width="stretch")
+
+
+def grounding_rows(run: StoredRun) -> list[dict[str, str]]:
+    """One row per grounded field: its value, status, and the text around its first span."""
+    rows = []
+    for path, g in run.groundings().items():
+        value = value_at(run.result, path)
+        if g.status == NOT_FOUND:
+            where = "not in the text — check it"
+        elif run.input_text is None or not g.spans:
+            where = ""  # the input was not kept
+        else:
+            more = f" (+{len(g.spans) - 1} more)" if len(g.spans) > 1 else ""
+            where = span_context(run.input_text, g.spans[0]) + more
+        rows.append({"field": path, "value": "" if value is None else _plain(value),
+                     "status": g.status, "in the text": where})
+    return rows
 
 
 def _describe(run: StoredRun, shown: str) -> str:

@@ -1,31 +1,84 @@
 """The aligner: an index of the input text built once per run, then one look-up per value.
 
-First version: exact look-ups only (every occurrence). Normalised and fuzzy matching build on
-the same `TextIndex.ground` signature.
+A look-up tries, best first, and stops at the first that finds anything:
+exact (the value as written, `ExactIndex`), normalised (the same canonical tokens,
+`TokenIndex`; what counts as the same is decided in `normalise`), fuzzy (similar enough, for
+text values only, `fuzzy`), else not found. Spans are Python string indexes into the original
+text (code points, so an emoji or other astral character counts 1), always covering the whole
+matched stretch; at most `limit` of them (50 by default), in text order, for the status found.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
-from engine.grounding.model import EXACT, NOT_FOUND, Grounding, Span, groundable
+from engine.grounding.exact import ExactIndex
+from engine.grounding.fuzzy import THRESHOLD, fuzzy_find
+from engine.grounding.model import (
+    EXACT,
+    FUZZY,
+    NORMALISED,
+    NOT_FOUND,
+    Grounding,
+    Span,
+    groundable,
+)
+from engine.grounding.normalise import exact_text, fuzzy_allowed, stands_alone, value_forms
+from engine.grounding.sequence import TokenIndex
+
+#: Spans kept per value (the first ones in text order).
+LIMIT = 50
 
 
 class TextIndex:
     """The input text, indexed for grounding values (build once per run)."""
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, *, threshold: float = THRESHOLD, limit: int = LIMIT) -> None:
         self.text = text
+        self.threshold = threshold
+        self.limit = limit
+        self._exact = ExactIndex(text)
+        self._tokens = TokenIndex(text)
 
     def ground(self, value: Any) -> Grounding | None:
         """Where `value` stands in the text; None for a value that is not looked for
         (see `groundable`)."""
         if not groundable(value):
             return None
-        needle = value if isinstance(value, str) else str(value)
-        spans = []
-        at = self.text.find(needle)
-        while at >= 0:
-            spans.append(Span(at, at + len(needle)))
-            at = self.text.find(needle, at + 1)
-        return Grounding(EXACT, tuple(spans)) if spans else Grounding(NOT_FOUND)
+        spans = self._exact_spans(value)
+        if spans:
+            return Grounding(EXACT, tuple(spans))
+        groups = value_forms(value)
+        for group in groups:
+            spans = _union(s for form in group for s in self._tokens.find(form, self.limit))
+            if spans:
+                return Grounding(NORMALISED, tuple(spans[: self.limit]))
+        if fuzzy_allowed(value, groups):
+            found = fuzzy_find(self._tokens, groups[0][0], self.threshold, self.limit)
+            if found is not None:
+                return Grounding(FUZZY, tuple(found[1]), found[0])
+        return Grounding(NOT_FOUND)
+
+    def _exact_spans(self, value: Any) -> list[Span]:
+        needle = exact_text(value)
+        if isinstance(value, str):
+            return self._exact.find(needle, self.limit)
+        # A number may stand inside a longer one (5 in 15): look further, keep those alone.
+        spans = self._exact.find(needle, self.limit * 4)
+        return [s for s in spans if stands_alone(self.text, s.start, s.end)][: self.limit]
+
+    def ground_many(self, values: Iterable[Any]) -> list[Grounding | None]:
+        """`ground` for each value, in order."""
+        return [self.ground(value) for value in values]
+
+
+def _union(spans: Iterable[Span]) -> list[Span]:
+    """Spans in text order, overlapping ones (two spellings of one date) as one."""
+    out: list[Span] = []
+    for span in sorted(spans, key=lambda s: (s.start, s.end)):
+        if out and span.start < out[-1].end:
+            out[-1] = Span(out[-1].start, max(out[-1].end, span.end))
+        else:
+            out.append(span)
+    return out

@@ -3,8 +3,9 @@
 CSV: the run's own columns, then one column per top-level field of each schema among the
 exported runs (the union, in order of first appearance); nested values are written as JSON.
 Text cells a spreadsheet would run as a formula (starting with = + - @, tab or CR) get a
-leading apostrophe. JSON Lines: one `StoredRun.to_dict()` per line (timeline included), pure
-ASCII, so any text survives and `import_jsonl` reads it back exactly.
+leading apostrophe; `not_found` counts the values not in the text. JSON Lines: one
+`StoredRun.to_dict()` per line (timeline and grounding included), pure ASCII, so any text
+survives and `import_jsonl` reads it back exactly.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ from engine.store.tables import runs
 
 RUN_COLUMNS = ("id", "started_at", "ended_at", "status", "schema_name", "schema_version",
                "provider", "base_url_host", "model", "mode", "source", "compare_id", "ran_by",
-               "ttft_ms", "first_field_ms", "total_ms", "input_text", "field_errors", "usage")
+               "ttft_ms", "first_field_ms", "total_ms", "input_text", "field_errors", "usage",
+               "not_found")
 VALUE_COLUMN = "result"  # the column for results whose schema is not an object
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _UNWRITABLE = re.compile("[\x00\ud800-\udfff]")  # no spreadsheet or UTF-8 file takes these

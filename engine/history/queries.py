@@ -46,6 +46,8 @@ class RunFilters:
     search: str | None = None  # case-insensitive substring of the input or the output
     source: str | None = None
     compare_id: str | None = None
+    # True: runs with at least one value not in the text; False: the others (none, or not known)
+    not_found: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -68,11 +70,12 @@ class RunSummary:
     first_field_ms: float | None
     total_ms: float | None
     input_preview: str | None
+    not_found: int | None = None  # values not in the text; None for runs recorded before
 
 
 _SUMMARY = ("id", "started_at", "ended_at", "schema_name", "schema_version", "provider",
             "model", "mode", "source", "compare_id", "ran_by", "ttft_ms", "first_field_ms",
-            "total_ms")
+            "total_ms", "not_found")
 NEWEST_FIRST = (runs.c.started_at.desc(), runs.c.seq.desc())
 
 
@@ -199,6 +202,9 @@ def conditions(store: Store, f: RunFilters, stale_after: float) -> list[ColumnEl
         conds.append(runs.c.started_at < f.started_to)
     if f.search and f.search.strip():
         conds.append(search.matching(store, f.search.strip()))
+    if f.not_found is not None:
+        some = runs.c.not_found > 0
+        conds.append(some if f.not_found else or_(runs.c.not_found.is_(None), not_(some)))
     return conds
 
 

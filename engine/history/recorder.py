@@ -66,7 +66,8 @@ def stored_run(start: RunStart, spec: RunSpec, who: str | None = None) -> Stored
 
 
 def apply_end(run: StoredRun, end: RunEnd) -> StoredRun:
-    """Fill in the ending: status, the result (or the partial), errors, usage, timings, chunks."""
+    """Fill in the ending: status, the result (or the partial), errors, usage, timings, chunks,
+    and where each value stands in the text."""
     t = end.timings
     run.status = str(end.status)
     run.result = end.result if end.result is not None else end.partial
@@ -77,6 +78,7 @@ def apply_end(run: StoredRun, end: RunEnd) -> StoredRun:
     run.total_ms = _ms(t.total)
     run.ended_at = _when(t.ended_at)
     run.timeline = [(float(ms), delta) for ms, delta in end.chunks]
+    run.set_grounding(end.grounding)
     return run
 
 

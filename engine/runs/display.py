@@ -1,11 +1,15 @@
 """How run data is shown: values as plain text in the form, field states as labels, seconds,
-table rows, and results as JSON (the same JSON for the page, its download and the CLI)."""
+table rows, results as JSON (the same JSON for the page, its download and the CLI), and the
+one-line grounding summary (the pages, the history and the CLI say it the same way)."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from engine.grounding import NOT_FOUND, Grounding, Span
+from engine.stream import paths
 from engine.stream.changes import DONE, INVALID, PENDING, STREAMING
 
 if TYPE_CHECKING:
@@ -68,3 +72,49 @@ def jsonable(value: Any) -> Any:
 def json_text(value: Any) -> str:
     """JSON-ready data as the indented JSON people read and download."""
     return json.dumps(value, ensure_ascii=False, indent=2, default=str)
+
+
+def value_at(data: Any, path: str) -> Any:
+    """The value at `path` in JSON-ready data (`users[1].email`), None when it is not there."""
+    try:
+        segs = paths.parse(path)
+    except ValueError:
+        return None
+    for seg in segs:
+        if isinstance(seg, int):
+            ok = isinstance(data, list) and 0 <= seg < len(data)
+        else:
+            ok = isinstance(data, dict) and seg in data
+        if not ok:
+            return None
+        data = data[seg]
+    return data
+
+
+def grounding_summary(grounding: Mapping[str, Grounding], values: Any = None) -> str:
+    """One line on where the values stand in the text, e.g. "12 values found in the text,
+    1 not in the text — check it: users[1].email (jason@acme.io)". `values` (the run's result
+    or partial, JSON-ready) adds each not-found value in brackets. "" when nothing was
+    grounded."""
+    if not grounding:
+        return ""
+    missing = [p for p, g in grounding.items() if g.status == NOT_FOUND]
+    found = len(grounding) - len(missing)
+    line = f"{found} value{'s' if found != 1 else ''} found in the text"
+    if not missing:
+        return line + "."
+    named = []
+    for path in missing:
+        value = value_at(values, path) if values is not None else None
+        named.append(f"{path} ({display_value(value)})" if value is not None else path)
+    check = "check it" if len(missing) == 1 else "check them"
+    return f"{line}, {len(missing)} not in the text — {check}: {', '.join(named)}"
+
+
+def span_context(text: str, span: Span, width: int = 40) -> str:
+    """The text around a span on one line, the span itself in «»: "…held on «March 15th» at…"
+    (plain text: shown as text, never as markdown or HTML)."""
+    start, end = max(0, span.start - width), min(len(text), span.end + width)
+    before, found, after = text[start:span.start], text[span.start:span.end], text[span.end:end]
+    line = f"{'…' if start else ''}{before}«{found}»{after}{'…' if end < len(text) else ''}"
+    return " ".join(line.split())

@@ -18,9 +18,10 @@ import contextlib
 import logging
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from engine.grounding import Grounding
 from engine.runs.spec import RunSpec
 from engine.runs.status import RunStatus
 
@@ -64,7 +65,8 @@ class RunEnd:
     messages. `error` is how it ended badly (None when DONE), its message already redacted
     with the run's key. `chunks` is the answer as it arrived: `(offset_ms, delta)` per chunk,
     offsets from the request's start (from the run's start for a stream without timings);
-    joined, the deltas are `text`, the raw answer."""
+    joined, the deltas are `text`, the raw answer. `grounding` maps each done leaf's path to
+    where its value stands in the input text (empty when the run had no text)."""
 
     run_id: str
     spec: RunSpec | None
@@ -77,6 +79,7 @@ class RunEnd:
     finish_reason: str | None
     timings: RunTimings
     chunks: tuple[Chunk, ...]
+    grounding: dict[str, Grounding] = field(default_factory=dict)
 
     @property
     def error_type(self) -> str | None:

@@ -14,6 +14,11 @@ generator, and returns at once with what arrived (it uses no UI call, so it is s
 
 Timings are the stream's own (`Snapshot.timings`, from the request's start), never a second
 clock: the page, the CLI and the history show the same numbers for the same run.
+
+Grounding: when the spec has a text, the runner indexes it once (`engine.grounding.TextIndex`,
+in its own thread) and grounds each leaf value as its change makes it done (a scalar field,
+a list item `tags[0]`, a table cell `users[0].email`): once per value, never per chunk. The
+cell carries its `Grounding`; `Update.grounded` has the paths grounded since the last take.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from engine.grounding import NOT_FOUND, Grounding, TextIndex
 from engine.runs import hooks
 from engine.runs.display import json_text, jsonable
 from engine.runs.hooks import Chunk, RunEnd, RunStart, RunTimings
@@ -105,11 +111,16 @@ JSON_HZ = 4.0
 
 @dataclass
 class Cell:
-    """One value in the form: its latest value, state and validation message."""
+    """One value in the form: its latest value, state and validation message, and where the
+    value stands in the input text once it is done (None: not grounded)."""
 
     value: Any = None
     state: str = PENDING
     error: str | None = None
+    grounding: Grounding | None = None
+
+    def copy(self) -> Cell:
+        return Cell(self.value, self.state, self.error, self.grounding)
 
 
 @dataclass
@@ -161,6 +172,8 @@ class Update:
     text_changed: bool = False
     seq: int = 0
     waiting: str | None = None  # WAIT_SLOT while queued for a free slot
+    #: Paths grounded since the previous update (new ones only): highlight them as they come.
+    grounded: dict[str, Grounding] = field(default_factory=dict)
 
     @property
     def ended(self) -> bool:
@@ -216,6 +229,9 @@ class Runner:
         self.usage: dict[str, Any] | None = None
         self._last_take = 0.0
         self._seq = 0
+        self._index: TextIndex | None = None  # built in the runner's thread (a long text)
+        self._grounding: dict[str, Grounding] = {}  # path -> where its done value stands
+        self._grounded_new: dict[str, Grounding] = {}  # since the last take
 
     # --- background side --------------------------------------------------------------
 
@@ -230,6 +246,7 @@ class Runner:
         hooks.run_started(RunStart(self.run_id, self.spec, self._started_at))
         gen: Iterator[Snapshot] | None = None
         try:
+            self._build_index()
             gen = self._factory(self.cancel)
             for snap in gen:
                 self._absorb(snap)
@@ -257,6 +274,34 @@ class Runner:
                                 self.run_id)
             return
         hooks.run_ended(report)
+
+    def _build_index(self) -> None:
+        """Index the input text once, before the first chunk (no spec or no text: no index,
+        nothing is grounded)."""
+        text = self.spec.text if self.spec is not None else ""
+        if text:
+            try:
+                self._index = TextIndex(text)
+            except Exception:  # grounding helps check a run; it must never break one
+                hooks.log.exception("Run %s: its text could not be indexed for grounding.",
+                                    self.run_id)
+
+    def _ground(self, path: str, cell: Cell) -> None:
+        """Ground a value that just became done (call with the lock held)."""
+        if self._index is None:
+            return
+        try:
+            grounding = self._index.ground(cell.value)
+        except Exception:  # as above: the run goes on, without grounding from here
+            hooks.log.exception("Run %s: grounding %s failed; grounding is off for the rest "
+                                "of the run.", self.run_id, path)
+            self._index = None
+            return
+        if grounding is None:
+            return  # not a value worth looking for (a boolean, a null, a container)
+        cell.grounding = grounding
+        self._grounding[path] = grounding
+        self._grounded_new[path] = grounding
 
     def _note_waiting(self, what: str | None) -> None:
         with self._lock:
@@ -341,6 +386,9 @@ class Runner:
         else:
             cell.value = change.value
         cell.error = change.error if change.state == INVALID else None
+        cell.grounding = None
+        if change.state == DONE:
+            self._ground(path, cell)
         self._dirty.add(key)
 
     def _cell_for(self, data: LeafData, rest: str) -> Cell | None:
@@ -460,6 +508,18 @@ class Runner:
         return self._text
 
     @property
+    def grounding(self) -> dict[str, Grounding]:
+        """Where each done value stands in the text, by path (a copy)."""
+        with self._lock:
+            return dict(self._grounding)
+
+    @property
+    def not_found(self) -> list[str]:
+        """The paths whose value is nowhere in the text (the likely inventions), in order."""
+        with self._lock:
+            return [p for p, g in self._grounding.items() if g.status == NOT_FOUND]
+
+    @property
     def field_errors(self) -> dict[str, str]:
         """Validation messages by path: the ending's own (the complete list) when it has
         them, else the latest the stream reported."""
@@ -490,6 +550,7 @@ class Runner:
             json_text = self._json if self._json_dirty else None
             self._json_dirty = False
             text_changed, self._text_dirty = self._text_dirty, False
+            grounded, self._grounded_new = self._grounded_new, {}
             done = sum(1 for d in self._leaves.values() if d.cell.state in (DONE, INVALID))
             self._seq += 1
             update = Update(
@@ -503,14 +564,17 @@ class Runner:
                 text_changed=text_changed,
                 seq=self._seq,
                 waiting=self._waiting if not self._status.ended else None,
+                grounded=grounded,
             )
         self._last_take = time.perf_counter()
         return update
 
     def snapshot_all(self) -> Update:
-        """A full update (every placeholder), e.g. to redraw a finished run after a rerun."""
+        """A full update (every placeholder, every grounding), e.g. to redraw a finished run
+        after a rerun."""
         with self._lock:
             self._dirty.update(self._leaves)
+            self._grounded_new = dict(self._grounding)
             self._json_dirty = True
             self._text_dirty = True
         return self.take()
@@ -564,6 +628,7 @@ class Runner:
                 finish_reason=self.finish_reason,
                 timings=timings,
                 chunks=tuple(self._chunks),
+                grounding=dict(self._grounding),
             )
 
 
@@ -578,7 +643,7 @@ def _leaf_value(data: LeafData) -> Any:
 def _copy_leaf(data: LeafData) -> LeafData:
     return LeafData(
         kind=data.kind,
-        cell=Cell(data.cell.value, data.cell.state, data.cell.error),
-        items=[Cell(c.value, c.state, c.error) for c in data.items],
-        cells=[{k: Cell(c.value, c.state, c.error) for k, c in row.items()} for row in data.cells],
+        cell=data.cell.copy(),
+        items=[c.copy() for c in data.items],
+        cells=[{k: c.copy() for k, c in row.items()} for row in data.cells],
     )

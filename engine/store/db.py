@@ -100,10 +100,15 @@ def current_revision(engine: Engine) -> str | None:
         return context.get_current_revision()
 
 
+def head_revision() -> str | None:
+    """The newest migration's revision id (what a migrated database is at)."""
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
 def migrate(engine: Engine, revision: str = "head") -> None:
     """Bring the database to `revision`; several processes may call this at once."""
     cfg = alembic_config()
-    wanted = ScriptDirectory.from_config(cfg).get_current_head() if revision == "head" else revision
+    wanted = head_revision() if revision == "head" else revision
     if current_revision(engine) == wanted:
         return  # the usual case, without taking any lock
     with engine.connect() as conn:

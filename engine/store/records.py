@@ -10,10 +10,14 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
+
+from engine.grounding import NOT_FOUND, Grounding
+from engine.grounding import STATUSES as GROUNDING_STATUSES
 
 RUNNING = "running"
 INTERRUPTED = "interrupted"  # derived from a stale heartbeat, never stored
@@ -79,6 +83,10 @@ class StoredRun:
     compare_id: str | None = None
     ran_by: str | None = None
     timeline: list[tuple[float, str]] = field(default_factory=list)
+    # Where each value stands in the text, JSON form: path -> Grounding.to_json(). None (and
+    # not_found None) for a run recorded before grounding existed.
+    grounding: dict[str, Any] | None = None
+    not_found: int | None = None  # how many grounded values are nowhere in the text
     shown_status: str | None = None  # filled by queries: status, or "interrupted"
 
     def __post_init__(self) -> None:
@@ -87,6 +95,17 @@ class StoredRun:
         if not self.schema_fingerprint:
             self.schema_fingerprint = fingerprint(self.json_schema)
         self.base_url_host = url_host(self.base_url_host)
+        if self.grounding is not None and self.not_found is None:
+            self.not_found = not_found_count(self.grounding)
+
+    def set_grounding(self, grounding: Mapping[str, Grounding]) -> None:
+        """Keep a run's grounding (`RunEnd.grounding`) and its not-found count."""
+        self.grounding = {path: g.to_json() for path, g in grounding.items()}
+        self.not_found = not_found_count(self.grounding)
+
+    def groundings(self) -> dict[str, Grounding]:
+        """The stored grounding as `Grounding`s, by path (empty when there is none)."""
+        return {path: Grounding.from_json(g) for path, g in (self.grounding or {}).items()}
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: datetimes as ISO 8601, the timeline as [[ms, text], ...]."""
@@ -113,6 +132,7 @@ class StoredRun:
         for name in ("started_at", "ended_at", "heartbeat_at"):
             kwargs[name] = _datetime(name, kwargs.get(name))
         kwargs["timeline"] = _timeline(kwargs.get("timeline") or [])
+        _check_grounding(kwargs.get("grounding"))
         _check_types(kwargs)
         try:
             return cls(**kwargs)
@@ -123,7 +143,7 @@ class StoredRun:
 _OPTIONAL_TYPES: dict[str, type | tuple[type, ...]] = {
     "status": str, "schema_version": str, "schema_fingerprint": str, "base_url_host": str,
     "mode": str, "input_text": str, "source": str, "compare_id": str, "ran_by": str,
-    "field_errors": dict, "usage": dict,
+    "field_errors": dict, "usage": dict, "grounding": dict, "not_found": int,
     "ttft_ms": (int, float), "first_field_ms": (int, float), "total_ms": (int, float),
 }
 
@@ -133,6 +153,24 @@ def _check_types(kwargs: dict[str, Any]) -> None:
         value = kwargs.get(name)
         if value is not None and (not isinstance(value, kind) or isinstance(value, bool)):
             raise ValueError(f"{name!r} has the wrong type: {value!r}")
+
+
+def not_found_count(grounding: Mapping[str, Any]) -> int:
+    """How many values of a stored grounding (JSON form) are not in the text."""
+    return sum(1 for g in grounding.values() if g.get("status") == NOT_FOUND)
+
+
+def _check_grounding(value: Any) -> None:
+    """An imported grounding must read back: {path: {"status": ..., "spans": [[a, b]]}}."""
+    if value is None:
+        return
+    for path, g in value.items() if isinstance(value, dict) else ():
+        try:
+            ok = Grounding.from_json(g).status in GROUNDING_STATUSES
+        except (KeyError, TypeError, ValueError, AttributeError):
+            ok = False
+        if not ok:
+            raise ValueError(f"'grounding' of {path!r} is not a status with spans: {g!r}")
 
 
 def _datetime(name: str, value: Any) -> datetime | None:

@@ -37,7 +37,7 @@ STALE_AFTER = 60.0
 PURGE_EVERY = 24 * 3600.0
 _PURGE_BATCH = 1000  # short transactions: a big purge must not hold SQLite's write lock long
 _RESULT_COLUMNS = ("ended_at", "status", "result", "field_errors", "usage", "ttft_ms",
-                   "first_field_ms", "total_ms", "timeline")
+                   "first_field_ms", "total_ms", "timeline", "grounding", "not_found")
 # Columns that are StoredRun fields of the same name (seq is the store's; timeline is packed).
 _FIELD_COLUMNS = tuple(c.name for c in runs.columns if c.name not in ("seq", "timeline"))
 

@@ -52,6 +52,8 @@ runs = Table(
     Column("compare_id", SafeText()),
     Column("ran_by", SafeText()),
     Column("timeline", LargeBinary()),
+    Column("grounding", SafeJSON()),  # path -> Grounding.to_json(); NULL before grounding
+    Column("not_found", Integer()),  # how many values are not in the text; NULL: not known
 )
 
 # Saved schema definitions (engine/schemas/saved.py): one row per version of a name.

@@ -149,7 +149,7 @@ def render_extract_page() -> None:
         render_run(runner, KEYS)
     else:
         st.caption("Press Extract to fill in this form.")
-        LiveView(picked.schema, KEYS).build()
+        LiveView(picked.schema, KEYS, text).build()  # the same tabs as a run's, text first
 
 
 def _start_and_stream(text: str, picked: Picked, settings: Settings) -> bool:

@@ -164,5 +164,6 @@ def legend_html() -> str:
     """What the colours mean, drawn with the same marks."""
     items = [(STYLES[s], grounding_label(Grounding(s))) for s in (EXACT, NORMALISED, FUZZY)]
     items.append((SELECTED_STYLE, "selected field"))
-    marks = " ".join(f'<mark style="{style}">{html.escape(label)}</mark>' for style, label in items)
+    marks = " ".join(f'<mark style="{style};padding:0 0.3em;border-radius:0.2em">'
+                     f"{html.escape(label)}</mark>" for style, label in items)
     return f'<div class="fs-g-legend" style="{NOTE_STYLE}">{marks}</div>'

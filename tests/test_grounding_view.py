@@ -29,8 +29,9 @@ def marked(out: str) -> list[tuple[str, str, str]]:
 
 
 def plain(out: str) -> str:
-    """The text a reader sees (tags dropped, entities read back)."""
-    return html.unescape(TAG.sub("", out))
+    """The input text a reader sees (tags and our notes above it dropped, entities read back)."""
+    body = out[out.index('<div class="fs-g-text"'):]
+    return html.unescape(TAG.sub("", body))
 
 
 def test_each_value_is_marked_by_status_and_the_text_is_kept_whole() -> None:
@@ -135,6 +136,7 @@ def test_a_long_text_is_drawn_as_excerpts_with_capped_marks() -> None:
     assert len(shown) == gv.MAX_MARKS
     assert ("email", "fs-g fs-g-exact fs-g-selected", "ada@example.org") in shown
     assert "characters …" in out and f"{len(text):,} characters" in out
+    assert f"{gv.MAX_MARKS} of the 1,001 places found are marked" in out
     idle = highlight_html(text, {})
     assert len(idle) < gv.HEAD + 1_000 and "its beginning" in idle
 
@@ -152,5 +154,5 @@ def test_labels_and_legend() -> None:
     assert grounding_label(g(NORMALISED)) == "normalised"
     assert grounding_label(g(FUZZY, score=86.6)) == "fuzzy 87"
     assert grounding_label(g(NOT_FOUND)) == "not in the text"
-    legend = plain(gv.legend_html())
+    legend = html.unescape(TAG.sub("", gv.legend_html()))
     assert "in text" in legend and "selected field" in legend

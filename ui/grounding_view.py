@@ -26,11 +26,11 @@ from ui.keys import slug
 #: A text up to this long is drawn whole; a longer one as excerpts around its marks.
 FULL_LIMIT = 30_000
 #: Characters shown either side of a mark in an excerpt.
-CONTEXT = 120
+CONTEXT = 80
 #: Characters shown of a long text before anything is found in it.
 HEAD = 3_000
 #: Marks drawn at most (the selected field's first, then in text order).
-MAX_MARKS = 300
+MAX_MARKS = 200
 
 #: A mark's colours by status; the selected field's spans stand out in their own colour.
 STYLES = {
@@ -137,13 +137,16 @@ def highlight_html(text: str, grounding: Mapping[str, Grounding],
                    selected: str | None = None) -> str:
     """The input text as HTML, each grounded value's span(s) in a `<mark>` coloured by status
     (the `selected` field's distinctly); a long text as excerpts, marks capped."""
-    marks = capped(collect_marks(len(text), grounding, selected))
-    parts = []
+    every = collect_marks(len(text), grounding, selected)
+    marks = capped(every)
+    notes = []
     if len(text) > FULL_LIMIT:
         shown = "around each value found" if marks else "its beginning, until values are found"
-        parts.append(f'<div class="fs-g-note" style="{NOTE_STYLE}">'
-                     f"{html.escape(f'A long text ({len(text):,} characters): shown {shown}.')}"
-                     "</div>")
+        notes.append(f"A long text ({len(text):,} characters): shown {shown}.")
+    if len(marks) < len(every):
+        notes.append(f"{len(marks):,} of the {len(every):,} places found are marked.")
+    parts = [f'<div class="fs-g-note" style="{NOTE_STYLE}">{html.escape(" ".join(notes))}</div>'
+             ] if notes else []
     body = []
     at = 0
     for a, b in windows(len(text), marks):

@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8501
 
-.PHONY: run test install install-test chromium postgresql lint bench bench-ui bench-history e2e weights-1.5b
+.PHONY: run test install install-test chromium postgresql lint bench bench-ui bench-history bench-grounding e2e weights-1.5b
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +49,9 @@ bench-ui: install-test
 
 bench-history: install-test
 	$(BIN)/python bench/history_bench.py
+
+bench-grounding: install-test
+	$(BIN)/python bench/grounding_bench.py
 
 e2e: install-test
 	$(BIN)/python -m pytest -q -p no:cacheprovider -m browser

@@ -7,14 +7,19 @@ in the page notes when each number first shows. Lag = first seen (browser clock)
 (server clock); both are this machine's wall clock.
 
     .venv/bin/python bench/ui_latency.py [--chunks 2000] [--rate 200] [--json out.json]
+    .venv/bin/python bench/ui_latency.py --lanes 4 [--chunks 1000] [--rate 200]
 
 Prints p50/p95/max lag and whether lag grows over the stream (target: p95 <= 100 ms, no
-growth). Exit code 1 when the target is missed.
+growth). `--lanes N` streams N answers at once (each at `--rate`) into the Compare page's lanes,
+each lane's words tagged with its own letter (`a0001 `, `b0001 `, ...), and prints the figures
+per lane, plus whether a lane starved (its text stood still for more than half a second while
+its words were being sent). Exit code 1 when the target is missed.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import statistics
 import sys
@@ -38,6 +43,32 @@ from tests.ui_support import (  # noqa: E402
 HEAD = '{"title": "Latency run", "summary": "'
 TAIL = '", "conclusion": "Lag measured."}'
 
+#: The Compare page's lanes: per lane box, the newest tagged word seen [[t, tag, n], ...].
+OBSERVE_LANES_JS = r"""
+(selectors) => {
+  window.__lanes = {};
+  const last = {};
+  const scan = () => {
+    for (const sel of selectors) {
+      const el = document.querySelector(sel);
+      if (!el) continue;
+      // textContent needs no layout, and the newest word is at the end of the text.
+      const all = el.textContent.slice(-64).match(/[a-d]\d{4}/g);
+      if (!all) continue;
+      const word = all[all.length - 1];
+      const n = parseInt(word.slice(1), 10);
+      if (n > (last[sel] || 0)) {
+        last[sel] = n;
+        (window.__lanes[sel] = window.__lanes[sel] || []).push([Date.now(), word[0], n]);
+      }
+    }
+  };
+  new MutationObserver(scan).observe(document.body,
+    {subtree: true, childList: true, characterData: true, attributes: true});
+}
+"""
+STARVED_S = 0.5  # a lane whose text stands still this long mid-stream starved
+
 OBSERVE_JS = r"""
 (selector) => {
   window.__seen = [];
@@ -56,15 +87,16 @@ OBSERVE_JS = r"""
 """
 
 
-def words(count: int) -> list[str]:
-    return [f"w{i:04d} " for i in range(1, count + 1)]
+def words(count: int, tag: str = "w") -> list[str]:
+    return [f"{tag}{i:04d} " for i in range(1, count + 1)]
 
 
-def lags(sent: list[tuple[float, str]], seen: list[tuple[float, int]], count: int) -> list[float]:
+def lags(sent: list[tuple[float, str]], seen: list[tuple[float, int]], count: int,
+         tag: str = "w") -> list[float]:
     """Seconds from each word's send to the first time the browser showed it (or a later one)."""
     sent_at = {}
     for t, delta in sent:
-        if delta.startswith("w") and delta[1:5].isdigit():
+        if delta.startswith(tag) and delta[1:5].isdigit():
             sent_at[int(delta[1:5])] = t
     out = []
     j = 0
@@ -92,8 +124,23 @@ def growth(values: list[float]) -> tuple[float, float, float]:
     return first, last, slope * 1000 * 1000
 
 
+def figures(values: list[float]) -> dict[str, float | bool]:
+    """p50 / p95 / max, first and last quarter, slope, growth (ms)."""
+    first, last, slope = growth(values)
+    return {
+        "p50_ms": statistics.median(values) * 1000, "p95_ms": percentile(values, 0.95) * 1000,
+        "max_ms": max(values) * 1000, "first_quarter_ms": first * 1000,
+        "last_quarter_ms": last * 1000, "slope_ms_per_1000_chunks": slope,
+        "grows": last - first > 0.05 or slope > 20,
+    }
+
+
+def answer(count: int, tag: str = "w") -> list[str]:
+    return [HEAD[:20], HEAD[20:], *words(count - 3, tag), TAIL]
+
+
 def run(count: int, rate: float) -> dict[str, float | int | bool]:
-    chunks = [HEAD[:20], HEAD[20:], *words(count - 3), TAIL]
+    chunks = answer(count)
     with ReplayServer() as srv:
         srv.queue(Reply.content(chunks, pace=1.0 / rate))
         env = {
@@ -112,24 +159,84 @@ def run(count: int, rate: float) -> dict[str, float | int | bool]:
             seen = page.evaluate("window.__seen")
             screenshot(page, "bench-ui-latency")
         values = lags(list(srv.sent), seen, count - 3)
-    first, last, slope = growth(values)
-    p95 = percentile(values, 0.95)
-    grows = last - first > 0.05 or slope > 20
-    return {
-        "chunks": count, "rate": rate, "measured": len(values),
-        "p50_ms": statistics.median(values) * 1000, "p95_ms": p95 * 1000,
-        "max_ms": max(values) * 1000, "first_quarter_ms": first * 1000,
-        "last_quarter_ms": last * 1000, "slope_ms_per_1000_chunks": slope,
-        "grows": grows, "ok": p95 <= 0.100 and not grows,
-    }
+    result = {"chunks": count, "rate": rate, "measured": len(values), **figures(values)}
+    return {**result, "ok": result["p95_ms"] <= 100 and not result["grows"]}
+
+
+def run_lanes(count: int, rate: float, lanes: int) -> dict[str, dict[str, float | int | bool]]:
+    """`lanes` answers at `rate` chunks/s each into the Compare page; figures per lane."""
+    from ui.compare_view import LANES
+    from ui.keys import RunKeys
+
+    names = LANES[:lanes]
+    with ReplayServer() as srv:
+        srv.queue(*(Reply.content(answer(count, tag), pace=1.0 / rate) for tag in names))
+        env = {"FIELDSTREAM_BASE_URL": srv.base_url, "FIELDSTREAM_MODEL": "replay-model",
+               "FIELDSTREAM_DEFAULT_PROVIDER": "Custom server", "FIELDSTREAM_HISTORY": "off"}
+        with streamlit_app(env) as url, chromium_page(width=2000) as page:
+            page.goto(url + "/Compare", wait_until="domcontentloaded")
+            page.get_by_role("button", name="Run all").wait_for(timeout=30_000)
+            for _ in names[2:]:
+                page.get_by_role("button", name="Add lane").click()
+                page.wait_for_timeout(700)
+            for lane in names:
+                box = page.locator(f".st-key-fscmp_lane_{lane}")
+                box.get_by_role("combobox", name="Schema", exact=True).click()
+                page.get_by_role("option", name="Report", exact=True).click()
+                page.wait_for_timeout(700)
+            fill_text(page, "A long report, streamed fast, in several lanes.")
+            page.wait_for_timeout(1000)
+            selectors = {lane: "." + "st-key-" + RunKeys(lane).box("summary") for lane in names}
+            page.evaluate(OBSERVE_LANES_JS, list(selectors.values()))
+            page.get_by_role("button", name="Run all").click()
+            page.get_by_text("every field arrived").nth(lanes - 1).wait_for(
+                timeout=count / rate * 1000 + 90_000)
+            seen = page.evaluate("window.__lanes")
+            screenshot(page, "bench-ui-latency-lanes")
+        sent = list(srv.sent)
+    out = {}
+    for lane, selector in selectors.items():
+        marks = seen.get(selector, [])
+        tag = marks[-1][1] if marks else lane  # which answer this lane got (requests race)
+        values = lags(sent, [(t, n) for t, _, n in marks], count - 3, tag)
+        gaps = [(b[0] - a[0]) / 1000 for a, b in itertools.pairwise(marks)]
+        result = {"answer": tag, "measured": len(values), "updates": len(marks),
+                  "longest_still_s": max(gaps, default=0.0), **figures(values)}
+        result["starved"] = result["longest_still_s"] > STARVED_S
+        result["ok"] = result["p95_ms"] <= 100 and not result["grows"] and not result["starved"]
+        out[lane] = result
+    return out
+
+
+def report_lanes(args: argparse.Namespace) -> int:
+    started = time.perf_counter()
+    result = run_lanes(args.chunks, args.rate, args.lanes)
+    print(f"UI latency, {args.lanes} lanes x {args.chunks} chunks at {args.rate:.0f}/s each "
+          f"(run took {time.perf_counter() - started:.1f} s)")
+    for lane, r in result.items():
+        print(f"  lane {lane} ({r['measured']} words, {r['updates']} redraws): "
+              f"p50 {r['p50_ms']:.1f} ms  p95 {r['p95_ms']:.1f} ms  max {r['max_ms']:.1f} ms; "
+              f"first quarter {r['first_quarter_ms']:.1f} ms, last {r['last_quarter_ms']:.1f} "
+              f"ms -> {'GROWS' if r['grows'] else 'no growth'}; longest still "
+              f"{r['longest_still_s'] * 1000:.0f} ms -> {'STARVED' if r['starved'] else 'fed'}")
+    ok = all(r["ok"] for r in result.values())
+    print(f"  target p95 <= 100 ms per lane, no growth, no lane starved: "
+          f"{'met' if ok else 'MISSED'}")
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2))
+    return 0 if ok else 1
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--chunks", type=int, default=2000)
     parser.add_argument("--rate", type=float, default=200.0, help="chunks per second")
+    parser.add_argument("--lanes", type=int, default=0,
+                        help="stream this many lanes (2-4) into the Compare page at once")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
+    if args.lanes:
+        return report_lanes(args)
     started = time.perf_counter()
     result = run(args.chunks, args.rate)
     print(f"UI latency, {result['measured']} of {args.chunks} chunks at {args.rate:.0f}/s "

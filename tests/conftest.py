@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 
 import pytest
@@ -14,6 +17,11 @@ from tests.support import openai_client
 # AppTest pages must not start the embedded model in the background (the tests that want the
 # local model start it themselves); it would only compete for the two cores.
 os.environ.setdefault("FIELDSTREAM_WARM_LOCAL", "0")
+# No test reads or writes the user's own history, saved servers or database (tests that want
+# a folder of their own still set one: `tests.support.isolate`).
+os.environ["FIELDSTREAM_DATA_DIR"] = _DATA = tempfile.mkdtemp(prefix="fieldstream-tests-")
+atexit.register(shutil.rmtree, _DATA, ignore_errors=True)
+os.environ.pop("FIELDSTREAM_DATABASE_URL", None)
 
 
 @pytest.fixture

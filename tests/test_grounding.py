@@ -89,6 +89,13 @@ def test_fuzzy_without_any_word_of_the_value_in_the_text() -> None:
     assert matched(text, g) == ["Bartholomew"]
 
 
+def test_fuzzy_finds_the_right_place_among_many_of_a_common_word() -> None:
+    text = "Sofia Murphy called. " * 300 + "Later Sofia Schneider signed."
+    g = ground("Sofia Schneixer", text)
+    assert g is not None and g.status == FUZZY
+    assert matched(text, g) == ["Sofia Schneider"]
+
+
 def test_not_found_the_likely_invention() -> None:
     for value in ("jason.liu@gmail.com", "Priya Raman", "Zanzibar"):
         assert ground(value) == Grounding(NOT_FOUND), value
@@ -202,6 +209,13 @@ def test_cjk_values() -> None:
 
 
 # --- edges -------------------------------------------------------------------------------
+
+
+def test_bad_input_gets_a_clear_message() -> None:
+    with pytest.raises(TypeError, match="input text as a str, not bytes"):
+        TextIndex(b"Jason")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="limit must be at least 1"):
+        TextIndex("Jason", limit=0)
 
 
 def test_empty_text() -> None:

@@ -36,3 +36,26 @@ def timeline_chart(rows: list[dict[str, Any]]) -> alt.Chart:
         )
         .properties(height=alt.Step(18) if len(frame) else height)
     )
+
+
+def lanes_done_chart(series: dict[str, list[tuple[float, int]]]) -> alt.Chart:
+    """Fields done over time, one stepped line per lane (`series`: label -> (seconds, done)).
+    Each line starts at (0, 0) so a lane whose first field came late is seen to start late."""
+    rows = [
+        {"lane": label, "seconds": float(t), "fields done": int(n)}
+        for label, points in series.items()
+        for t, n in ([(0.0, 0)] if points and points[0] != (0.0, 0) else []) + list(points)
+    ]
+    frame = pd.DataFrame(rows, columns=["lane", "seconds", "fields done"])
+    return (
+        alt.Chart(frame)
+        .mark_line(interpolate="step-after", point=True)
+        .encode(
+            x=alt.X("seconds:Q", title="seconds since the request"),
+            y=alt.Y("fields done:Q", title="fields done"),
+            color=alt.Color("lane:N", sort=list(series), title=None,
+                            legend=alt.Legend(orient="bottom")),
+            tooltip=["lane:N", "seconds:Q", "fields done:Q"],
+        )
+        .properties(height=260)
+    )

@@ -149,7 +149,7 @@ def render_extract_page() -> None:
         render_run(runner, KEYS)
     else:
         st.caption("Press Extract to fill in this form.")
-        LiveView(picked.schema, KEYS, text).build()  # the same tabs as a run's, text first
+        LiveView(picked.schema, KEYS, source=text).build()  # the same tabs as a run's, text first
 
 
 def _start_and_stream(text: str, picked: Picked, settings: Settings) -> bool:
@@ -188,11 +188,11 @@ def _caption(schema_name: str, provider: str, model: str, mode: str) -> str:
     return escape_md(f"{schema_name} · {provider} · {model} · {mode}")
 
 
-def build_view(schema: Any, keys: RunKeys, caption: str, source: str | None = None) -> LiveView:
-    """A lane's caption (what runs where) and its empty live area (with `source`, the input
-    text in which the values are highlighted)."""
+def build_view(schema: Any, keys: RunKeys, caption: str, **options: Any) -> LiveView:
+    """A lane's caption (what runs where) and its empty live area (`options`: LiveView's:
+    `source`, the input text in which the values are highlighted; `tabs`)."""
     st.caption(caption)
-    view = LiveView(schema, keys, source)
+    view = LiveView(schema, keys, **options)
     view.build()
     return view
 

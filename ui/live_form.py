@@ -248,10 +248,12 @@ class LiveView:
     timeline tabs; with the run's input text (`source`) first an "Input text" tab, its values
     highlighted as they are grounded."""
 
-    def __init__(self, schema: Any, keys: RunKeys, source: str | None = None) -> None:
+    def __init__(self, schema: Any, keys: RunKeys, *, source: str | None = None,
+                 tabs: bool = True) -> None:
         self.keys = keys
+        self.tabs = tabs  # the JSON / raw / timeline tabs (a narrow Compare lane has none)
         self.form = LiveForm(schema, keys)
-        self.source = source
+        self.source = source if tabs else None  # its tab sits beside the JSON / raw tabs
         self.grounding: dict[str, Grounding] = {}
         self.selected: str | None = None
         self._marks_pending = False
@@ -267,6 +269,10 @@ class LiveView:
         self.progress = st.empty()
         cols = st.columns(4)
         self.metrics = [c.empty() for c in cols]
+        if not self.tabs:
+            self.form.build()
+            self._draw_idle()
+            return
         left, right = st.columns([3, 2], gap="large")
         with left:
             st.subheader("Live form")
@@ -327,6 +333,8 @@ class LiveView:
         self.progress.progress(0.0, text=f"0 of {total} fields done")
         for slot, label in zip(self.metrics, METRIC_LABELS, strict=True):
             slot.metric(label, "—")
+        if not self.tabs:
+            return
         self.json_slot.code("{}", language="json")
         self.raw_slot.code(" ", language=None, wrap_lines=True)
         self._draw_timeline_rows([])
@@ -344,6 +352,8 @@ class LiveView:
         if final or now - self._metrics_at >= 1.0 / METRICS_HZ:
             self._draw_metrics(update)
             self._metrics_at = now
+        if not self.tabs:
+            return
         if final or now - self._side_at >= 1.0 / SIDE_TABS_HZ:
             self._draw_side(runner, final)
             self._side_at = now

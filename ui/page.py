@@ -29,6 +29,7 @@ PAGES: tuple[tuple[str, str, str], ...] = (
     ("pages/1_Extract.py", "Extract", ":material/edit_note:"),
     ("pages/2_History.py", "History", ":material/history:"),
     ("pages/3_Schemas.py", "Schemas", ":material/schema:"),
+    ("pages/4_Compare.py", "Compare", ":material/compare_arrows:"),
 )
 
 DEFAULTS: dict[str, object] = {

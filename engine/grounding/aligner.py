@@ -35,6 +35,10 @@ class TextIndex:
     """The input text, indexed for grounding values (build once per run)."""
 
     def __init__(self, text: str, *, threshold: float = THRESHOLD, limit: int = LIMIT) -> None:
+        if not isinstance(text, str):
+            raise TypeError(f"TextIndex needs the input text as a str, not {type(text).__name__}")
+        if limit < 1:
+            raise ValueError(f"limit must be at least 1 span, not {limit}")
         self.text = text
         self.threshold = threshold
         self.limit = limit

@@ -10,8 +10,9 @@ there with `str.startswith`; only a value with no word character at all ("—") 
 from __future__ import annotations
 
 import re
-from bisect import bisect_left, bisect_right
-from collections.abc import Callable
+from bisect import bisect_left
+from collections import defaultdict
+from collections.abc import Callable, Iterator
 from itertools import accumulate
 
 from engine.grounding.model import Span
@@ -20,6 +21,7 @@ _WORD = re.compile(r"\w+")
 #: Suffixes longer than this are cut: a look-up bisects on its first `_SUFFIX` characters and
 #: verification does the rest (keeps the list O(text) even for a 10,000-character word).
 _SUFFIX = 48
+_Plan = tuple[int, Callable[[], list[int]]]
 #: Above this many candidates a plain scan (which stops at the limit) is cheaper.
 _SCAN_ABOVE = 4000
 
@@ -29,14 +31,24 @@ class ExactIndex:
 
     def __init__(self, text: str) -> None:
         self.text = text
-        where: dict[str, list[int]] = {}
+        where: defaultdict[str, list[int]] = defaultdict(list)
+        pairs: defaultdict[tuple[str, str], list[int]] = defaultdict(list)
+        previous, at = "", -1
         for m in _WORD.finditer(text):
-            where.setdefault(m.group(), []).append(m.start())
-        self._where = where
-        entries = sorted((word[i : i + _SUFFIX], i, word)
-                         for word in where for i in range(len(word)))
-        self._suffixes = [s for s, _, _ in entries]
-        self._entries = [(i, where[word]) for _, i, word in entries]
+            word, start = m.group(), m.start()
+            where[word].append(start)
+            if at >= 0:
+                pairs[previous, word].append(at)
+            previous, at = word, start
+        self._where, self._pairs = dict(where), dict(pairs)
+        keys, refs = [], []
+        for word, positions in where.items():
+            for i in range(len(word)):
+                keys.append(word[i : i + _SUFFIX])
+                refs.append((i, positions))
+        order = sorted(range(len(keys)), key=keys.__getitem__)
+        self._suffixes = [keys[j] for j in order]
+        self._entries = [refs[j] for j in order]
         self._counts = [0, *accumulate(len(ps) for _, ps in self._entries)]
 
     def find(self, needle: str, limit: int) -> list[Span]:
@@ -44,35 +56,55 @@ class ExactIndex:
         words = list(_WORD.finditer(needle))
         if not words:
             return self._scan(needle, limit)
-        plans = [self._plan(needle, m) for m in words]
-        count, starts = min(plans, key=lambda plan: plan[0])
-        if count > _SCAN_ABOVE:  # a very common fragment: the scan stops after `limit` hits
+        count, starts = _SCAN_ABOVE + 1, None
+        for plan in self._plans(needle, words):
+            if plan[0] == 0:  # a word of the needle is nowhere: neither is the needle
+                return []
+            if plan[0] < count:
+                count, starts = plan
+        if starts is None:  # a very common fragment: the scan stops after `limit` hits
             return self._scan(needle, limit)
         found = []
-        for start in sorted(set(starts())):
+        for start in starts():
             if start >= 0 and self.text.startswith(needle, start):
                 found.append(Span(start, start + len(needle)))
                 if len(found) == limit:
                     break
         return found
 
-    def _plan(self, needle: str, m: re.Match[str]) -> tuple[int, Callable[[], list[int]]]:
-        """How many candidate starts one of the needle's words gives, and a way to list them
-        (listed only for the word chosen)."""
-        word, offset = m.group(), m.start()
-        if offset > 0 and m.end() < len(needle):  # bounded both sides: a whole text word
+    def _plans(self, needle: str, words: list[re.Match[str]]) -> Iterator[_Plan]:
+        """Ways to list candidate starts, each with its count (only the cheapest is listed):
+        by one word of the needle, or by two consecutive words that can only be whole words
+        of the text (the cheapest when every word of a name is common)."""
+        whole = []
+        for m in words:
+            word, offset = m.group(), m.start()
             positions = self._where.get(word, [])
-            return len(positions), lambda: [p - offset for p in positions]
-        lo, hi = self._range(word)
-        return (self._counts[hi] - self._counts[lo],
-                lambda: [p + i - offset for i, ps in self._entries[lo:hi] for p in ps])
+            if offset > 0 and m.end() < len(needle):  # bounded both sides: a whole text word
+                yield _shifted(positions, offset)
+                whole.append(True)
+                continue
+            lo, hi = self._range(word)
+            count = self._counts[hi] - self._counts[lo]
+            yield count, self._lister(lo, hi, offset)
+            whole.append(count == len(positions))  # never inside a longer word
+        for j in range(len(words) - 1):
+            if whole[j] and whole[j + 1]:
+                pair = self._pairs.get((words[j].group(), words[j + 1].group()), [])
+                yield _shifted(pair, words[j].start())
+
+    def _lister(self, lo: int, hi: int, offset: int) -> Callable[[], list[int]]:
+        def starts() -> list[int]:
+            out = [p + i - offset for i, ps in self._entries[lo:hi] for p in ps]
+            return out if hi - lo == 1 else sorted(out)  # one word's positions are in order
+        return starts
 
     def _range(self, word: str) -> tuple[int, int]:
-        """The suffix entries that start with `word` (cut like the entries are)."""
+        """The suffix entries that start with `word` (cut like the entries are). No word
+        holds U+10FFFF (not a word character), so `key + U+10FFFF` bounds the range."""
         key = word[:_SUFFIX]
         lo = bisect_left(self._suffixes, key)
-        hi = bisect_right(self._suffixes, key, lo=lo, key=lambda s: s[: len(key)])
-        return lo, hi
+        return lo, bisect_left(self._suffixes, key + "\U0010ffff", lo=lo)
 
     def _scan(self, needle: str, limit: int) -> list[Span]:
         found = []
@@ -81,3 +113,7 @@ class ExactIndex:
             found.append(Span(at, at + len(needle)))
             at = self.text.find(needle, at + 1)
         return found
+
+
+def _shifted(positions: list[int], offset: int) -> _Plan:
+    return len(positions), lambda: [p - offset for p in positions]

@@ -1,9 +1,10 @@
 """Fuzzy look-ups, only for what exact and normalised matching miss, and only in a bounded
-part of the text: windows of tokens around the value's rarest words found in the text (or,
-when none of its words is there, around the text's words closest to its longest word).
+part of the text: the few windows of tokens that most of the value's words point to.
 Similarity is rapidfuzz's `partial_ratio` of the canonical forms (0-100)."""
 
 from __future__ import annotations
+
+from collections import Counter
 
 from rapidfuzz import fuzz, process
 
@@ -13,9 +14,9 @@ from engine.grounding.sequence import TokenIndex
 #: A window this similar (0-100) or more is a fuzzy match: one letter off in a 7-character
 #: value passes (85.7), "jason.liu@gmail.com" for "jason.liu@acme.com" does not (81).
 THRESHOLD = 85.0
-_ANCHOR_WORDS = 3  # the value's rarest words that are in the text
-_PER_WORD = 20  # occurrences of each of them
-_CLOSE_WORDS = 3  # text words close to the value's longest word, when none of its words is in
+_PER_WORD = 200  # occurrences of each word that vote for a window
+_WINDOWS = 12  # windows compared, the most voted for
+_CLOSE_WORDS = 3  # text words close to the value's longest word that is not in the text
 _CLOSE_CUTOFF = 70.0
 
 
@@ -24,11 +25,9 @@ def fuzzy_find(index: TokenIndex, form: tuple[str, ...], threshold: float,
     """The best similarity and the matching stretches (text order, overlaps merged), or None
     when no window reaches `threshold`."""
     query, n = " ".join(form), len(form)
-    windows = sorted({(max(0, i - k - 1), min(len(index.canon), i - k + n + 1))
-                      for i, k in _anchors(index, form)})
     hits = []
-    for first, stop in windows:
-        text, at = index.window(first, stop)
+    for first in _window_starts(index, form):
+        text, at = index.window(max(0, first - 1), min(len(index.canon), first + n + 1))
         found = fuzz.partial_ratio_alignment(query, text, score_cutoff=threshold)
         if found is not None:
             start, end = at + found.dest_start, at + max(found.dest_start, found.dest_end - 1)
@@ -40,18 +39,26 @@ def fuzzy_find(index: TokenIndex, form: tuple[str, ...], threshold: float,
     return max(score for _, _, score in merged), [index.span(a, b) for a, b, _ in merged[:limit]]
 
 
-def _anchors(index: TokenIndex, form: tuple[str, ...]) -> list[tuple[int, int]]:
-    """(text token, the value word it stands for) pairs to centre windows on."""
-    present = sorted((len(index.where[w]), k) for k, w in enumerate(form) if w in index.where)
-    if present:
-        return [(i, k) for _, k in present[:_ANCHOR_WORDS]
-                for i in index.where[form[k]][:_PER_WORD]]
-    k = max(range(len(form)), key=lambda j: len(form[j]))
-    if len(form[k]) < 4:
-        return []
-    close = process.extract(form[k], index.vocabulary, scorer=fuzz.ratio,
-                            score_cutoff=_CLOSE_CUTOFF, limit=_CLOSE_WORDS)
-    return [(i, k) for word, _, _ in close for i in index.where[word][:_PER_WORD]]
+def _window_starts(index: TokenIndex, form: tuple[str, ...]) -> list[int]:
+    """Where the value would start (a text token index), for the `_WINDOWS` places that most
+    of its words (or words close to them) point to. Each occurrence of the value's words that
+    are in the text, and of the text words closest to its longest word that is not (where a
+    typo usually is; only words sharing its first or last two letters are compared, which
+    keeps the pass small and still finds one wrong letter in a word of 5 or more), votes for
+    the start it implies."""
+    votes: Counter[int] = Counter()
+    for k, word in enumerate(form):
+        for i in index.where.get(word, [])[:_PER_WORD]:
+            votes[max(0, i - k)] += 1
+    absent = [k for k, w in enumerate(form) if w not in index.where and len(w) >= 4]
+    if absent:
+        k = max(absent, key=lambda j: len(form[j]))
+        close = process.extract(form[k], index.close_candidates(form[k]), scorer=fuzz.ratio,
+                                score_cutoff=_CLOSE_CUTOFF, limit=_CLOSE_WORDS)
+        for word, _, _ in close:
+            for i in index.where[word][:_PER_WORD]:
+                votes[max(0, i - k)] += 1
+    return sorted(start for start, _ in votes.most_common(_WINDOWS))
 
 
 def _merge(hits: list[tuple[int, int, float]]) -> list[tuple[int, int, float]]:

@@ -33,11 +33,13 @@ import re
 import unicodedata
 from collections.abc import Iterator
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from typing import Any
 
 _MARKS = "\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f"
 _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
 _APOSTROPHES = "'\u2019\u02bc"
+_LETTERS = rf"(?:[^\W{_CJK}]|[{_MARKS}])"  # word characters but CJK, and combining marks
 # One pass over the text; the first alternative that fits wins, so a number is read whole
 # ("18,500.00") before its digits could start a word, and a CJK character stands alone.
 _TOKEN = re.compile(
@@ -54,7 +56,7 @@ _TOKEN = re.compile(
         (?:(?!\w)|(?=[aApP]\.?[mM](?!\w)))       # 2pm is 2 and pm; 5kg is a word
     )
     |(?P<cjk>[{_CJK}])
-    |(?P<word>(?:(?![{_CJK}])[\w{_MARKS}])+(?:[{_APOSTROPHES}](?:(?![{_CJK}])[\w{_MARKS}])+)*)
+    |(?P<word>{_LETTERS}+(?:[{_APOSTROPHES}]{_LETTERS}+)*)
     """,
     re.VERBOSE,
 )
@@ -69,15 +71,12 @@ _ABBREVIATIONS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep",
 def tokens(text: str) -> Iterator[tuple[str, int, int]]:
     """(canonical token, start, end) for each token of `text`, in order; start and end are
     indexes into `text` itself."""
-    words: dict[str, str] = {}  # canonical forms repeat; caching them halves the pass
     for m in _TOKEN.finditer(text):
         raw = m.group()
         if m.group("num") is not None:
             yield _number(raw, m.group("suffix")), m.start(), m.end()
             continue
-        canon = words.get(raw)
-        if canon is None:
-            canon = words[raw] = _word(raw)
+        canon = _word(raw)
         if canon:
             yield canon, m.start(), m.end()
 
@@ -87,6 +86,7 @@ def canonical(text: str) -> tuple[str, ...]:
     return tuple(t for t, _, _ in tokens(text))
 
 
+@lru_cache(maxsize=1 << 16)  # words repeat: caching their forms halves the text's pass
 def _word(raw: str) -> str:
     decomposed = unicodedata.normalize("NFKD", raw)
     kept = "".join(c for c in decomposed if not unicodedata.combining(c))
@@ -145,6 +145,8 @@ def temporal(value: Any) -> dt.date | dt.time | None:
     if not isinstance(value, str) or len(value) > 40:
         return None
     text = value.strip()
+    if not text[:1].isdigit():  # every ISO date and time starts with a digit
+        return None
     for pattern, parse in _ISO:
         if pattern.fullmatch(text):
             try:

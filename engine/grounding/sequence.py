@@ -4,6 +4,7 @@ in the original text, so a match of a token sequence maps back to one original s
 from __future__ import annotations
 
 from bisect import bisect_right
+from collections import defaultdict
 from functools import cached_property
 
 from engine.grounding.model import Span
@@ -21,25 +22,45 @@ class TokenIndex:
             self.canon.append(canon)
             self.starts.append(start)
             self.ends.append(end)
-        self.where: dict[str, list[int]] = {}
+        where: defaultdict[str, list[int]] = defaultdict(list)
         for i, canon in enumerate(self.canon):
-            self.where.setdefault(canon, []).append(i)
+            where[canon].append(i)
+        pairs: defaultdict[tuple[str, str], list[int]] = defaultdict(list)
+        for i, pair in enumerate(zip(self.canon, self.canon[1:], strict=False)):
+            pairs[pair].append(i)
+        self.where, self.pairs = dict(where), dict(pairs)
 
     def find(self, form: tuple[str, ...], limit: int) -> list[Span]:
         """The first `limit` stretches of the text whose tokens are `form`, in text order;
         each span runs from its first token's start to its last token's end."""
         if not form:
             return []
-        k = min(range(len(form)), key=lambda j: len(self.where.get(form[j], ())))
+        k, candidates = self._rarest(form)
         n, wanted = len(form), list(form)
         found = []
-        for i in self.where.get(form[k], ()):
+        for i in candidates:
             first = i - k
             if first >= 0 and self.canon[first : first + n] == wanted:
                 found.append(Span(self.starts[first], self.ends[first + n - 1]))
                 if len(found) == limit:
                     break
         return found
+
+    def _rarest(self, form: tuple[str, ...]) -> tuple[int, list[int]]:
+        """The fewest token indexes to try, with the place in `form` they stand for: of the
+        token, or of the rarest two tokens in a row (a date's day and month are each common,
+        "july 19" is rare)."""
+        if len(form) == 1:
+            return 0, self.where.get(form[0], [])
+        best: tuple[int, list[int]] | None = None
+        for j in range(len(form) - 1):
+            found = self.pairs.get((form[j], form[j + 1]))
+            if found is None:
+                return 0, []
+            if best is None or len(found) < len(best[1]):
+                best = (j, found)
+        assert best is not None
+        return best
 
     def span(self, first: int, last: int) -> Span:
         """The original stretch of tokens `first..last` (inclusive)."""
@@ -60,8 +81,19 @@ class TokenIndex:
         return out
 
     @cached_property
-    def vocabulary(self) -> list[str]:
-        return list(self.where)
+    def neighbours(self) -> dict[str, list[str]]:
+        """The text's distinct tokens by their first two and by their last two characters
+        (keys `"ab…"` and `"…yz"`): a word with one letter wrong keeps one end right."""
+        out: dict[str, list[str]] = {}
+        for canon in self.where:
+            out.setdefault(canon[:2] + "…", []).append(canon)
+            out.setdefault("…" + canon[-2:], []).append(canon)
+        return out
+
+    def close_candidates(self, word: str) -> list[str]:
+        """Distinct tokens that share `word`'s first two or last two characters."""
+        near = self.neighbours
+        return [*near.get(word[:2] + "…", ()), *near.get("…" + word[-2:], ())]
 
     def window(self, first: int, stop: int) -> tuple[str, int]:
         """Tokens `first..stop-1` as joined text, and where that text starts in `joined`."""

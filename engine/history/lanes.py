@@ -1,0 +1,88 @@
+"""What the Compare page needs besides drawing: a lane's schema from its name and version, the
+reference a verdict is judged against (JSON text, or a History run), and the verdict of lanes
+that just ended (their `RunEnd`s), built with the same `compare_lanes` as History's view.
+
+Every problem is a `ValueError` whose message can be shown as it is.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from engine.runs.hooks import RunEnd
+from engine.schemas.library import SCHEMAS
+from engine.store import Store
+
+
+@dataclass(frozen=True)
+class LaneSchema:
+    """A lane's schema: its name, class, saved version (None: built-in) and instruction."""
+
+    name: str
+    schema: Any
+    version: str | None = None
+    system: str | None = None
+
+
+def resolve_schema(store: Store | None, name: str, version: str | None = None) -> LaneSchema:
+    """The built-in schema `name`, or the saved one in `version` (its newest without one)."""
+    if name in SCHEMAS and not version:
+        return LaneSchema(name, SCHEMAS[name])
+    from engine.schemas.definition import build_model
+    from engine.schemas.saved import get_schema
+
+    if version is not None and not str(version).isdigit():
+        raise ValueError(f"A saved schema's version is a whole number, not {version!r}.")
+    saved = None if store is None else get_schema(store, name, int(version) if version else None)
+    if saved is None:
+        which = f"version {version} of " if version else ""
+        raise ValueError(f"There is no {which}schema {name!r} (built-in or saved).")
+    return LaneSchema(saved.name, build_model(saved.definition), str(saved.version),
+                      saved.definition.instruction)
+
+
+def parse_reference(text: str) -> Any:
+    """The expected answer typed as JSON (None when the text is blank)."""
+    if not text.strip():
+        return None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"The reference is not valid JSON: {exc.msg} at line {exc.lineno}, "
+                         f"column {exc.colno}.") from None
+
+
+def reference_of_run(store: Store, run_id: str) -> Any:
+    """The result (or, for a run that did not finish, the partial) of a History run."""
+    from engine.history.queries import get_run
+
+    wanted = run_id.strip()
+    run = get_run(store, wanted) if wanted else None
+    if run is None:
+        raise ValueError(f"No run {wanted!r} in the History: copy its id from the History page.")
+    return run.result
+
+
+def lane_values(ends: Mapping[str, RunEnd]) -> dict[str, Any]:
+    """Each lane's answer: the result when it finished, else what arrived (its partial)."""
+    return {lane: end.result if end.result is not None else end.partial
+            for lane, end in ends.items()}
+
+
+def lane_fields(schemas: Mapping[str, Any]) -> dict[str, list[str]]:
+    """Each lane's leaf placeholders (what `compare_lanes` calls `fields`)."""
+    from engine.schemas.fields import leaves
+
+    return {lane: [node.path for node in leaves(schema)] for lane, schema in schemas.items()}
+
+
+def live_verdict(ends: Mapping[str, RunEnd], schemas: Mapping[str, Any], *,
+                 reference: Any = None, has_reference: bool = False) -> list[Any]:
+    """The verdict rows (`engine.history.compare.LaneRow`) of lanes that just ended."""
+    from engine.history.compare import compare_lanes
+
+    return compare_lanes(lane_values(ends), reference=reference, has_reference=has_reference,
+                         fields=lane_fields(schemas))

@@ -1,0 +1,104 @@
+"""engine.history.lanes: a lane's schema by name and version, the reference (JSON text or a
+History run), and the verdict of lanes that really ran against the replay server."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from engine.history import lanes
+from engine.providers.registry import Provider
+from engine.runs.group import RunnerGroup
+from engine.runs.start import start_run
+from engine.schemas.definition import FieldDef, SchemaDefinition
+from engine.schemas.library import MEETING_NOTE, MeetingInfo
+from engine.schemas.saved import save_schema
+from engine.store import Store, StoredRun
+from engine.testing.replay_server import ReplayServer, Reply
+from tests.support import MEETING, chunks
+
+#: A flatter MeetingInfo made on the Schemas page: no users, the place under another name.
+FLAT = SchemaDefinition(name="Meeting flat", fields=[
+    FieldDef(name="date"), FieldDef(name="venue"), FieldDef(name="budget", type="whole number"),
+])
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    with Store(f"sqlite:///{tmp_path / 'history.db'}") as opened:
+        yield opened
+
+
+def test_a_built_in_schema_needs_no_store() -> None:
+    picked = lanes.resolve_schema(None, "MeetingInfo")
+    assert picked.schema is MeetingInfo and picked.version is None and picked.system is None
+
+
+def test_a_saved_schema_in_the_version_asked_for(store: Store) -> None:
+    save_schema(store, FLAT)
+    save_schema(store, FLAT.model_copy(update={"instruction": "Be brief."}))
+    first = lanes.resolve_schema(store, "Meeting flat", "1")
+    newest = lanes.resolve_schema(store, "meeting flat")
+    assert (first.version, newest.version, newest.system) == ("1", "2", "Be brief.")
+    assert set(first.schema.model_fields) == {"date", "venue", "budget"}
+
+
+def test_an_unknown_schema_or_version_is_named(store: Store) -> None:
+    save_schema(store, FLAT)
+    with pytest.raises(ValueError, match="no version 7 of schema 'Meeting flat'"):
+        lanes.resolve_schema(store, "Meeting flat", "7")
+    with pytest.raises(ValueError, match="no schema 'Nope'"):
+        lanes.resolve_schema(store, "Nope")
+    with pytest.raises(ValueError, match="whole number"):
+        lanes.resolve_schema(store, "Meeting flat", "v2")
+
+
+def test_a_reference_typed_as_json() -> None:
+    assert lanes.parse_reference('{"date": "March 15"}') == {"date": "March 15"}
+    assert lanes.parse_reference("  \n") is None
+    with pytest.raises(ValueError, match=r"not valid JSON: .* line 2, column 11"):
+        lanes.parse_reference('{"date": "March 15",\n "budget" 5}')
+
+
+def test_a_reference_from_a_history_run(store: Store) -> None:
+    run = StoredRun("MeetingInfo", "Custom server", "m", result=MEETING, status="done")
+    store.add(run)
+    assert lanes.reference_of_run(store, f" {run.id} ") == MEETING
+    with pytest.raises(ValueError, match="No run 'missing' in the History"):
+        lanes.reference_of_run(store, "missing")
+
+
+def test_the_verdict_of_two_lanes_that_ran(store: Store) -> None:
+    """Two real runs (MeetingInfo and the flat variant) against two replay servers: matching,
+    differing and one-sided fields, judged against a reference."""
+    flat = lanes.resolve_schema(store, save_schema(store, FLAT).name).schema
+    other = {"date": "march 15TH,  2024", "venue": "Harbour Hall", "budget": 50000.0}
+    with ReplayServer() as one, ReplayServer() as two:
+        one.queue(Reply.content(chunks(json.dumps(MEETING)), pace=0.001))
+        two.queue(Reply.content(chunks(json.dumps(other)), pace=0.001))
+        runners = {}
+        for lane, srv, name, schema in (("a", one, "MeetingInfo", MeetingInfo),
+                                        ("b", two, "Meeting flat", flat)):
+            provider = Provider(f"srv {lane}", "compatible", srv.base_url, ("json_schema",), "m",
+                                api_key="k")
+            runners[lane] = start_run(MEETING_NOTE, name, schema, provider, "m", "json_schema",
+                                      source="compare:test")
+        group = RunnerGroup(runners)
+        while not group.ended:
+            group.next_update()
+    ends = {lane: r.report() for lane, r in runners.items()}
+    reference = {**MEETING, "budget": 50000, "date": "March 16th, 2024"}
+    rows = {r.path: r for r in lanes.live_verdict(
+        ends, {"a": MeetingInfo, "b": flat}, reference=reference, has_reference=True)}
+    assert rows["budget"].agreement == "agree"  # 50000 and 50000.0
+    assert rows["date"].agreement == "agree"  # case and spacing
+    assert rows["date"].correct == {"a": False, "b": False}
+    assert rows["budget"].correct == {"a": True, "b": True}
+    assert rows["location"].agreement == "one-sided"
+    assert rows["location"].present == {"a": True, "b": False}
+    assert rows["venue"].present == {"a": False, "b": True}
+    assert rows["users[0].email"].values["a"] == "johndoe@email.com"
+    assert rows["users[0].email"].present["b"] is False

@@ -1,0 +1,448 @@
+"""The Compare page: one text, 2 to 4 lanes (schema version, provider, model, mode each), an
+optional reference; Run all streams every lane into its own column from one polling loop, then
+the verdict, the lane summaries and a chart of fields done over time. Presets keep lane sets.
+
+The lane set lives in non-widget session state (`LANES_KEY`, `KEPT_KEY`) so it survives moving
+between pages (Streamlit drops the widget keys of a page that is not drawn) and is put back into
+the widget keys before they are drawn. Runners stay under each lane's `RunKeys.run`, so a rerun
+redraws them as Extract does. Logic lives in engine/history (lanes, compare, comparison).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import streamlit as st
+
+from engine.history import lanes as lane_logic
+from engine.runs.group import RunnerGroup
+from engine.runs.runner import Runner
+from engine.runs.spec import compare_source
+from engine.runs.start import start_run
+from engine.schemas.library import SCHEMAS
+from ui.extract_view import SAVED_MARK, build_view, render_outcome, render_text_input
+from ui.extract_view import saved_schemas as saved_schema_labels
+from ui.keys import RunKeys
+from ui.live_form import LiveView, stream_lanes
+from ui.page import escape_md, who
+from ui.providers_view import load_providers, pick_mode, pick_model, pick_provider
+
+LANES = ("a", "b", "c", "d")
+MIN_LANES = 2
+LANES_KEY = "fs_cmp_lanes"  # the lanes on show, in order
+KEPT_KEY = "fs_cmp_kept"  # lane -> {picker: value}: the lane set, kept across pages
+CURRENT_KEY = "fs_cmp_current"  # the comparison started last (a CompareRun)
+NOTICE_KEY = "fs_cmp_notice"  # (kind, text) left by a preset callback for the next run
+PICKERS = ("schema", "version", "provider", "model", "mode")
+HISTORY_PAGE = "pages/2_History.py"
+REF_NONE, REF_JSON, REF_RUN = "None", "Expected answer (JSON)", "A History run"
+MAX_TOKENS = 2048
+#: Several lanes redraw in one loop: their JSON / raw tabs refresh less often and their
+#: timeline charts (an Altair chart each) only at the end, so the forms keep up.
+LANE_VIEW = {"tabs": False}
+
+
+@dataclass
+class LaneChoice:
+    """What one lane's pickers say (`problem`: why it cannot run as picked)."""
+
+    lane: str
+    schema: lane_logic.LaneSchema | None
+    provider: Any
+    model: str
+    mode: str
+    problem: str | None = None
+
+    @property
+    def label(self) -> str:
+        name = self.schema.name if self.schema else "?"
+        version = f" v{self.schema.version}" if self.schema and self.schema.version else ""
+        return f"{self.lane.upper()} · {name}{version} · {self.model}"
+
+
+@dataclass
+class Reference:
+    value: Any = None
+    has: bool = False
+    run_id: str | None = None
+    problem: str | None = None
+
+
+@dataclass
+class CompareRun:
+    """The comparison on show: its id, lanes (in order), what each lane ran and the reference."""
+
+    id: str
+    lanes: list[str]
+    labels: dict[str, str]
+    schemas: dict[str, Any]
+    reference: Reference = field(default_factory=Reference)
+    saved: bool = False
+    captions: dict[str, str] = field(default_factory=dict)  # what each lane runs where
+    pending: dict[str, Callable[[], Runner]] = field(default_factory=dict)  # not started yet
+
+
+# --- the lane set, kept across pages ---------------------------------------------------------
+
+
+def active_lanes() -> list[str]:
+    lanes = st.session_state.setdefault(LANES_KEY, list(LANES[:MIN_LANES]))
+    return list(lanes)
+
+
+def restore_lanes() -> None:
+    """Put the kept lane set back into the widget keys (before the widgets are drawn)."""
+    kept: dict[str, dict[str, Any]] = st.session_state.setdefault(KEPT_KEY, {})
+    for lane in active_lanes():
+        keys = RunKeys(lane)
+        for what, value in kept.get(lane, {}).items():
+            if keys.picker(what) not in st.session_state and value is not None:
+                st.session_state[keys.picker(what)] = value
+
+
+def keep_lanes() -> None:
+    """Copy the lanes' widget values into non-widget state (after they are drawn)."""
+    kept = {lane: {what: st.session_state.get(RunKeys(lane).picker(what)) for what in PICKERS}
+            for lane in active_lanes()}
+    st.session_state[KEPT_KEY] = kept
+
+
+def _add_lane() -> None:
+    lanes = active_lanes()
+    free = [lane for lane in LANES if lane not in lanes]
+    if free:
+        st.session_state[LANES_KEY] = [*lanes, free[0]]
+
+
+def _remove_lane(lane: str) -> None:
+    lanes = active_lanes()
+    if len(lanes) > MIN_LANES and lane in lanes:
+        st.session_state[LANES_KEY] = [x for x in lanes if x != lane]
+        st.session_state.get(KEPT_KEY, {}).pop(lane, None)
+        for what in PICKERS:
+            st.session_state.pop(RunKeys(lane).picker(what), None)
+
+
+# --- the page --------------------------------------------------------------------------------
+
+
+def render_compare_page() -> None:
+    st.title("Compare")
+    st.caption("One text, several schemas or models side by side: press Run all and watch "
+               "every lane fill in, then read the verdict field by field.")
+    notice = st.session_state.pop(NOTICE_KEY, None)
+    if notice:
+        (st.warning if notice[0] == "warning" else st.success)(escape_md(notice[1]))
+    providers, problem = load_providers()
+    if problem:
+        st.error(escape_md(problem))
+    restore_lanes()
+    text_col, ref_col = st.columns([3, 2], gap="medium")
+    with text_col:
+        text = render_text_input()
+    with ref_col:
+        reference = render_reference()
+        render_presets(providers)
+    choices = render_lanes(providers)
+    keep_lanes()
+    go_col, stop_col, _ = st.columns([2, 2, 6])
+    run_all = go_col.button("Run all", type="primary", key="fs_cmp_run", width="stretch")
+    stop = stop_col.button("Stop", key="fs_cmp_stop", width="stretch")
+    current: CompareRun | None = st.session_state.get(CURRENT_KEY)
+    if stop and current is not None:
+        RunnerGroup(_runners(current)).stop(wait=1.0)
+    if run_all:
+        current = _start_all(text, choices, reference, current) or current
+    st.divider()
+    if current is None:
+        st.caption("Press Run all to stream every lane side by side.")
+    else:
+        render_lanes_run(current)
+
+
+def render_reference() -> Reference:
+    kind = st.radio("Reference (optional)", [REF_NONE, REF_JSON, REF_RUN], key="fs_cmp_ref_kind",
+                    horizontal=True,
+                    help="With a reference, the verdict says which lane is right, not only "
+                         "whether the lanes agree.")
+    try:
+        if kind == REF_JSON:
+            text = st.text_area("Expected answer (JSON)", key="fs_cmp_ref_json", height=120)
+            value = lane_logic.parse_reference(text)
+            return Reference(value, value is not None)
+        if kind == REF_RUN:
+            run_id = st.text_input("History run id", key="fs_cmp_ref_run").strip()
+            if not run_id:
+                return Reference()
+            from ui.history_view import history_store
+
+            return Reference(lane_logic.reference_of_run(history_store(), run_id), True, run_id)
+    except ValueError as exc:
+        st.error(escape_md(str(exc)))
+        return Reference(problem=str(exc))
+    return Reference()
+
+
+def render_lanes(providers: list[Any]) -> list[LaneChoice]:
+    lanes = active_lanes()
+    saved = saved_schema_labels()
+    cols = st.columns(len(lanes), gap="medium")
+    choices = []
+    for lane, col in zip(lanes, cols, strict=True):
+        with col, st.container(border=True, key=f"fscmp_lane_{lane}"):
+            choices.append(_render_lane(lane, providers, saved, removable=len(lanes) > MIN_LANES))
+    if len(lanes) < len(LANES):
+        st.button("Add lane", key="fs_cmp_add", on_click=_add_lane)
+    return choices
+
+
+def _render_lane(lane: str, providers: list[Any], saved: dict[str, Any],
+                 removable: bool) -> LaneChoice:
+    keys = RunKeys(lane)
+    head, remove = st.columns([3, 2])
+    head.markdown(f"**Lane {lane.upper()}**")
+    if removable:
+        remove.button("Remove lane", key=f"fs_{lane}_remove", on_click=_remove_lane,
+                      args=(lane,))
+    options = [*SCHEMAS, *saved]
+    if st.session_state.get(keys.picker("schema")) not in options:
+        st.session_state[keys.picker("schema")] = next(iter(SCHEMAS))
+    label = st.selectbox("Schema", options, key=keys.picker("schema"))
+    version = _pick_version(keys, saved[label].name) if label in saved else None
+    name = saved[label].name if label in saved else label
+    try:
+        picked, problem = lane_logic.resolve_schema(_store_or_none(), name, version), None
+    except ValueError as exc:
+        picked, problem = None, str(exc)
+    provider = pick_provider(providers, key=keys.picker("provider"))
+    model = pick_model(provider, key=keys.picker("model")) if provider else ""
+    mode = pick_mode(provider, key=keys.picker("mode")) if provider else "json_schema"
+    if provider is None:
+        problem = problem or "No provider is available."
+    elif not model:
+        problem = problem or "Pick or type a model name."
+    if problem:
+        st.warning(escape_md(problem))
+    return LaneChoice(lane, picked, provider, model, mode, problem)
+
+
+def _pick_version(keys: RunKeys, name: str) -> str:
+    from engine.schemas.saved import schema_versions
+
+    versions = [str(s.version) for s in reversed(schema_versions(_store_or_none(), name))]
+    if st.session_state.get(keys.picker("version")) not in versions:
+        st.session_state[keys.picker("version")] = versions[0]
+    return st.selectbox("Version", versions, key=keys.picker("version"),
+                        help="Saved schemas keep every version; the newest is first.")
+
+
+def _store_or_none() -> Any:
+    from ui.history_view import history_store
+
+    try:
+        return history_store()
+    except Exception:  # built-in schemas still work without a store
+        return None
+
+
+# --- running ---------------------------------------------------------------------------------
+
+
+def _runners(current: CompareRun) -> dict[str, Runner]:
+    return {lane: st.session_state[RunKeys(lane).run] for lane in current.lanes
+            if RunKeys(lane).run in st.session_state}
+
+
+def _cannot_start(text: str, choices: list[LaneChoice], reference: Reference) -> str | None:
+    if not text.strip():
+        return "Paste or pick a text first."
+    if reference.problem:
+        return "Fix the reference first (or pick None)."
+    bad = [f"lane {c.lane.upper()}: {c.problem}" for c in choices if c.problem]
+    return "Some lanes cannot run yet — " + "; ".join(bad) if bad else None
+
+
+def _start_all(text: str, choices: list[LaneChoice], reference: Reference,
+               old: CompareRun | None) -> CompareRun | None:
+    """Record the comparison and get every lane ready to start (`CompareRun.pending`: the
+    page builds the lanes' placeholders first, then starts them); None when the inputs are
+    not ready."""
+    from engine.history.comparison import LaneSpec, new_compare_id
+
+    problem = _cannot_start(text, choices, reference)
+    if problem:
+        st.warning(escape_md(problem))
+        return None
+    if old is not None:
+        RunnerGroup(_runners(old)).stop()
+    compare_id = new_compare_id()
+    specs = [LaneSpec(c.lane, c.label, c.schema.name, c.schema.version, c.provider.name,
+                      c.model, c.mode) for c in choices if c.schema is not None]
+    saved = _save_comparison(compare_id, specs, reference)
+    pending = {c.lane: functools.partial(
+        start_run, text, c.schema.name, c.schema.schema, c.provider, c.model, c.mode,
+        MAX_TOKENS, source=compare_source(compare_id), who=who(),
+        schema_version=c.schema.version, system=c.schema.system)
+        for c in choices if c.schema is not None}  # checked by _cannot_start
+    for lane in pending:
+        st.session_state.pop(RunKeys(lane).run, None)
+    current = CompareRun(compare_id, [c.lane for c in choices],
+                         {c.lane: c.label for c in choices},
+                         {c.lane: c.schema.schema for c in choices if c.schema}, reference, saved,
+                         {c.lane: f"{c.label} · {c.provider.name} · {c.mode}" for c in choices},
+                         pending)
+    st.session_state[CURRENT_KEY] = current
+    return current
+
+
+def _save_comparison(compare_id: str, specs: list[Any], reference: Reference) -> bool:
+    """Record the comparison when the history is on; False when it was not recorded."""
+    from engine.history.comparison import save_comparison
+    from engine.store import load_settings
+
+    if not load_settings().enabled:
+        return False
+    store = _store_or_none()
+    if store is None:
+        return False
+    save_comparison(store, compare_id, specs,
+                    reference=reference.value if reference.run_id is None else None,
+                    reference_run_id=reference.run_id, who=who())
+    return True
+
+
+def render_lanes_run(current: CompareRun) -> None:
+    """Every lane's live area side by side: streamed from one loop while any lane runs, then
+    each lane's outcome and, once all ended, the verdict. Lanes just asked for start once
+    their placeholders exist (as on the Extract page)."""
+    cols = st.columns(len(current.lanes), gap="medium")
+    views: dict[str, LiveView] = {}
+    for lane, col in zip(current.lanes, cols, strict=True):
+        with col:
+            views[lane] = build_view(current.schemas[lane], RunKeys(lane),
+                                     escape_md(current.captions[lane]), **LANE_VIEW)
+    pending, current.pending = current.pending, {}
+    for lane, start in pending.items():
+        st.session_state[RunKeys(lane).run] = start()
+    runners = _runners(current)
+    if not all(r.ended for r in runners.values()):
+        stream_lanes(views, RunnerGroup(runners))
+    for (lane, runner), col in zip(runners.items(), cols, strict=True):
+        with col:
+            views[lane].apply(runner.snapshot_all(), runner, final=True)
+            render_outcome(runner, RunKeys(lane))
+    if all(r.ended for r in runners.values()):
+        render_verdict_section(current, runners)
+
+
+def render_verdict_section(current: CompareRun, runners: dict[str, Runner]) -> None:
+    from engine.history.comparison import done_over_time, summary_from_end
+    from ui.charts import lanes_done_chart
+    from ui.verdict_view import render_verdict
+
+    st.divider()
+    st.subheader("Verdict")
+    ends = {lane: runner.report() for lane, runner in runners.items()}
+    rows = lane_logic.live_verdict(ends, current.schemas, reference=current.reference.value,
+                                   has_reference=current.reference.has)
+    summaries = [summary_from_end(lane, current.labels[lane], end) for lane, end in ends.items()]
+    render_verdict(rows, summaries, current.labels)
+    st.markdown("**Fields done over time**")
+    series = {current.labels[lane]: done_over_time(current.schemas[lane], end.chunks)
+              for lane, end in ends.items()}
+    st.altair_chart(lanes_done_chart(series), width="stretch")
+    if current.saved:
+        st.page_link(HISTORY_PAGE, label="Open this comparison in History",
+                     icon=":material/history:", query_params={"compare": current.id})
+
+
+# --- presets ---------------------------------------------------------------------------------
+
+
+def render_presets(providers: list[Any]) -> None:
+    """Save the lane set under a name, or load one (schema versions pinned)."""
+    from engine.history.comparison import list_presets
+
+    store = _store_or_none()
+    with st.expander("Presets"):
+        if store is None:
+            st.caption("Presets need the history database, which could not be opened.")
+            return
+        st.text_input("Preset name", key="fs_cmp_preset_name", max_chars=80)
+        st.button("Save this lane set", key="fs_cmp_preset_save", on_click=_save_preset)
+        presets = list_presets(store)
+        if not presets:
+            st.caption("No presets saved yet.")
+            return
+        names = [p.name for p in presets]
+        st.selectbox("Saved presets", names, key="fs_cmp_preset_pick")
+        st.button("Load preset", key="fs_cmp_preset_load", on_click=_load_preset,
+                  args=([p.name for p in providers],))
+
+
+def _current_specs() -> list[Any]:
+    """The lane set as picked now (`LaneSpec`s; saved schemas with their version)."""
+    from engine.history.comparison import LaneSpec
+
+    specs = []
+    for lane, values in st.session_state.get(KEPT_KEY, {}).items():
+        label = str(values.get("schema") or "")
+        saved = label.endswith(SAVED_MARK)
+        name = label.removesuffix(SAVED_MARK)
+        version = values.get("version") if saved else None
+        specs.append(LaneSpec(lane, f"{lane.upper()} · {name}", name, version,
+                              str(values.get("provider") or ""), str(values.get("model") or ""),
+                              str(values.get("mode") or "")))
+    return specs
+
+
+def _save_preset() -> None:
+    from engine.history.comparison import save_preset
+
+    name = str(st.session_state.get("fs_cmp_preset_name") or "")
+    try:
+        preset = save_preset(_store_or_none(), name, _current_specs(), who())
+    except ValueError as exc:
+        st.session_state[NOTICE_KEY] = ("warning", str(exc))
+        return
+    st.session_state[NOTICE_KEY] = ("success", f"Saved preset {preset.name} "
+                                               f"(version {preset.version}).")
+
+
+def _load_preset(available: list[str]) -> None:
+    """Put a preset's lanes into the pickers; lanes naming a provider this machine does not
+    have keep the picker's default and say so."""
+    from engine.history.comparison import get_preset, missing_providers
+
+    preset = get_preset(_store_or_none(), str(st.session_state.get("fs_cmp_preset_pick")))
+    if preset is None:
+        st.session_state[NOTICE_KEY] = ("warning", "That preset no longer exists.")
+        return
+    missing = {spec.lane for spec in missing_providers(preset, available)}
+    lanes = [spec.lane for spec in preset.lanes if spec.lane in LANES][: len(LANES)]
+    kept: dict[str, dict[str, Any]] = {}
+    for spec in preset.lanes:
+        if spec.lane not in lanes:
+            continue
+        saved = spec.schema_name not in SCHEMAS or spec.schema_version is not None
+        kept[spec.lane] = {
+            "schema": spec.schema_name + SAVED_MARK if saved else spec.schema_name,
+            "version": spec.schema_version,
+            **({} if spec.lane in missing else
+               {"provider": spec.provider, "model": spec.model, "mode": spec.mode}),
+        }
+        for what in PICKERS:
+            st.session_state.pop(RunKeys(spec.lane).picker(what), None)
+    st.session_state[LANES_KEY] = lanes
+    st.session_state[KEPT_KEY] = kept
+    if missing:
+        named = ", ".join(f"lane {s.lane.upper()} ({s.provider})"
+                          for s in preset.lanes if s.lane in missing)
+        st.session_state[NOTICE_KEY] = (
+            "warning", f"Preset {preset.name} names providers this machine does not have: "
+                       f"{named}. Pick another provider for those lanes.")
+    else:
+        st.session_state[NOTICE_KEY] = ("success", f"Loaded preset {preset.name}.")

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
 import streamlit as st
 
-from engine.runs.display import json_text, jsonable
+from engine.runs.display import grounding_summary, json_text, jsonable
 from engine.runs.group import RunnerGroup
 from engine.runs.outcome import explain
 from engine.runs.runner import Runner
@@ -148,7 +149,7 @@ def render_extract_page() -> None:
         render_run(runner, KEYS)
     else:
         st.caption("Press Extract to fill in this form.")
-        LiveView(picked.schema, KEYS).build()
+        LiveView(picked.schema, KEYS, source=text).build()  # the same tabs as a run's, text first
 
 
 def _start_and_stream(text: str, picked: Picked, settings: Settings) -> bool:
@@ -160,7 +161,9 @@ def _start_and_stream(text: str, picked: Picked, settings: Settings) -> bool:
     st.divider()
     caption = _caption(_versioned(picked.name, picked.version), settings.provider.name,
                        settings.model, settings.mode)
-    view = build_view(picked.schema, KEYS, caption)  # the placeholders exist before the request
+    st.session_state.pop(KEYS.pick, None)  # a new run: no field picked in its text yet
+    # the placeholders exist before the request
+    view = build_view(picked.schema, KEYS, caption, source=text)
     runner = start_run(text, picked.name, picked.schema, settings.provider, settings.model,
                        settings.mode, settings.max_tokens, source=SOURCE_EXTRACT, who=who(),
                        schema_version=picked.version, system=picked.system)
@@ -186,7 +189,8 @@ def _caption(schema_name: str, provider: str, model: str, mode: str) -> str:
 
 
 def build_view(schema: Any, keys: RunKeys, caption: str, **options: Any) -> LiveView:
-    """A lane's caption (what runs where) and its empty live area (`options`: LiveView's)."""
+    """A lane's caption (what runs where) and its empty live area (`options`: LiveView's:
+    `source`, the input text in which the values are highlighted; `tabs`)."""
     st.caption(caption)
     view = LiveView(schema, keys, **options)
     view.build()
@@ -199,10 +203,12 @@ def render_run(runner: Runner, keys: RunKeys, view: LiveView | None = None) -> N
         spec = _spec(runner)
         view = build_view(spec.schema, keys,
                           _caption(_versioned(spec.schema_name, spec.schema_version),
-                                   spec.provider, spec.model, spec.mode))
+                                   spec.provider, spec.model, spec.mode),
+                          source=spec.text)
     if not runner.ended:
         stream_lanes({keys.lane: view}, RunnerGroup({keys.lane: runner}))
     view.apply(runner.snapshot_all(), runner, final=True)
+    view.draw_picker()
     render_outcome(runner, keys)
 
 
@@ -230,9 +236,26 @@ def render_outcome(runner: Runner, keys: RunKeys) -> None:
                      width="stretch")
     name = _spec(runner).schema_name
     if runner.status is RunStatus.DONE and runner.result is not None:
-        _result_block(json_text(jsonable(runner.result)), f"{name}.json", "Result", keys)
+        data = jsonable(runner.result)
+        render_grounding_summary(runner, data)
+        _result_block(json_text(data), f"{name}.json", "Result", keys)
     else:
-        _result_block(runner.json_text(), f"{name}-partial.json", "What arrived (partial)", keys)
+        text = runner.json_text()
+        render_grounding_summary(runner, json.loads(text))
+        _result_block(text, f"{name}-partial.json", "What arrived (partial)", keys)
+
+
+def render_grounding_summary(runner: Runner, values: Any) -> None:
+    """The run's one line on where its values stand in the text: a warning naming the values
+    found nowhere (the likely inventions), else a caption."""
+    grounding = runner.grounding
+    line = grounding_summary(grounding, values)
+    if not line:
+        return
+    if any(not g.found for g in grounding.values()):
+        st.warning(escape_md(line))
+    else:
+        st.caption(escape_md(line))
 
 
 def _result_block(text: str, filename: str, title: str, keys: RunKeys) -> None:

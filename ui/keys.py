@@ -9,6 +9,7 @@ model. Keys (and so the CSS classes Streamlit derives from them, `st-key-<key>`)
 | the session slot holding the lane's Runner | `fs_<lane>_run` |
 | "start this lane's run on the next draw" (the Home page's sample button) | `fs_<lane>_autostart` |
 | the Download JSON button | `fs_<lane>_download` |
+| the field picker of the highlighted input text (after the run) | `fs_<lane>_pick` |
 | a lane's picker (Compare): schema, version, provider, model, mode | `fs_<lane>_<picker>` |
 | a field's box / a nested model's card | `fsbox_<lane>-<field>` / `fsgroup_<lane>-<field>` |
 | a field's header, redrawn on each state | `fs_<lane>-<field>__<state>__<n>` |
@@ -53,6 +54,10 @@ class RunKeys:
     @property
     def download(self) -> str:
         return f"fs_{self.lane}_download"
+
+    @property
+    def pick(self) -> str:
+        return f"fs_{self.lane}_pick"
 
     def picker(self, what: str) -> str:
         """A lane's own picker (`schema`, `version`, `provider`, `model`, `mode`); the Extract

@@ -5,6 +5,12 @@ Every key is the lane's (`ui.keys.RunKeys`), so several live areas fit on one pa
 header is a keyed container whose CSS class says which lane and field it is and its state
 (`st-key-fs_<lane>-<field>__<state>__<n>`), so browser tests can watch fields turn done.
 `stream_lanes` drives one or more live areas from one polling loop.
+
+Grounding: a done value's box says where it stands in the input text (a badge in its header:
+"in text", "normalised", "fuzzy 87", "not in the text"), and a value found nowhere gets a warning
+line. Given the input text (`LiveView(..., source=text)`), the view also shows that text with
+each value highlighted as its field completes (`ui.grounding_view`), redrawn at most
+`TEXT_HZ` times a second, and after the run a field picker that marks one field's spans.
 """
 
 from __future__ import annotations
@@ -16,11 +22,21 @@ from typing import Any
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
-from engine.runs.display import display_value, format_seconds, state_label, table_rows
+from engine.grounding import EXACT, FUZZY, NORMALISED, NOT_FOUND, Grounding
+from engine.runs.display import (
+    CHECK_IT,
+    display_value,
+    format_seconds,
+    grounding_label,
+    span_context,
+    state_label,
+    table_rows,
+)
 from engine.runs.group import RunnerGroup
 from engine.runs.runner import WAIT_SLOT, Cell, LeafData, Runner, Update
 from engine.schemas.fields import GROUP, ITEMS, TABLE, FieldNode, field_tree, leaves
 from engine.stream.changes import INVALID, PENDING
+from ui.grounding_view import highlight_html, legend_html
 from ui.keys import RunKeys
 from ui.page import escape_md
 
@@ -30,6 +46,14 @@ LIVE_TAIL = 6_000
 SIDE_TABS_HZ = 2.0
 METRICS_HZ = 4.0
 TIMELINE_HZ = 1.0
+#: The highlighted input text is redrawn at most this often (never once per chunk).
+TEXT_HZ = 3.0
+#: A grounding's badge colour (Streamlit's `:<colour>-badge[...]` markdown).
+BADGE_COLOURS = {EXACT: "green", NORMALISED: "blue", FUZZY: "orange", NOT_FOUND: "red"}
+#: The warning line of a value found nowhere in the text.
+WARNING = f"{CHECK_IT.capitalize()}."
+#: Spans listed in words under the field picker at most.
+PICKED_SPANS = 5
 METRIC_LABELS = ("Time to first token", "Time to first done field", "Elapsed", "Tokens / s")
 
 
@@ -40,10 +64,12 @@ class Slots:
     header: DeltaGenerator
     body: DeltaGenerator
     error: DeltaGenerator
+    warn: DeltaGenerator
     items: DeltaGenerator | None = None
     item_slots: list[DeltaGenerator] = field(default_factory=list)
-    item_seen: list[tuple[str, Any]] = field(default_factory=list)
+    item_seen: list[tuple[str, Any, Grounding | None]] = field(default_factory=list)
     header_seen: tuple[str, str] | None = None
+    warn_seen: str = ""
 
 
 class LiveForm:
@@ -75,7 +101,8 @@ class LiveForm:
                     self._build(child)
             return
         with st.container(border=True, key=self.keys.box(node.path)):
-            slots = Slots(header=st.empty(), body=st.empty(), error=st.empty())
+            slots = Slots(header=st.empty(), body=st.empty(), error=st.empty(),
+                          warn=st.empty())
             if node.kind == ITEMS:
                 slots.items = st.container()
         self.slots[node.path] = slots
@@ -118,43 +145,65 @@ class LiveForm:
         if cell.state == INVALID and cell.error:
             slots.error.error(escape_md(cell.error))
 
+    def _draw_warning(self, slots: Slots, text: str) -> None:
+        """The not-in-the-text line ("" clears it), redrawn only when it changes."""
+        if slots.warn_seen == text:
+            return
+        slots.warn_seen = text
+        if text:
+            slots.warn.warning(escape_md(text))
+        else:
+            slots.warn.empty()
+
     def _draw_scalar(self, node: FieldNode, cell: Cell) -> None:
         slots = self.slots[node.path]
-        self._draw_header(node, slots, cell.state, "")
+        self._draw_header(node, slots, cell.state, badge(cell.grounding))
         shown = display_value(cell.value)
         if shown:
             slots.body.text(shown)
         self._draw_error(slots, cell)
+        missing = cell.grounding is not None and not cell.grounding.found
+        self._draw_warning(slots, WARNING if missing else "")
 
     def _draw_items(self, node: FieldNode, data: LeafData) -> None:
         slots = self.slots[node.path]
         count = f" · {len(data.items)} item{'s' if len(data.items) != 1 else ''}"
-        self._draw_header(node, slots, data.cell.state, count)
+        missing = [i for i, item in enumerate(data.items) if _missing(item)]
+        self._draw_header(node, slots, data.cell.state, count + missing_badge(len(missing)))
         self._draw_error(slots, data.cell)
         assert slots.items is not None
         while len(slots.item_slots) < len(data.items):
             slots.item_slots.append(slots.items.empty())
-            slots.item_seen.append(("", None))
+            slots.item_seen.append(("", None, None))
         for i, item in enumerate(data.items):
-            seen = (item.state, item.value)
+            seen = (item.state, item.value, item.grounding)
             if slots.item_seen[i] != seen:
                 slots.item_seen[i] = seen
                 self._draw_item(slots.item_slots[i], item)
 
     def _draw_item(self, slot: DeltaGenerator, item: Cell) -> None:
         mark = state_label(item.state).split(" ")[0]
+        line = f"{mark} {display_value(item.value)}"
+        if item.grounding is not None:
+            line += f" · {grounding_label(item.grounding)}"
         if item.state == INVALID and item.error:
             with slot.container():
-                st.text(f"{mark} {display_value(item.value)}")
+                st.text(line)
                 st.error(escape_md(item.error))
+        elif _missing(item):
+            with slot.container():
+                st.text(line)
+                st.warning(escape_md(WARNING))
         else:
-            slot.text(f"{mark} {display_value(item.value)}")
+            slot.text(line)
 
     def _draw_table(self, node: FieldNode, data: LeafData) -> None:
         slots = self.slots[node.path]
         rows = table_rows(data, node.columns)
         count = f" · {len(rows)} row{'s' if len(rows) != 1 else ''}"
-        self._draw_header(node, slots, data.cell.state, count)
+        missing = [f"row {i + 1} {col} ({display_value(c.value)})"
+                   for i, row in enumerate(data.cells) for col, c in row.items() if _missing(c)]
+        self._draw_header(node, slots, data.cell.state, count + missing_badge(len(missing)))
         if rows:
             slots.body.dataframe(rows, hide_index=True, width="stretch")
         bad = [f"Row {i + 1}: {c.error}" for i, c in enumerate(data.items) if c.state == INVALID]
@@ -162,6 +211,26 @@ class LiveForm:
             bad.insert(0, data.cell.error)
         if bad:
             slots.error.error(escape_md("  \n".join(bad)))
+        check = "check it" if len(missing) == 1 else "check them"
+        self._draw_warning(slots, f"Not in the text — {check}: {', '.join(missing)}"
+                           if missing else "")
+
+
+def _missing(cell: Cell) -> bool:
+    return cell.grounding is not None and not cell.grounding.found
+
+
+def badge(grounding: Grounding | None) -> str:
+    """A field header's grounding badge (markdown of our own words), "" when not grounded."""
+    if grounding is None:
+        return ""
+    colour = BADGE_COLOURS.get(grounding.status, "gray")
+    return f" · :{colour}-badge[{grounding_label(grounding)}]"
+
+
+def missing_badge(count: int) -> str:
+    """A list's or table's header badge: how many of its values are not in the text."""
+    return f" · :red-badge[{count} not in the text]" if count else ""
 
 
 #: Shown until the first token: a local model may be reading the text, or busy with another
@@ -176,12 +245,19 @@ WAITING_FOR_SLOT = ("Waiting for a free slot on the local model… it is busy wi
 
 class LiveView:
     """The whole live area of one lane: progress, metrics, the form, and the JSON / raw /
-    timeline tabs."""
+    timeline tabs; with the run's input text (`source`) first an "Input text" tab, its values
+    highlighted as they are grounded."""
 
-    def __init__(self, schema: Any, keys: RunKeys, *, tabs: bool = True) -> None:
+    def __init__(self, schema: Any, keys: RunKeys, *, source: str | None = None,
+                 tabs: bool = True) -> None:
         self.keys = keys
         self.tabs = tabs  # the JSON / raw / timeline tabs (a narrow Compare lane has none)
         self.form = LiveForm(schema, keys)
+        self.source = source if tabs else None  # its tab sits beside the JSON / raw tabs
+        self.grounding: dict[str, Grounding] = {}
+        self.selected: str | None = None
+        self._marks_pending = False
+        self._text_at = 0.0
         self._side_at = 0.0
         self._timeline_at = 0.0
         self._metrics_at = 0.0
@@ -202,11 +278,53 @@ class LiveView:
             st.subheader("Live form")
             self.form.build()
         with right:
-            json_tab, raw_tab, time_tab = st.tabs(["Live JSON", "Raw stream", "Timeline"])
+            names = ["Live JSON", "Raw stream", "Timeline"]
+            if self.source is not None:
+                names.insert(0, "Input text")
+            *text_tab, json_tab, raw_tab, time_tab = st.tabs(names)
+            if text_tab:
+                self._build_text(text_tab[0])
             self.json_slot = json_tab.empty()
             self.raw_slot = raw_tab.empty()
             self.timeline_slot = time_tab.empty()
         self._draw_idle()
+
+    def _build_text(self, tab: DeltaGenerator) -> None:
+        with tab:
+            st.html(legend_html())
+            self.pick_slot = st.empty()
+            self.text_slot = st.empty()
+        self._draw_text()
+
+    def _draw_text(self) -> None:
+        if self.source is None:
+            return
+        self.text_slot.html(highlight_html(self.source, self.grounding, self.selected))
+        self._text_at = time.perf_counter()
+        self._marks_pending = False
+
+    def draw_picker(self) -> None:
+        """After the run: a field picker whose field's spans are marked distinctly, and said in
+        words below it. Only drawn once the run has ended: a click reruns the page, and a rerun
+        during a run would stop it."""
+        if self.source is None or not self.grounding:
+            return
+        found = self.grounding
+        with self.pick_slot.container():
+            path = st.selectbox("Show a field in the text", list(found), index=None,
+                                key=self.keys.pick, placeholder="Pick a field…",
+                                format_func=lambda p: f"{p} · {grounding_label(found[p])}")
+            if path is not None:
+                spans = found[path].spans
+                for span in spans[:PICKED_SPANS]:
+                    st.text(span_context(self.source, span))
+                if len(spans) > PICKED_SPANS:
+                    st.caption(f"… and {len(spans) - PICKED_SPANS} more places.")
+                if not found[path].found:
+                    st.warning(escape_md(WARNING))
+        if path != self.selected:
+            self.selected = path
+            self._draw_text()
 
     def _draw_idle(self) -> None:
         """The empty state, drawn before any request (also loads the widgets' code in the
@@ -225,6 +343,9 @@ class LiveView:
         """Draw one coalesced update (and everything still pending when `final`)."""
         self.form.draw(update.leaves, force=final)
         self._draw_progress(update, final)
+        if update.grounded:
+            self.grounding.update(update.grounded)
+            self._marks_pending = True
         self._json_pending |= update.json_text is not None
         self._text_pending |= update.text_changed
         now = time.perf_counter()
@@ -236,6 +357,8 @@ class LiveView:
         if final or now - self._side_at >= 1.0 / SIDE_TABS_HZ:
             self._draw_side(runner, final)
             self._side_at = now
+        if self._marks_pending and (final or now - self._text_at >= 1.0 / TEXT_HZ):
+            self._draw_text()
         if final or (TIMELINE_HZ and now - self._timeline_at >= 1.0 / TIMELINE_HZ):
             self._draw_timeline(runner)
             self._timeline_at = now

@@ -8,7 +8,7 @@ import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from engine.grounding import NOT_FOUND, Grounding, Span
+from engine.grounding import EXACT, FUZZY, NORMALISED, NOT_FOUND, Grounding, Span
 from engine.stream import paths
 from engine.stream.changes import DONE, INVALID, PENDING, STREAMING
 
@@ -25,6 +25,22 @@ STATE_LABELS = {  # symbols every system font has (no emoji font needed)
 
 def state_label(state: str) -> str:
     return STATE_LABELS.get(state, state)
+
+
+#: How a value's grounding is named on its field (the page's badges, its highlights' tips).
+GROUNDING_LABELS = {EXACT: "in text", NORMALISED: "normalised", FUZZY: "fuzzy",
+                    NOT_FOUND: "not in the text"}
+#: Said on the field of a value found nowhere in the text (the likely invention).
+CHECK_IT = "not in the text — check it"
+
+
+def grounding_label(grounding: Grounding) -> str:
+    """A value's grounding in a word or two: "in text", "normalised", "fuzzy 87",
+    "not in the text"."""
+    label = GROUNDING_LABELS.get(grounding.status, grounding.status)
+    if grounding.status == FUZZY and grounding.score is not None:
+        return f"{label} {grounding.score:.0f}"
+    return label
 
 
 def display_value(value: Any) -> str:

@@ -285,3 +285,18 @@ def test_any_substring_is_found_exact(text: str, data: st.DataObject) -> None:
     assert any(s.start <= start and end <= s.end for s in g.spans)
     assert [s.start for s in g.spans] == [m for m in range(len(text))
                                           if text.startswith(value, m)]
+
+
+def test_a_value_joined_from_nearby_parts_of_the_text_is_normalised() -> None:
+    text = "The venue is Grand Tech Arena located at 4521 Innovation Drive, Berlin. Paris later."
+    index = TextIndex(text)
+    joined = index.ground("Grand Tech Arena, 4521 Innovation Drive")
+    assert joined is not None and joined.status == NORMALISED
+    assert [text[s.start:s.end] for s in joined.spans] == ["Grand Tech Arena",
+                                                           "4521 Innovation Drive"]
+    far = index.ground("Grand Tech Arena; Paris")  # both there, but far apart
+    assert far is not None and far.status == NOT_FOUND
+    invented = index.ground("Grand Tech Arena, 99 Main Street")
+    assert invented is not None and invented.status == NOT_FOUND
+    out_of_order = index.ground("4521 Innovation Drive, Grand Tech Arena")
+    assert out_of_order is not None and out_of_order.status == NOT_FOUND

@@ -2,7 +2,8 @@
 
 A look-up tries, best first, and stops at the first that finds anything:
 exact (the value as written, `ExactIndex`), normalised (the same canonical tokens,
-`TokenIndex`; what counts as the same is decided in `normalise`), fuzzy (similar enough, for
+`TokenIndex`; what counts as the same is decided in `normalise`; or a value joined from
+nearby parts of the text, each part found exact or normalised), fuzzy (similar enough, for
 text values only, `fuzzy`), else not found. Spans are Python string indexes into the original
 text (code points, so an emoji or other astral character counts 1), always covering the whole
 matched stretch; at most `limit` of them (50 by default), in text order, for the status found.
@@ -10,6 +11,7 @@ matched stretch; at most `limit` of them (50 by default), in text order, for the
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -29,6 +31,10 @@ from engine.grounding.sequence import TokenIndex
 
 #: Spans kept per value (the first ones in text order).
 LIMIT = 50
+#: A joined value's parts (split at commas and semicolons) may stand this many characters
+#: apart ("located at" between a venue and its street).
+PART_GAP = 24
+_PARTS = re.compile(r"[,;]")
 
 
 class TextIndex:
@@ -58,6 +64,9 @@ class TextIndex:
             spans = _union(s for form in group for s in self._tokens.find(form, self.limit))
             if spans:
                 return Grounding(NORMALISED, tuple(spans[: self.limit]))
+        spans = self._parts_spans(value) if isinstance(value, str) else []
+        if spans:
+            return Grounding(NORMALISED, tuple(spans))
         if fuzzy_allowed(value, groups):
             found = fuzzy_find(self._tokens, groups[0][0], self.threshold, self.limit)
             if found is not None:
@@ -71,6 +80,32 @@ class TextIndex:
         # A number may stand inside a longer one (5 in 15): look further, keep those alone.
         spans = self._exact.find(needle, self.limit * 4)
         return [s for s in spans if stands_alone(self.text, s.start, s.end)][: self.limit]
+
+    def _parts_spans(self, value: str) -> list[Span]:
+        """A value the model joined from nearby pieces of the text ("Grand Tech Arena, 4521
+        Innovation Drive" for "Grand Tech Arena located at 4521 Innovation Drive"): each part
+        between commas or semicolons (three words or more in all) found, in order, each within
+        `PART_GAP` characters of
+        the one before; the first such run of spans, else none."""
+        parts = [p.strip() for p in _PARTS.split(value)]
+        if len(parts) < 2 or any(len(p) < 2 for p in parts) or len(value.split()) < 3:
+            return []  # two single words ("Liu, Jason") are a name turned round, not parts
+        found = []
+        for part in parts:
+            grounding = self.ground(part)
+            if grounding is None or grounding.status not in (EXACT, NORMALISED):
+                return []
+            found.append(grounding.spans)
+        for first in found[0]:
+            run = [first]
+            for spans in found[1:]:
+                after = [s for s in spans if 0 <= s.start - run[-1].end <= PART_GAP]
+                if not after:
+                    break
+                run.append(after[0])
+            else:
+                return run
+        return []
 
     def ground_many(self, values: Iterable[Any]) -> list[Grounding | None]:
         """`ground` for each value, in order."""

@@ -70,30 +70,3 @@ schemas = Table(
     Column("definition", SafeJSON(), nullable=False),
     Column("fingerprint", SafeText(), nullable=False),
 )
-
-# Comparisons (engine/history/comparison.py): one row per Run all on the Compare page; the
-# lanes' runs are rows of `runs` with this `id` as their `compare_id`.
-comparisons = Table(
-    "comparisons",
-    metadata,
-    Column("seq", SEQ_TYPE, primary_key=True, autoincrement=True),
-    Column("id", SafeText(), nullable=False, unique=True),
-    Column("created_at", UTCDateTime(), nullable=False),
-    Column("created_by", SafeText()),
-    Column("preset", SafeText()),
-    Column("lanes", SafeJSON(), nullable=False),
-    Column("reference", SafeJSON()),
-    Column("reference_run_id", SafeText()),
-)
-
-# Named lane sets for the Compare page, one row per saved version of a name.
-compare_presets = Table(
-    "compare_presets",
-    metadata,
-    Column("seq", SEQ_TYPE, primary_key=True, autoincrement=True),
-    Column("name", SafeText(), nullable=False),
-    Column("version", Integer(), nullable=False),
-    Column("created_by", SafeText()),
-    Column("created_at", UTCDateTime(), nullable=False),
-    Column("lanes", SafeJSON(), nullable=False),
-)

@@ -96,7 +96,7 @@ def test_a_database_made_by_the_first_migration_is_upgraded_with_its_runs(db_url
 
     with Store(db_url) as upgraded:
         rows, total = list_runs(upgraded)
-        assert store_db.current_revision(upgraded.engine) == "0003"
+        assert store_db.current_revision(upgraded.engine) == "0004"
         assert (total, rows[0].id, rows[0].source) == (1, "old-run", "cli")
         # The search index came with the upgrade and covers the run made before it.
         assert list_runs(upgraded, RunFilters(search="zeppelin"))[1] == 1
@@ -109,7 +109,7 @@ def test_migrating_twice_is_a_no_op(db_url: str) -> None:
         first.add(sample_run(id="kept"))
     with Store(db_url) as second:
         assert get_run(second, "kept") is not None
-        assert store_db.current_revision(second.engine) == "0003"
+        assert store_db.current_revision(second.engine) == "0004"
 
 
 # -- a row at start, updated at the end -------------------------------------------------

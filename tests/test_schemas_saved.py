@@ -33,7 +33,7 @@ def test_the_schemas_table_comes_with_the_upgrade_from_the_previous_head(db_url:
     assert "schemas" not in inspect(engine).get_table_names()
     engine.dispose()
     with Store(db_url) as upgraded:
-        assert store_db.current_revision(upgraded.engine) == "0003"
+        assert store_db.current_revision(upgraded.engine) == "0004"
         assert "schemas" in inspect(upgraded.engine).get_table_names()
         assert save_schema(upgraded, invoice()).version == 1
     engine = store_db.connect(db_url)

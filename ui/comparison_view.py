@@ -127,7 +127,7 @@ def lane_rows(c: Comparison) -> pd.DataFrame:
         records.append({
             "lane": lane.label, "schema": lane.schema_name + version,
             "provider": lane.provider, "model": lane.model, "mode": lane.mode,
-            "status": (run.shown_status or run.status) if run else "not recorded",
+            "status": (run.shown_status or run.status) if run else comparisons.NOT_RUN,
             "run": f"?run={run.id}" if run else None,
         })  # fmt: skip
     return pd.DataFrame(records, columns=["lane", "schema", "provider", "model", "mode",

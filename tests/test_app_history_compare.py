@@ -62,7 +62,7 @@ def lane_run(srv: ReplayServer, compare_id: str, lane: str, answer: dict[str, An
     return runner
 
 
-def record_comparison(srv: ReplayServer, store: Store) -> str:
+def record_comparison(srv: ReplayServer, store: Store, reference: Any = None) -> str:
     """Two lanes (MeetingInfo, the saved flat variant) run one after the other, recorded."""
     flat = save_schema(store, FLAT)
     compare_id = new_compare_id()
@@ -74,7 +74,7 @@ def record_comparison(srv: ReplayServer, store: Store) -> str:
                  "json_schema"),
         LaneSpec("b", "Flat schema", flat.name, str(flat.version), "Custom server",
                  "replay-model", "json_schema"),
-    ], who="Ann")  # fmt: skip
+    ], who="Ann", reference=reference)  # fmt: skip
     return compare_id
 
 
@@ -137,6 +137,17 @@ def test_a_comparison_reopened_shows_its_lanes_and_verdict(srv: ReplayServer,
               for c in at.get(kind)]
     done_chart = next(json.loads(spec) for spec in charts if "fields done" in spec)
     assert done_chart["mark"]["interpolate"] == "step-after"  # fields done over time
+
+
+def test_a_reference_marks_each_lane_right_or_wrong(srv: ReplayServer, store: Store) -> None:
+    compare_id = record_comparison(srv, store, reference={"date": "March 16th, 2024"})
+    at = opened(compare_id)
+    assert "reference: expected answer" in page_texts(at)
+    date = verdict(at)["date"]
+    assert (date["Full schema"], date["Flat schema"], date["reference"]) == (
+        "✗ March 15th, 2024", "✓ March 16th, 2024", "March 16th, 2024")
+    scores = frame(at, "field errors").set_index("lane")
+    assert (scores.loc["Flat schema", "correct"], scores.loc["Full schema", "wrong"]) == (1, 1)
 
 
 def test_selecting_a_comparison_in_the_list_opens_it(srv: ReplayServer, store: Store) -> None:

@@ -16,9 +16,11 @@ from engine.history.compare import AGREE, DIFFER
 from engine.history.comparison import (
     LaneSpec,
     comparison_verdict,
+    done_over_time,
     get_comparison,
     new_compare_id,
     save_comparison,
+    summary_from_end,
 )
 from engine.history.recorder import Recorder
 from engine.runs.group import RunnerGroup
@@ -93,6 +95,12 @@ def test_two_lanes_at_different_paces_interleave_and_reopen_in_their_lanes(
     # Observed in the one polling loop: the slow lane had a done field before the fast one
     # ended, and the fast one ended while the slow one still streamed.
     assert first_done(calls, "slow") < ended_at(calls, "fast") < ended_at(calls, "slow")
+    end = group.runners["slow"].report()
+    live = summary_from_end("slow", "Slow", end)
+    assert (live.status, live.run_id, live.field_errors) == ("done", end.run_id, 0)
+    assert live.tokens and live.first_done_ms is not None and live.total_ms is not None
+    chart = done_over_time(Report, end.chunks)
+    assert [n for _, n in chart] == [0, 1, 2, 3]  # title, summary, conclusion, in turn
 
     save_comparison(store, compare_id, specs("fast", "slow"))
     reopened = get_comparison(store, compare_id)

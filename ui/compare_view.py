@@ -284,7 +284,7 @@ def _start_all(text: str, choices: list[LaneChoice], reference: Reference,
     saved = _save_comparison(compare_id, specs, reference)
     pending = {c.lane: functools.partial(
         start_run, text, c.schema.name, c.schema.schema, c.provider, c.model, c.mode,
-        MAX_TOKENS, source=compare_source(compare_id), who=who(),
+        MAX_TOKENS, source=compare_source(compare_id, c.lane), who=who(),
         schema_version=c.schema.version, system=c.schema.system)
         for c in choices if c.schema is not None}  # checked by _cannot_start
     for lane in pending:

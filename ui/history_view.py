@@ -1,7 +1,7 @@
 """The History page: every recorded run, newest first, filtered and paged by the database; one
 selected run in detail (input, result, errors, metrics, timeline, Replay, Open in Extract,
-Delete, where each value stands in the input), two selected runs side by side; exports, import,
-charts. Logic lives in
+Delete, where each value stands in the input), two selected runs side by side; the Compare
+page's comparisons (ui/comparison_view); exports, import, charts. Logic lives in
 engine/history; this module only draws. Model output and user text are shown as text."""
 
 from __future__ import annotations
@@ -20,9 +20,13 @@ from engine.history.queries import RunFilters, RunSummary
 from engine.runs.display import grounding_summary, json_text, span_context, value_at
 from engine.runs.group import RunnerGroup
 from engine.store import INTERRUPTED, STATUSES, Store, StoredRun, load_settings, open_store
+from ui.comparison_view import PARAM as COMPARE_PARAM
+from ui.comparison_view import render_comparison as render_saved_comparison
+from ui.comparison_view import render_comparisons
 from ui.keys import RunKeys
 from ui.live_form import LiveView, stream_lanes
 from ui.page import escape_md
+from ui.verdict_view import cell_text
 
 PAGE_SIZE = 50
 TABLE = "fs_hist_table"
@@ -51,6 +55,9 @@ def render_history_page() -> None:
                "compare them field by field.")
     store = history_store()
     _render_location(store)
+    opened = render_comparisons(store)
+    if opened:
+        render_saved_comparison(store, opened)
     filters = render_filters(store)
     selected = render_list(store, filters)
     if len(selected) == 1:
@@ -83,15 +90,18 @@ def render_filters(store: Store) -> RunFilters:
     provider = cols[1].selectbox("Provider", [ALL, *facets.providers], key="fs_hist_provider")
     model = cols[2].selectbox("Model", [ALL, *facets.models], key="fs_hist_model")
     status = cols[3].multiselect("Status", [*STATUSES, INTERRUPTED], key="fs_hist_status")
-    cols = st.columns([2, 2, 5])
+    cols = st.columns([2, 2, 2, 3])
     start = cols[0].date_input("From", value=None, key="fs_hist_from")
     end = cols[1].date_input("To", value=None, key="fs_hist_to")
-    term = cols[2].text_input("Search in input and output", key="fs_hist_search")
+    compare_id = cols[2].text_input("Comparison", key="fs_hist_compare_id",
+                                    help="Only the lanes of this comparison (its id)")
+    term = cols[3].text_input("Search in input and output", key="fs_hist_search")
     return RunFilters(
         schema=_chosen(schema), provider=_chosen(provider), model=_chosen(model),
         status=status or None, started_from=_day_start(start),
         started_to=_day_start(end + timedelta(days=1)) if end else None,
         search=term.strip() or None, not_found=render_not_found_filter(),
+        compare_id=compare_id.strip() or None,
     )  # fmt: skip
 
 
@@ -159,6 +169,7 @@ def table_rows(rows: list[RunSummary]) -> pd.DataFrame:
             "started": r.started_at.astimezone(UTC).replace(tzinfo=None),
             "status": r.status, "schema": r.schema_name, "provider": r.provider,
             "model": r.model, "mode": r.mode, "by": r.ran_by, "source": r.source,
+            "comparison": f"?{COMPARE_PARAM}={r.compare_id}" if r.compare_id else None,
             "first field": _seconds(r.first_field_ms), "total": _seconds(r.total_ms),
             "not in text": r.not_found,
             "input": (r.input_preview or "").replace("\n", " ")[:80],
@@ -185,6 +196,8 @@ def _columns() -> dict[str, Any]:
                                        help="Time to the first done field"),
         "total": cc.NumberColumn("total", format="%.2f s", help="Whole run"),
         "link": cc.LinkColumn("link", display_text="open", help="A link to this run"),
+        "comparison": cc.LinkColumn("comparison", display_text=rf"\?{COMPARE_PARAM}=(.*)",
+                                    help="The Compare page comparison this run is a lane of"),
     }
 
 
@@ -384,16 +397,11 @@ def render_comparison(store: Store, run_ids: list[str]) -> None:
     counts = compare.summary(diffs)
     st.caption(" · ".join(f"{n} {verdict}" for verdict, n in counts.items() if n))
     frame = pd.DataFrame([
-        {"field": d.path, "A": _cell(d.a), "B": _cell(d.b), "": d.verdict} for d in diffs
+        {"field": d.path, "A": cell_text(d.a), "B": cell_text(d.b), "": d.verdict}
+        for d in diffs
     ], columns=["field", "A", "B", ""])  # fmt: skip
     st.dataframe(frame.style.apply(_diff_style, axis=1), hide_index=True, width="stretch",
                  key="fs_hist_compare")
-
-
-def _cell(value: Any) -> str:
-    if value is None:
-        return ""
-    return value if isinstance(value, str) else json_text(value)
 
 
 def _diff_style(row: pd.Series) -> list[str]:

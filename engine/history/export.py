@@ -39,9 +39,14 @@ def export_jsonl(
     """Write the filtered runs (newest first) as JSON Lines; returns how many."""
     count = 0
     for run in iter_runs(store, filters, limit=limit, stale_after=stale_after):
-        out.write(json.dumps(run.to_dict(), ensure_ascii=True) + "\n")
+        out.write(jsonl_line(run))
         count += 1
     return count
+
+
+def jsonl_line(run: StoredRun) -> str:
+    """One run as a JSON Lines line (what `import_jsonl` reads back)."""
+    return json.dumps(run.to_dict(), ensure_ascii=True) + "\n"
 
 
 def export_csv(

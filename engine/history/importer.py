@@ -3,6 +3,8 @@
 Every line is checked and written inside one transaction: a malformed line stops the import
 with its line number and nothing of it stays in the database. Runs whose id is already
 there (or earlier in the same file) are skipped, so importing the same file twice is harmless.
+A comparison's export (`engine.history.comparison.export_comparison`) imports too: its first
+line, `{"comparison": ...}`, is the verdict as it was and is passed over; its runs are imported.
 """
 
 from __future__ import annotations
@@ -42,6 +44,8 @@ def import_jsonl(store: Store, lines: Iterable[str]) -> ImportResult:
             if not line.strip():
                 continue
             run = parse_line(number, line)
+            if run is None:
+                continue
             if run.id in seen:
                 skipped += 1
                 continue
@@ -65,11 +69,15 @@ def import_bytes(store: Store, data: bytes) -> ImportResult:
     return import_jsonl(store, text.splitlines())
 
 
-def parse_line(number: int, line: str) -> StoredRun:
+def parse_line(number: int, line: str) -> StoredRun | None:
+    """The run on this line; None for a comparison's head line (see the module doc)."""
     try:
         # json, not jiter: an export keeps the raw chunks exactly, lone surrogate escapes
         # (`\ud800`) included, and jiter refuses those.
-        return StoredRun.from_dict(json.loads(line))
+        data = json.loads(line)
+        if isinstance(data, dict) and list(data) == ["comparison"]:
+            return None
+        return StoredRun.from_dict(data)
     except json.JSONDecodeError as exc:
         raise ImportFormatError(number, f"not JSON ({exc.msg} at column {exc.colno})") from None
     except ValueError as exc:

@@ -20,13 +20,10 @@ from typing import Any
 
 from engine.runs import hooks
 from engine.runs.hooks import RunEnd, RunStart
-from engine.runs.spec import SOURCE_CLI, RunSpec
+from engine.runs.spec import SOURCE_CLI, RunSpec, compare_parts
 from engine.store import HistorySettings, Store, StoredRun, fingerprint, load_settings, open_store
 
 log = logging.getLogger(__name__)
-
-_COMPARE_PREFIX = "compare:"
-
 
 @lru_cache(maxsize=64)
 def _schema_json(schema: Any) -> tuple[dict[str, Any], str]:
@@ -46,10 +43,18 @@ def schema_json(spec: RunSpec) -> tuple[dict[str, Any], str]:
 
 
 def source_of(spec: RunSpec) -> tuple[str, str | None]:
-    """The store's (source, compare_id) for a spec's source (`extract`, `cli`, `compare:<id>`)."""
-    if spec.source.startswith(_COMPARE_PREFIX):
-        return "compare", spec.source[len(_COMPARE_PREFIX):] or None
+    """The store's (source, compare_id) for a spec's source (`extract`, `cli`,
+    `compare:<id>:<lane>`)."""
+    parts = compare_parts(spec.source)
+    if parts is not None:
+        return "compare", parts[0]
     return ("cli" if spec.source == SOURCE_CLI else "page"), None
+
+
+def lane_of(spec: RunSpec) -> str | None:
+    """The comparison lane a run was (`compare:<id>:<lane>`), None for other runs."""
+    parts = compare_parts(spec.source)
+    return None if parts is None else parts[1]
 
 
 def stored_run(start: RunStart, spec: RunSpec, who: str | None = None) -> StoredRun:
@@ -60,6 +65,7 @@ def stored_run(start: RunStart, spec: RunSpec, who: str | None = None) -> Stored
         id=start.run_id, schema_name=spec.schema_name, provider=spec.provider, model=spec.model,
         json_schema=json_schema, schema_fingerprint=print_, base_url_host=spec.base_url,
         mode=spec.mode, input_text=spec.text, source=source, compare_id=compare_id,
+        compare_lane=lane_of(spec),
         ran_by=spec.who or who, started_at=_when(start.started_at),
         schema_version=spec.schema_version,
     )  # fmt: skip

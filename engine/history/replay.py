@@ -25,22 +25,32 @@ SPEEDS = (1.0, 4.0)
 
 def library_name(run: StoredRun) -> str | None:
     """The library's name of the schema the run used (case-insensitive match), or None."""
-    wanted = run.schema_name.casefold()
+    return _library_name(run.schema_name)
+
+
+def _library_name(schema_name: str) -> str | None:
+    wanted = schema_name.casefold()
     return next((name for name in SCHEMAS if name.casefold() == wanted), None)
 
 
 def schema_for(run: StoredRun, store: Store | None = None) -> Any | None:
     """The schema the run used: the library's, else (with `store`) the saved version it names;
     None when neither has it."""
-    name = library_name(run)
+    return schema_named(run.schema_name, run.schema_version, store)
+
+
+def schema_named(schema_name: str, version: str | None, store: Store | None = None) -> Any | None:
+    """A schema by name: the library's, else (with `store`) that saved version; None when
+    neither has it (a Compare lane's schema is found the same way as a run's)."""
+    name = _library_name(schema_name)
     if name is not None:
         return SCHEMAS[name]
-    if store is None or not run.schema_version or not run.schema_version.isdigit():
+    if store is None or not version or not version.isdigit():
         return None
     from engine.schemas.definition import build_model
     from engine.schemas.saved import get_schema
 
-    saved = get_schema(store, run.schema_name, int(run.schema_version))
+    saved = get_schema(store, schema_name, int(version))
     return None if saved is None else build_model(saved.definition)
 
 

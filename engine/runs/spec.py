@@ -11,14 +11,29 @@ from typing import Any
 
 from engine.stream.errors import redact
 
-#: Where a run was started (`RunSpec.source`); a Compare page's lanes use `compare_source(id)`.
+#: Where a run was started (`RunSpec.source`); a Compare lane's is `compare_source(id, lane)`.
 SOURCE_EXTRACT = "extract"
 SOURCE_CLI = "cli"
 
 
-def compare_source(compare_id: str) -> str:
-    """The source of one lane of a comparison: `compare:<id>` (the lanes share the id)."""
-    return f"compare:{compare_id}"
+COMPARE_PREFIX = "compare:"
+
+
+def compare_source(compare_id: str, lane: str | None = None) -> str:
+    """The source of one lane of a comparison: `compare:<id>:<lane>` (the lanes share the id;
+    the lane name says which column the run was, so a comparison reopens each run in its
+    lane), or `compare:<id>` without a lane. An id holds no `:`; a lane name may."""
+    if not compare_id or ":" in compare_id:
+        raise ValueError(f"a comparison id is non-empty and holds no ':', got {compare_id!r}")
+    return f"{COMPARE_PREFIX}{compare_id}" + (f":{lane}" if lane else "")
+
+
+def compare_parts(source: str) -> tuple[str | None, str | None] | None:
+    """(compare id, lane) of a comparison lane's source; None for any other source."""
+    if not source.startswith(COMPARE_PREFIX):
+        return None
+    compare_id, _, lane = source[len(COMPARE_PREFIX):].partition(":")
+    return compare_id or None, lane or None
 
 
 @dataclass(frozen=True)
@@ -27,7 +42,7 @@ class RunSpec:
 
     `schema` is the class itself (a pydantic model or `list[Model]`; `json_schema()` gives
     its JSON Schema); `provider` is the provider's name and `base_url` its address (None for
-    the embedded model); `source` is `extract`, `cli` or `compare:<id>`; `who` is the person,
+    the embedded model); `source` is `extract`, `cli` or `compare:<id>:<lane>`; `who` is the person,
     when known (the CLI's OS user; the app has no sign-in, so None there); `schema_version` the
     saved schema's version when the schema is a saved one; `system` the schema's instruction."""
 

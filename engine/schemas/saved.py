@@ -12,10 +12,12 @@ stays the stored one, so the CLI and the page find it either way.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, TypeVar
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Column, Connection, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from engine.schemas.definition import (
@@ -30,6 +32,7 @@ from engine.store.records import utcnow
 from engine.store.tables import schemas
 
 _SAVE_ATTEMPTS = 5  # concurrent saves of one name on Postgres: the loser retries the number
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -50,10 +53,16 @@ def save_schema(store: Store, defn: SchemaDefinition, author: str | None = None)
     problems = validate_definition(defn)
     if problems:
         raise SchemaDefinitionError(problems)
+    return save_versioned(store, lambda conn: _save(conn, defn, author))
+
+
+def save_versioned(store: Store, save: Callable[[Connection], T]) -> T:
+    """Run `save` (which writes the next version of a name) in a transaction, again when a
+    concurrent save took the same version number (the unique (name, version) key)."""
     for attempt in range(_SAVE_ATTEMPTS):
         try:
             with store.transaction() as conn:
-                return _save(conn, defn, author)
+                return save(conn)
         except IntegrityError:
             if attempt == _SAVE_ATTEMPTS - 1:
                 raise
@@ -80,10 +89,14 @@ def _save(conn: Connection, defn: SchemaDefinition, author: str | None) -> Saved
 
 
 def _stored_name(conn: Connection, name: str) -> str | None:
-    """The stored spelling of `name` (compared ignoring case, which SQLite's lower() cannot
-    do beyond ASCII), or None for a new schema."""
+    return stored_name(conn, schemas.c.name, name)
+
+
+def stored_name(conn: Connection, column: Column[Any], name: str) -> str | None:
+    """The stored spelling of `name` in a name column (compared ignoring case, which SQLite's
+    lower() cannot do beyond ASCII), or None for a new name."""
     wanted = name.strip().casefold()
-    names = conn.execute(select(schemas.c.name).distinct()).scalars()
+    names = conn.execute(select(column).distinct()).scalars()
     return next((n for n in names if n.casefold() == wanted), None)
 
 

@@ -81,6 +81,7 @@ class StoredRun:
     total_ms: float | None = None
     source: str = "page"
     compare_id: str | None = None
+    compare_lane: str | None = None  # the comparison's lane this run was (`engine.runs.spec`)
     ran_by: str | None = None
     timeline: list[tuple[float, str]] = field(default_factory=list)
     # Where each value stands in the text, JSON form: path -> Grounding.to_json(). None (and
@@ -142,8 +143,8 @@ class StoredRun:
 
 _OPTIONAL_TYPES: dict[str, type | tuple[type, ...]] = {
     "status": str, "schema_version": str, "schema_fingerprint": str, "base_url_host": str,
-    "mode": str, "input_text": str, "source": str, "compare_id": str, "ran_by": str,
-    "field_errors": dict, "usage": dict, "grounding": dict, "not_found": int,
+    "mode": str, "input_text": str, "source": str, "compare_id": str, "compare_lane": str,
+    "ran_by": str, "field_errors": dict, "usage": dict, "grounding": dict, "not_found": int,
     "ttft_ms": (int, float), "first_field_ms": (int, float), "total_ms": (int, float),
 }
 

@@ -50,6 +50,7 @@ runs = Table(
     Column("total_ms", Float()),
     Column("source", SafeText(), nullable=False),
     Column("compare_id", SafeText()),
+    Column("compare_lane", SafeText()),  # 0004
     Column("ran_by", SafeText()),
     Column("timeline", LargeBinary()),
     Column("grounding", SafeJSON()),  # path -> Grounding.to_json(); NULL before grounding
@@ -69,4 +70,32 @@ schemas = Table(
     Column("updated_at", UTCDateTime(), nullable=False),
     Column("definition", SafeJSON(), nullable=False),
     Column("fingerprint", SafeText(), nullable=False),
+)
+
+# Comparisons made on the Compare page (engine/history/comparison.py): `id` is the public id
+# the lanes' runs carry in runs.compare_id. `lanes` and `reference` are JSON kept as text and
+# parsed by the reader, so one broken row is skipped instead of breaking the list.
+comparisons = Table(
+    "comparisons",
+    metadata,
+    Column("seq", SEQ_TYPE, primary_key=True, autoincrement=True),
+    Column("id", SafeText(), nullable=False, unique=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("created_by", SafeText()),
+    Column("preset", SafeText()),
+    Column("lanes", SafeText(), nullable=False),
+    Column("reference", SafeText()),
+    Column("reference_run_id", SafeText()),
+)
+
+# Named lane sets for the team: one row per saved version of a name (like `schemas`).
+compare_presets = Table(
+    "compare_presets",
+    metadata,
+    Column("seq", SEQ_TYPE, primary_key=True, autoincrement=True),
+    Column("name", SafeText(), nullable=False),
+    Column("version", Integer(), nullable=False),
+    Column("created_by", SafeText()),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("lanes", SafeText(), nullable=False),
 )

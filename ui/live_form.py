@@ -418,9 +418,13 @@ def stream_lanes(views: dict[str, LiveView], group: RunnerGroup) -> None:
     """Poll every lane's runner from one loop (~20 redraws a second in all) and redraw what
     changed in each lane. Any rerun (a click, Stop, a closed tab) interrupts this loop at its
     next draw; the finally then stops every request. The finally makes no st.* call."""
+    turn = 0
     try:
         while not group.ended:
-            for lane, update in group.next_update().items():
+            updates = list(group.next_update().items())
+            # The lane drawn first changes each time, so no lane is always last to the browser.
+            turn = (turn + 1) % max(1, len(updates))
+            for lane, update in updates[turn:] + updates[:turn]:
                 views[lane].apply(update, group.runners[lane])
     finally:
         group.stop()

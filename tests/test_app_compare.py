@@ -14,7 +14,7 @@ from streamlit.testing.v1 import AppTest
 
 from engine.schemas.definition import FieldDef, SchemaDefinition
 from engine.testing.replay_server import ReplayServer, Reply
-from tests.support import MEETING, app_page, chunks, isolate
+from tests.support import MEETING, app_page, chunks, isolate, page_texts
 from tests.ui_support import custom_server_env
 
 COMPARE, EXTRACT = "pages/4_Compare.py", "pages/1_Extract.py"
@@ -159,3 +159,23 @@ def _verdict_rows(at: AppTest) -> dict[str, dict[str, Any]]:
             agree = df.columns[next(i for i, c in enumerate(columns) if "agree" in c)]
             return {str(r[name]): {**r, "agreement": str(r[agree]).lower()} for r in records}
     raise AssertionError("no verdict table on the page")
+
+
+def test_a_preset_saves_the_lane_set_and_names_a_provider_this_machine_lacks(
+        servers: Any) -> None:
+    from engine.providers import remove_provider
+
+    at = compare_page()
+    run(at.selectbox(key="fs_b_provider").select(SECOND))
+    run(at.text_input(key="fs_cmp_preset_name").input("Two servers"))
+    run(at.button(key="fs_cmp_preset_save").click())
+    assert "Saved preset Two servers (version 1)." in page_texts(at)
+    run(at.selectbox(key="fs_b_provider").select(at.selectbox(key="fs_a_provider").value))
+    run(at.button(key="fs_cmp_preset_load").click())
+    assert "Loaded preset Two servers." in page_texts(at)
+    assert at.selectbox(key="fs_b_provider").value == SECOND  # the preset's lane b is back
+    assert remove_provider(SECOND)
+    at = compare_page()
+    run(at.button(key="fs_cmp_preset_load").click())
+    assert "names providers this machine does not have: lane B (Second)" in page_texts(at)
+    assert at.selectbox(key="fs_b_provider").value != SECOND  # pick another: a default is set

@@ -32,5 +32,12 @@ def srv() -> Iterator[ReplayServer]:
 
 
 @pytest.fixture
+def servers() -> Iterator[tuple[ReplayServer, ReplayServer]]:
+    """Two local servers, for lanes that must not share one."""
+    with ReplayServer() as first, ReplayServer() as second:
+        yield first, second
+
+
+@pytest.fixture
 def client(srv: ReplayServer) -> OpenAI:
     return openai_client(srv)

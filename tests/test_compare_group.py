@@ -36,20 +36,14 @@ from tests.test_runs_group import drive, ended_at
 
 pytestmark = pytest.mark.timeout(60)
 
-LONG = {"title": "Q3", "summary": "Numbers went up. " * 40, "conclusion": "Keep going."}
-SHORT = {"title": "Q3", "summary": "Up. " * 40, "conclusion": "Stop."}
-TEXT = "The quarterly review: numbers went up; we keep going."
-
 
 @pytest.fixture(autouse=True)
 def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     isolate(monkeypatch, tmp_path)
 
-
-@pytest.fixture
-def servers() -> Iterator[tuple[ReplayServer, ReplayServer]]:
-    with ReplayServer() as first, ReplayServer() as second:
-        yield first, second
+LONG = {"title": "Q3", "summary": "Numbers went up. " * 40, "conclusion": "Keep going."}
+SHORT = {"title": "Q3", "summary": "Up. " * 40, "conclusion": "Stop."}
+TEXT = "The quarterly review: numbers went up; we keep going."
 
 
 @pytest.fixture

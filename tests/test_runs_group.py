@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -33,12 +32,6 @@ def chunks(text: str, size: int = 6) -> list[str]:
 @pytest.fixture(autouse=True)
 def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     isolate(monkeypatch, tmp_path)
-
-
-@pytest.fixture
-def servers() -> Iterator[tuple[ReplayServer, ReplayServer]]:
-    with ReplayServer() as first, ReplayServer() as second:
-        yield first, second
 
 
 def run_on(srv: ReplayServer) -> Runner:

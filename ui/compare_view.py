@@ -23,6 +23,7 @@ from engine.runs.runner import Runner
 from engine.runs.spec import compare_source
 from engine.runs.start import start_run
 from engine.schemas.library import SCHEMAS
+from engine.schemas.saved import SchemaChoice
 from ui.extract_view import SAVED_MARK, build_view, render_outcome, render_text_input
 from ui.extract_view import saved_schemas as saved_schema_labels
 from ui.keys import RunKeys
@@ -50,7 +51,7 @@ class LaneChoice:
     """What one lane's pickers say (`problem`: why it cannot run as picked)."""
 
     lane: str
-    schema: lane_logic.LaneSchema | None
+    schema: SchemaChoice | None
     provider: Any
     model: str
     mode: str

@@ -17,6 +17,7 @@ from engine.runs.start import start_run
 from engine.runs.status import RunStatus
 from engine.schemas.fields import schema_rows
 from engine.schemas.library import SAMPLE_FOR_SCHEMA, SAMPLES, SCHEMAS
+from engine.schemas.saved import SchemaChoice
 from ui.keys import EXTRACT_KEYS, RunKeys
 from ui.live_form import LiveView, stream_lanes
 from ui.page import escape_md, who
@@ -32,16 +33,6 @@ def _on_sample_change() -> None:
 
 #: A saved schema's entry in the picker: its name and this mark (built-ins keep their names).
 SAVED_MARK = " (saved)"
-
-
-@dataclass(frozen=True)
-class Picked:
-    """The schema a run uses: its name, class, saved version (None: built-in), instruction."""
-
-    name: str
-    schema: Any
-    version: str | None = None
-    system: str | None = None
 
 
 def saved_schemas() -> dict[str, Any]:
@@ -73,9 +64,7 @@ def render_text_input() -> str:
                         placeholder="Paste an e-mail, a note, an invoice…")
 
 
-def render_schema_picker() -> Picked:
-    from engine.schemas.definition import build_model
-
+def render_schema_picker() -> SchemaChoice:
     saved = saved_schemas()
     wanted = st.session_state.get("fs_schema")
     if wanted not in {*SCHEMAS, *saved}:  # a run's schema name (from History), or one deleted
@@ -86,11 +75,10 @@ def render_schema_picker() -> Picked:
                          help="The form the model fills in (your saved ones: Schemas page).")
     if label in saved:
         entry = saved[label]
-        picked = Picked(entry.name, build_model(entry.definition), str(entry.version),
-                        entry.definition.instruction)
+        picked = SchemaChoice.of_saved(entry)
         title = f"Fields of {entry.name} · version {entry.version}"
     else:
-        picked, title = Picked(label, SCHEMAS[label]), f"Fields of {label}"
+        picked, title = SchemaChoice(label, SCHEMAS[label]), f"Fields of {label}"
     with st.expander(escape_md(title), expanded=True):
         st.dataframe(schema_rows(picked.schema), hide_index=True, width="stretch")
     return picked
@@ -152,7 +140,7 @@ def render_extract_page() -> None:
         LiveView(picked.schema, KEYS, source=text).build()  # the same tabs as a run's, text first
 
 
-def _start_and_stream(text: str, picked: Picked, settings: Settings) -> bool:
+def _start_and_stream(text: str, picked: SchemaChoice, settings: Settings) -> bool:
     """Start a run and stream it into a fresh live area; False if the inputs are not ready."""
     problem = _cannot_start(text, settings.model)
     if problem:

@@ -8,30 +8,19 @@ Every problem is a `ValueError` whose message can be shown as it is.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from engine.runs.hooks import RunEnd
 from engine.schemas.library import SCHEMAS
+from engine.schemas.saved import SchemaChoice
 from engine.store import Store
 from engine.stream import document
 
 
-@dataclass(frozen=True)
-class LaneSchema:
-    """A lane's schema: its name, class, saved version (None: built-in) and instruction."""
-
-    name: str
-    schema: Any
-    version: str | None = None
-    system: str | None = None
-
-
-def resolve_schema(store: Store | None, name: str, version: str | None = None) -> LaneSchema:
+def resolve_schema(store: Store | None, name: str, version: str | None = None) -> SchemaChoice:
     """The built-in schema `name`, or the saved one in `version` (its newest without one)."""
     if name in SCHEMAS and not version:
-        return LaneSchema(name, SCHEMAS[name])
-    from engine.schemas.definition import build_model
+        return SchemaChoice(name, SCHEMAS[name])
     from engine.schemas.saved import get_schema
 
     if version is not None and not str(version).isdigit():
@@ -40,8 +29,7 @@ def resolve_schema(store: Store | None, name: str, version: str | None = None) -
     if saved is None:
         which = f"version {version} of " if version else ""
         raise ValueError(f"There is no {which}schema {name!r} (built-in or saved).")
-    return LaneSchema(saved.name, build_model(saved.definition), str(saved.version),
-                      saved.definition.instruction)
+    return SchemaChoice.of_saved(saved)
 
 
 def parse_reference(text: str) -> Any:

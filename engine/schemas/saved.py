@@ -23,6 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from engine.schemas.definition import (
     SchemaDefinition,
     SchemaDefinitionError,
+    build_model,
     fingerprint,
     parse_definition,
     validate_definition,
@@ -45,6 +46,22 @@ class SavedSchema:
     updated_at: datetime
     definition: SchemaDefinition
     fingerprint: str
+
+
+@dataclass(frozen=True)
+class SchemaChoice:
+    """The schema a run uses: its name, class, saved version (None: built-in) and instruction
+    (the system prompt; None: the default)."""
+
+    name: str
+    schema: Any
+    version: str | None = None
+    system: str | None = None
+
+    @classmethod
+    def of_saved(cls, saved: SavedSchema) -> SchemaChoice:
+        return cls(saved.name, build_model(saved.definition), str(saved.version),
+                   saved.definition.instruction)
 
 
 def save_schema(store: Store, defn: SchemaDefinition, author: str | None = None) -> SavedSchema:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -157,23 +158,44 @@ def test_no_text_no_index_and_nothing_grounded(text: str | None) -> None:
     assert users.cells[0]["email"].grounding is None
 
 
-def test_the_index_is_built_in_the_runner_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_index_is_built_beside_the_request_and_early_values_wait_for_it(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A slow index (a long text) holds up neither the request nor the stream; values done
+    before it is ready are grounded once it is, before the run reports its end."""
     from engine.runs import runner as runner_module
 
     threads: list[str] = []
+    ready_at: list[float] = []
     real = runner_module.TextIndex
 
-    def spy(text: str) -> object:
+    def slow(text: str) -> object:
         threads.append(threading.current_thread().name)
+        time.sleep(0.5)
+        ready_at.append(time.time())
         return real(text)
 
-    monkeypatch.setattr(runner_module, "TextIndex", spy)
+    monkeypatch.setattr(runner_module, "TextIndex", slow)
     with ReplayServer() as srv:
         srv.queue(Reply.content(chunks(json.dumps(ANSWER))))
         runner = run_meeting(srv)
         assert runner.wait(10)
-    assert threads == ["fieldstream-runner"]  # once, never in the caller's (the UI) thread
+        first_chunk_at = srv.sent[0][0]
+    assert threads == ["fieldstream-index"]  # once, never in the caller's (the UI) thread
+    assert first_chunk_at < ready_at[0]  # the answer streamed while the text was indexed
     assert runner.not_found == ["users[1].email"]
+    assert set(runner.report().grounding) == LEAF_PATHS
+
+
+def test_a_text_too_long_to_ground_is_not_indexed(monkeypatch: pytest.MonkeyPatch) -> None:
+    from engine.runs import runner as runner_module
+
+    monkeypatch.setattr(runner_module, "MAX_TEXT_CHARS", len(NOTE) - 1)
+    monkeypatch.setattr(runner_module, "TextIndex", lambda text: pytest.fail("indexed"))
+    with ReplayServer() as srv:
+        srv.queue(Reply.content(chunks(json.dumps(ANSWER))))
+        runner = run_meeting(srv)
+        assert runner.wait(10)
+    assert runner.status.value == "done" and runner.grounding == {}
 
 
 def test_the_summary_line() -> None:

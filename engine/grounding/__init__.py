@@ -14,6 +14,7 @@ from engine.grounding.aligner import TextIndex
 from engine.grounding.model import (
     EXACT,
     FUZZY,
+    MAX_TEXT_CHARS,
     NORMALISED,
     NOT_FOUND,
     STATUSES,
@@ -25,6 +26,7 @@ from engine.grounding.model import (
 __all__ = [
     "EXACT",
     "FUZZY",
+    "MAX_TEXT_CHARS",
     "NORMALISED",
     "NOT_FOUND",
     "STATUSES",

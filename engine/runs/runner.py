@@ -16,9 +16,10 @@ Timings are the stream's own (`Snapshot.timings`, from the request's start), nev
 clock: the page, the CLI and the history show the same numbers for the same run.
 
 Grounding: when the spec has a text, the runner indexes it once (`engine.grounding.TextIndex`,
-in its own thread) and grounds each leaf value as its change makes it done (a scalar field,
-a list item `tags[0]`, a table cell `users[0].email`): once per value, never per chunk. The
-cell carries its `Grounding`; `Update.grounded` has the paths grounded since the last take.
+in a thread of its own, beside the request) and grounds each leaf value as its change makes it
+done (a scalar field, a list item `tags[0]`, a table cell `users[0].email`): once per value,
+never per chunk; values done before the index is ready wait for it. The cell carries its
+`Grounding`; `Update.grounded` has the paths grounded since the last take.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.grounding import NOT_FOUND, Grounding, TextIndex
+from engine.grounding import MAX_TEXT_CHARS, NOT_FOUND, Grounding, TextIndex
 from engine.runs import hooks
 from engine.runs.display import json_text, jsonable
 from engine.runs.hooks import Chunk, RunEnd, RunStart, RunTimings
@@ -229,7 +230,10 @@ class Runner:
         self.usage: dict[str, Any] | None = None
         self._last_take = 0.0
         self._seq = 0
-        self._index: TextIndex | None = None  # built in the runner's thread (a long text)
+        self._index: TextIndex | None = None  # built in a thread of its own (a long text)
+        self._index_thread: threading.Thread | None = None
+        self._index_ready = False
+        self._pending: list[tuple[str, Cell]] = []  # done before the index was ready
         self._grounding: dict[str, Grounding] = {}  # path -> where its done value stands
         self._grounded_new: dict[str, Grounding] = {}  # since the last take
 
@@ -246,7 +250,7 @@ class Runner:
         hooks.run_started(RunStart(self.run_id, self.spec, self._started_at))
         gen: Iterator[Snapshot] | None = None
         try:
-            self._build_index()
+            self._start_index()
             gen = self._factory(self.cancel)
             for snap in gen:
                 self._absorb(snap)
@@ -266,7 +270,12 @@ class Runner:
 
     def _report_end(self) -> None:
         """Hand the end hooks the run's report (a report that cannot be built is logged like
-        a failing hook: the run has ended either way)."""
+        a failing hook: the run has ended either way). Values done before the text's index
+        was ready are grounded first; with none waiting, the report does not wait."""
+        with self._lock:
+            waiting = bool(self._pending)
+        if waiting and self._index_thread is not None:
+            self._index_thread.join()
         try:
             report = self.report()
         except Exception:
@@ -275,19 +284,38 @@ class Runner:
             return
         hooks.run_ended(report)
 
-    def _build_index(self) -> None:
-        """Index the input text once, before the first chunk (no spec or no text: no index,
-        nothing is grounded)."""
+    def _start_index(self) -> None:
+        """Index the input text in a thread of its own, so the request is not held up (no
+        spec, no text, or a text over `MAX_TEXT_CHARS`: no index, nothing is grounded)."""
         text = self.spec.text if self.spec is not None else ""
-        if text:
-            try:
-                self._index = TextIndex(text)
-            except Exception:  # grounding helps check a run; it must never break one
-                hooks.log.exception("Run %s: its text could not be indexed for grounding.",
-                                    self.run_id)
+        if not text or len(text) > MAX_TEXT_CHARS:
+            self._index_ready = True
+            return
+        self._index_thread = threading.Thread(target=self._build_index, args=(text,),
+                                              name="fieldstream-index", daemon=True)
+        self._index_thread.start()
+
+    def _build_index(self, text: str) -> None:
+        try:
+            index: TextIndex | None = TextIndex(text)
+        except Exception:  # grounding helps check a run; it must never break one
+            hooks.log.exception("Run %s: its text could not be indexed for grounding.",
+                                self.run_id)
+            index = None
+        with self._lock:
+            self._index, self._index_ready = index, True
+            pending, self._pending = self._pending, []
+            for path, cell in pending:
+                self._ground(path, cell)
+        if pending:
+            self._signal()
 
     def _ground(self, path: str, cell: Cell) -> None:
-        """Ground a value that just became done (call with the lock held)."""
+        """Ground a value that just became done (call with the lock held); before the index
+        is ready, it waits in `_pending`."""
+        if not self._index_ready:
+            self._pending.append((path, cell))
+            return
         if self._index is None:
             return
         try:

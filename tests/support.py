@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
 
@@ -69,6 +71,36 @@ def isolate(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, *, home: bool = Fal
         monkeypatch.setenv("HOME", str(tmp_path))
         monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(detect, "LOCAL_SERVER_PORTS", {})
+
+
+#: The history's own switches, unset so a test gets the defaults (history on, inputs kept).
+HISTORY_ENV = ("FIELDSTREAM_HISTORY", "FIELDSTREAM_KEEP_INPUT", "FIELDSTREAM_DATABASE_URL")
+
+
+@contextlib.contextmanager
+def app_server(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+               key: str) -> Iterator[ReplayServer]:  # fmt: skip
+    """A replay server as the app's preselected "Custom server" (with `key`), the history on
+    in a data folder of the test's own, no project secrets.toml; the pages' cached recorder
+    and store are dropped afterwards."""
+    from engine.history import recorder
+    from tests.ui_support import custom_server_env
+
+    with ReplayServer() as srv:
+        isolate(monkeypatch, tmp_path)
+        for name, value in custom_server_env(srv.base_url, key=key).items():
+            monkeypatch.setenv(name, value)
+        for name in HISTORY_ENV:
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.chdir(tmp_path)
+        try:
+            yield srv
+        finally:
+            recorder.uninstall()
+            from ui import history_view, page
+
+            page._recorder.clear()
+            history_view._store.clear()
 
 
 def chunks(text: str, size: int = 6) -> list[str]:

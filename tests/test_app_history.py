@@ -39,21 +39,8 @@ def chunks(text: str, size: int = 7) -> list[str]:
 
 @pytest.fixture
 def server(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[ReplayServer]:
-    with ReplayServer() as srv:
-        monkeypatch.setenv("FIELDSTREAM_BASE_URL", srv.base_url)
-        monkeypatch.setenv("FIELDSTREAM_MODEL", "replay-model")
-        monkeypatch.setenv("FIELDSTREAM_API_KEY", KEY)
-        monkeypatch.setenv("FIELDSTREAM_DEFAULT_PROVIDER", "Custom server")
-        monkeypatch.setenv("FIELDSTREAM_DATA_DIR", str(tmp_path / "data"))
-        for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "FIELDSTREAM_HISTORY",
-                     "FIELDSTREAM_KEEP_INPUT", "FIELDSTREAM_DATABASE_URL"):  # fmt: skip
-            monkeypatch.delenv(name, raising=False)
-        monkeypatch.chdir(tmp_path)  # no project secrets.toml
+    with support.app_server(monkeypatch, tmp_path, KEY) as srv:
         yield srv
-        recorder.uninstall()
-        from ui import page
-
-        page._recorder.clear()
 
 
 @pytest.fixture

@@ -24,7 +24,7 @@ from engine.schemas.library import MEETING_NOTE, MeetingInfo
 from engine.schemas.saved import save_schema
 from engine.store import Store, load_settings, open_store
 from engine.testing.replay_server import ReplayServer, Reply
-from tests.support import MEETING, app_page, chunks, isolate, page_texts
+from tests.support import HISTORY_ENV, MEETING, app_page, chunks, isolate, page_texts
 from ui import comparison_view
 from ui.verdict_view import NOT_IN_SCHEMA
 
@@ -40,7 +40,7 @@ FLAT_ANSWER = {"date": "March 16th, 2024", "budget": 50000}
 @pytest.fixture
 def store(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Store]:
     isolate(monkeypatch, tmp_path, home=True)
-    for name in ("FIELDSTREAM_HISTORY", "FIELDSTREAM_KEEP_INPUT", "FIELDSTREAM_DATABASE_URL"):
+    for name in HISTORY_ENV:
         monkeypatch.delenv(name, raising=False)
     recorder.install()
     with open_store(load_settings()) as opened:

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from engine.history import list_runs, recorder
+from engine.history import list_runs
 from engine.history.queries import get_run
 from engine.runs.status import RunStatus
 from engine.schemas.saved import get_schema, schema_versions
@@ -31,22 +31,8 @@ ANSWER = {"Full name": "Ada Lovelace", "Plan": "gold"}
 
 @pytest.fixture
 def server(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[ReplayServer]:
-    with ReplayServer() as srv:
-        monkeypatch.setenv("FIELDSTREAM_BASE_URL", srv.base_url)
-        monkeypatch.setenv("FIELDSTREAM_MODEL", "replay-model")
-        monkeypatch.setenv("FIELDSTREAM_API_KEY", KEY)
-        monkeypatch.setenv("FIELDSTREAM_DEFAULT_PROVIDER", "Custom server")
-        monkeypatch.setenv("FIELDSTREAM_DATA_DIR", str(tmp_path / "data"))
-        for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "FIELDSTREAM_HISTORY",
-                     "FIELDSTREAM_KEEP_INPUT", "FIELDSTREAM_DATABASE_URL"):  # fmt: skip
-            monkeypatch.delenv(name, raising=False)
-        monkeypatch.chdir(tmp_path)  # no project secrets.toml
+    with support.app_server(monkeypatch, tmp_path, KEY) as srv:
         yield srv
-        recorder.uninstall()
-        from ui import history_view, page
-
-        page._recorder.clear()
-        history_view._store.clear()
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +19,6 @@ from tests.support import MEETING
 from tests.ui_support import (
     box_selector,
     chromium_page,
-    custom_server_env,
     field_events,
     fill_text,
     first_seen,
@@ -34,6 +32,7 @@ from tests.ui_support import (
 pytestmark = [
     pytest.mark.browser,
 ]
+pytest_plugins = ["tests.e2e"]  # server, app, page
 
 ORDER = ["users", "date", "location", "budget", "deadline"]
 PACE = 0.04  # seconds between chunks: 25 chunks/s
@@ -42,25 +41,6 @@ CHUNK = 3
 
 def chunks(text: str, size: int = CHUNK) -> list[str]:
     return support.chunks(text, size)
-
-
-@pytest.fixture
-def server() -> Iterator[ReplayServer]:
-    with ReplayServer() as srv:
-        yield srv
-
-
-@pytest.fixture
-def app(server: ReplayServer) -> Iterator[str]:
-    env = custom_server_env(server.base_url)
-    with streamlit_app(env) as url:
-        yield url
-
-
-@pytest.fixture
-def page() -> Iterator[Any]:
-    with chromium_page() as pg:
-        yield pg
 
 
 def closing_offsets(text: str) -> dict[str, int]:

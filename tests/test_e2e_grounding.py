@@ -5,7 +5,6 @@ run ends, and an invented email gets the warning on its field's box."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -15,35 +14,15 @@ from tests import support
 from tests.test_runs_grounding import ANSWER, INVENTED, NOTE
 from tests.ui_support import (
     box_selector,
-    chromium_page,
-    custom_server_env,
     fill_text,
     open_extract,
     screenshot,
-    streamlit_app,
 )
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
+pytest_plugins = ["tests.e2e"]  # server, app, page
 
 PACE = 0.04  # seconds between 3-character chunks: the answer takes about 5 s
-
-
-@pytest.fixture
-def server() -> Iterator[ReplayServer]:
-    with ReplayServer() as srv:
-        yield srv
-
-
-@pytest.fixture
-def app(server: ReplayServer) -> Iterator[str]:
-    with streamlit_app(custom_server_env(server.base_url)) as url:
-        yield url
-
-
-@pytest.fixture
-def page() -> Iterator[Any]:
-    with chromium_page() as pg:
-        yield pg
 
 
 def mark(path: str) -> str:

@@ -5,7 +5,6 @@ in one after another in the replay's live form (lane `replay`)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,46 +17,25 @@ from engine.testing.replay_server import ReplayServer, Reply
 from tests import support
 from tests.support import MEETING
 from tests.ui_support import (
-    chromium_page,
-    custom_server_env,
     field_events,
     fill_text,
     first_seen,
     install_watch,
     open_extract,
     screenshot,
-    streamlit_app,
 )
 from ui.history_view import REPLAY_KEYS
 
 pytestmark = [
     pytest.mark.browser,
 ]
+pytest_plugins = ["tests.e2e"]  # server, app, page
 
 ORDER = ["users", "date", "location", "budget", "deadline"]
 
 
 def chunks(text: str, size: int = 3) -> list[str]:
     return support.chunks(text, size)
-
-
-@pytest.fixture
-def server() -> Iterator[ReplayServer]:
-    with ReplayServer() as srv:
-        yield srv
-
-
-@pytest.fixture
-def app(server: ReplayServer, tmp_path: Path) -> Iterator[str]:
-    env = custom_server_env(server.base_url, FIELDSTREAM_DATA_DIR=str(tmp_path / "data"))
-    with streamlit_app(env) as url:
-        yield url
-
-
-@pytest.fixture
-def page() -> Iterator[Any]:
-    with chromium_page() as pg:
-        yield pg
 
 
 def test_replay_fills_the_fields_one_after_another(

@@ -11,11 +11,12 @@ import pytest
 
 from engine.testing.replay_server import ReplayServer, Reply
 from tests.support import MEETING
-from tests.ui_support import chromium_page, custom_server_env, open_extract, streamlit_app
+from tests.ui_support import custom_server_env, open_extract, streamlit_app
 
 pytestmark = [
     pytest.mark.browser,
 ]
+pytest_plugins = ["tests.e2e"]  # page (server and app are its own, below)
 
 KEY = "5e1f0a9b7c3d4e2f8a6b1c0d9e7f3a2b"  # 32 hex characters: nothing key-like to match on
 
@@ -31,12 +32,6 @@ def app(server: ReplayServer) -> Iterator[str]:
     env = custom_server_env(server.base_url, key=KEY)
     with streamlit_app(env) as url:
         yield url
-
-
-@pytest.fixture
-def page() -> Iterator[Any]:
-    with chromium_page() as pg:
-        yield pg
 
 
 def test_the_key_is_nowhere_in_the_page(app: str, page: Any, server: ReplayServer) -> None:

@@ -5,7 +5,6 @@ then picked and used on the Extract page; the run records the version."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +17,6 @@ from engine.store import Store
 from engine.testing.replay_server import ReplayServer, Reply
 from tests import support
 from tests.ui_support import (
-    chromium_page,
-    custom_server_env,
     field_events,
     fill_text,
     first_seen,
@@ -27,11 +24,11 @@ from tests.ui_support import (
     open_extract,
     screenshot,
     select_option,
-    streamlit_app,
 )
 from ui.schemas_view import DRAFT_KEYS
 
 pytestmark = [pytest.mark.browser]
+pytest_plugins = ["tests.e2e"]  # server, app, page
 
 PROPOSAL: dict[str, Any] = {
     "name": "Purchase",
@@ -46,25 +43,6 @@ PROPOSAL: dict[str, Any] = {
 }
 ANSWER = {"Buyer": "Grace Hopper", "Urgency": "high"}
 NOTE = "Grace Hopper needs a new compiler licence, urgently."
-
-
-@pytest.fixture
-def server() -> Iterator[ReplayServer]:
-    with ReplayServer() as srv:
-        yield srv
-
-
-@pytest.fixture
-def app(server: ReplayServer, tmp_path: Path) -> Iterator[str]:
-    env = custom_server_env(server.base_url, FIELDSTREAM_DATA_DIR=str(tmp_path / "data"))
-    with streamlit_app(env) as url:
-        yield url
-
-
-@pytest.fixture
-def page() -> Iterator[Any]:
-    with chromium_page() as pg:
-        yield pg
 
 
 def test_a_draft_streams_into_the_builder_is_saved_and_used(

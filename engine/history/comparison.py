@@ -28,7 +28,7 @@ import io
 import json
 import logging
 import uuid
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -340,21 +340,26 @@ def comparison_verdict(store: Store,
     and each lane's summary. A lane whose schema is unknown here counts as having every
     field; a lane never recorded has no value and the status "not run"."""
     values: dict[str, Any] = {}
-    fields: dict[str, list[str]] = {}
+    schemas: dict[str, Any] = {}
     summaries = []
     for lane in comparison.lanes:
         run = comparison.runs.get(lane.lane)
         values[lane.lane] = None if run is None else run.result
-        schema = _lane_schema(store, lane, run)
-        if schema is not None and is_model(schema):
-            fields[lane.lane] = [node.path for node in leaves(schema)]
+        schemas[lane.lane] = _lane_schema(store, lane, run)
         summaries.append(summary_from_run(lane.lane, lane.label, run) if run is not None
                          else LaneSummary(lane.lane, lane.label, NOT_RUN, None, None, None,
                                           None, 0))
     reference, has_reference = _reference(store, comparison)
     rows = compare_lanes(values, reference=reference, has_reference=has_reference,
-                         fields=fields)
+                         fields=lane_fields(schemas))
     return rows, summaries
+
+
+def lane_fields(schemas: Mapping[str, Any]) -> dict[str, list[str]]:
+    """Each lane's leaf placeholders (what `compare_lanes` calls `fields`); a lane whose
+    schema is unknown (None) or not a model is left out: it counts as having every field."""
+    return {lane: [node.path for node in leaves(schema)] for lane, schema in schemas.items()
+            if schema is not None and is_model(schema)}
 
 
 def export_comparison(store: Store, comparison: Comparison) -> str:

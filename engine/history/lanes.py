@@ -60,17 +60,11 @@ def lane_values(ends: Mapping[str, RunEnd]) -> dict[str, Any]:
             for lane, end in ends.items()}
 
 
-def lane_fields(schemas: Mapping[str, Any]) -> dict[str, list[str]]:
-    """Each lane's leaf placeholders (what `compare_lanes` calls `fields`)."""
-    from engine.schemas.fields import leaves
-
-    return {lane: [node.path for node in leaves(schema)] for lane, schema in schemas.items()}
-
-
 def live_verdict(ends: Mapping[str, RunEnd], schemas: Mapping[str, Any], *,
                  reference: Any = None, has_reference: bool = False) -> list[Any]:
     """The verdict rows (`engine.history.compare.LaneRow`) of lanes that just ended."""
     from engine.history.compare import compare_lanes
+    from engine.history.comparison import lane_fields
 
     return compare_lanes(lane_values(ends), reference=reference, has_reference=has_reference,
                          fields=lane_fields(schemas))

@@ -38,6 +38,7 @@ from sqlalchemy import Connection, delete, insert, select, update
 from engine.history.compare import LaneRow, compare_lanes
 from engine.history.export import jsonl_line
 from engine.history.queries import get_run, shown_status, to_run
+from engine.history.recorder import ms
 from engine.history.replay import field_timeline, schema_named
 from engine.runs.hooks import RunEnd
 from engine.schemas.fields import leaves
@@ -123,15 +124,11 @@ def _tokens(usage: dict[str, Any] | None) -> int | None:
     return sum(counted) if counted else None
 
 
-def _ms(seconds: float | None) -> float | None:
-    return None if seconds is None else round(seconds * 1000.0, 3)
-
-
 def summary_from_end(lane: str, label: str, end: RunEnd) -> LaneSummary:
     """A live lane's summary, from its Runner's `report()`."""
     t = end.timings
-    return LaneSummary(lane, label, str(end.status), end.run_id, _ms(t.first_done),
-                       _ms(t.total), _tokens(end.usage), len(end.field_errors))
+    return LaneSummary(lane, label, str(end.status), end.run_id, ms(t.first_done),
+                       ms(t.total), _tokens(end.usage), len(end.field_errors))
 
 
 def summary_from_run(lane: str, label: str, run: StoredRun) -> LaneSummary:

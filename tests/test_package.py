@@ -40,15 +40,16 @@ def test_wheel_installs_and_runs_outside_the_checkout(tmp_path: Path) -> None:
     src = tmp_path / "src"
     shutil.copytree(ROOT, src, ignore=shutil.ignore_patterns(
         ".git", ".venv", "build", "*.egg-info", "__pycache__", ".hypothesis", "test-artifacts"))
-    _run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(tmp_path / "dist"),
-          str(src)], tmp_path)
+    # The fresh venv's own pip builds the wheel: the project's venv (made by uv) has no pip.
+    venv = tmp_path / "venv"
+    _run([sys.executable, "-m", "venv", str(venv)], tmp_path)
+    _run([str(venv / "bin" / "python"), "-m", "pip", "wheel", "-q", "--no-deps", "-w",
+          str(tmp_path / "dist"), str(src)], tmp_path)
     wheel = next((tmp_path / "dist").glob("fieldstream-*.whl"))
     packaged = {Path(name).parent.as_posix() for name in zipfile.ZipFile(wheel).namelist()}
     on_disk = {p.parent.relative_to(ROOT).as_posix() for p in (ROOT / "engine").rglob("*.py")}
     assert on_disk <= packaged, f"missing from the wheel: {sorted(on_disk - packaged)}"
 
-    venv = tmp_path / "venv"
-    _run([sys.executable, "-m", "venv", str(venv)], tmp_path)
     # The dependencies come from this environment's site-packages, added as a plain path: its
     # .pth files (the editable install of the checkout) are not processed, so `engine` can only
     # come from the wheel.

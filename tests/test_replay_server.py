@@ -61,9 +61,13 @@ def test_sse_file_is_replayed_event_by_event(srv: ReplayServer) -> None:
 def test_drop_after_breaks_the_stream(srv: ReplayServer) -> None:
     srv.queue(Reply.content(['{"a":', "1", "}"], drop_after=2))
     received: list[str] = []
-    with pytest.raises(openai.APIConnectionError):
+    # Which exception a broken stream raises is the HTTP stack's choice (openai 3.3 on httpx2
+    # raised httpx2.RemoteProtocolError, others openai.APIConnectionError); what the engine
+    # makes of it (the run ends interrupted, the partial kept) is tested in test_llm_failures.
+    with pytest.raises(Exception) as broken:
         for chunk in stream(client_for(srv)):
             received.append(chunk.choices[0].delta.content or "")
+    assert not isinstance(broken.value, AssertionError)
     assert received == ["", '{"a":']
     assert srv.outcomes == ["dropped"]
 

@@ -294,3 +294,26 @@ def test_an_unreachable_server_is_worded_alike() -> None:
     for message in both_failures(url):
         assert message.startswith("Could not reach ") and "127.0.0.1" in message
         assert "Is the server running?" in message
+
+
+def test_a_read_timeout_is_timed_out_whichever_http_stack_raised_it() -> None:
+    """openai 1.60 lets httpx's ReadTimeout through unwrapped where openai 3.x raises
+    APITimeoutError: both must end as TimedOut, not as a broken stream."""
+    import importlib
+
+    import openai
+
+    from engine.llm.failures import stream_failure
+    from engine.stream.errors import TimedOut
+
+    raised: list[BaseException] = [openai.APITimeoutError(request=None), TimeoutError("slow")]  # type: ignore[arg-type]
+    for name in ("httpx", "httpx2"):
+        try:
+            raised.append(importlib.import_module(name).ReadTimeout("timed out"))
+        except ImportError:
+            continue
+    assert len(raised) >= 3, "neither httpx nor httpx2 is installed beside openai"
+    for exc in raised:
+        assert isinstance(stream_failure(exc, key=None, model="m", timeout=5), TimedOut), exc
+    assert isinstance(stream_failure(ConnectionResetError("reset"), key=None, model="m",
+                                     timeout=5), StreamInterrupted)

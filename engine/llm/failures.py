@@ -144,12 +144,31 @@ def timed_out(seconds: float, *, started: bool) -> TimedOut:
     )
 
 
+# httpx's and httpx2's timeout family; some openai versions let them through unwrapped.
+_TIMEOUT_CLASSES = frozenset({"TimeoutException", "ReadTimeout"})
+
+
+def is_timeout(exc: BaseException) -> bool:
+    """A read that ran out of time, whichever layer of the HTTP stack raised it: the answer
+    (TimedOut) must not depend on the version of openai or httpx installed."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, openai.APITimeoutError | TimeoutError):
+            return True
+        if any(cls.__name__ in _TIMEOUT_CLASSES for cls in type(current).__mro__):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
 def stream_failure(
     exc: Exception, *, key: str | None, model: str, timeout: float | None
 ) -> ExtractionError:
     """Why reading a started stream stopped: no byte in time, the model's context, or a
     broken stream."""
-    if isinstance(exc, openai.APITimeoutError) and timeout is not None:
+    if timeout is not None and is_timeout(exc):
         return timed_out(timeout, started=True)
     if isinstance(exc, openai.APIError):
         message = redact(str(exc.message), key)

@@ -77,7 +77,7 @@ def _render_location(store: Store) -> None:
     if not load_settings().enabled:
         st.info("Recording is off (FIELDSTREAM_HISTORY=off): new runs are not added.")
     size = stats.human_size(store.database_size())
-    st.caption(escape_md(f"Database: {stats.location(store)} · {size}"))
+    st.caption(escape_md(f"Database: {store.location} · {size}"))
 
 
 # --- filters and the list --------------------------------------------------------------------

@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, bindparam, delete, insert, select, update
 from sqlalchemy.engine import make_url
 
-from engine.store import db
+from engine.store import db, urls
 from engine.store.config import HistorySettings, load_settings
 from engine.store.records import ENDED, RUNNING, StoredRun, url_host, utcnow
 from engine.store.redact import Redactor
@@ -53,8 +53,8 @@ class Store:
         secrets: Iterable[str] = (),
         heartbeat_every: float = HEARTBEAT_EVERY,
     ) -> None:
-        self.url = url
-        self.dialect = make_url(url).get_backend_name()
+        self.url = urls.normalize(url)  # as the settings give it: `fs:p@ss@host` encoded
+        self.dialect = make_url(self.url).get_backend_name()
         self.enabled = enabled
         self.keep_input = keep_input
         self.retention_days = retention_days
@@ -74,7 +74,12 @@ class Store:
         )
 
     def __repr__(self) -> str:
-        return f"Store({make_url(self.url).render_as_string(hide_password=True)!r})"
+        return f"Store({self.location!r})"
+
+    @property
+    def location(self) -> str:
+        """Where the history lives, safe to show (`urls.location`: never a password)."""
+        return urls.location(self.url)
 
     def __enter__(self) -> Store:
         return self

@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, delete, insert, select, update
+from sqlalchemy import Connection, Engine, bindparam, delete, exc, insert, select, update
 from sqlalchemy.engine import make_url
 
 from engine.store import db, urls
@@ -91,12 +91,11 @@ class Store:
 
     @property
     def engine(self) -> Engine:
-        """Connected and migrated to the newest revision on first use."""
+        """Connected and migrated to the newest revision on first use; StoreUnavailable
+        (tried again on the next use) when the database cannot be used."""
         with self._lock:
             if self._engine is None:
-                engine = db.connect(self.url)
-                db.migrate(engine)
-                self._engine = engine
+                self._engine = db.open_engine(self.url)
         if self.retention_days:
             self._purge_if_due()
         return self._engine
@@ -104,15 +103,28 @@ class Store:
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
         """A write transaction (committed on success, rolled back on any exception)."""
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             conn.execution_options(**db.WRITE)
             with conn.begin():
                 yield conn
 
     @contextmanager
     def reading(self) -> Iterator[Connection]:
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             yield conn
+
+    def open(self) -> Store:
+        """Connect and migrate now (the first use would), so that a database that cannot be
+        used says so here: StoreUnavailable."""
+        _ = self.engine
+        return self
+
+    def _connect(self) -> Connection:
+        engine = self.engine
+        try:
+            return engine.connect()
+        except exc.DBAPIError as error:  # the server went down after the store opened
+            raise db.unavailable(self.url, error, reached=False) from None
 
     def close(self) -> None:
         self._pump.stop()

@@ -5,9 +5,10 @@ may have started on port 5432. Each session makes its own cluster in a temporary
 (initdb as the postgres user when run as root), listening on 127.0.0.1 and a free port, and
 removes it at the end. Each test gets a fresh database in it.
 
-Fixtures: `pg_cluster` (session), `db_url` (parametrized: a SQLite file and a Postgres
-database) and `store` (a `Store` on `db_url` with a fast heartbeat). Test modules load them
-with `pytest_plugins = ["tests.postgres"]`.
+Fixtures: `pg_cluster` (session), `pg_password_role` (session: a role that must give its
+password), `db_url` (parametrized: a SQLite file and a Postgres database) and `store` (a
+`Store` on `db_url` with a fast heartbeat). Test modules load them with
+`pytest_plugins = ["tests.postgres"]`.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -102,6 +104,23 @@ class PostgresCluster:
         self.admin(f'CREATE DATABASE "{name}"')
         return self.url(name)
 
+    def password_role(self, name: str, password: str) -> None:
+        """A role that must give its password (scram-sha-256 over TCP): the cluster trusts
+        everyone else, so this is how a test meets a wrong password."""
+        self.admin(f"CREATE ROLE \"{name}\" LOGIN PASSWORD '{password}'")
+        hba = self.data / "pg_hba.conf"  # the first matching line wins
+        hba.write_text(f"host all {name} 127.0.0.1/32 scram-sha-256\n{hba.read_text()}")
+        self.admin("SELECT pg_reload_conf()")
+        deadline = time.monotonic() + 10  # the server reloads its rules asynchronously
+        while time.monotonic() < deadline:
+            try:
+                psycopg.connect(host="127.0.0.1", port=self.port, user=name, dbname="postgres",
+                                password="not-" + password, connect_timeout=5).close()
+            except psycopg.OperationalError:
+                return
+            time.sleep(0.05)
+        raise RuntimeError(f"PostgreSQL did not start asking {name} for a password")
+
     def drop_database(self, name: str) -> None:
         self.admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
@@ -144,3 +163,11 @@ def store(db_url: str) -> Iterator[Store]:
     with Store(db_url, heartbeat_every=0.2) as opened:
         yield opened
 
+
+
+@pytest.fixture(scope="session")
+def pg_password_role(pg_cluster: PostgresCluster) -> tuple[str, str]:
+    """A role of the test cluster that must give its password: (name, the right password)."""
+    name, password = "fs_with_password", "right-Passw0rd-9d2e"
+    pg_cluster.password_role(name, password)
+    return name, password

@@ -97,10 +97,10 @@ def app_server(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
             yield srv
         finally:
             recorder.uninstall()
-            from ui import history_view, page
+            from ui import page
 
             page._recorder.clear()
-            history_view._store.clear()
+            page._store.clear()
 
 
 def chunks(text: str, size: int = 6) -> list[str]:

@@ -28,7 +28,7 @@ from ui.extract_view import SAVED_MARK, build_view, render_outcome, render_text_
 from ui.extract_view import saved_schemas as saved_schema_labels
 from ui.keys import RunKeys
 from ui.live_form import LiveView, stream_lanes
-from ui.page import escape_md, who
+from ui.page import escape_md, history_store, store_problem, store_warning, who
 from ui.providers_view import load_providers, pick_mode, pick_model, pick_provider
 
 LANES = ("a", "b", "c", "d")
@@ -140,6 +140,8 @@ def render_compare_page() -> None:
     providers, problem = load_providers()
     if problem:
         st.error(escape_md(problem))
+    store_warning("Comparisons still run, without being recorded; saved schemas and presets "
+                  "need the history database.")
     restore_lanes()
     text_col, ref_col = st.columns([3, 2], gap="medium")
     with text_col:
@@ -178,9 +180,11 @@ def render_reference() -> Reference:
             run_id = st.text_input("History run id", key="fs_cmp_ref_run").strip()
             if not run_id:
                 return Reference()
-            from ui.history_view import history_store
-
-            return Reference(lane_logic.reference_of_run(history_store(), run_id), True, run_id)
+            store = history_store()
+            if store is None:
+                raise ValueError("A History run cannot be the reference: the history database "
+                                 "is not available.")
+            return Reference(lane_logic.reference_of_run(store, run_id), True, run_id)
     except ValueError as exc:
         st.error(escape_md(str(exc)))
         return Reference(problem=str(exc))
@@ -215,7 +219,7 @@ def _render_lane(lane: str, providers: list[Any], saved: dict[str, Any],
     version = _pick_version(keys, saved[label].name) if label in saved else None
     name = saved[label].name if label in saved else label
     try:
-        picked, problem = lane_logic.resolve_schema(_store_or_none(), name, version), None
+        picked, problem = lane_logic.resolve_schema(history_store(), name, version), None
     except ValueError as exc:
         picked, problem = None, str(exc)
     provider = pick_provider(providers, key=keys.picker("provider"))
@@ -233,20 +237,11 @@ def _render_lane(lane: str, providers: list[Any], saved: dict[str, Any],
 def _pick_version(keys: RunKeys, name: str) -> str:
     from engine.schemas.saved import schema_versions
 
-    versions = [str(s.version) for s in reversed(schema_versions(_store_or_none(), name))]
+    versions = [str(s.version) for s in reversed(schema_versions(history_store(), name))]
     if st.session_state.get(keys.picker("version")) not in versions:
         st.session_state[keys.picker("version")] = versions[0]
     return st.selectbox("Version", versions, key=keys.picker("version"),
                         help="Saved schemas keep every version; the newest is first.")
-
-
-def _store_or_none() -> Any:
-    from ui.history_view import history_store
-
-    try:
-        return history_store()
-    except Exception:  # built-in schemas still work without a store
-        return None
 
 
 # --- running ---------------------------------------------------------------------------------
@@ -306,7 +301,7 @@ def _save_comparison(compare_id: str, specs: list[Any], reference: Reference) ->
 
     if not load_settings().enabled:
         return False
-    store = _store_or_none()
+    store = history_store()
     if store is None:
         return False
     save_comparison(store, compare_id, specs,
@@ -367,7 +362,7 @@ def render_presets(providers: list[Any]) -> None:
     """Save the lane set under a name, or load one (schema versions pinned)."""
     from engine.history.comparison import list_presets
 
-    store = _store_or_none()
+    store = history_store()
     with st.expander("Presets"):
         if store is None:
             st.caption("Presets need the history database, which could not be opened.")
@@ -404,8 +399,12 @@ def _save_preset() -> None:
     from engine.history.comparison import save_preset
 
     name = str(st.session_state.get("fs_cmp_preset_name") or "")
+    store = history_store()
+    if store is None:
+        st.session_state[NOTICE_KEY] = ("warning", store_problem() or "")
+        return
     try:
-        preset = save_preset(_store_or_none(), name, _current_specs(), who())
+        preset = save_preset(store, name, _current_specs(), who())
     except ValueError as exc:
         st.session_state[NOTICE_KEY] = ("warning", str(exc))
         return
@@ -418,7 +417,11 @@ def _load_preset(available: list[str]) -> None:
     have keep the picker's default and say so."""
     from engine.history.comparison import get_preset, missing_providers
 
-    preset = get_preset(_store_or_none(), str(st.session_state.get("fs_cmp_preset_pick")))
+    store = history_store()
+    if store is None:
+        st.session_state[NOTICE_KEY] = ("warning", store_problem() or "")
+        return
+    preset = get_preset(store, str(st.session_state.get("fs_cmp_preset_pick")))
     if preset is None:
         st.session_state[NOTICE_KEY] = ("warning", "That preset no longer exists.")
         return

@@ -20,7 +20,7 @@ from engine.schemas.library import SAMPLE_FOR_SCHEMA, SAMPLES, SCHEMAS
 from engine.schemas.saved import SchemaChoice
 from ui.keys import EXTRACT_KEYS, RunKeys
 from ui.live_form import LiveView, stream_lanes
-from ui.page import escape_md, who
+from ui.page import escape_md, history_store, store_warning, who
 from ui.providers_view import load_providers, pick_mode, pick_model, pick_provider
 
 #: The Extract page shows one run, in one lane.
@@ -38,12 +38,9 @@ SAVED_MARK = " (saved)"
 def saved_schemas() -> dict[str, Any]:
     """The saved schemas (newest versions) by picker label; empty when the store is closed."""
     from engine.schemas.saved import list_schemas
-    from ui.history_view import history_store
 
-    try:
-        return {s.name + SAVED_MARK: s for s in list_schemas(history_store())}
-    except Exception:  # the built-ins still work without a store
-        return {}
+    store = history_store()
+    return {} if store is None else {s.name + SAVED_MARK: s for s in list_schemas(store)}
 
 
 def _on_schema_change() -> None:
@@ -112,6 +109,8 @@ def render_extract_page() -> None:
     note = st.session_state.pop("fs_prefill_note", None)
     if note:
         st.info(escape_md(note))  # opened from the History page without the run's text
+    store_warning("Extractions still run, without being recorded; saved schemas need the "
+                  "history database.")
     text_col, schema_col, settings_col = st.columns([5, 4, 3], gap="medium")
     with text_col:
         text = render_text_input()

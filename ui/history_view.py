@@ -19,13 +19,13 @@ from engine.history import compare, replay, stats
 from engine.history.queries import RunFilters, RunSummary
 from engine.runs.display import grounding_summary, json_text, span_context, value_at
 from engine.runs.group import RunnerGroup
-from engine.store import INTERRUPTED, STATUSES, Store, StoredRun, load_settings, open_store
+from engine.store import INTERRUPTED, STATUSES, Store, StoredRun, load_settings
 from ui.comparison_view import PARAM as COMPARE_PARAM
 from ui.comparison_view import render_comparison as render_saved_comparison
 from ui.comparison_view import render_comparisons
 from ui.keys import RunKeys
 from ui.live_form import LiveView, stream_lanes
-from ui.page import escape_md
+from ui.page import escape_md, history_store, store_problem
 from ui.verdict_view import cell_text
 
 PAGE_SIZE = 50
@@ -40,20 +40,16 @@ STATUS_COLOURS = {
 }  # fmt: skip
 
 
-@st.cache_resource(show_spinner=False)
-def _store(url: str) -> Store:
-    return open_store(load_settings())
-
-
-def history_store() -> Store:
-    return _store(load_settings().url)
-
-
 def render_history_page() -> None:
     st.title("History")
     st.caption("Every extraction, newest first. Select one run for its details, two to "
                "compare them field by field.")
+    if not load_settings().enabled:
+        st.info("Recording is off (FIELDSTREAM_HISTORY=off): new runs are not added.")
     store = history_store()
+    if store is None:
+        st.error(escape_md(store_problem() or ""))
+        return
     _render_location(store)
     opened = render_comparisons(store)
     if opened:
@@ -74,10 +70,8 @@ def render_history_page() -> None:
 
 
 def _render_location(store: Store) -> None:
-    if not load_settings().enabled:
-        st.info("Recording is off (FIELDSTREAM_HISTORY=off): new runs are not added.")
     size = stats.human_size(store.database_size())
-    st.caption(escape_md(f"Database: {stats.location(store)} · {size}"))
+    st.caption(escape_md(f"Database: {store.location} · {size}"))
 
 
 # --- filters and the list --------------------------------------------------------------------

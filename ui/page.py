@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from typing import TYPE_CHECKING
 from urllib.parse import quote, unquote
 
 import streamlit as st
@@ -11,10 +12,16 @@ import streamlit as st
 from engine import settings
 from engine.schemas.library import MEETING_NOTE, SAMPLE_FOR_SCHEMA
 
+if TYPE_CHECKING:
+    from engine.store import Store
+
 #: Session keys of inputs that must survive moving between pages (Streamlit forgets widget
 #: values of widgets a page does not draw, unless they are re-assigned each run).
 KEPT = ("fs_text", "fs_sample", "fs_schema", "fs_provider", "fs_model", "fs_mode", "fs_max_tokens",
         "fs_who")
+
+#: This script run's attempt to open the history: (store, None) or (None, why not).
+STORE_KEY = "fs_store_opened"
 
 #: Who is running: typed once per browser, kept in this cookie (no sign-in).
 WHO_KEY, WHO_COOKIE = "fs_who", "fieldstream_who"
@@ -66,6 +73,49 @@ def install_recorder() -> None:
     _recorder(settings.url, settings.enabled, settings.keep_input)
 
 
+@st.cache_resource(show_spinner=False)
+def _store(url: str) -> Store:
+    """One store per process and database URL (the URL keys the cache; it opens on first
+    use, so a database that cannot be used is tried again on the next script run)."""
+    from engine.store import load_settings, open_store
+
+    return open_store(load_settings())
+
+
+def history_store() -> Store | None:
+    """The history store, connected and migrated; None when it cannot be used (a newer
+    Fieldstream's, not a database, out of reach): `store_problem()` says why. Tried once per
+    script run, whichever views ask."""
+    return _opened()[0]
+
+
+def store_problem() -> str | None:
+    """Why the history cannot be used on this script run (a plain sentence), else None."""
+    return _opened()[1]
+
+
+def store_warning(without: str) -> None:
+    """On a page that works without the history: why it is unavailable and what that means."""
+    problem = store_problem()
+    if problem:
+        st.warning(escape_md(f"{problem} {without}"))
+
+
+def _opened() -> tuple[Store | None, str | None]:
+    if STORE_KEY not in st.session_state:
+        st.session_state[STORE_KEY] = _open_store()
+    return st.session_state[STORE_KEY]
+
+
+def _open_store() -> tuple[Store | None, str | None]:
+    from engine.store import StoreUnavailable, load_settings
+
+    try:
+        return _store(load_settings().url).open(), None
+    except StoreUnavailable as exc:  # the one place a page turns it into a message
+        return None, str(exc)
+
+
 def who() -> str | None:
     """The name typed in the sidebar (or remembered by this browser), None when empty."""
     name = str(st.session_state.get(WHO_KEY) or "").strip()
@@ -107,6 +157,7 @@ def setup_page(title: str, icon: str) -> None:
     for key, value in DEFAULTS.items():
         st.session_state.setdefault(key, value)
     _who_from_cookie()
+    st.session_state.pop(STORE_KEY, None)  # each run asks the history afresh (it may be back)
     install_recorder()
     with st.sidebar:
         for script, label, page_icon in PAGES:

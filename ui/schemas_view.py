@@ -38,7 +38,7 @@ from engine.store import Store
 from ui.extract_view import render_outcome, render_settings
 from ui.keys import RunKeys, slug
 from ui.live_form import LiveView, stream_lanes
-from ui.page import escape_md, who
+from ui.page import escape_md, history_store, store_warning, who
 
 DEFN, GEN, LOAD, FLASH = "fs_sch_defn", "fs_sch_gen", "fs_sch_load", "fs_sch_flash"
 SECTION = "fs_sch_section"
@@ -49,12 +49,6 @@ DRAFT_KEYS, SAMPLE_KEYS = RunKeys("draft"), RunKeys("sample")
 DRAFT_LOADED = "fs_sch_draft_loaded"
 BUILTIN = "built-in · "
 STARTER = SchemaDefinition(name="", fields=[FieldDef(name="Name", description="")])
-
-
-def history_store() -> Store:
-    from ui.history_view import history_store as store
-
-    return store()
 
 
 # --- state ------------------------------------------------------------------------------------
@@ -114,11 +108,8 @@ def render_schemas_page() -> None:
     flash = st.session_state.pop(FLASH, None)
     if flash:
         st.success(escape_md(flash))
-    try:
-        store: Store | None = history_store()
-    except Exception as exc:  # the page still builds and exports without it
-        st.error(escape_md(f"The schema library is not available: {exc}"))
-        store = None
+    store = history_store()  # None: the page still shows the built-ins, builds and exports
+    store_warning("The built-in schemas still work; saved schemas need the history database.")
     section = st.radio("Section", SECTIONS, key=SECTION, horizontal=True,
                        label_visibility="collapsed")
     if section == "Library":

@@ -21,7 +21,15 @@ from typing import Any
 from engine.runs import hooks
 from engine.runs.hooks import RunEnd, RunStart
 from engine.runs.spec import SOURCE_CLI, RunSpec, compare_parts
-from engine.store import HistorySettings, Store, StoredRun, fingerprint, load_settings, open_store
+from engine.store import (
+    HistorySettings,
+    Store,
+    StoredRun,
+    StoreUnavailable,
+    fingerprint,
+    load_settings,
+    open_store,
+)
 
 log = logging.getLogger(__name__)
 
@@ -114,7 +122,10 @@ class Recorder:
         run = stored_run(start, start.spec, self.who)
         with self._lock:
             self._open[run.id] = run
-        self.store.start(run)
+        try:
+            self.store.start(run)
+        except StoreUnavailable as exc:  # the run goes on; its end is written if the store is back
+            log.warning("The start of run %s is not recorded: %s", run.id, exc)
 
     def on_end(self, end: RunEnd) -> None:
         with self._lock:
@@ -125,7 +136,10 @@ class Recorder:
             # The start was missed (registered mid-run): finish() writes the whole row.
             run = stored_run(RunStart(end.run_id, end.spec, end.timings.started_at), end.spec,
                              self.who)
-        self.store.finish(apply_end(run, end))
+        try:
+            self.store.finish(apply_end(run, end))
+        except StoreUnavailable as exc:  # one plain line: the message is safe, a trace is noise
+            log.warning("Run %s is not recorded: %s", run.id, exc)
 
 
 _current: Recorder | None = None

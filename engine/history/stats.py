@@ -1,5 +1,5 @@
-"""What the History page shows around the list: filter choices, chart data, the database's size
-and place, and exports as bytes for a download button. All computed in the database."""
+"""What the History page shows around the list: filter choices, chart data, the database's size,
+and exports as bytes for a download button. All computed in the database."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.engine import make_url
 
 from engine.history.export import export_csv, export_jsonl
 from engine.history.queries import RunFilters, conditions, shown_status
@@ -78,14 +77,6 @@ def export_bytes(store: Store, filters: RunFilters | None, fmt: str) -> bytes:
     out = io.StringIO(newline="")
     writers[fmt](store, out, filters, limit=EXPORT_LIMIT)
     return out.getvalue().encode("utf-8")
-
-
-def location(store: Store) -> str:
-    """Where the history lives: the SQLite file's path, or the URL without its password."""
-    url = make_url(store.url)
-    if url.get_backend_name() == "sqlite":
-        return url.database or ":memory:"
-    return url.render_as_string(hide_password=True)
 
 
 def human_size(size: int) -> str:

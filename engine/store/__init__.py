@@ -1,6 +1,7 @@
 """The history database: one SQLite file by default, or Postgres by URL; see `store.Store`."""
 
 from engine.store.config import HistorySettings, load_settings
+from engine.store.db import StoreUnavailable
 from engine.store.records import ENDED, INTERRUPTED, RUNNING, STATUSES, StoredRun, fingerprint
 from engine.store.store import HEARTBEAT_EVERY, STALE_AFTER, Store, open_store
 
@@ -13,6 +14,7 @@ __all__ = [
     "STATUSES",
     "HistorySettings",
     "Store",
+    "StoreUnavailable",
     "StoredRun",
     "fingerprint",
     "load_settings",

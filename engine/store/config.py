@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from engine import settings
+from engine.store import urls
 
 SQLITE_NAME = "history.db"
 
@@ -29,6 +30,10 @@ class HistorySettings:
     keep_input: bool = True
     retention_days: float | None = None
     secrets: frozenset[str] = field(default=frozenset(), repr=False)
+
+    def __repr__(self) -> str:  # the URL may hold a password: show where it points only
+        return (f"HistorySettings(location={urls.location(self.url)!r}, enabled={self.enabled}, "
+                f"keep_input={self.keep_input}, retention_days={self.retention_days})")
 
 
 def load_settings(
@@ -50,16 +55,8 @@ def database_url(
     secrets = settings.read_secrets(settings.secrets_files(cwd, home))
     url = settings.database_url(env, secrets)
     if url:
-        return normalize_url(url)
+        return urls.normalize(url)
     return f"sqlite:///{settings.data_dir(env, home) / SQLITE_NAME}"
-
-
-def normalize_url(url: str) -> str:
-    """`postgres://` and bare `postgresql://` mean psycopg 3 (psycopg2 is not a dependency)."""
-    for prefix in ("postgres://", "postgresql://"):
-        if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix) :]
-    return url
 
 
 def secret_values(env: Mapping[str, str] | None = None) -> frozenset[str]:

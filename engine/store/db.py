@@ -1,9 +1,11 @@
 """Connecting to the one database (SQLite file or Postgres) and migrating it to the newest
-revision on first use."""
+revision on first use; a database that cannot be used raises `StoreUnavailable`, saying why in
+one plain sentence."""
 
 from __future__ import annotations
 
 import os
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -12,6 +14,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.util.exc import CommandError
 from sqlalchemy import (
     ColumnElement,
     Engine,
@@ -24,6 +27,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import make_url
 
+from engine.store import urls
+
 MIGRATIONS = Path(__file__).with_name("migrations")
 # Not Alembic's default name: a team Postgres database may hold other apps' migrations.
 VERSION_TABLE = "fieldstream_alembic_version"
@@ -34,6 +39,72 @@ _LOCK_KEY = 0x46535452  # pg_advisory_xact_lock key serialising migrations ("FST
 # transaction that reads first and then writes can fail with "database is locked" at once,
 # without waiting for busy_timeout, when another connection wrote in between.
 WRITE = {"sqlite_begin": "IMMEDIATE"}
+# What a driver's message says before its reason, on every line of a multi-host attempt.
+_NOISE = re.compile(r'connection failed: |connection to server at "[^"]*"(?: \([^)]*\))?, '
+                    r"port \d+ failed: |\b(?:FATAL|ERROR): +")
+_REASON_MAX = 300
+_DAMAGED = ("SQLITE_NOTADB", "SQLITE_CORRUPT")
+
+
+class StoreUnavailable(Exception):
+    """The history database cannot be used: written by a newer Fieldstream, not a database
+    file, or out of reach. `str()` is one plain sentence, safe to show and to log: the place
+    comes from `urls.location`, the driver's words go through `urls.scrub`."""
+
+
+class NewerDatabase(Exception):
+    """The database is at a migration this version does not know (a newer one wrote it)."""
+
+    def __init__(self, revision: str) -> None:
+        super().__init__(revision)
+        self.revision = revision
+
+
+def open_engine(url: str) -> Engine:
+    """An engine on `url`, connected and migrated to the newest revision; StoreUnavailable
+    when that cannot be done."""
+    engine: Engine | None = None
+    reached = False
+    try:
+        engine = connect(url)
+        engine.connect().close()  # the server answers and lets us in (or the file opens)
+        reached = True
+        migrate(engine)
+        return engine
+    except (NewerDatabase, exc.SQLAlchemyError, CommandError, OSError) as error:
+        if engine is not None:
+            engine.dispose()
+        # `from None`: the driver's error, which may quote the URL, stays out of tracebacks.
+        raise unavailable(url, error, reached=reached) from None
+
+
+def unavailable(url: str, error: BaseException, *, reached: bool = True) -> StoreUnavailable:
+    """The plain message for a database that failed with `error`; `reached`: the server had
+    answered (so a failure is not about reaching it)."""
+    where = urls.location(url)
+    if isinstance(error, NewerDatabase):
+        return StoreUnavailable(
+            f"This history was written by a newer Fieldstream ({error.revision}); this version "
+            f"knows the migrations up to {head_revision()}. Upgrade Fieldstream, or point it "
+            f"at another database. Database: {where}")  # fmt: skip
+    if getattr(getattr(error, "orig", None), "sqlite_errorname", None) in _DAMAGED:
+        return StoreUnavailable(
+            f"The history file {where} is not a database file (or it is damaged): move it "
+            "aside, or point FIELDSTREAM_DATA_DIR at another folder.")  # fmt: skip
+    reason = urls.scrub(_reason(error), url)
+    if not reached and urls.backend(url) != "sqlite":
+        return StoreUnavailable(
+            f"Could not reach the history database at {urls.server(url)}: {reason}")
+    return StoreUnavailable(f"The history database at {where} cannot be used: {reason}")
+
+
+def _reason(error: BaseException) -> str:
+    """The first line of the driver's own words (SQLAlchemy's text adds the SQL and a web
+    link; the driver's next lines quote the statement or give hints)."""
+    orig = getattr(error, "orig", None) or error
+    first = next((line for line in str(orig).splitlines() if line.strip()), "")
+    text = _NOISE.sub("", " ".join(first.split()))
+    return text[:_REASON_MAX].rstrip() or type(orig).__name__
 
 
 def connect(url: str) -> Engine:
@@ -105,12 +176,22 @@ def head_revision() -> str | None:
     return ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
+def known_revisions() -> set[str]:
+    return {script.revision for script in
+            ScriptDirectory.from_config(alembic_config()).walk_revisions()}
+
+
 def migrate(engine: Engine, revision: str = "head") -> None:
-    """Bring the database to `revision`; several processes may call this at once."""
+    """Bring the database to `revision`; several processes may call this at once.
+    NewerDatabase when a newer Fieldstream migrated it (Alembic would only say it cannot
+    find that revision)."""
     cfg = alembic_config()
     wanted = head_revision() if revision == "head" else revision
-    if current_revision(engine) == wanted:
+    current = current_revision(engine)
+    if current == wanted:
         return  # the usual case, without taking any lock
+    if current is not None and current not in known_revisions():
+        raise NewerDatabase(current)
     with engine.connect() as conn:
         conn.execution_options(**WRITE)
         conn.begin()

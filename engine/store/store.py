@@ -20,10 +20,10 @@ from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, delete, insert, select, update
+from sqlalchemy import Connection, Engine, bindparam, delete, exc, insert, select, update
 from sqlalchemy.engine import make_url
 
-from engine.store import db
+from engine.store import db, urls
 from engine.store.config import HistorySettings, load_settings
 from engine.store.records import ENDED, RUNNING, StoredRun, url_host, utcnow
 from engine.store.redact import Redactor
@@ -53,8 +53,8 @@ class Store:
         secrets: Iterable[str] = (),
         heartbeat_every: float = HEARTBEAT_EVERY,
     ) -> None:
-        self.url = url
-        self.dialect = make_url(url).get_backend_name()
+        self.url = urls.normalize(url)  # as the settings give it: `fs:p@ss@host` encoded
+        self.dialect = make_url(self.url).get_backend_name()
         self.enabled = enabled
         self.keep_input = keep_input
         self.retention_days = retention_days
@@ -74,7 +74,12 @@ class Store:
         )
 
     def __repr__(self) -> str:
-        return f"Store({make_url(self.url).render_as_string(hide_password=True)!r})"
+        return f"Store({self.location!r})"
+
+    @property
+    def location(self) -> str:
+        """Where the history lives, safe to show (`urls.location`: never a password)."""
+        return urls.location(self.url)
 
     def __enter__(self) -> Store:
         return self
@@ -86,12 +91,11 @@ class Store:
 
     @property
     def engine(self) -> Engine:
-        """Connected and migrated to the newest revision on first use."""
+        """Connected and migrated to the newest revision on first use; StoreUnavailable
+        (tried again on the next use) when the database cannot be used."""
         with self._lock:
             if self._engine is None:
-                engine = db.connect(self.url)
-                db.migrate(engine)
-                self._engine = engine
+                self._engine = db.open_engine(self.url)
         if self.retention_days:
             self._purge_if_due()
         return self._engine
@@ -99,15 +103,28 @@ class Store:
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
         """A write transaction (committed on success, rolled back on any exception)."""
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             conn.execution_options(**db.WRITE)
             with conn.begin():
                 yield conn
 
     @contextmanager
     def reading(self) -> Iterator[Connection]:
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             yield conn
+
+    def open(self) -> Store:
+        """Connect and migrate now (the first use would), so that a database that cannot be
+        used says so here: StoreUnavailable."""
+        _ = self.engine
+        return self
+
+    def _connect(self) -> Connection:
+        engine = self.engine
+        try:
+            return engine.connect()
+        except exc.DBAPIError as error:  # the server went down after the store opened
+            raise db.unavailable(self.url, error, reached=False) from None
 
     def close(self) -> None:
         self._pump.stop()

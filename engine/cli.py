@@ -43,6 +43,7 @@ from engine.runs.runner import WAIT_SLOT, CancelEvent, Runner, StreamFactory
 from engine.runs.spec import SOURCE_CLI
 from engine.runs.status import RunStatus
 from engine.schemas.definition import SchemaDefinitionError
+from engine.store.db import StoreUnavailable
 from engine.stream.changes import Done, Invalid
 from engine.stream.errors import ProviderError
 from engine.stream.snapshot import Snapshot
@@ -339,7 +340,8 @@ def main(
         from engine.local.commands import main as local_main
 
         return local_main(["prepare", *args.models])
-    except (UsageError, ProviderError, SchemaDefinitionError, LookupError) as exc:
+    except (UsageError, ProviderError, SchemaDefinitionError, LookupError,
+            StoreUnavailable) as exc:
         print(f"error: {exc}", file=err)
         hint = getattr(exc, "hint", "")
         if hint:

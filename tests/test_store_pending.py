@@ -20,6 +20,7 @@ import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import psycopg
 import pytest
@@ -37,8 +38,12 @@ from engine.store import PENDING, SAVED, Store, StoredRun
 from engine.store import db as store_db
 from engine.store.pending import FOLDER, folder_for
 from engine.testing.replay_server import ReplayServer, Reply
-from tests.postgres import PostgresCluster, pg_bin
 from tests.support import MEETING, chunks, isolate
+
+if TYPE_CHECKING:  # imported for real by pytest_plugins (importing it here first would
+    from tests.postgres import PostgresCluster  # keep pytest from rewriting its asserts)
+
+pytest_plugins = ["tests.postgres"]
 
 ROOT = Path(__file__).resolve().parents[1]
 KEY = "sk-fieldstream-PENDING-4b7e1d9a2c6f8e0b"
@@ -103,6 +108,8 @@ def assert_no_key(path: Path) -> None:
 def outage() -> Iterator[PostgresCluster]:
     """A server of this module's own (the shared one must stay up for other tests), durable
     so that what was committed survives its restarts."""
+    from tests.postgres import PostgresCluster, pg_bin
+
     if pg_bin() is None:
         pytest.fail("PostgreSQL binaries not found: apt-get install -y postgresql",
                     pytrace=False)

@@ -196,6 +196,7 @@ def run_extract(args: argparse.Namespace, stdin: TextIO, out: TextIO, err: TextI
         except KeyboardInterrupt:
             runner.stop(wait=2.0)  # close the request; the end hooks still see the run
             raise
+        _say_if_pending(runner, err)
     return _finish(runner, out, err, quiet=args.quiet)
 
 
@@ -216,6 +217,18 @@ def _history(args: argparse.Namespace, err: TextIO) -> Iterator[None]:
         yield
     finally:
         recorder.uninstall()
+
+
+def _say_if_pending(runner: Runner, err: TextIO) -> None:
+    """The history could not take the run's ending: the store keeps it in the data folder
+    and the next fieldstream that opens the history writes it (this process exits now)."""
+    from engine.history import recorder
+    from engine.store import PENDING
+
+    current = recorder.current()
+    if current is not None and current.recording(runner.run_id) == PENDING:
+        print("# history not reachable: this run will be saved when it is (the next "
+              "fieldstream command or the app writes it)", file=err, flush=True)
 
 
 def _start(

@@ -21,6 +21,8 @@ The embedded model (engine.local):
 The history (engine.store, engine.history):
     FIELDSTREAM_DATABASE_URL               else `[connections.fieldstream] url` in secrets.toml
     FIELDSTREAM_HISTORY=off, FIELDSTREAM_KEEP_INPUT=0, FIELDSTREAM_HISTORY_DAYS=N
+    FIELDSTREAM_PENDING_RETRY=5,15,60,300  seconds between tries to write a run's ending the
+                                           database refused (kept meanwhile in DATA_DIR/pending)
 
 A flag is off when its value is one of 0, off, false, no (any case); unset or anything else is on.
 """
@@ -42,6 +44,9 @@ Env = Mapping[str, str]
 OPENAI_KEY_VAR = "OPENAI_API_KEY"
 CUSTOM_KEY_VAR = "FIELDSTREAM_API_KEY"
 DEFAULT_READ_TIMEOUT = 300.0  # long: a long text on a slow CPU takes a while to read
+#: Seconds between tries to write an ending kept in the pending folder; the last repeats. Soon
+#: at first (a restart takes seconds), then rarely (an outage need not fill the log).
+DEFAULT_PENDING_RETRY = (5.0, 15.0, 60.0, 300.0)
 _OFF = frozenset({"0", "off", "false", "no"})
 #: Variables whose values are secrets, whoever reads them: kept from the local server's child
 #: process and from the history (`secret_values`).
@@ -269,3 +274,22 @@ def history_days(env: Env | None = None) -> float | None:
             f"FIELDSTREAM_HISTORY_DAYS must be a positive number of days, got {raw!r}"
         )
     return days
+
+
+def pending_retry(env: Env | None = None) -> tuple[float, ...]:
+    """FIELDSTREAM_PENDING_RETRY: the waits, in seconds, between tries to write a run's ending
+    that the database could not take ("5,15,60,300": the last one repeats), else
+    `DEFAULT_PENDING_RETRY`. Raises `SettingError` for anything but positive numbers."""
+    raw = _text("FIELDSTREAM_PENDING_RETRY", env)
+    if raw is None:
+        return DEFAULT_PENDING_RETRY
+    try:
+        waits = tuple(float(part) for part in raw.split(","))
+    except ValueError:
+        waits = ()
+    if not waits or not all(0 < wait < math.inf for wait in waits):  # also refuses nan
+        raise SettingError(
+            "FIELDSTREAM_PENDING_RETRY must be seconds separated by commas (e.g. 5,15,60,300), "
+            f"got {raw!r}"
+        )
+    return waits

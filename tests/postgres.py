@@ -55,7 +55,9 @@ def free_port() -> int:
 
 
 class PostgresCluster:
-    """initdb + pg_ctl start in a temporary folder; `stop()` removes everything."""
+    """initdb + pg_ctl start in a temporary folder; `stop()` removes everything. `halt()` and
+    `resume()` take a server down and up again as an outage does (`durable`: so that what
+    was committed surely survives it)."""
 
     def __init__(self, *, durable: bool = False) -> None:
         bin_dir = pg_bin()
@@ -74,17 +76,30 @@ class PostgresCluster:
             os.chown(self.dir, user.pw_uid, user.pw_gid)
         self._run("initdb", "-D", str(self.data), "-A", "trust", "-U", "postgres",
                   "-E", "UTF8", "--locale=C.UTF-8", "--no-sync")
-        options = [] if self.durable else [f"-c {setting}" for setting in FAST]
         for _attempt in range(3):  # the free port may be taken between probe and start
             self.port = free_port()
-            server = " ".join([f"-p {self.port}", f"-k {self.dir}",
-                               "-c listen_addresses=127.0.0.1", *options])
-            log = self.dir / "server.log"
-            if self._run("pg_ctl", "-D", str(self.data), "-l", str(log), "-w", "-t", "60",
-                         "-o", server, "start", check=False) == 0:
+            if self._pg_start():
                 atexit.register(self.stop)
                 return
+        log = self.dir / "server.log"
         raise RuntimeError(f"PostgreSQL did not start; see {log}:\n{log.read_text()[-2000:]}")
+
+    def halt(self) -> None:
+        """Stop the server as an outage would (clients cut off), keeping its data."""
+        self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
+
+    def resume(self) -> None:
+        """Start the halted server again, on the same port (the same URL)."""
+        if not self._pg_start():
+            log = self.dir / "server.log"
+            raise RuntimeError(f"PostgreSQL did not restart:\n{log.read_text()[-2000:]}")
+
+    def _pg_start(self) -> bool:
+        options = [] if self.durable else [f"-c {setting}" for setting in FAST]
+        server = " ".join([f"-p {self.port}", f"-k {self.dir}",
+                           "-c listen_addresses=127.0.0.1", *options])
+        return self._run("pg_ctl", "-D", str(self.data), "-l", str(self.dir / "server.log"),
+                         "-w", "-t", "60", "-o", server, "start", check=False) == 0
 
     def stop(self) -> None:
         if self.data.exists():

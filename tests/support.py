@@ -1,16 +1,19 @@
 """Shared test data: the recorded OpenAI streams and the schemas of the requests that made them
-(tests/fixtures/openai-sse/README.md), a MeetingInfo answer, and a client helper."""
+(tests/fixtures/openai-sse/README.md), a MeetingInfo answer, a client helper, and helpers for
+concurrent writers (`all_at_once`, `racing`)."""
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Literal
 
 import pytest
 from openai import OpenAI
 from pydantic import BaseModel
+from sqlalchemy import event
 
 from engine.testing.replay_server import ReplayServer
 
@@ -126,3 +129,51 @@ def page_texts(at: Any) -> str:
     parts += [e.value for e in at.caption] + [e.value for e in at.code]
     parts += [e.value for kind in (at.success, at.error, at.warning, at.info) for e in kind]
     return "\n".join(str(p) for p in parts).replace("\\", "")
+
+
+# --- concurrent writers ------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def racing(store: Any, table: str, parties: int) -> Iterator[None]:
+    """Hold each saving thread's first INSERT INTO `table` until every one of them has got
+    that far (so all have looked the name up and found nothing): the race, every time. On
+    Postgres only: SQLite takes the write lock at BEGIN, so there the others cannot get that
+    far while one waits (which is why SQLite never split a name)."""
+    if store.dialect != "postgresql":
+        yield
+        return
+    barrier, held = threading.Barrier(parties, timeout=20), threading.local()
+
+    def hold(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        if statement.startswith(f"INSERT INTO {table} ") and not getattr(held, "done", False):
+            held.done = True
+            with contextlib.suppress(threading.BrokenBarrierError):
+                barrier.wait()
+
+    event.listen(store.engine, "before_cursor_execute", hold)
+    try:
+        yield
+    finally:
+        event.remove(store.engine, "before_cursor_execute", hold)
+
+
+def all_at_once(saves: list[Callable[[], object]]) -> list[object]:
+    """Run the saves in threads released together; any error is raised here."""
+    start, results, errors = threading.Barrier(len(saves)), [], []
+
+    def run(save: Callable[[], object]) -> None:
+        start.wait()
+        try:
+            results.append(save())
+        except BaseException as exc:  # reported below, in the test's thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(save,)) for save in saves]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise errors[0]
+    return results

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import json
+import sqlite3
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -22,6 +23,7 @@ from engine.history.queries import RunFilters, delete_run, get_run
 from engine.runs.status import RunStatus
 from engine.schemas.library import MEETING_NOTE, MeetingInfo
 from engine.store import Store, StoredRun, load_settings, open_store
+from engine.store import db as store_db
 from engine.testing.replay_server import ReplayServer, Reply
 from tests import support
 from tests.support import MEETING
@@ -140,6 +142,30 @@ def test_the_cli_records_its_runs_and_no_history_does_not(server: ReplayServer,
     rows, total = list_runs(store)
     assert total == 1 and rows[0].source == "cli" and rows[0].ran_by == "ci-bot"
     assert recorder.current() is None  # the CLI took its recorder away again
+
+
+def test_the_extract_page_says_when_the_history_cannot_take_the_run(
+    server: ReplayServer, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FIELDSTREAM_PENDING_RETRY", "0.3")
+    monkeypatch.setattr(store_db, "BUSY_TIMEOUT_MS", 200)  # the page's store: fail fast
+    assert list_runs(store).total == 0  # the file exists, migrated
+    path = load_settings().url.removeprefix("sqlite:///")
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")  # another writer holds the file past the busy timeout
+    try:
+        at = run_on_extract(server)
+        assert [w.value for w in at.warning] == [
+            "History is not reachable: this run will be saved when it is."]
+        assert list_runs(store).total == 0
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    deadline = time.monotonic() + 20  # free again: the recorder's store writes it on schedule
+    while list_runs(store).total == 0 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    rows, total = list_runs(store)
+    assert total == 1 and rows[0].status == "done"
 
 
 def test_history_off_records_nothing(server: ReplayServer, store: Store,

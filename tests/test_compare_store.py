@@ -42,7 +42,7 @@ from engine.store import Store, StoredRun
 from engine.store import db as store_db
 from engine.store.records import utcnow
 from engine.store.tables import compare_presets, comparisons
-from tests.support import MEETING
+from tests.support import MEETING, all_at_once, racing
 
 pytest_plugins = ["tests.postgres"]  # the db_url (SQLite and Postgres) and store fixtures
 
@@ -71,7 +71,7 @@ def test_migration_0005_comes_up_from_0004_and_goes_back_down(db_url: str) -> No
     assert "comparisons" not in inspect(engine).get_table_names()
     engine.dispose()
     with Store(db_url) as upgraded:
-        assert store_db.current_revision(upgraded.engine) == store_db.head_revision() == "0005"
+        assert store_db.current_revision(upgraded.engine) == store_db.head_revision()
         names = inspect(upgraded.engine).get_table_names()
         assert {"comparisons", "compare_presets"} <= set(names)
         assert "compare_lane" in {c["name"] for c in inspect(upgraded.engine).get_columns("runs")}
@@ -196,8 +196,9 @@ def test_broken_stored_json_is_skipped_and_said(store: Store,
                      .values(lanes='[{"lane": 1'))
         conn.execute(update(compare_presets).where(compare_presets.c.version == 2)
                      .values(lanes='{"not": "a list"}'))
-        conn.execute(insert(compare_presets).values(name="Broken", version=1,
-                                                    created_at=utcnow(), lanes="[1]"))
+        conn.execute(insert(compare_presets).values(name="Broken", name_key="broken",
+                                                    version=1, created_at=utcnow(),
+                                                    lanes="[1]"))
     with caplog.at_level(logging.WARNING):
         assert [c.id for c in list_comparisons(store)] == ["good"]
         assert get_comparison(store, "bad") is None
@@ -222,6 +223,46 @@ def test_presets_keep_a_version_per_change_and_pin_schema_versions(store: Store)
     assert get_preset(store, "Team race", version=9) is None
     assert delete_preset(store, "team race") == 2 and get_preset(store, "Team race") is None
     assert delete_preset(store, "nobody") == 0
+
+
+SPELLINGS = ("Race1x", "RACE1X", "race1x")
+
+
+def test_preset_spellings_saved_at_the_same_moment_are_one_preset(store: Store) -> None:
+    with racing(store, "compare_presets", len(SPELLINGS)):
+        saved = all_at_once([lambda i=i: save_preset(store, SPELLINGS[i], [lane(f"l{i}")])
+                             for i in range(len(SPELLINGS))])
+    assert sorted(p.version for p in saved) == [1, 2, 3]  # type: ignore[attr-defined]
+    [one] = list_presets(store)
+    assert one.name in SPELLINGS and one.version == 3
+    lanes = {get_preset(store, "race1X", version=v).lanes[0].lane  # type: ignore[union-attr]
+             for v in (1, 2, 3)}
+    assert lanes == {"l0", "l1", "l2"}
+
+
+def test_migration_0006_merges_presets_split_by_case(db_url: str) -> None:
+    engine = store_db.connect(db_url)
+    store_db.migrate(engine, "0005")
+    with engine.begin() as conn:  # as Postgres left them: one name, two spellings
+        for name, version, minutes, lane_name in [("Team race", 1, 0, "a"),
+                                                  ("TEAM RACE", 1, 1, "b"),
+                                                  ("TEAM RACE", 2, 2, "c")]:
+            conn.execute(insert(compare_presets).values(
+                name=name, version=version, lanes=json.dumps([lane(lane_name).to_json()]),
+                created_at=utcnow() + timedelta(minutes=minutes)))
+    engine.dispose()
+    with Store(db_url) as store:
+        assert [(p.name, p.version) for p in list_presets(store)] == [("Team race", 3)]
+        assert [get_preset(store, "team race", version=v).lanes[0].lane  # type: ignore[union-attr]
+                for v in (1, 2, 3)] == ["a", "b", "c"]
+        assert save_preset(store, "TEAM race", [lane("d")]).version == 4
+    engine = store_db.connect(db_url)
+    with engine.begin() as conn:
+        cfg = store_db.alembic_config()
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0005")
+    assert "name_key" not in {c["name"] for c in inspect(engine).get_columns("compare_presets")}
+    engine.dispose()
 
 
 def test_a_preset_naming_a_provider_this_machine_lacks_says_which_lanes() -> None:

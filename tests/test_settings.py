@@ -124,6 +124,18 @@ def test_history_days() -> None:
             days(bad)
 
 
+def test_pending_retry() -> None:
+    def waits(raw: str) -> tuple[float, ...]:
+        return settings.pending_retry({"FIELDSTREAM_PENDING_RETRY": raw})
+
+    assert settings.pending_retry({}) == settings.DEFAULT_PENDING_RETRY == (5, 15, 60, 300)
+    assert (waits("0.5"), waits(" 1, 2.5 ,10"), waits("")) == (
+        (0.5,), (1, 2.5, 10), settings.DEFAULT_PENDING_RETRY)
+    for bad in ("0", "1,-2", "soon", "1,,2", "nan", "inf"):
+        with pytest.raises(settings.SettingError, match="FIELDSTREAM_PENDING_RETRY must be"):
+            waits(bad)
+
+
 def test_secret_values_and_the_child_environment() -> None:
     env = {"OPENAI_API_KEY": "sk-abcdefgh123", "AZURE_OPENAI_API_KEY": "az-abcdefgh",
            "FIELDSTREAM_API_KEY": "fs-abcdefgh", "MY_TOKEN": "tok-12345678", "SHORT_KEY": "1",

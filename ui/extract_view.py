@@ -25,6 +25,11 @@ from ui.providers_view import load_providers, pick_mode, pick_model, pick_provid
 
 #: The Extract page shows one run, in one lane.
 KEYS = EXTRACT_KEYS
+#: Said under a run whose ending the history could not take (the store keeps it and writes it
+#: when the database answers again).
+PENDING_NOTE = "History is not reachable: this run will be saved when it is."
+#: Seconds to wait for the end hooks (the history's write) of a run that just ended.
+RECORDING_WAIT = 5.0
 
 
 def _on_sample_change() -> None:
@@ -213,6 +218,7 @@ def render_outcome(runner: Runner, keys: RunKeys) -> None:
     if outcome.hint:
         lines.append(f"What to try: {escape_md(outcome.hint)}")
     box("  \n".join(lines))
+    render_recording(runner)
     if outcome.detail:
         with st.expander("Technical detail"):
             st.text(outcome.detail)
@@ -230,6 +236,19 @@ def render_outcome(runner: Runner, keys: RunKeys) -> None:
         text = runner.json_text()
         render_grounding_summary(runner, json.loads(text))
         _result_block(text, f"{name}-partial.json", "What arrived (partial)", keys)
+
+
+def render_recording(runner: Runner) -> None:
+    """Say so when the history could not record the run's ending (it will later). The
+    recorder learns how in the runner's thread, right after the run ends: wait for it."""
+    from engine.history import recorder
+    from engine.store import PENDING
+
+    current = recorder.current()
+    if current is None or not runner.wait(RECORDING_WAIT):
+        return
+    if current.recording(runner.run_id) == PENDING:
+        st.warning(PENDING_NOTE)
 
 
 def render_grounding_summary(runner: Runner, values: Any) -> None:

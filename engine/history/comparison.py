@@ -8,7 +8,7 @@ same parse as a replay (`replay.field_timeline`).
 
 In the store (migration 0004): `comparisons` keeps each comparison's lanes and reference;
 `compare_presets` keeps named lane sets, a new version per changed save of a name (names are
-one preset whatever their case, as saved schemas are).
+one preset whatever their case, as saved schemas are: the same unique `name_key`, 0006).
 
 How a run finds its lane: each lane's `RunSpec.source` is `compare_source(id, lane)`
 (`compare:<id>:<lane>`); the recorder stores the id in `runs.compare_id` (so History's
@@ -42,7 +42,7 @@ from engine.history.recorder import ms
 from engine.history.replay import field_timeline, schema_named
 from engine.runs.hooks import RunEnd
 from engine.schemas.fields import leaves
-from engine.schemas.saved import save_versioned, stored_name
+from engine.schemas.saved import name_key, save_versioned, stored_name
 from engine.store import STALE_AFTER, Store, StoredRun
 from engine.store.records import utcnow
 from engine.store.tables import compare_presets, comparisons, runs
@@ -395,7 +395,7 @@ def _preset(row: Any) -> Preset | None:
 
 
 def _latest_preset(conn: Connection, name: str) -> Any:
-    query = (select(compare_presets).where(compare_presets.c.name == name)
+    query = (select(compare_presets).where(compare_presets.c.name_key == name_key(name))
              .order_by(compare_presets.c.version.desc()).limit(1))
     return conn.execute(query).mappings().first()
 
@@ -407,7 +407,7 @@ def save_preset(store: Store, name: str, lanes: list[LaneSpec], who: str | None 
     text = dumps([lane.to_json() for lane in _check_lanes(lanes)])
 
     def save(conn: Connection) -> Preset:
-        stored = stored_name(conn, compare_presets.c.name, name) or name
+        stored = stored_name(conn, compare_presets, name) or name
         latest = _latest_preset(conn, stored)
         if latest is not None and latest["lanes"] == text:  # unchanged: no new version
             return Preset(stored, int(latest["version"]), latest["created_by"],
@@ -415,8 +415,8 @@ def save_preset(store: Store, name: str, lanes: list[LaneSpec], who: str | None 
         return _new(conn, stored, latest["version"] + 1 if latest is not None else 1)
 
     def _new(conn: Connection, stored: str, version: int) -> Preset:
-        values = {"name": stored, "version": version, "created_by": who,
-                  "created_at": utcnow(), "lanes": text}
+        values = {"name": stored, "name_key": name_key(stored), "version": version,
+                  "created_by": who, "created_at": utcnow(), "lanes": text}
         conn.execute(insert(compare_presets).values(**values))
         return Preset(stored, version, who, values["created_at"], list(lanes))
 
@@ -441,14 +441,12 @@ def get_preset(store: Store, name: str, version: int | None = None) -> Preset | 
     """One version of a preset (the newest without `version`), found ignoring case; None when
     there is none or its stored lanes are broken."""
     with store.reading() as conn:
-        stored = stored_name(conn, compare_presets.c.name, name)
-        if stored is None:
-            return None
         if version is None:
-            row = _latest_preset(conn, stored)
+            row = _latest_preset(conn, name)
         else:
             row = conn.execute(select(compare_presets).where(
-                compare_presets.c.name == stored, compare_presets.c.version == version)
+                compare_presets.c.name_key == name_key(name),
+                compare_presets.c.version == version)
             ).mappings().first()
     return None if row is None else _preset(row)
 
@@ -456,11 +454,8 @@ def get_preset(store: Store, name: str, version: int | None = None) -> Preset | 
 def delete_preset(store: Store, name: str) -> int:
     """Delete every version of a preset (found ignoring case); returns how many rows went."""
     with store.transaction() as conn:
-        stored = stored_name(conn, compare_presets.c.name, name)
-        if stored is None:
-            return 0
         return conn.execute(delete(compare_presets)
-                            .where(compare_presets.c.name == stored)).rowcount
+                            .where(compare_presets.c.name_key == name_key(name))).rowcount
 
 
 def missing_providers(preset: Preset, available: Collection[str]) -> list[LaneSpec]:

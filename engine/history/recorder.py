@@ -6,7 +6,9 @@
 
 `on_start` writes the row (status running; the store's heartbeat pump keeps it alive) before the
 request is sent; `on_end` writes the ending in the runner's thread once the request is closed,
-so recording never holds up a chunk. A run without a `RunSpec` (a replay, a custom stream) is not
+so recording never holds up a chunk. An ending the database cannot take then is kept by the
+store and written when it can be (`engine.store.pending`); `recording(run_id)` tells a view
+which happened (`SAVED` or `PENDING`). A run without a `RunSpec` (a replay, a custom stream) is not
 recorded. `FIELDSTREAM_HISTORY=off` means no recorder at all.
 """
 
@@ -32,6 +34,9 @@ from engine.store import (
 )
 
 log = logging.getLogger(__name__)
+
+_OUTCOMES_KEPT = 256  # recording outcomes remembered, newest runs' (a view asks right away)
+
 
 @lru_cache(maxsize=64)
 def _schema_json(schema: Any) -> tuple[dict[str, Any], str]:
@@ -103,6 +108,7 @@ class Recorder:
         self.store = store
         self.who = who
         self._open: dict[str, StoredRun] = {}
+        self._outcomes: dict[str, str] = {}  # run id -> what finish() did, oldest first
         self._lock = threading.Lock()
         self._handle: hooks.RunHooks | None = None
 
@@ -137,9 +143,20 @@ class Recorder:
             run = stored_run(RunStart(end.run_id, end.spec, end.timings.started_at), end.spec,
                              self.who)
         try:
-            self.store.finish(apply_end(run, end))
+            outcome = self.store.finish(apply_end(run, end))
         except StoreUnavailable as exc:  # one plain line: the message is safe, a trace is noise
             log.warning("Run %s is not recorded: %s", run.id, exc)
+            return
+        with self._lock:
+            self._outcomes[run.id] = outcome
+            while len(self._outcomes) > _OUTCOMES_KEPT:
+                del self._outcomes[next(iter(self._outcomes))]
+
+    def recording(self, run_id: str) -> str | None:
+        """How the run's ending was recorded: `SAVED`, `PENDING` (the database was not
+        reachable: it is written when it is), or None (not ended, not recorded, or failed)."""
+        with self._lock:
+            return self._outcomes.get(run_id)
 
 
 _current: Recorder | None = None

@@ -7,7 +7,9 @@ shown with the fields it had).
     get_schema(store, "Invoice", version=1)
 
 Names are one schema whatever their case ("Invoice" and "invoice"): the first spelling saved
-stays the stored one, so the CLI and the page find it either way.
+stays the stored one, so the CLI and the page find it either way. The store's unique
+(`name_key`, `version`) makes that hold for saves at the same moment too (migration 0006): the
+loser of a race saves again, as the next version.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Column, Connection, func, insert, select, update
+from sqlalchemy import Connection, Table, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from engine.schemas.definition import (
@@ -32,7 +34,9 @@ from engine.store import Store
 from engine.store.records import utcnow
 from engine.store.tables import schemas
 
-_SAVE_ATTEMPTS = 5  # concurrent saves of one name on Postgres: the loser retries the number
+# Concurrent saves of one name on Postgres: each round one wins and the others go again with
+# the next version, so N saves at once need N attempts.
+_SAVE_ATTEMPTS = 10
 T = TypeVar("T")
 
 
@@ -75,7 +79,8 @@ def save_schema(store: Store, defn: SchemaDefinition, author: str | None = None)
 
 def save_versioned(store: Store, save: Callable[[Connection], T]) -> T:
     """Run `save` (which writes the next version of a name) in a transaction, again when a
-    concurrent save took the same version number (the unique (name, version) key)."""
+    concurrent save took the same version number of the same name in any case (the unique
+    (name_key, version) key)."""
     for attempt in range(_SAVE_ATTEMPTS):
         try:
             with store.transaction() as conn:
@@ -87,7 +92,7 @@ def save_versioned(store: Store, save: Callable[[Connection], T]) -> T:
 
 
 def _save(conn: Connection, defn: SchemaDefinition, author: str | None) -> SavedSchema:
-    name = _stored_name(conn, defn.name) or defn.name.strip()
+    name = stored_name(conn, schemas, defn.name) or defn.name.strip()
     defn = defn.model_copy(update={"name": name})
     latest = _latest(conn, name)
     mark = fingerprint(defn)
@@ -95,30 +100,33 @@ def _save(conn: Connection, defn: SchemaDefinition, author: str | None) -> Saved
     if latest is not None and latest.fingerprint == mark:
         return latest  # unchanged: no new version
     values = {
-        "name": name, "version": (latest.version + 1) if latest else 1,
+        "name": name, "name_key": name_key(name), "version": (latest.version + 1) if latest else 1,
         "description": defn.description, "author": author, "created_at": now,
         "updated_at": now, "definition": defn.model_dump(mode="json"), "fingerprint": mark,
     }
     conn.execute(insert(schemas).values(**values))
     if latest is not None:  # the schema as a whole changed now
-        conn.execute(update(schemas).where(schemas.c.name == name).values(updated_at=now))
+        conn.execute(update(schemas).where(schemas.c.name_key == name_key(name))
+                     .values(updated_at=now))
     return _row(values)
 
 
-def _stored_name(conn: Connection, name: str) -> str | None:
-    return stored_name(conn, schemas.c.name, name)
+def name_key(name: str) -> str:
+    """What makes two names one (the store's `name_key` column): Python's casefold, not SQL's
+    lower(), which folds ASCII only on SQLite and by the server's locale on Postgres; one
+    function gives one answer on both ("Ärger" is "ärger" everywhere, "Straße" "STRASSE")."""
+    return name.strip().casefold()
 
 
-def stored_name(conn: Connection, column: Column[Any], name: str) -> str | None:
-    """The stored spelling of `name` in a name column (compared ignoring case, which SQLite's
-    lower() cannot do beyond ASCII), or None for a new name."""
-    wanted = name.strip().casefold()
-    names = conn.execute(select(column).distinct()).scalars()
-    return next((n for n in names if n.casefold() == wanted), None)
+def stored_name(conn: Connection, table: Table, name: str) -> str | None:
+    """The stored spelling of `name` in a table of named versions (`schemas`,
+    `compare_presets`), found ignoring case, or None for a new name."""
+    query = select(table.c.name).where(table.c.name_key == name_key(name)).limit(1)
+    return conn.execute(query).scalar()
 
 
 def _latest(conn: Connection, name: str) -> SavedSchema | None:
-    query = (select(schemas).where(schemas.c.name == name)
+    query = (select(schemas).where(schemas.c.name_key == name_key(name))
              .order_by(schemas.c.version.desc()).limit(1))
     row = conn.execute(query).mappings().first()
     return _row(dict(row)) if row else None
@@ -151,19 +159,17 @@ def list_schemas(store: Store) -> list[SavedSchema]:
 def get_schema(store: Store, name: str, version: int | None = None) -> SavedSchema | None:
     """One version of a saved schema (the newest without `version`), found ignoring case."""
     with store.reading() as conn:
-        stored = _stored_name(conn, name)
-        if stored is None:
-            return None
         if version is None:
-            return _latest(conn, stored)
-        query = select(schemas).where(schemas.c.name == stored, schemas.c.version == version)
+            return _latest(conn, name)
+        query = select(schemas).where(schemas.c.name_key == name_key(name),
+                                      schemas.c.version == version)
         row = conn.execute(query).mappings().first()
     return _row(dict(row)) if row else None
 
 
 def schema_versions(store: Store, name: str) -> list[SavedSchema]:
     """Every saved version of a schema, oldest first."""
+    query = (select(schemas).where(schemas.c.name_key == name_key(name))
+             .order_by(schemas.c.version))
     with store.reading() as conn:
-        stored = _stored_name(conn, name)
-        query = select(schemas).where(schemas.c.name == stored).order_by(schemas.c.version)
-        return [_row(dict(row)) for row in conn.execute(query).mappings()] if stored else []
+        return [_row(dict(row)) for row in conn.execute(query).mappings()]

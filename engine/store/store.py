@@ -8,23 +8,31 @@ to one SQLite file or one Postgres database, the same code for both.
     store.finish(run)
 
 A process that dies mid-run stops beating; queries then show its row as "interrupted".
+An ending the database cannot take when the run ends (a server restarting, a locked file) is
+kept in the pending folder (`engine.store.pending`) and written when the database answers
+again: by this store on a schedule, or by the next store that opens the same database.
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, bindparam, delete, exc, insert, select, update
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError
 
+from engine import settings as env_settings
 from engine.store import db, urls
 from engine.store.config import HistorySettings, load_settings
+from engine.store.pending import PendingEnds, folder_for, unreachable
 from engine.store.records import ENDED, RUNNING, StoredRun, url_host, utcnow
 from engine.store.redact import Redactor
 from engine.store.tables import runs
@@ -38,6 +46,8 @@ PURGE_EVERY = 24 * 3600.0
 _PURGE_BATCH = 1000  # short transactions: a big purge must not hold SQLite's write lock long
 _RESULT_COLUMNS = ("ended_at", "status", "result", "field_errors", "usage", "ttft_ms",
                    "first_field_ms", "total_ms", "timeline", "grounding", "not_found")
+# What `finish` did with an ending: written, kept in the pending folder, or nothing (history off).
+SAVED, PENDING, OFF = "saved", "pending", "off"
 # Columns that are StoredRun fields of the same name (seq is the store's; timeline is packed).
 _FIELD_COLUMNS = tuple(c.name for c in runs.columns if c.name not in ("seq", "timeline"))
 
@@ -52,7 +62,11 @@ class Store:
         retention_days: float | None = None,
         secrets: Iterable[str] = (),
         heartbeat_every: float = HEARTBEAT_EVERY,
+        data_dir: Path | None = None,
+        pending_retry: Sequence[float] | None = None,
     ) -> None:
+        """`data_dir` holds the pending folder (default: FIELDSTREAM_DATA_DIR's);
+        `pending_retry`: the waits between tries to write it (FIELDSTREAM_PENDING_RETRY)."""
         self.url = urls.normalize(url)  # as the settings give it: `fs:p@ss@host` encoded
         self.dialect = make_url(self.url).get_backend_name()
         self.enabled = enabled
@@ -65,6 +79,12 @@ class Store:
         self._statements = _Statements(self.dialect)
         self._last_purge = 0.0
         self._purging = False
+        root = env_settings.data_dir() if data_dir is None else data_dir
+        self._pending = PendingEnds(folder_for(root, self.url))
+        self._pending_lock = threading.Lock()  # one writer of the pending folder at a time
+        self._pending_checked = False  # the folder is written once when the store opens
+        waits = env_settings.pending_retry() if pending_retry is None else pending_retry
+        self._retry = _PendingRetry(self, tuple(waits))
 
     @classmethod
     def from_settings(cls, settings: HistorySettings, **kwargs: Any) -> Store:
@@ -98,6 +118,7 @@ class Store:
                 self._engine = db.open_engine(self.url)
         if self.retention_days:
             self._purge_if_due()
+        self._write_pending_on_open()
         return self._engine
 
     @contextmanager
@@ -128,6 +149,7 @@ class Store:
 
     def close(self) -> None:
         self._pump.stop()
+        self._retry.stop()  # what is still pending stays on disk for the next store
         if self._engine is not None:
             self._engine.dispose()
             self._engine = None
@@ -155,21 +177,98 @@ class Store:
         extra = {} if partial is None else {"result": self._redactor.value(partial)}
         self._beat([run_id], **extra)
 
-    def finish(self, run: StoredRun) -> None:
-        """Write the end of the run (its status must be one of the ended ones)."""
+    def finish(self, run: StoredRun) -> str:
+        """Write the end of the run (its status must be one of the ended ones): SAVED, or
+        PENDING when the database cannot be reached (written later, see the module doc)."""
         self._pump.discard(run.id)
         if not self.enabled:
-            return
+            return OFF
         if run.status not in ENDED:
             raise ValueError(f"finish() needs an ended status ({', '.join(ENDED)})")
         if run.ended_at is None:
             run.ended_at = utcnow()
         values = self.row_values(run)
+        try:
+            with self.transaction() as conn:
+                self._write_end(conn, values)
+        except Exception as exc:
+            if not unreachable(exc):
+                raise
+            self._park(run, exc)
+            return PENDING
+        return SAVED
+
+    def _write_end(self, conn: Connection, values: dict[str, Any]) -> None:
+        """The ending over a row still running (shown "interrupted" if it went silent), or
+        the whole row when there is none; a row that already has an ending keeps it."""
         ended = {name: values[name] for name in _RESULT_COLUMNS}
-        with self.transaction() as conn:
-            done = conn.execute(self._statements.finish, {**ended, "run_id": run.id})
-            if done.rowcount == 0:  # the start row never made it (or was purged): write it all
-                conn.execute(insert(runs), values)
+        done = conn.execute(self._statements.finish, {**ended, "run_id": values["id"]})
+        if done.rowcount == 0 and conn.execute(
+            select(runs.c.seq).where(runs.c.id == values["id"])
+        ).first() is None:  # the start row never made it (or was purged): write it all
+            conn.execute(insert(runs), values)
+
+    # -- endings the database could not take (engine.store.pending) -----------------------
+
+    def _park(self, run: StoredRun, error: BaseException) -> None:
+        path = self._pending.park(self._masked(run))
+        reason = str(getattr(error, "orig", None) or error).strip().splitlines()[:1]
+        log.warning("The history database is not reachable (%s: %s): the ending of run %s is "
+                    "kept in %s and written when it is.", type(error).__name__,
+                    reason[0] if reason else "", run.id, path)
+        self._retry.start()
+
+    def _masked(self, run: StoredRun) -> dict[str, Any]:
+        """The run as a pending file holds it: `to_dict()`, masked as `row_values` masks."""
+        redact = self._redactor
+        data = {k: redact.value(v) for k, v in run.to_dict().items() if k != "timeline"}
+        data["timeline"] = [[ms, text] for ms, text in redact.timeline(run.timeline)]
+        data["base_url_host"] = url_host(run.base_url_host)
+        if not self.keep_input:
+            data["input_text"] = None
+        return data
+
+    def write_pending(self) -> bool:
+        """Write the endings waiting in the pending folder; False when the database still
+        cannot be reached (they stay for the next try)."""
+        with self._pending_lock:
+            for path, run in self._pending.waiting():
+                try:
+                    with self.transaction() as conn:
+                        self._write_end(conn, self.row_values(run))
+                except IntegrityError:
+                    pass  # another process wrote this run's row at the same moment
+                except Exception as exc:
+                    if unreachable(exc):
+                        return False
+                    self._pending.set_aside(path, f"the database refused it ({exc})")
+                    continue
+                self._pending.drop(path)
+                log.info("Run %s: its ending, kept while the history was not reachable, is "
+                         "now written.", run.id)
+        return True
+
+    def has_pending(self) -> bool:
+        """Endings of this database wait in the pending folder."""
+        return self._pending.any()
+
+    def _write_pending_on_open(self) -> None:
+        """What a store (this one or one in an earlier process) could not write is written
+        when the store first opens; the schedule takes over if it still cannot be."""
+        if self._pending_checked:  # the usual case, without taking the lock
+            return
+        with self._lock:
+            checked, self._pending_checked = self._pending_checked, True
+        if checked or not self.has_pending():
+            return
+        try:
+            written = self.write_pending()
+        except Exception:  # opening the store must not fail for a pending file
+            log.warning("The endings kept in %s could not be written now.",
+                        self._pending.folder, exc_info=True)
+            written = False
+        if not written:
+            self._retry.start()
 
     def add(self, run: StoredRun) -> None:
         """Write a whole run in one go (a run recorded elsewhere, a test fixture)."""
@@ -252,9 +351,10 @@ class _Statements:
     def __init__(self, dialect: str) -> None:
         now = db.db_now(dialect)
         self.start = insert(runs).values(heartbeat_at=now)
-        self.finish = update(runs).where(runs.c.id == bindparam("run_id")).values(
-            heartbeat_at=now
-        )
+        # Only over a running row: an ending written late must never replace a real one.
+        self.finish = update(runs).where(
+            runs.c.id == bindparam("run_id"), runs.c.status == RUNNING
+        ).values(heartbeat_at=now)
 
 
 class _HeartbeatPump:
@@ -295,6 +395,50 @@ class _HeartbeatPump:
                 self._store._beat(ids)
             except Exception:  # a missed beat is harmless; a dead thread would not be
                 log.warning("history heartbeat failed", exc_info=True)
+
+
+class _PendingRetry:
+    """One daemon thread per store tries the pending folder on the schedule (the last wait
+    repeats) until it is empty or the store closes."""
+
+    def __init__(self, store: Store, waits: tuple[float, ...]) -> None:
+        self._store = store
+        self._waits = waits
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        with self._lock:
+            if self._thread is not None:
+                return  # the running loop looks at the folder again before it ends
+            self._stop.clear()
+            self._thread = threading.Thread(target=self._loop, name="history-pending",
+                                            daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout=5)
+
+    def _loop(self) -> None:
+        waits = itertools.chain(self._waits, itertools.repeat(self._waits[-1]))
+        for wait in waits:
+            if self._stop.wait(wait):
+                break
+            try:
+                written = self._store.write_pending()
+            except Exception:  # a bug must not end the retries quietly
+                log.warning("Writing the pending run endings failed.", exc_info=True)
+                written = False
+            with self._lock:  # with start(): a file parked meanwhile is never left behind
+                if written and not self._store.has_pending():
+                    self._thread = None
+                    return
+        with self._lock:
+            self._thread = None
 
 
 def open_store(settings: HistorySettings | None = None, **kwargs: Any) -> Store:

@@ -57,12 +57,18 @@ runs = Table(
     Column("not_found", Integer()),  # how many values are not in the text; NULL: not known
 )
 
+# NAME_KEY: `schemas` and `compare_presets` keep one row per version of a name, and a name is
+# one whatever its case: `name_key` is the name case-folded (`engine.schemas.saved.name_key`)
+# and (name_key, version) is unique, so two saves of one name at once cannot both take a
+# version, nor write two spellings of it.
+
 # Saved schema definitions (engine/schemas/saved.py): one row per version of a name.
 schemas = Table(
     "schemas",
     metadata,
     Column("seq", SEQ_TYPE, primary_key=True, autoincrement=True),
     Column("name", SafeText(), nullable=False),
+    Column("name_key", SafeText(), nullable=False),  # see NAME_KEY below (0006)
     Column("version", Integer(), nullable=False),
     Column("description", SafeText()),
     Column("author", SafeText()),
@@ -94,6 +100,7 @@ compare_presets = Table(
     metadata,
     Column("seq", SEQ_TYPE, primary_key=True, autoincrement=True),
     Column("name", SafeText(), nullable=False),
+    Column("name_key", SafeText(), nullable=False),  # see NAME_KEY below (0006)
     Column("version", Integer(), nullable=False),
     Column("created_by", SafeText()),
     Column("created_at", UTCDateTime(), nullable=False),

@@ -30,6 +30,8 @@ class HistorySettings:
     keep_input: bool = True
     retention_days: float | None = None
     secrets: frozenset[str] = field(default=frozenset(), repr=False)
+    data_dir: Path | None = None  # holds pending/ (endings the database could not take yet)
+    pending_retry: tuple[float, ...] | None = None  # waits between tries to write them
 
     def __repr__(self) -> str:  # the URL may hold a password: show where it points only
         return (f"HistorySettings(location={urls.location(self.url)!r}, enabled={self.enabled}, "
@@ -46,6 +48,8 @@ def load_settings(
         keep_input=settings.keep_input(env),
         retention_days=settings.history_days(env),
         secrets=settings.secret_values(env),
+        data_dir=settings.data_dir(env, home),
+        pending_retry=tuple(settings.pending_retry(env)),
     )
 
 

@@ -90,7 +90,8 @@ class Store:
     def from_settings(cls, settings: HistorySettings, **kwargs: Any) -> Store:
         return cls(
             settings.url, enabled=settings.enabled, keep_input=settings.keep_input,
-            retention_days=settings.retention_days, secrets=settings.secrets, **kwargs,
+            retention_days=settings.retention_days, secrets=settings.secrets,
+            data_dir=settings.data_dir, pending_retry=settings.pending_retry, **kwargs,
         )
 
     def __repr__(self) -> str:

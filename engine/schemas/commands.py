@@ -11,7 +11,7 @@ from typing import Any, TextIO
 
 from engine.schemas.convert import from_json_schema, load_document, to_json_schema
 from engine.schemas.convert import to_pydantic_source as pydantic_source
-from engine.schemas.definition import SchemaDefinitionError, parse_definition
+from engine.schemas.definition import SchemaDefinitionError, parse_new_definition
 from engine.schemas.library import SCHEMAS
 from engine.schemas.saved import SavedSchema, get_schema, list_schemas, save_schema
 from engine.store import open_store
@@ -88,7 +88,7 @@ def read_document(raw: bytes | str, name: str | None = None) -> Any:
     """A definition file (it has `fields`) or a JSON Schema (anything else)."""
     doc = load_document(raw)
     if isinstance(doc, dict) and "fields" in doc:
-        defn = parse_definition(doc)
+        defn = parse_new_definition(doc)
         return defn.model_copy(update={"name": name}) if name else defn
     if not isinstance(doc, dict):
         raise SchemaDefinitionError(["The file must hold a JSON object."])

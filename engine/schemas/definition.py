@@ -38,6 +38,9 @@ MAX_DEPTH = 5
 MAX_FIELDS = 500
 MAX_NAME = 64
 MAX_CHOICES = 500
+# Names, descriptions, allowed values and the instruction together: every saved version is a
+# row holding all of it, so a JSON Schema whose `$ref`s repeat a long text stays bounded too.
+MAX_TEXT = 5_000_000
 _BASE_ATTRS = frozenset(dir(BaseModel))
 _SOURCE_NAMES = frozenset({"BaseModel", "ConfigDict", "Field", "Literal"})  # to_pydantic_source
 
@@ -102,6 +105,28 @@ def parse_definition(data: Any) -> SchemaDefinition:
         raise SchemaDefinitionError([_say(err) for err in exc.errors()]) from None
 
 
+def parse_new_definition(data: dict[str, Any]) -> SchemaDefinition:
+    """`parse_definition` for a document from outside (a file to import): one that lists more
+    than `MAX_FIELDS` fields is refused before a model is built for each of them (250,000 would
+    take seconds and hundreds of MB)."""
+    if _listed_fields(data) > MAX_FIELDS:
+        raise SchemaDefinitionError([
+            f"The schema has more than {MAX_FIELDS} fields; at most {MAX_FIELDS} are allowed."])
+    return parse_definition(data)
+
+
+def _listed_fields(data: dict[str, Any]) -> int:
+    """The field objects a raw definition lists at every level, counted up to one over the cap."""
+    count, lists = 0, [data.get("fields")]
+    while lists and count <= MAX_FIELDS:
+        listed = lists.pop()
+        for item in listed[:MAX_FIELDS + 1] if isinstance(listed, list) else ():
+            if isinstance(item, dict):
+                count += 1
+                lists.append(item.get("children"))
+    return count
+
+
 def _say(err: Any) -> str:
     where = ".".join(str(p) for p in err["loc"]) or "definition"
     return f"{where}: {err['msg']}"
@@ -123,11 +148,34 @@ def validate_definition(defn: SchemaDefinition) -> list[str]:
     total = count_fields(defn.fields)
     if total > MAX_FIELDS:
         problems.append(f"The schema has {total} fields; at most {MAX_FIELDS} are allowed.")
+    text = len(defn.name) + len(defn.description) + len(defn.instruction) \
+        + text_length(defn.fields)
+    if text > MAX_TEXT:
+        problems.append(too_much_text())
     return problems
 
 
 def count_fields(fields: list[FieldDef]) -> int:
     return sum(1 + count_fields(f.children) for f in fields)
+
+
+def text_length(fields: list[FieldDef]) -> int:
+    """The characters of the fields' names, descriptions and allowed values, all levels."""
+    return sum(field_text_length(f) + text_length(f.children) for f in fields)
+
+
+def field_text_length(f: FieldDef) -> int:
+    return len(f.name) + len(f.description) + sum(len(c) for c in f.choices)
+
+
+def too_much_text(where: str = "") -> str:
+    return (f"The schema holds more than {MAX_TEXT:,} characters of names, descriptions, "
+            f"allowed values and instruction{where}.")
+
+
+def shown(text: str) -> str:
+    """A name as a message quotes it: whole up to the longest valid name, cut beyond."""
+    return text if len(text) <= MAX_NAME else text[:MAX_NAME] + "…"
 
 
 def _check_level(fields: list[FieldDef], where: str, depth: int, problems: list[str]) -> None:
@@ -136,11 +184,11 @@ def _check_level(fields: list[FieldDef], where: str, depth: int, problems: list[
         return
     seen: set[str] = set()
     for f in fields:
-        path = f"{where}.{f.name}" if where else f.name
+        path = f"{where}.{shown(f.name)}" if where else shown(f.name)
         problem = name_problem(f.name)
         if problem:
             problems.append(f"{path or repr(f.name)}: {problem}")
-        key = f.name.strip().casefold()
+        key = f.name.strip().casefold() if not problem else ""  # a refused name is no twin
         if key and key in seen:
             problems.append(f"{path}: the name is used twice at this level (names ignore case).")
         seen.add(key)

@@ -79,11 +79,14 @@ def test_a_json_schema_file_imports_under_a_given_name(tmp_path: Path) -> None:
     ('{"type": "object", "properties": {"a": {"oneOf": []}}}', "the keyword 'oneOf'"),
     ('{"name": "S", "fields": [{"name": "a"}, {"name": "A"}]}', "used twice"),
     ('{"name": "S", "fields": [{"name": "a", "type": "colour"}]}', "fields.0.type"),
+    ('{"type": "object", "properties": {"a": {"anyOf": 5}}}', "a: anyOf is supported only"),
+    ('{"type": "object", "properties": {"a": {"type": ["null"]}}}', 'a: type "null" is not'),
+    ('{"type": "object", "properties": {"a": {"type": {"x": 1}}}}', "a: type an object is not"),
 ])
 def test_bad_files_are_refused_and_nothing_is_saved(tmp_path: Path, content: str,
                                                     expected: str) -> None:
     code, out, err = run("schemas", "import", write(tmp_path, "bad.json", content))
-    assert (code, out) == (2, "") and expected in err
+    assert (code, out) == (2, "") and expected in err and err.startswith("error: ")
     with open_store() as store:
         assert list_schemas(store) == []
 

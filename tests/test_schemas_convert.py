@@ -13,9 +13,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from engine.schemas.convert import from_json_schema
-from engine.schemas.definition import MAX_FIELDS, SchemaDefinitionError
+from engine.schemas.convert import _ALLOWED, from_json_schema
+from engine.schemas.definition import MAX_FIELDS, SchemaDefinitionError, validate_definition
 
 
 class TooMuchWork(Exception):
@@ -133,3 +135,81 @@ def test_a_definition_file_listing_too_many_fields_is_refused_before_it_is_parse
             read_document(text)
         assert caught.value.problems == [f"The schema has more than {MAX_FIELDS} fields; at "
                                          f"most {MAX_FIELDS} are allowed."]
+
+
+# --- any value where a keyword expects a shape ----------------------------------------------
+
+
+@pytest.mark.parametrize(("prop", "expected"), [
+    ({"anyOf": 5}, "a: anyOf is supported only as one schema or null."),
+    ({"anyOf": [1, 2]}, "a: expected a schema object."),
+    ({"anyOf": [{"anyOf": [{"type": "string"}, {"type": "null"}]}, {"type": "null"}]},
+     "a: anyOf is supported only as one schema or null."),
+    ({"type": ["null"]}, 'a: type "null" is not supported.'),
+    ({"type": ["string", "integer"]}, 'a: type is supported only as one type name, alone or '
+                                      'with "null".'),
+    ({"type": [{"x": 1}, "null"]}, "a: type is supported only as one type name"),
+    ({"type": {"x": 1}}, "a: type an object is not supported."),
+    ({"type": 5}, "a: type 5 is not supported."),
+    ({"type": 10**5000}, "a: type a number is not supported."),
+    ({"type": "string", "description": {"a": 1}}, "a: 'description' must be text."),
+    ({"type": "string", "format": ["date"]}, "a: 'format' must be text."),
+    ({"$ref": 5}, "a: $ref must be text"),
+    ({"$ref": "#/$defs/D/0"}, "does not resolve"),
+    ({"enum": "abc"}, "a: enum is supported only with text values."),
+    ({"const": {"x": 1}}, "a: enum is supported only with text values."),
+    ({"type": "array", "items": [1]}, "a[]: expected a schema object."),
+    ({"type": "array"}, "a[]: expected a schema object."),
+    ({"type": "object", "properties": {"b": {"type": "string"}}, "required": "b"},
+     "a: 'required' must be a list of names."),
+    ({"type": "object", "properties": {"b": {"type": "string"}}, "required": [1]},
+     "a: 'required' must be a list of names."),
+    ({"type": "object", "properties": [1]}, "a: an object needs properties"),
+    ({"type": "string", "additionalProperties": 0}, "supported only as false"),
+])
+def test_a_keyword_of_the_wrong_shape_is_a_named_problem(prop: dict[str, Any],
+                                                         expected: str) -> None:
+    doc = {"type": "object", "$defs": {"D": [{"type": "string"}]}, "properties": {"a": prop}}
+    assert any(expected in p for p in refused(doc)), refused(doc)
+
+
+@pytest.mark.parametrize(("root", "expected"), [
+    ({"title": {"x": 1}}, "root: 'title' must be text."),
+    ({"description": 5}, "root: 'description' must be text."),
+    ({"required": {"a": True}}, "root: 'required' must be a list of names."),
+    ({"oneOf": []}, "root: the keyword 'oneOf' is not supported."),
+])
+def test_a_root_keyword_of_the_wrong_shape_is_a_named_problem(root: dict[str, Any],
+                                                              expected: str) -> None:
+    doc = {"type": "object", "properties": {"a": {"type": "string"}}, **root}
+    assert expected in refused(doc)
+
+
+_NAMES = ["string", "integer", "number", "boolean", "object", "array", "null", "date", "a",
+          "#/$defs/D", "#/$defs/E", "#/properties/a", "#/$defs", "#", "x"]
+_SCALARS = (st.none() | st.booleans() | st.integers(-2, 2) | st.floats(allow_nan=False)
+            | st.sampled_from(_NAMES) | st.text(max_size=4))
+# Dicts keyed mostly by the keywords the reader knows, so values land in keyword positions.
+_KEYS = st.sampled_from([*sorted(_ALLOWED), "a", "b", "oneOf"])
+_VALUES = st.recursive(
+    _SCALARS, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_KEYS, inner,
+                                                                          max_size=5),
+    max_leaves=16)
+_SCHEMAS = st.dictionaries(_KEYS, _VALUES, max_size=5)
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(props=st.dictionaries(st.sampled_from(["a", "b", "c"]), _SCHEMAS | _VALUES,
+                             min_size=1, max_size=3),
+       defs=st.dictionaries(st.sampled_from(["D", "E"]), _SCHEMAS | _VALUES, max_size=2),
+       extra=st.dictionaries(_KEYS, _VALUES, max_size=2))
+def test_any_json_in_keyword_positions_is_accepted_or_refused_by_name(
+    props: dict[str, Any], defs: dict[str, Any], extra: dict[str, Any]
+) -> None:
+    doc = {**extra, "type": "object", "properties": props, "$defs": defs}
+    try:
+        defn = from_json_schema(doc)
+    except SchemaDefinitionError as exc:  # the only error a document may cause
+        assert exc.problems and all(isinstance(p, str) and p for p in exc.problems)
+    else:
+        assert validate_definition(defn) == []

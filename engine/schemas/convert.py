@@ -338,8 +338,9 @@ def _quote(value: Any) -> str:
 
 def to_pydantic_source(defn: SchemaDefinition) -> str:
     """Python source of the models `build_model(defn)` makes, for developers to copy. Every
-    name and value is written with `repr`, so the text is valid Python whatever they hold."""
-    problems = validate_definition(defn)
+    name and value is written with `repr`, so the text is valid Python whatever they hold
+    (and escapes whatever a terminal would act on). Stored names keep their rules."""
+    problems = validate_definition(defn, stored=True)
     if problems:
         raise SchemaDefinitionError(problems)
     classes: list[str] = []

@@ -47,6 +47,7 @@ from engine.store.db import StoreUnavailable
 from engine.stream.changes import Done, Invalid
 from engine.stream.errors import ProviderError
 from engine.stream.snapshot import Snapshot
+from engine.stream.terminal import escape, escape_json
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -128,7 +129,8 @@ def resolve_schema(name: str, err: TextIO | None = None) -> Resolved:
         from engine.schemas.definition import build_model
 
         if err is not None:
-            print(f"# schema {saved.name} v{saved.version} (saved)", file=err, flush=True)
+            print(f"# schema {escape(saved.name)} v{saved.version} (saved)", file=err,
+                  flush=True)
         return Resolved(build_model(saved.definition), saved.name, saved.definition.instruction,
                         str(saved.version))
     raise UsageError(f"Unknown schema {name!r}. Library schemas: {', '.join(SCHEMAS)}; saved: "
@@ -157,7 +159,7 @@ def _is_leaf(value: Any) -> bool:
 
 
 def _show(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, default=str)
+    return escape_json(json.dumps(value, ensure_ascii=False, default=str))
 
 
 def _first_model(provider: Any) -> str:
@@ -188,7 +190,7 @@ def run_extract(args: argparse.Namespace, stdin: TextIO, out: TextIO, err: TextI
         raise UsageError(f"{provider.name} does not support mode {args.mode!r}.")
     model = args.model or provider.default_model or _first_model(provider)
     if not args.quiet:
-        print(f"# {provider.name} · {model} · {mode}", file=err, flush=True)
+        print(escape(f"# {provider.name} · {model} · {mode}"), file=err, flush=True)
     with _history(args, err):
         runner = _start(args, text, resolved, provider, model, mode, err)
         try:
@@ -212,7 +214,8 @@ def _history(args: argparse.Namespace, err: TextIO) -> Iterator[None]:
     try:
         recorder.install()
     except Exception as exc:
-        print(f"# history off for this run: {type(exc).__name__}: {exc}", file=err, flush=True)
+        print(escape(f"# history off for this run: {type(exc).__name__}: {exc}"), file=err,
+              flush=True)
     try:
         yield
     finally:
@@ -275,9 +278,10 @@ def _say_waiting(what: str | None, err: TextIO) -> None:
 def _print_changes(snap: Snapshot, err: TextIO) -> None:
     for change in snap.changes:
         if isinstance(change, Done) and _is_leaf(change.value):
-            print(f"  ✓ {change.path or '(root)'} = {_show(change.value)}", file=err, flush=True)
+            print(f"  ✓ {escape(change.path or '(root)')} = {_show(change.value)}", file=err,
+                  flush=True)
         elif isinstance(change, Invalid):
-            print(f"  ✗ {change.path}: {change.error}", file=err, flush=True)
+            print(escape(f"  ✗ {change.path}: {change.error}"), file=err, flush=True)
 
 
 def _finish(runner: Runner, out: TextIO, err: TextIO, *, quiet: bool) -> int:
@@ -293,13 +297,10 @@ def _finish(runner: Runner, out: TextIO, err: TextIO, *, quiet: bool) -> int:
         raise error
     done = report.status is RunStatus.DONE
     data = report.result if done else report.partial
-    print(json_text(data), file=out, flush=True)
+    print(escape_json(json_text(data)), file=out, flush=True)  # reads back the same
     _say_grounding(report.grounding, data, err, quiet=quiet)
     if error is not None:
-        print(f"error: {error}", file=err)
-        hint = getattr(error, "hint", "")
-        if hint:
-            print(f"hint: {hint}", file=err)
+        _say_error(error, err)
     return EXIT_OK if done else EXIT_FAILED
 
 
@@ -309,7 +310,15 @@ def _say_grounding(grounding: dict[str, Grounding], data: Any, err: TextIO, *, q
     line = grounding_summary(grounding, data)
     missing = any(not g.found for g in grounding.values())
     if line and (missing or not quiet):
-        print(f"# {line}", file=err, flush=True)
+        print(escape(f"# {line}"), file=err, flush=True)
+
+
+def _say_error(exc: BaseException, err: TextIO) -> None:
+    """An error and its hint; messages quote names and server text, so escaped."""
+    print(escape(f"error: {exc}"), file=err)
+    hint = getattr(exc, "hint", "")
+    if hint:
+        print(escape(f"hint: {hint}"), file=err)
 
 
 def run_providers(out: TextIO) -> int:
@@ -319,7 +328,8 @@ def run_providers(out: TextIO) -> int:
         status = providers.check(p) or "ready"
         key = f" (key from {p.key_source})" if p.key_source else ""
         where = p.base_url or "embedded"
-        print(f"{p.name}: {where} · modes {', '.join(p.modes)}{key} · {status}", file=out)
+        print(escape(f"{p.name}: {where} · modes {', '.join(p.modes)}{key} · {status}"),
+              file=out)
     return EXIT_OK
 
 
@@ -327,7 +337,7 @@ def run_models(args: argparse.Namespace, out: TextIO) -> int:
     from engine.providers import list_models
 
     for model in list_models(_provider(args.provider)):
-        print(model, file=out)
+        print(escape(model), file=out)
     return EXIT_OK
 
 
@@ -355,10 +365,7 @@ def main(
         return local_main(["prepare", *args.models])
     except (UsageError, ProviderError, SchemaDefinitionError, LookupError,
             StoreUnavailable) as exc:
-        print(f"error: {exc}", file=err)
-        hint = getattr(exc, "hint", "")
-        if hint:
-            print(f"hint: {hint}", file=err)
+        _say_error(exc, err)
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130

@@ -177,3 +177,24 @@ def all_at_once(saves: list[Callable[[], object]]) -> list[object]:
     if errors:
         raise errors[0]
     return results
+
+
+#: Names an older version saved before control and invisible characters were refused: a
+#: terminal title (OSC), a colour, a bell, a forged `list` line; a zero-width space and a
+#: right-to-left override in field names that look like others.
+OLD_SCHEMA_NAME = "Evil\x1b]0;owned\x07\x1b[31m\nInvoice\tlibrary"
+OLD_FIELD_NAMES = ("Total", "Total\u200b", "\u202eeman")
+
+
+def save_unchecked(store: Any, defn: Any, author: str | None = None) -> Any:
+    """Save `defn` without today's checks, as a version saved under older rules is stored."""
+    from engine.schemas import saved
+
+    return saved.save_versioned(store, lambda conn: saved._save(conn, defn, author))
+
+
+def old_definition() -> Any:
+    from engine.schemas.definition import FieldDef, SchemaDefinition
+
+    return SchemaDefinition(name=OLD_SCHEMA_NAME, description="Line one\nline two \x1b[2J",
+                            fields=[FieldDef(name=n) for n in OLD_FIELD_NAMES])

@@ -300,3 +300,36 @@ def test_a_saved_schema_named_by_a_run_is_picked_on_the_extract_page(server: Rep
     at.switch_page(EXTRACT).run()
     ok(at)
     assert at.selectbox(key="fs_schema").value == "MeetingInfo"
+
+
+def test_a_name_saved_before_the_rule_opens_and_saving_asks_for_a_new_one(
+    server: ReplayServer, store: Store
+) -> None:
+    from engine.schemas.definition import FieldDef, SchemaDefinition
+
+    old = SchemaDefinition(name="Old\x1b[31m", fields=[FieldDef(name="Total"),
+                                                       FieldDef(name="Total\u200b")])
+    support.save_unchecked(store, old)
+    at = open_page(SCHEMAS_PAGE)
+    assert "Old\\x1b[31m" in at.dataframe[0].value["name"].tolist()  # shown escaped
+    at.selectbox(key="fs_sch_open").set_value(old.name).run()
+    assert "Old\\x1b[31m" in at.selectbox(key="fs_sch_open").options
+    at.button(key="fs_sch_edit").click().run()
+    ok(at)
+    assert at.radio(key="fs_sch_section").value == "Builder"
+    assert at.text_input(key="fs_sch_name").value == old.name  # loaded as it is stored
+    problems = errors(at)  # backslashes dropped: `Total\u200b` reads `Totalu200b` here
+    assert "The schema name holds a control or invisible character (U+001B); choose another " \
+           "name." in problems
+    assert "Totalu200b: the name holds a control or invisible character (U+200B)." in problems
+    assert "\u200b" not in problems and "\x1b" not in problems  # shown escaped
+    assert save_button(at).disabled
+    at.text_input(key="fs_sch_name").input("Old").run()
+    edit(at, editor_key(at), edited={1: {"name": "Total (net)"}})
+    assert not at.error, errors(at)
+    save_button(at).click().run()
+    ok(at)
+    saved = get_schema(store, "Old")
+    assert saved is not None and saved.version == 1
+    assert [f.name for f in saved.definition.fields] == ["Total", "Total (net)"]
+    assert [v.version for v in schema_versions(store, old.name)] == [1]  # the old one stays

@@ -85,6 +85,25 @@ def test_models_and_providers_commands(monkeypatch: pytest.MonkeyPatch):
     assert f"Custom server: {base_url}" in out
 
 
+def test_received_names_and_values_are_printed_escaped(monkeypatch: pytest.MonkeyPatch):
+    """A server's model ids and a model's values are text the CLI did not write: nothing in
+    them reaches the terminal raw (the JSON on stdout still reads back the same)."""
+    evil = "m\x1b]0;owned\x07\u202e"
+    answer = json.loads("".join(ANSWER))
+    answer["location"] = "Arena\x1b[2J\u200b\x9b"
+    with ReplayServer(models=[evil]) as srv:
+        monkeypatch.setenv("FIELDSTREAM_BASE_URL", srv.base_url)
+        code, out, _ = _run(["models", "--provider", "Custom server"])
+        assert (code, out) == (0, "m\\x1b]0;owned\\x07\\u202e\n")
+        srv.queue(Reply.content([json.dumps(answer, ensure_ascii=False)]))
+        code, out, err = _run(["extract", "--schema", "MeetingInfo", "--provider", "custom"])
+    assert code == 0, err
+    assert not any(ch in out + err for ch in "\x1b\x07\u202e\u200b\x9b")
+    assert json.loads(out) == answer
+    assert "· m\\x1b]0;owned\\x07\\u202e ·" in err
+    assert '✓ location = "Arena\\u001b[2J\\u200b\\u009b"' in err
+
+
 @pytest.mark.local_model
 def test_extract_with_the_local_model():
     """The issue's command: fieldstream extract --schema MeetingInfo --provider local < note."""

@@ -17,10 +17,20 @@ from engine.schemas.definition import (
     SchemaDefinition,
     parse_definition,
 )
+from engine.schemas.library import SCHEMAS
 from engine.schemas.saved import list_schemas
 from engine.store import open_store
 from engine.testing.replay_server import ReplayServer, Reply
-from tests.support import isolate
+from tests.support import (
+    OLD_FIELD_NAMES,
+    OLD_SCHEMA_NAME,
+    isolate,
+    old_definition,
+    save_unchecked,
+)
+
+#: What a terminal acts on, or what makes one name look like another: never printed raw.
+RAW = ("\x1b", "\x07", "\u200b", "\u202e", "\x9b")
 
 TICKET = SchemaDefinition(name="Ticket", description="A support ticket",
                           instruction="Read the support e-mail; fill in the ticket.", fields=[
@@ -79,11 +89,14 @@ def test_a_json_schema_file_imports_under_a_given_name(tmp_path: Path) -> None:
     ('{"type": "object", "properties": {"a": {"oneOf": []}}}', "the keyword 'oneOf'"),
     ('{"name": "S", "fields": [{"name": "a"}, {"name": "A"}]}', "used twice"),
     ('{"name": "S", "fields": [{"name": "a", "type": "colour"}]}', "fields.0.type"),
+    ('{"type": "object", "properties": {"a": {"anyOf": 5}}}', "a: anyOf is supported only"),
+    ('{"type": "object", "properties": {"a": {"type": ["null"]}}}', 'a: type "null" is not'),
+    ('{"type": "object", "properties": {"a": {"type": {"x": 1}}}}', "a: type an object is not"),
 ])
 def test_bad_files_are_refused_and_nothing_is_saved(tmp_path: Path, content: str,
                                                     expected: str) -> None:
     code, out, err = run("schemas", "import", write(tmp_path, "bad.json", content))
-    assert (code, out) == (2, "") and expected in err
+    assert (code, out) == (2, "") and expected in err and err.startswith("error: ")
     with open_store() as store:
         assert list_schemas(store) == []
 
@@ -123,3 +136,59 @@ def test_library_names_win_over_saved_ones(tmp_path: Path) -> None:
     assert "(hidden by the library schema)" in run("schemas", "list")[1]
     resolved = cli.resolve_schema("invoice")
     assert resolved.name == "Invoice" and "line_items" in resolved.schema.model_fields
+
+
+def test_names_saved_before_the_rule_are_listed_shown_and_exported_escaped() -> None:
+    with open_store() as store:
+        save_unchecked(store, old_definition(), author="mallory\x1b[2J")
+    code, out, err = run("schemas", "list")
+    assert code == 0 and not any(ch in out + err for ch in RAW)
+    lines = out.splitlines()
+    assert len(lines) == len(SCHEMAS) + 1  # no forged line
+    assert lines[-1].startswith("Evil\\x1b]0;owned\\x07\\x1b[31m\\nInvoice\\tlibrary\tv1\t")
+    assert lines[-1].endswith("\tLine one\\nline two \\x1b[2J")
+    code, out, err = run("schemas", "show", OLD_SCHEMA_NAME)
+    assert code == 0 and not any(ch in out + err for ch in RAW)
+    head, body = out.split("\n", 1)
+    assert head.startswith("# Evil\\x1b]0;owned\\x07") and " by mallory\\x1b[2J, " in head
+    assert parse_definition(body) == old_definition()  # escaped JSON reads back the same
+    exports = {}
+    for form in ("definition", "json-schema", "pydantic"):
+        code, exports[form], err = run("schemas", "export", OLD_SCHEMA_NAME, "--as", form)
+        assert code == 0 and not any(ch in exports[form] + err for ch in RAW), form
+    assert parse_definition(exports["definition"]) == old_definition()
+    assert list(json.loads(exports["json-schema"])["properties"]) == list(OLD_FIELD_NAMES)
+    compile(exports["pydantic"], "<old>", "exec")
+
+
+def test_a_schema_saved_before_the_rule_still_runs_and_is_named_escaped(
+    monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with open_store() as store:
+        save_unchecked(store, old_definition())
+    answer = {"Total": "1", "Total\u200b": "2", "\u202eeman": "x\x1b[31m"}
+    with ReplayServer(models=["m"]) as srv:
+        monkeypatch.setenv("FIELDSTREAM_BASE_URL", srv.base_url)
+        srv.queue(Reply.content([json.dumps(answer, ensure_ascii=False)]))
+        code, out, err = run("extract", "--schema", OLD_SCHEMA_NAME, "--provider", "custom",
+                             "--no-history", text="Total 1, or 2, and x.")
+    assert code == 0, err
+    assert json.loads(out) == answer and not any(ch in out + err for ch in RAW)
+    assert "# schema Evil\\x1b]0;owned" in err
+    assert '✓ Total\\u200b = "2"' in err and '✓ \\u202eeman = "x\\u001b[31m"' in err
+
+
+@pytest.mark.parametrize(("name", "code"), [("Bad\x1b[31m", "U+001B"), ("Two\nlines", "U+000A"),
+                                            ("\x1b]0;title\x07", "U+001B")])
+def test_a_name_with_control_characters_is_refused_on_import(tmp_path: Path, name: str,
+                                                             code: str) -> None:
+    defn_file = write(tmp_path, "ticket.json", TICKET.model_dump_json())
+    exit_code, out, err = run("schemas", "import", defn_file, "--name", name)
+    assert (exit_code, out) == (2, "") and not any(ch in err for ch in RAW)
+    assert f"The schema name holds a control or invisible character ({code})" in err
+    bad_field = TICKET.model_copy(update={"fields": [FieldDef(name="Total\u200b")]})
+    exit_code, _, err = run("schemas", "import", write(tmp_path, "f.json",
+                                                       bad_field.model_dump_json()))
+    assert exit_code == 2 and "Total\\u200b: the name holds a control or invisible" in err
+    with open_store() as store:
+        assert list_schemas(store) == []

@@ -16,17 +16,31 @@ from sqlalchemy.exc import IntegrityError
 
 from engine.history import get_run
 from engine.history.comparison import get_comparison
+from engine.schemas.convert import to_json_schema, to_pydantic_source
 from engine.schemas.definition import (
     FieldDef,
     SchemaDefinition,
     SchemaDefinitionError,
     fingerprint,
 )
-from engine.schemas.saved import get_schema, list_schemas, save_schema, schema_versions
+from engine.schemas.saved import (
+    SchemaChoice,
+    get_schema,
+    list_schemas,
+    save_schema,
+    schema_versions,
+)
 from engine.store import Store, StoredRun
 from engine.store import db as store_db
 from engine.store.tables import comparisons, runs, schemas
-from tests.support import all_at_once, racing
+from tests.support import (
+    OLD_FIELD_NAMES,
+    OLD_SCHEMA_NAME,
+    all_at_once,
+    old_definition,
+    racing,
+    save_unchecked,
+)
 
 pytest_plugins = ["tests.postgres"]  # the db_url (SQLite and Postgres) and store fixtures
 
@@ -213,3 +227,25 @@ def test_migration_0006_merges_names_split_by_case_and_renumbers_in_time_order(
         names = conn.execute(select(schemas.c.name).distinct()).scalars().all()
     assert sorted(names) == ["Other", "Race1x"]
     engine.dispose()
+
+
+def test_names_saved_before_the_rule_still_load_run_and_export(store: Store) -> None:
+    """Loading stays lenient: a version saved when control and invisible characters were let
+    through still loads, builds a model to run and exports; saving it again asks for names
+    that follow today's rule, naming each character."""
+    save_unchecked(store, old_definition())
+    saved = get_schema(store, OLD_SCHEMA_NAME)
+    assert saved is not None and saved.definition == old_definition()
+    assert [s.name for s in list_schemas(store)] == [OLD_SCHEMA_NAME]
+    choice = SchemaChoice.of_saved(saved)
+    assert [f.alias for f in choice.schema.model_fields.values()] == list(OLD_FIELD_NAMES)
+    assert list(to_json_schema(saved.definition)["properties"]) == list(OLD_FIELD_NAMES)
+    compile(to_pydantic_source(saved.definition), "<old>", "exec")
+    with pytest.raises(SchemaDefinitionError) as refused:
+        save_schema(store, saved.definition.model_copy(update={"description": "new"}))
+    assert refused.value.problems == [
+        "The schema name holds a control or invisible character (U+001B); choose another name.",
+        "Total\u200b: the name holds a control or invisible character (U+200B).",
+        "\u202eeman: the name holds a control or invisible character (U+202E).",
+    ]
+    assert [s.version for s in schema_versions(store, OLD_SCHEMA_NAME)] == [1]

@@ -35,6 +35,7 @@ from engine.schemas.fields import leaves
 from engine.schemas.library import SCHEMAS
 from engine.schemas.saved import get_schema, list_schemas, save_schema, schema_versions
 from engine.store import Store
+from engine.stream.terminal import escape, escape_json
 from ui.extract_view import render_outcome, render_settings
 from ui.keys import RunKeys, slug
 from ui.live_form import LiveView, stream_lanes
@@ -133,14 +134,15 @@ def builtin_definition(name: str) -> SchemaDefinition:
 
 def render_library(store: Store | None) -> None:
     saved = list_schemas(store) if store is not None else []
-    rows = [{"name": s.name, "version": s.version, "description": s.description,
+    # Names saved before control and invisible characters were refused are shown escaped.
+    rows = [{"name": escape(s.name), "version": s.version, "description": s.description,
              "author": s.author or "", "created": s.created_at, "updated": s.updated_at,
              "kind": "saved"} for s in saved]
     rows += [{"name": name, "version": None, "description": "", "author": "", "created": None,
               "updated": None, "kind": "built-in"} for name in SCHEMAS]
     st.dataframe(rows, hide_index=True, width="stretch", key="fs_sch_library")
     options = [s.name for s in saved] + [BUILTIN + name for name in SCHEMAS]
-    choice = st.selectbox("Open a schema", options, key="fs_sch_open")
+    choice = st.selectbox("Open a schema", options, key="fs_sch_open", format_func=escape)
     if not choice:
         return
     if choice.startswith(BUILTIN):
@@ -161,13 +163,15 @@ def render_library(store: Store | None) -> None:
     chosen = get_schema(store, choice, labels[label]) if label else None
     if chosen is None:
         return
-    st.caption(escape_md(f"{chosen.name} · version {chosen.version} · by "
-                         f"{chosen.author or 'unknown'} · created {chosen.created_at:%Y-%m-%d}"))
-    st.code(json.dumps(chosen.definition.model_dump(mode="json"), indent=2,
-                       ensure_ascii=False), language="json")
+    st.caption(escape_md(escape(f"{chosen.name} · version {chosen.version} · by "
+                                f"{chosen.author or 'unknown'} · created "
+                                f"{chosen.created_at:%Y-%m-%d}")))
+    st.code(escape_json(json.dumps(chosen.definition.model_dump(mode="json"), indent=2,
+                                   ensure_ascii=False)), language="json")
     if st.button("Edit in the builder", key="fs_sch_edit", type="primary"):
-        request_load(chosen.definition, f"{chosen.name} version {chosen.version} is in the "
-                     "builder; saving a change makes a new version.")
+        request_load(chosen.definition, escape(f"{chosen.name} version {chosen.version} is in "
+                                               "the builder; saving a change makes a new "
+                                               "version."))
         st.rerun()
 
 
@@ -237,7 +241,8 @@ def render_builder(store: Store | None) -> None:
 
 
 def _problems(problems: list[str]) -> None:
-    st.error("  \n".join(escape_md(p) for p in problems))
+    # Escaped: a problem about an invisible character shows where it is (`Total\u200b`).
+    st.error("  \n".join(escape_md(escape(p)) for p in problems))
 
 
 def render_preview(defn: SchemaDefinition, problems: list[str]) -> None:

@@ -38,6 +38,14 @@ MAX_DEPTH = 5
 MAX_FIELDS = 500
 MAX_NAME = 64
 MAX_CHOICES = 500
+# Names, descriptions, allowed values and the instruction together: every saved version is a
+# row holding all of it, so a JSON Schema whose `$ref`s repeat a long text stays bounded too.
+MAX_TEXT = 5_000_000
+# Names refuse control (Cc), format (Cf: zero-width, direction overrides) and surrogate (Cs)
+# characters: they drive a terminal, or make a name look like another. Before Cf was refused
+# (and any of them in a schema's name), field names refused only Cc and Cs.
+_HIDDEN = frozenset({"Cc", "Cf", "Cs"})
+_HIDDEN_BEFORE = frozenset({"Cc", "Cs"})
 _BASE_ATTRS = frozenset(dir(BaseModel))
 _SOURCE_NAMES = frozenset({"BaseModel", "ConfigDict", "Field", "Literal"})  # to_pydantic_source
 
@@ -102,6 +110,28 @@ def parse_definition(data: Any) -> SchemaDefinition:
         raise SchemaDefinitionError([_say(err) for err in exc.errors()]) from None
 
 
+def parse_new_definition(data: dict[str, Any]) -> SchemaDefinition:
+    """`parse_definition` for a document from outside (a file to import): one that lists more
+    than `MAX_FIELDS` fields is refused before a model is built for each of them (250,000 would
+    take seconds and hundreds of MB)."""
+    if _listed_fields(data) > MAX_FIELDS:
+        raise SchemaDefinitionError([
+            f"The schema has more than {MAX_FIELDS} fields; at most {MAX_FIELDS} are allowed."])
+    return parse_definition(data)
+
+
+def _listed_fields(data: dict[str, Any]) -> int:
+    """The field objects a raw definition lists at every level, counted up to one over the cap."""
+    count, lists = 0, [data.get("fields")]
+    while lists and count <= MAX_FIELDS:
+        listed = lists.pop()
+        for item in listed[:MAX_FIELDS + 1] if isinstance(listed, list) else ():
+            if isinstance(item, dict):
+                count += 1
+                lists.append(item.get("children"))
+    return count
+
+
 def _say(err: Any) -> str:
     where = ".".join(str(p) for p in err["loc"]) or "definition"
     return f"{where}: {err['msg']}"
@@ -110,19 +140,31 @@ def _say(err: Any) -> str:
 # --- validation ---------------------------------------------------------------------------
 
 
-def validate_definition(defn: SchemaDefinition) -> list[str]:
-    """Every reason `defn` cannot be built or sent (empty when it can)."""
+def validate_definition(defn: SchemaDefinition, *, stored: bool = False) -> list[str]:
+    """Every reason `defn` cannot be saved, built or sent (empty when it can).
+
+    `stored=True` checks a saved version for building, running and exporting: its names keep
+    the rules they were saved under (field names never held control characters; invisible
+    characters, and any in the schema's name, were let through), so such a schema still works;
+    saving it again asks for new names."""
     problems: list[str] = []
     if not defn.name.strip():
         problems.append("The schema needs a name.")
     elif len(defn.name) > MAX_NAME:
         problems.append(f"The schema name is longer than {MAX_NAME} characters.")
+    elif not stored and (hidden := hidden_character(defn.name, _HIDDEN)):
+        problems.append(f"The schema name holds a control or invisible character ({hidden}); "
+                        "choose another name.")
     if not defn.fields:
         problems.append("The schema needs at least one field.")
-    _check_level(defn.fields, "", 1, problems)
+    _check_level(defn.fields, "", 1, problems, _HIDDEN_BEFORE if stored else _HIDDEN)
     total = count_fields(defn.fields)
     if total > MAX_FIELDS:
         problems.append(f"The schema has {total} fields; at most {MAX_FIELDS} are allowed.")
+    text = len(defn.name) + len(defn.description) + len(defn.instruction) \
+        + text_length(defn.fields)
+    if text > MAX_TEXT:
+        problems.append(too_much_text())
     return problems
 
 
@@ -130,31 +172,52 @@ def count_fields(fields: list[FieldDef]) -> int:
     return sum(1 + count_fields(f.children) for f in fields)
 
 
-def _check_level(fields: list[FieldDef], where: str, depth: int, problems: list[str]) -> None:
+def text_length(fields: list[FieldDef]) -> int:
+    """The characters of the fields' names, descriptions and allowed values, all levels."""
+    return sum(field_text_length(f) + text_length(f.children) for f in fields)
+
+
+def field_text_length(f: FieldDef) -> int:
+    return len(f.name) + len(f.description) + sum(len(c) for c in f.choices)
+
+
+def too_much_text(where: str = "") -> str:
+    return (f"The schema holds more than {MAX_TEXT:,} characters of names, descriptions, "
+            f"allowed values and instruction{where}.")
+
+
+def shown(text: str) -> str:
+    """A name as a message quotes it: whole up to the longest valid name, cut beyond."""
+    return text if len(text) <= MAX_NAME else text[:MAX_NAME] + "…"
+
+
+def _check_level(fields: list[FieldDef], where: str, depth: int, problems: list[str],
+                 hidden: frozenset[str]) -> None:
     if depth > MAX_DEPTH:
         problems.append(f"{where}: fields nest deeper than {MAX_DEPTH} levels.")
         return
     seen: set[str] = set()
     for f in fields:
-        path = f"{where}.{f.name}" if where else f.name
-        problem = name_problem(f.name)
+        path = f"{where}.{shown(f.name)}" if where else shown(f.name)
+        problem = name_problem(f.name, hidden)
         if problem:
             problems.append(f"{path or repr(f.name)}: {problem}")
-        key = f.name.strip().casefold()
+        key = f.name.strip().casefold() if not problem else ""  # a refused name is no twin
         if key and key in seen:
             problems.append(f"{path}: the name is used twice at this level (names ignore case).")
         seen.add(key)
-        _check_field(f, path, depth, problems)
+        _check_field(f, path, depth, problems, hidden)
 
 
-def name_problem(name: str) -> str | None:
-    """Why a field name cannot be a JSON key and a pydantic field, or None."""
+def name_problem(name: str, hidden: frozenset[str] = _HIDDEN) -> str | None:
+    """Why a field name cannot be a JSON key and a pydantic field, or be told apart from the
+    others on a page or a terminal, or None."""
     if not name.strip():
         return "a field needs a name."
     if len(name) > MAX_NAME:
         return f"the name is longer than {MAX_NAME} characters."
-    if any(unicodedata.category(ch) in ("Cc", "Cs") for ch in name):
-        return "the name holds control characters."
+    if code := hidden_character(name, hidden):
+        return f"the name holds a control or invisible character ({code})."
     if name.startswith("_"):
         return "a name may not start with '_' (pydantic treats such fields as private)."
     if name.startswith("model_") and name in _BASE_ATTRS:
@@ -162,7 +225,14 @@ def name_problem(name: str) -> str | None:
     return None
 
 
-def _check_field(f: FieldDef, path: str, depth: int, problems: list[str]) -> None:
+def hidden_character(name: str, categories: frozenset[str] = _HIDDEN) -> str | None:
+    """The first character of `name` in `categories` as `U+XXXX`, or None."""
+    found = next((ch for ch in name if unicodedata.category(ch) in categories), None)
+    return None if found is None else f"U+{ord(found):04X}"
+
+
+def _check_field(f: FieldDef, path: str, depth: int, problems: list[str],
+                 hidden: frozenset[str]) -> None:
     if f.type == "choice":
         if not f.choices:
             problems.append(f"{path}: a choice needs at least one allowed value.")
@@ -173,7 +243,7 @@ def _check_field(f: FieldDef, path: str, depth: int, problems: list[str]) -> Non
     if f.type in OBJECT_TYPES:
         if not f.children:
             problems.append(f"{path}: an object needs at least one field.")
-        _check_level(f.children, path, depth + 1, problems)
+        _check_level(f.children, path, depth + 1, problems, hidden)
     elif f.children:
         problems.append(f"{path}: only objects and lists of objects have fields.")
 
@@ -222,8 +292,10 @@ def class_name(name: str) -> str:
 
 def build_model(defn: SchemaDefinition) -> type[BaseModel]:
     """The pydantic model of a valid definition (`SchemaDefinitionError` otherwise); the same
-    class for equal definitions, so a run's model and its schema fingerprint stay stable."""
-    problems = validate_definition(defn)
+    class for equal definitions, so a run's model and its schema fingerprint stay stable.
+    Names are checked by the rules they were saved under (a stored version still runs); every
+    new definition is checked by today's before it is saved or imported."""
+    problems = validate_definition(defn, stored=True)
     if problems:
         raise SchemaDefinitionError(problems)
     return _build_cached(canonical_json(defn))

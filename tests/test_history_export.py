@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
+from pathlib import Path
 
 import pytest
 
@@ -16,8 +18,9 @@ from engine.history import (
     get_run,
     import_jsonl,
     list_runs,
+    stats,
 )
-from engine.history.export import RUN_COLUMNS
+from engine.history.export import RUN_COLUMNS, write_csv
 from engine.store import Store, StoredRun
 from tests.test_history_store import WEIRD, sample_run
 
@@ -85,6 +88,34 @@ def test_csv_cells_never_run_as_formulas(store: Store, start: str) -> None:
         assert row[name] == "'" + payload, name
     assert json.loads(row["attendees"]) == [payload]  # starts with "[": inert
     assert row["budget"] == "-3"  # a number, not a formula
+
+
+FORMULA_FIELDS = ['=HYPERLINK("http://e.x/","x")', "+SUM(1)", "@cmd", "-2+3", "\tTAB", "\rCR"]
+
+
+def test_csv_header_cells_never_run_as_formulas(store: Store) -> None:
+    # A teammate's schema names its fields; the header row must be as inert as the values.
+    names = [*FORMULA_FIELDS, "lone \ud800 half"]
+    schema = {"type": "object", "properties": {name: {"type": "string"} for name in names}}
+    store.add(sample_run(json_schema=schema, result=dict.fromkeys(names, "x")))
+    data = stats.export_bytes(store, None, "csv")  # what History's download button sends
+    head = next(csv.reader(io.StringIO(data.decode("utf-8"), newline="")))
+    assert head[len(RUN_COLUMNS):] == [*("'" + name for name in FORMULA_FIELDS),
+                                       "lone \ufffd half"]
+
+
+def test_every_csv_cell_goes_through_one_function() -> None:
+    out = io.StringIO(newline="")
+    assert write_csv(out, [["=1+1", "ok"], ["@cmd", -3, None, [1]]]) == 2
+    assert list(csv.reader(io.StringIO(out.getvalue(), newline=""))) == [
+        ["'=1+1", "ok"], ["'@cmd", "-3", "", "[1]"]]
+    # No other CSV writer in the app: a new spreadsheet export uses write_csv too.
+    root = Path(__file__).resolve().parent.parent
+    writers = re.compile(r"\bcsv\.(writer|DictWriter)\b|\.to_csv\(")
+    found = [str(path.relative_to(root)) for folder in ("engine", "ui", "pages")
+             for path in sorted((root / folder).rglob("*.py"))
+             if writers.search(path.read_text(encoding="utf-8"))]
+    assert found == ["engine/history/export.py"]
 
 
 def test_csv_replaces_what_a_text_file_cannot_hold(store: Store) -> None:

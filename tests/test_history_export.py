@@ -160,6 +160,16 @@ def test_importing_twice_skips_the_duplicates(store: Store) -> None:
     assert {r.id for r in list_runs(store)[0]} == {"a", "b"}
 
 
+def raw_line(**raw: str) -> str:
+    """A valid export line with some fields' JSON text replaced as written (too deep for
+    json.dumps, or not what json.dumps would write)."""
+    values = {**sample_run(id="x").to_dict(), **dict.fromkeys(raw, "RAW")}
+    line = json.dumps(values)
+    for name, text in raw.items():
+        line = line.replace(f'"{name}": "RAW"', f'"{name}": {text}', 1)
+    return line
+
+
 @pytest.mark.parametrize(
     ("bad_line", "reason"),
     [
@@ -170,6 +180,20 @@ def test_importing_twice_skips_the_duplicates(store: Store) -> None:
         (json.dumps({**sample_run(id="x").to_dict(), "api_key": "sk-1"}), "unknown field"),
         (json.dumps({**sample_run(id="x").to_dict(), "timeline": [[1, 2]]}), "timeline"),
         (json.dumps({**sample_run(id="x").to_dict(), "ttft_ms": "fast"}), "ttft_ms"),
+        # Hostile values: each is a named error, never a RecursionError, OverflowError or a
+        # database error (Hardening II, 6).
+        (raw_line(result="[" * 100_000 + "]" * 100_000), "'result' nests deeper than 512"),
+        (raw_line(started_at='"0001-01-01T00:00:00+01:00"'), "'started_at'"),
+        (raw_line(ended_at='"9999-12-31T23:59:59-01:00"'), "'ended_at'"),
+        (raw_line(not_found=str(2**70)), "'not_found'"),
+        (raw_line(not_found="-1"), "'not_found'"),
+        (raw_line(ttft_ms="9" * 401), "'ttft_ms'"),
+        (raw_line(total_ms="Infinity"), "'total_ms'"),
+        (raw_line(timeline='[[Infinity, "x"]]'), "'timeline'"),
+        (raw_line(timeline='[[1e300, "x"]]'), "'timeline'"),
+        (raw_line(timeline=f'[[{"9" * 401}, "x"]]'), "'timeline'"),
+        (raw_line(result='{"n": 1e400}'), "'result'"),
+        (raw_line(usage='{"n": NaN}'), "'usage'"),
     ],
 )
 def test_a_malformed_line_is_reported_and_nothing_is_imported(

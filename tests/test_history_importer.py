@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import json
 from dataclasses import fields
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -14,6 +15,7 @@ from hypothesis import strategies as st
 
 from engine.history import ImportFormatError, export_csv, export_jsonl, import_jsonl, list_runs
 from engine.store import Store, StoredRun
+from engine.stream.json_stream import MAX_DEPTH
 from tests.test_history_export import raw_line
 from tests.test_history_store import sample_run
 
@@ -71,3 +73,41 @@ def test_any_value_in_any_field_imports_whole_or_is_refused_with_its_line(
         assert import_jsonl(store, io.StringIO(out.getvalue())).imported == result.imported
     finally:
         _clear(store)
+
+
+SECRET = "sk-fieldstream-deep-secret-0042"
+
+
+def nested(depth: int) -> list[Any]:
+    """`depth` lists, one inside the other (built without recursion)."""
+    value: list[Any] = []
+    for _ in range(depth - 1):
+        value = [value]
+    return value
+
+
+def at_depth(field: str, depth: int) -> Any:
+    # usage and field_errors must be objects: their object is the first level.
+    return {"a": nested(depth - 1)} if field in ("usage", "field_errors") else nested(depth)
+
+
+@pytest.mark.parametrize("field", ["result", "usage", "field_errors", "json_schema"])
+def test_the_deepest_accepted_value_round_trips_and_one_level_more_is_refused(
+    db_url: str, field: str
+) -> None:
+    # A store with a secret to mask walks every value it writes: that walk must not recurse.
+    with Store(db_url, secrets=[SECRET]) as store:
+        deepest = {**sample_run(id="deepest").to_dict(), field: at_depth(field, MAX_DEPTH)}
+        assert import_jsonl(store, [json.dumps(deepest)]).imported == 1
+        out = io.StringIO()
+        assert export_jsonl(store, out) == 1
+        exported = out.getvalue()
+        assert json.loads(exported)[field] == deepest[field]
+        _clear(store)
+        assert import_jsonl(store, io.StringIO(exported)).imported == 1
+        _clear(store)
+        deeper = {**deepest, field: at_depth(field, MAX_DEPTH + 1)}
+        with pytest.raises(ImportFormatError,
+                           match=f"^line 2: '{field}' nests deeper than {MAX_DEPTH} "):
+            import_jsonl(store, [exported, json.dumps(deeper)])
+        assert list_runs(store)[1] == 0

@@ -13,7 +13,7 @@ import math
 import reprlib
 import uuid
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -132,9 +132,10 @@ class StoredRun:
         return {path: Grounding.from_json(g) for path, g in (self.grounding or {}).items()}
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready: datetimes as ISO 8601, the timeline as [[ms, text], ...]."""
-        out = asdict(self)
-        out.pop("shown_status")
+        """JSON-ready: datetimes as ISO 8601, the timeline as [[ms, text], ...]. The JSON
+        values are the run's own, not copies: `asdict` would copy them recursively, two
+        frames a level, and fail on a value at the nesting the import accepts."""
+        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "shown_status"}
         for name in ("started_at", "ended_at", "heartbeat_at"):
             out[name] = out[name] and out[name].isoformat()
         out["timeline"] = [[ms, text] for ms, text in self.timeline]

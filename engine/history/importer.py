@@ -26,7 +26,10 @@ from engine.stream.json_stream import MAX_DEPTH, MAX_NUMBER_CHARS
 
 _BATCH = 500
 # A JSON string (escapes included) or a bracket: enough to measure nesting without parsing.
-_TOKENS = re.compile(r'"(?:[^"\\]++|\\.)*+"|[\[\]{}]')
+_STRING = r'"[^"\\]*+(?:\\.[^"\\]*+)*+"'
+_TOKENS = re.compile(rf"{_STRING}|[\[\]{{}}]")
+_STRINGS = re.compile(_STRING)
+_INNERMOST = re.compile(r"\[[^\[\]{}]*+\]|\{[^\[\]{}]*+\}")  # a container with none inside
 
 
 @dataclass(frozen=True)
@@ -104,8 +107,8 @@ def _too_deep(line: str) -> str | None:
     """The field (quoted; "" when there is none) holding a value nested deeper than a stored
     value may be, None when nothing is: found before json.loads, which would recurse into
     it. The line's own object is one level; each field's value may have MAX_DEPTH more."""
-    if line.count("[") + line.count("{") <= MAX_DEPTH + 1:
-        return None  # the usual case, without a scan
+    if not _deeper_than(line, MAX_DEPTH + 1):
+        return None  # the usual case, without a scan token by token
     depth, key = 0, ""
     for match in _TOKENS.finditer(line):
         token = match.group()
@@ -119,6 +122,19 @@ def _too_deep(line: str) -> str | None:
         else:
             depth -= 1
     return None
+
+
+def _deeper_than(line: str, limit: int) -> bool:
+    """Whether the line may nest deeper than `limit` (malformed brackets say yes too): the
+    line without its strings, innermost containers removed a level per pass, all in C."""
+    if line.count("[") + line.count("{") <= limit:
+        return False
+    rest = _STRINGS.sub("", line)
+    for _ in range(limit):
+        if "[" not in rest and "{" not in rest:
+            return False
+        rest = _INNERMOST.sub("", rest)
+    return "[" in rest or "{" in rest
 
 
 def _insert_new(store: Store, conn: Connection, batch: list[StoredRun]) -> int:

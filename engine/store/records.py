@@ -195,18 +195,26 @@ def json_problem(value: Any) -> str | None:
     """Why a JSON value cannot be stored and read back as it is (None when it can): nesting
     deeper than the stream parser accepts, a number that is not finite (NaN, Infinity,
     1e400) or too long (`LongNumber`). Walked with a stack of its own: no recursion."""
-    stack = [(value, 0)]
+    if not isinstance(value, dict | list | tuple):
+        return _leaf_problem(value)
+    stack = [(value, 1)]  # containers only, with their depth
     while stack:
         item, depth = stack.pop()
-        if isinstance(item, float) and not math.isfinite(item):
-            return f"holds {item!r}, not a finite number"
-        if isinstance(item, LongNumber):
-            return f"holds a number of {item.chars:,} characters (at most {MAX_NUMBER_CHARS:,})"
-        if isinstance(item, dict | list | tuple):
-            if depth >= MAX_DEPTH:
-                return TOO_DEEP
-            children = item.values() if isinstance(item, dict) else item
-            stack.extend((child, depth + 1) for child in children)
+        if depth > MAX_DEPTH:
+            return TOO_DEEP
+        for child in item.values() if isinstance(item, dict) else item:
+            if isinstance(child, dict | list | tuple):
+                stack.append((child, depth + 1))
+            elif isinstance(child, float | LongNumber) and (problem := _leaf_problem(child)):
+                return problem
+    return None
+
+
+def _leaf_problem(value: Any) -> str | None:
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"holds {value!r}, not a finite number"
+    if isinstance(value, LongNumber):
+        return f"holds a number of {value.chars:,} characters (at most {MAX_NUMBER_CHARS:,})"
     return None
 
 
@@ -287,11 +295,8 @@ def _timeline(value: Any) -> list[tuple[float, str]]:
     )
     if not ok:
         raise ValueError("'timeline' must be a list of [ms, text] pairs")
-    out = []
-    for ms, text in value:
-        offset = _finite(ms)
-        if offset is None or abs(offset) > MAX_MS:
+    for ms, _ in value:
+        if not -MAX_MS <= ms <= MAX_MS:  # NaN too; ints compare exactly, without a float
             raise ValueError(f"'timeline' offsets must be finite milliseconds within "
                              f"±{MAX_MS:.0f}, got {_shown(ms)}")
-        out.append((offset, text))
-    return out
+    return [(float(ms), text) for ms, text in value]

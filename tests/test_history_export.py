@@ -183,6 +183,7 @@ def raw_line(**raw: str) -> str:
         # Hostile values: each is a named error, never a RecursionError, OverflowError or a
         # database error (Hardening II, 6).
         (raw_line(result="[" * 100_000 + "]" * 100_000), "'result' nests deeper than 512"),
+        ('{"\\q": ' + "[" * 600 + "]" * 600 + "}", "nests deeper than 512"),  # a bad name
         (raw_line(started_at='"0001-01-01T00:00:00+01:00"'), "'started_at'"),
         (raw_line(ended_at='"9999-12-31T23:59:59-01:00"'), "'ended_at'"),
         (raw_line(not_found=str(2**70)), "'not_found'"),

@@ -118,7 +118,7 @@ def _too_deep(line: str) -> str | None:
         elif token in "[{":
             depth += 1
             if depth > MAX_DEPTH + 1:
-                return repr(json.loads(key)) if key else ""
+                return _name(key)
         else:
             depth -= 1
     return None
@@ -135,6 +135,14 @@ def _deeper_than(line: str, limit: int) -> bool:
             return False
         rest = _INNERMOST.sub("", rest)
     return "[" in rest or "{" in rest
+
+
+def _name(token: str) -> str:
+    """A member name as written in JSON, quoted for a message ("" when it is not valid)."""
+    try:
+        return repr(json.loads(token)) if token else ""
+    except ValueError:  # a bad escape: the line is not JSON, and no field can be named
+        return ""
 
 
 def _insert_new(store: Store, conn: Connection, batch: list[StoredRun]) -> int:

@@ -337,6 +337,26 @@ def test_import_reports_a_bad_line_and_imports_nothing(server: ReplayServer,
     assert any("not UTF-8" in e.value.replace("\\", "") for e in script.error)
 
 
+@pytest.mark.parametrize(("raw", "field"), [
+    ({"result": "[" * 100_000 + "]" * 100_000}, "'result'"),
+    ({"started_at": '"0001-01-01T00:00:00+01:00"'}, "'started_at'"),
+    ({"not_found": str(2**70)}, "'not_found'"),
+    ({"ttft_ms": "9" * 401}, "'ttft_ms'"),
+    ({"timeline": '[[Infinity, "x"]]'}, "'timeline'"),
+    ({"timeline": '[[1e300, "x"]]'}, "'timeline'"),
+])
+def test_a_hostile_line_is_named_on_the_page(server: ReplayServer, store: Store,
+                                             raw: dict[str, str], field: str) -> None:
+    from tests.test_history_export import raw_line
+
+    bad = f"{json.dumps(seeded(1).to_dict())}\n{raw_line(**raw)}\n".encode()
+    script = AppTest.from_function(_import_script, args=(bad,), default_timeout=30).run()
+    assert not script.exception, script.exception  # not a traceback
+    (error,) = [e.value.replace("\\", "") for e in script.error]  # less the Markdown escapes
+    assert error.startswith(f"Nothing was imported: line 2: {field}"), error
+    assert list_runs(store).total == 0
+
+
 def _import_script(data: bytes) -> None:
     from ui.history_view import history_store, show_import
 

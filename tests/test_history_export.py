@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
+from pathlib import Path
 
 import pytest
 
@@ -16,8 +18,9 @@ from engine.history import (
     get_run,
     import_jsonl,
     list_runs,
+    stats,
 )
-from engine.history.export import RUN_COLUMNS
+from engine.history.export import RUN_COLUMNS, write_csv
 from engine.store import Store, StoredRun
 from tests.test_history_store import WEIRD, sample_run
 
@@ -87,6 +90,34 @@ def test_csv_cells_never_run_as_formulas(store: Store, start: str) -> None:
     assert row["budget"] == "-3"  # a number, not a formula
 
 
+FORMULA_FIELDS = ['=HYPERLINK("http://e.x/","x")', "+SUM(1)", "@cmd", "-2+3", "\tTAB", "\rCR"]
+
+
+def test_csv_header_cells_never_run_as_formulas(store: Store) -> None:
+    # A teammate's schema names its fields; the header row must be as inert as the values.
+    names = [*FORMULA_FIELDS, "lone \ud800 half"]
+    schema = {"type": "object", "properties": {name: {"type": "string"} for name in names}}
+    store.add(sample_run(json_schema=schema, result=dict.fromkeys(names, "x")))
+    data = stats.export_bytes(store, None, "csv")  # what History's download button sends
+    head = next(csv.reader(io.StringIO(data.decode("utf-8"), newline="")))
+    assert head[len(RUN_COLUMNS):] == [*("'" + name for name in FORMULA_FIELDS),
+                                       "lone \ufffd half"]
+
+
+def test_every_csv_cell_goes_through_one_function() -> None:
+    out = io.StringIO(newline="")
+    assert write_csv(out, [["=1+1", "ok"], ["@cmd", -3, None, [1]]]) == 2
+    assert list(csv.reader(io.StringIO(out.getvalue(), newline=""))) == [
+        ["'=1+1", "ok"], ["'@cmd", "-3", "", "[1]"]]
+    # No other CSV writer in the app: a new spreadsheet export uses write_csv too.
+    root = Path(__file__).resolve().parent.parent
+    writers = re.compile(r"\bcsv\.(writer|DictWriter)\b|\.to_csv\(")
+    found = [str(path.relative_to(root)) for folder in ("engine", "ui", "pages")
+             for path in sorted((root / folder).rglob("*.py"))
+             if writers.search(path.read_text(encoding="utf-8"))]
+    assert found == ["engine/history/export.py"]
+
+
 def test_csv_replaces_what_a_text_file_cannot_hold(store: Store) -> None:
     store.add(sample_run(input_text=WEIRD))
     out = io.StringIO(newline="")
@@ -129,6 +160,16 @@ def test_importing_twice_skips_the_duplicates(store: Store) -> None:
     assert {r.id for r in list_runs(store)[0]} == {"a", "b"}
 
 
+def raw_line(**raw: str) -> str:
+    """A valid export line with some fields' JSON text replaced as written (too deep for
+    json.dumps, or not what json.dumps would write)."""
+    values = {**sample_run(id="x").to_dict(), **dict.fromkeys(raw, "RAW")}
+    line = json.dumps(values)
+    for name, text in raw.items():
+        line = line.replace(f'"{name}": "RAW"', f'"{name}": {text}', 1)
+    return line
+
+
 @pytest.mark.parametrize(
     ("bad_line", "reason"),
     [
@@ -139,6 +180,21 @@ def test_importing_twice_skips_the_duplicates(store: Store) -> None:
         (json.dumps({**sample_run(id="x").to_dict(), "api_key": "sk-1"}), "unknown field"),
         (json.dumps({**sample_run(id="x").to_dict(), "timeline": [[1, 2]]}), "timeline"),
         (json.dumps({**sample_run(id="x").to_dict(), "ttft_ms": "fast"}), "ttft_ms"),
+        # Hostile values: each is a named error, never a RecursionError, OverflowError or a
+        # database error (Hardening II, 6).
+        (raw_line(result="[" * 100_000 + "]" * 100_000), "'result' nests deeper than 512"),
+        ('{"\\q": ' + "[" * 600 + "]" * 600 + "}", "nests deeper than 512"),  # a bad name
+        (raw_line(started_at='"0001-01-01T00:00:00+01:00"'), "'started_at'"),
+        (raw_line(ended_at='"9999-12-31T23:59:59-01:00"'), "'ended_at'"),
+        (raw_line(not_found=str(2**70)), "'not_found'"),
+        (raw_line(not_found="-1"), "'not_found'"),
+        (raw_line(ttft_ms="9" * 401), "'ttft_ms'"),
+        (raw_line(total_ms="Infinity"), "'total_ms'"),
+        (raw_line(timeline='[[Infinity, "x"]]'), "'timeline'"),
+        (raw_line(timeline='[[1e300, "x"]]'), "'timeline'"),
+        (raw_line(timeline=f'[[{"9" * 401}, "x"]]'), "'timeline'"),
+        (raw_line(result='{"n": 1e400}'), "'result'"),
+        (raw_line(usage='{"n": NaN}'), "'usage'"),
     ],
 )
 def test_a_malformed_line_is_reported_and_nothing_is_imported(

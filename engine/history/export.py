@@ -2,8 +2,9 @@
 
 CSV: the run's own columns, then one column per top-level field of each schema among the
 exported runs (the union, in order of first appearance); nested values are written as JSON.
-Text cells a spreadsheet would run as a formula (starting with = + - @, tab or CR) get a
-leading apostrophe; `not_found` counts the values not in the text. JSON Lines: one
+Every CSV the app writes goes through `write_csv`, which passes every cell, the header's
+included, through `cell`: text a spreadsheet would run as a formula (starting with = + - @,
+tab or CR) gets a leading apostrophe. `not_found` counts the values not in the text. JSON Lines: one
 `StoredRun.to_dict()` per line (timeline and grounding included), pure ASCII, so any text
 survives and `import_jsonl` reads it back exactly.
 """
@@ -13,7 +14,8 @@ from __future__ import annotations
 import csv
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from itertools import chain
 from typing import Any, TextIO
 
 from sqlalchemy import func, select
@@ -55,12 +57,22 @@ def export_csv(
 ) -> int:
     """Write the filtered runs (newest first) as CSV; returns how many rows."""
     fields = schema_fields(store, filters, limit, stale_after)
-    names = {field: _field_header(field) for field in fields}
+    # Field names come from whoever wrote the schema: the header is cells like any other.
+    head = [*RUN_COLUMNS, *(_field_header(field) for field in fields)]
+    body = (
+        [*_run_cells(run), *_field_cells(run.result, fields)]
+        for run in iter_runs(store, filters, limit=limit, stale_after=stale_after, light=True)
+    )
+    return write_csv(out, chain([head], body)) - 1
+
+
+def write_csv(out: TextIO, rows: Iterable[Iterable[Any]]) -> int:
+    """Write rows of values as CSV, every cell through `cell`; returns how many rows. The one
+    CSV writer of the app: a spreadsheet export added later must use it too (a test checks)."""
     writer = csv.writer(out)
-    writer.writerow([*RUN_COLUMNS, *names.values()])
     count = 0
-    for run in iter_runs(store, filters, limit=limit, stale_after=stale_after, light=True):
-        writer.writerow([*_run_cells(run), *_field_cells(run.result, fields)])
+    for row in rows:
+        writer.writerow([cell(value) for value in row])
         count += 1
     return count
 
@@ -117,18 +129,18 @@ def _field_header(field: str) -> str:
     return f"result.{field}" if field in RUN_COLUMNS else field
 
 
-def _run_cells(run: StoredRun) -> list[str]:
+def _run_cells(run: StoredRun) -> list[Any]:
     values = {name: getattr(run, name) for name in RUN_COLUMNS}
     values["status"] = run.shown_status or run.status
     for name in ("started_at", "ended_at"):
         values[name] = values[name] and values[name].isoformat()
-    return [cell(values[name]) for name in RUN_COLUMNS]
+    return [values[name] for name in RUN_COLUMNS]
 
 
-def _field_cells(result: Any, fields: list[str]) -> list[str]:
+def _field_cells(result: Any, fields: list[str]) -> list[Any]:
     if not isinstance(result, dict):
-        return [cell(result) if field == VALUE_COLUMN else "" for field in fields]
-    return [cell(result.get(field)) for field in fields]
+        return [result if field == VALUE_COLUMN else None for field in fields]
+    return [result.get(field) for field in fields]
 
 
 def cell(value: Any) -> str:

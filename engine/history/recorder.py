@@ -32,6 +32,7 @@ from engine.store import (
     load_settings,
     open_store,
 )
+from engine.store.records import JSON_FIELDS, json_problem
 
 log = logging.getLogger(__name__)
 
@@ -74,14 +75,14 @@ def stored_run(start: RunStart, spec: RunSpec, who: str | None = None) -> Stored
     """The row a run starts with: what was asked, where, by whom (never a key)."""
     json_schema, print_ = schema_json(spec)
     source, compare_id = source_of(spec)
-    return StoredRun(
+    return importable(StoredRun(
         id=start.run_id, schema_name=spec.schema_name, provider=spec.provider, model=spec.model,
         json_schema=json_schema, schema_fingerprint=print_, base_url_host=spec.base_url,
         mode=spec.mode, input_text=spec.text, source=source, compare_id=compare_id,
         compare_lane=lane_of(spec),
         ran_by=spec.who or who, started_at=_when(start.started_at),
         schema_version=spec.schema_version,
-    )  # fmt: skip
+    ))  # fmt: skip
 
 
 def apply_end(run: StoredRun, end: RunEnd) -> StoredRun:
@@ -98,6 +99,18 @@ def apply_end(run: StoredRun, end: RunEnd) -> StoredRun:
     run.ended_at = _when(t.ended_at)
     run.timeline = [(float(ms), delta) for ms, delta in end.chunks]
     run.set_grounding(end.grounding)
+    return importable(run)
+
+
+def importable(run: StoredRun) -> StoredRun:
+    """Leave out a value the import would refuse (`json_problem`): a server's usage report is
+    parsed by its client, not by our stream parser, and may nest 900 deep or hold Infinity.
+    Kept, it would make every later JSON Lines export fail or not import again."""
+    for name in JSON_FIELDS:
+        problem = json_problem(getattr(run, name))
+        if problem:
+            log.warning("run %s: its %s %s; it is not recorded", run.id, name, problem)
+            setattr(run, name, None)
     return run
 
 

@@ -9,21 +9,44 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
+import reprlib
 import uuid
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
 from engine.grounding import NOT_FOUND, Grounding
 from engine.grounding import STATUSES as GROUNDING_STATUSES
+from engine.store.timeline import MAX_MS
+from engine.stream.json_stream import MAX_DEPTH, MAX_NUMBER_CHARS
 
 RUNNING = "running"
 INTERRUPTED = "interrupted"  # derived from a stale heartbeat, never stored
 ENDED = ("done", "invalid", "error", "cancelled", "truncated", "refused", "filtered")
 STATUSES = (RUNNING, *ENDED)
 SOURCES = ("page", "cli", "compare")
+
+# What a run's fields may hold: what both databases' columns take and what a live run can
+# produce, so every stored run exports and imports again.
+JSON_FIELDS = ("json_schema", "result", "field_errors", "usage", "grounding")
+TOO_DEEP = f"nests deeper than {MAX_DEPTH} arrays/objects"  # the stream parser's own limit
+MAX_COUNT = 2**31 - 1  # Postgres `integer` (not_found): the narrower of the two databases
+# A day inside Python's datetime range at either end, so a database session in any time zone
+# can still show the moment (Postgres hands timestamptz back in the session's zone).
+EARLIEST = datetime(1, 1, 2, tzinfo=UTC)
+LATEST = datetime(9999, 12, 30, tzinfo=UTC)
+_TIMINGS = ("ttft_ms", "first_field_ms", "total_ms")
+
+
+@dataclass(frozen=True)
+class LongNumber:
+    """Where a parser met a number longer than the stream parser's MAX_NUMBER_CHARS (Python
+    cannot even turn it into an int): a marker, so the check can name the field it is in."""
+
+    chars: int
 
 
 def utcnow() -> datetime:
@@ -109,9 +132,10 @@ class StoredRun:
         return {path: Grounding.from_json(g) for path, g in (self.grounding or {}).items()}
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready: datetimes as ISO 8601, the timeline as [[ms, text], ...]."""
-        out = asdict(self)
-        out.pop("shown_status")
+        """JSON-ready: datetimes as ISO 8601, the timeline as [[ms, text], ...]. The JSON
+        values are the run's own, not copies: `asdict` would copy them recursively, two
+        frames a level, and fail on a value at the nesting the import accepts."""
+        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "shown_status"}
         for name in ("started_at", "ended_at", "heartbeat_at"):
             out[name] = out[name] and out[name].isoformat()
         out["timeline"] = [[ms, text] for ms, text in self.timeline]
@@ -129,12 +153,23 @@ class StoredRun:
         for name in ("id", "schema_name", "provider", "model", "started_at"):
             if not isinstance(data.get(name), str):
                 raise ValueError(f"{name!r} must be a string")
+        for name in ("status", "source"):  # NOT NULL columns, defaulted only when absent
+            if name in data and not isinstance(data[name], str):
+                raise ValueError(f"{name!r} must be a string")
+        for name in JSON_FIELDS:  # first: the checks below walk these values
+            problem = json_problem(data.get(name))
+            if problem:
+                raise ValueError(f"{name!r} {problem}")
         kwargs = dict(data)
         for name in ("started_at", "ended_at", "heartbeat_at"):
             kwargs[name] = _datetime(name, kwargs.get(name))
         kwargs["timeline"] = _timeline(kwargs.get("timeline") or [])
         _check_grounding(kwargs.get("grounding"))
         _check_types(kwargs)
+        _check_host(kwargs.get("base_url_host"))
+        _check_count("not_found", kwargs.get("not_found"))
+        for name in _TIMINGS:
+            kwargs[name] = _milliseconds(name, kwargs.get(name))
         try:
             return cls(**kwargs)
         except TypeError as exc:
@@ -153,7 +188,68 @@ def _check_types(kwargs: dict[str, Any]) -> None:
     for name, kind in _OPTIONAL_TYPES.items():
         value = kwargs.get(name)
         if value is not None and (not isinstance(value, kind) or isinstance(value, bool)):
-            raise ValueError(f"{name!r} has the wrong type: {value!r}")
+            raise ValueError(f"{name!r} has the wrong type: {_shown(value)}")
+
+
+def json_problem(value: Any) -> str | None:
+    """Why a JSON value cannot be stored and read back as it is (None when it can): nesting
+    deeper than the stream parser accepts, a number that is not finite (NaN, Infinity,
+    1e400) or too long (`LongNumber`). Walked with a stack of its own: no recursion."""
+    if not isinstance(value, dict | list | tuple):
+        return _leaf_problem(value)
+    stack = [(value, 1)]  # containers only, with their depth
+    while stack:
+        item, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            return TOO_DEEP
+        for child in item.values() if isinstance(item, dict) else item:
+            if isinstance(child, dict | list | tuple):
+                stack.append((child, depth + 1))
+            elif isinstance(child, float | LongNumber) and (problem := _leaf_problem(child)):
+                return problem
+    return None
+
+
+def _leaf_problem(value: Any) -> str | None:
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"holds {value!r}, not a finite number"
+    if isinstance(value, LongNumber):
+        return f"holds a number of {value.chars:,} characters (at most {MAX_NUMBER_CHARS:,})"
+    return None
+
+
+def _check_host(value: str | None) -> None:
+    try:
+        url_host(value)
+    except ValueError:  # urlsplit's own message ("Invalid IPv6 URL") names no field
+        raise ValueError(f"'base_url_host' is not a host or URL: {_shown(value)}") from None
+
+
+def _check_count(name: str, value: int | None) -> None:
+    if value is not None and not 0 <= value <= MAX_COUNT:
+        raise ValueError(f"{name!r} must be a count from 0 to {MAX_COUNT:,}, got {_shown(value)}")
+
+
+def _milliseconds(name: str, value: float | None) -> float | None:
+    """A timing as the float the column stores (an int too big for a float is refused)."""
+    if value is None:
+        return None
+    ms = _finite(value)
+    if ms is None:
+        raise ValueError(f"{name!r} must be a finite number of milliseconds, got {_shown(value)}")
+    return ms
+
+
+def _finite(value: float) -> float | None:
+    try:
+        number = float(value)
+    except OverflowError:  # an int of more than 308 digits
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _shown(value: Any) -> str:
+    return reprlib.repr(value)  # a hostile value may be megabytes long
 
 
 def not_found_count(grounding: Mapping[str, Any]) -> int:
@@ -180,15 +276,27 @@ def _datetime(name: str, value: Any) -> datetime | None:
     try:
         parsed = datetime.fromisoformat(value)
     except (TypeError, ValueError):
-        raise ValueError(f"{name!r} must be an ISO 8601 date-time, got {value!r}") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+        raise ValueError(f"{name!r} must be an ISO 8601 date-time, got {_shown(value)}") from None
+    parsed = parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    try:
+        in_range = EARLIEST <= parsed.astimezone(UTC) <= LATEST
+    except OverflowError:  # year 1 at +01:00 is in year 0 in UTC
+        in_range = False
+    if not in_range:
+        raise ValueError(f"{name!r} must be from {EARLIEST.date()} to {LATEST.date()} in UTC, "
+                         f"got {_shown(value)}")
+    return parsed
 
 
 def _timeline(value: Any) -> list[tuple[float, str]]:
     ok = isinstance(value, list) and all(
         isinstance(item, list) and len(item) == 2 and isinstance(item[0], int | float)
-        and isinstance(item[1], str) for item in value
+        and not isinstance(item[0], bool) and isinstance(item[1], str) for item in value
     )
     if not ok:
         raise ValueError("'timeline' must be a list of [ms, text] pairs")
+    for ms, _ in value:
+        if not -MAX_MS <= ms <= MAX_MS:  # NaN too; ints compare exactly, without a float
+            raise ValueError(f"'timeline' offsets must be finite milliseconds within "
+                             f"±{MAX_MS:.0f}, got {_shown(ms)}")
     return [(float(ms), text) for ms, text in value]

@@ -34,16 +34,29 @@ class Redactor:
         return text
 
     def value(self, value: Any) -> Any:
-        """A JSON value with every string (keys included) masked."""
+        """A JSON value with every string (keys included) masked: a copy built with a stack of
+        its own, since a stored value may nest as deep as the parser allows (512) and
+        recursion costs two frames a level."""
         if not self._secrets:
             return value
-        if isinstance(value, str):
-            return self.text(value)
-        if isinstance(value, list):
-            return [self.value(item) for item in value]
-        if isinstance(value, dict):
-            return {self.text(k): self.value(v) for k, v in value.items()}
-        return value
+        todo: list[tuple[Any, Any]] = []  # (a container, its masked copy still to fill)
+
+        def copy(item: Any) -> Any:
+            if isinstance(item, str):
+                return self.text(item)
+            if isinstance(item, list | dict):
+                todo.append((item, type(item)()))
+                return todo[-1][1]
+            return item
+
+        masked = copy(value)
+        while todo:
+            source, target = todo.pop()
+            if isinstance(source, list):
+                target.extend(copy(item) for item in source)
+            else:
+                target.update((self.text(k), copy(v)) for k, v in source.items())
+        return masked
 
     def timeline(self, timeline: list[tuple[float, str]]) -> list[tuple[float, str]]:
         if not self._secrets:

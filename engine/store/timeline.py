@@ -14,6 +14,9 @@ from array import array
 from collections.abc import Sequence
 
 VERSION = b"\x01"
+# Offsets within ±MAX_MS (about 73,000 years) keep every microsecond delta inside the int64
+# of the blob; an imported timeline is checked against it (`records.StoredRun.from_dict`).
+MAX_MS = 2**61 / 1000
 _BIG_ENDIAN = sys.byteorder == "big"  # the blob is little-endian everywhere
 Timeline = list[tuple[float, str]]
 

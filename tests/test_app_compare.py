@@ -120,10 +120,16 @@ def _save_flat() -> None:
         save_schema(store, FLAT)
 
 
-def test_run_all_then_the_verdict(servers: Any) -> None:
+def test_run_all_then_the_verdict(servers: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     """Lane a: MeetingInfo; lane b: the flat variant. The verdict lists matching (budget,
     date, after normalising), differing (nothing here but the reference's date) and one-sided
-    fields (users and location only in A, venue only in B)."""
+    fields (users and location only in A, venue only in B). The lanes' one text is indexed
+    for grounding once, not once per lane (Hardening II #12)."""
+    from engine.runs import runner as runner_module
+
+    built: list[str] = []
+    real = runner_module.TextIndex
+    monkeypatch.setattr(runner_module, "TextIndex", lambda text: built.append(text) or real(text))
     one, two = servers
     _save_flat()
     one.queue(Reply.content(chunks(json.dumps(MEETING)), pace=0.001))
@@ -146,6 +152,7 @@ def test_run_all_then_the_verdict(servers: Any) -> None:
     assert "not in this schema" in str(verdict["location"].values())
     assert "not in this schema" in str(verdict["venue"].values())
     assert "John Doe" in str(verdict["users[0].name"].values())
+    assert len(built) == 1
 
 
 def _verdict_rows(at: AppTest) -> dict[str, dict[str, Any]]:

@@ -120,10 +120,16 @@ def _save_flat() -> None:
         save_schema(store, FLAT)
 
 
-def test_run_all_then_the_verdict(servers: Any) -> None:
+def test_run_all_then_the_verdict(servers: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     """Lane a: MeetingInfo; lane b: the flat variant. The verdict lists matching (budget,
     date, after normalising), differing (nothing here but the reference's date) and one-sided
-    fields (users and location only in A, venue only in B)."""
+    fields (users and location only in A, venue only in B). The lanes' one text is indexed
+    for grounding once, not once per lane (Hardening II #12)."""
+    from engine.runs import runner as runner_module
+
+    built: list[str] = []
+    real = runner_module.TextIndex
+    monkeypatch.setattr(runner_module, "TextIndex", lambda text: built.append(text) or real(text))
     one, two = servers
     _save_flat()
     one.queue(Reply.content(chunks(json.dumps(MEETING)), pace=0.001))
@@ -146,6 +152,7 @@ def test_run_all_then_the_verdict(servers: Any) -> None:
     assert "not in this schema" in str(verdict["location"].values())
     assert "not in this schema" in str(verdict["venue"].values())
     assert "John Doe" in str(verdict["users[0].name"].values())
+    assert len(built) == 1
 
 
 def _verdict_rows(at: AppTest) -> dict[str, dict[str, Any]]:
@@ -179,3 +186,55 @@ def test_a_preset_saves_the_lane_set_and_names_a_provider_this_machine_lacks(
     run(at.button(key="fs_cmp_preset_load").click())
     assert "names providers this machine does not have: lane B (Second)" in page_texts(at)
     assert at.selectbox(key="fs_b_provider").value != SECOND  # pick another: a default is set
+
+
+def test_a_preset_whose_pinned_schema_or_version_is_missing_names_the_lanes_and_waits(
+        servers: Any) -> None:
+    """Regression (Hardening II #11): lane B's pinned schema is gone, lane C's pinned version
+    is; loading the preset used to run B as MeetingInfo and C as the newest version under
+    "Loaded preset P1.". Now each is named and left unpicked, and Run all refuses, naming the
+    lanes, until a schema and a version are picked."""
+    from dataclasses import replace
+
+    from engine.history.comparison import get_preset, save_preset
+    from engine.store import open_store
+
+    one, _ = servers
+    _save_flat()
+    at = compare_page()
+    run(at.button(key="fs_cmp_add").click())
+    run(at.text_input(key="fs_cmp_preset_name").input("P1"))
+    run(at.button(key="fs_cmp_preset_save").click())
+    with open_store() as store:
+        a, b, c = get_preset(store, "P1").lanes
+        save_preset(store, "P1", [a, replace(b, schema_name="Gone", schema_version="1"),
+                                  replace(c, schema_name="Meeting flat", schema_version="7")])
+    run(at.button(key="fs_cmp_preset_load").click())
+    texts = page_texts(at)
+    assert "Loaded preset P1." not in texts
+    assert "Lane B: The preset pins schema 'Gone' (version 1), which is not here" in texts
+    assert "Lane C: The preset pins version 7 of schema 'Meeting flat'" in texts
+    assert at.selectbox(key="fs_a_schema").value == "MeetingInfo"
+    assert at.selectbox(key="fs_b_schema").value is None  # not MeetingInfo
+    assert at.selectbox(key="fs_c_schema").value == "Meeting flat (saved)"
+    assert at.selectbox(key="fs_c_version").value is None  # not the newest
+    run(at.text_input(key="fs_cmp_preset_name").input("P2"))
+    run(at.button(key="fs_cmp_preset_save").click())  # a lane not picked keeps its pin
+    with open_store() as store:
+        assert [(s.schema_name, s.schema_version) for s in get_preset(store, "P2").lanes] == [
+            ("MeetingInfo", None), ("Gone", "1"), ("Meeting flat", "7")]
+    run(at.switch_page(EXTRACT))
+    run(at.switch_page(COMPARE))  # the lanes still wait for a pick after a trip away
+    assert at.selectbox(key="fs_b_schema").value is None
+    run(at.button(key="fs_cmp_run").click())
+    refusal = " ".join(w.value for w in at.warning if "cannot run yet" in w.value)
+    assert "lane B: The preset pins schema 'Gone'" in refusal.replace("\\", "")
+    assert "lane C: The preset pins version 7" in refusal.replace("\\", "")
+    assert not one.requests
+    run(at.selectbox(key="fs_b_schema").select("Invoice"))
+    run(at.selectbox(key="fs_c_version").select("1"))
+    assert not any("preset pins" in w.value for w in at.warning)
+    for _ in range(3):
+        one.queue(Reply.content(chunks(json.dumps(MEETING)), pace=0.001))
+    run(at.button(key="fs_cmp_run").click())
+    assert len(one.requests) == 3

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from engine.history import lanes
+from engine.history.comparison import LaneSpec
 from engine.providers.registry import Provider
 from engine.runs.group import RunnerGroup
 from engine.runs.start import start_run
@@ -54,6 +55,42 @@ def test_an_unknown_schema_or_version_is_named(store: Store) -> None:
         lanes.resolve_schema(store, "Nope")
     with pytest.raises(ValueError, match="whole number"):
         lanes.resolve_schema(store, "Meeting flat", "v2")
+
+
+def _lane(name: str, version: str | None, lane: str = "b") -> LaneSpec:
+    return LaneSpec(lane, f"{lane.upper()} · {name}", name, version, "Custom server", "m",
+                    "json_schema")
+
+
+def test_a_preset_lanes_pinned_schema_is_found_under_its_stored_name(store: Store) -> None:
+    save_schema(store, FLAT)
+    save_schema(store, FLAT.model_copy(update={"instruction": "Be brief."}))
+    pins = lanes.pin_schemas(store, [_lane("MeetingInfo", None, "a"), _lane("meeting FLAT", "1")])
+    assert pins["a"].choice is not None and pins["a"].choice.schema is MeetingInfo
+    flat = pins["b"].choice
+    assert flat is not None and (flat.name, flat.version) == ("Meeting flat", "1")
+    assert flat.system != "Be brief."  # version 1, not the newest
+    assert pins["a"].problem is None and pins["b"].problem is None
+
+
+def test_a_preset_lanes_missing_schema_or_version_is_named_never_swapped(store: Store) -> None:
+    """Regression (Hardening II #11): a preset pinning a schema that is gone loaded as
+    MeetingInfo, one pinning a missing version as the newest, without a word."""
+    save_schema(store, FLAT)
+    gone = lanes.pin_schema(store, _lane("Gone", "1"))
+    assert gone.choice is None and gone.found_name is None
+    assert gone.problem == ("The preset pins schema 'Gone' (version 1), which is not "
+                            "here; pick a schema.")
+    version = lanes.pin_schema(store, _lane("meeting flat", "7", "c"))
+    assert version.choice is None and version.found_name == "Meeting flat"
+    assert version.problem == ("The preset pins version 7 of schema 'Meeting flat', "
+                               "which is not saved here; pick a version.")
+    built_in = lanes.pin_schema(store, _lane("NoSuchBuiltIn", None, "d"))
+    assert built_in.choice is None and "schema 'NoSuchBuiltIn', which is not" in str(
+        built_in.problem)
+    # A built-in name with a version pinned was a saved schema: the built-in is not it.
+    assert lanes.pin_schema(store, _lane("MeetingInfo", "2")).found_name is None
+    assert lanes.pin_schema(None, _lane("Meeting flat", "1")).problem is not None  # no store
 
 
 def test_a_reference_typed_as_json() -> None:

@@ -17,7 +17,7 @@ from engine.grounding import EXACT, NORMALISED, NOT_FOUND, Grounding, Span
 from engine.runs import hooks
 from engine.runs.display import grounding_summary, span_context, value_at
 from engine.runs.hooks import RunEnd
-from engine.runs.runner import Runner
+from engine.runs.runner import Runner, SharedIndexes
 from engine.runs.spec import RunSpec
 from engine.runs.start import extraction_factory, start_run
 from engine.runs.status import RunStatus
@@ -184,6 +184,38 @@ def test_the_index_is_built_beside_the_request_and_early_values_wait_for_it(
     assert first_chunk_at < ready_at[0]  # the answer streamed while the text was indexed
     assert runner.not_found == ["users[1].email"]
     assert set(runner.report().grounding) == LEAF_PATHS
+
+
+def test_runs_given_one_text_share_one_index_built_once(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Regression (Hardening II #12): each lane of a comparison built its own index of the
+    same text (four lanes on 1 MB without spaces: about 2 GB). Runs given one `SharedIndexes`
+    build it once, the first to ask while the others wait, and each is grounded from it; a
+    different text gets its own."""
+    from engine.runs import runner as runner_module
+
+    built: list[str] = []
+    real = runner_module.TextIndex
+
+    def counting(text: str) -> object:
+        built.append(text)
+        time.sleep(0.3)  # slow: the other runs ask while it is being built
+        return real(text)
+
+    monkeypatch.setattr(runner_module, "TextIndex", counting)
+    other = "Notes, second draft.\n" + NOTE
+    texts = [NOTE[:9] + NOTE[9:] for _ in range(4)] + [other]  # equal texts, not one object
+    shared = SharedIndexes()
+    with ReplayServer() as srv:
+        srv.queue(*[Reply.content(chunks(json.dumps(ANSWER))) for _ in texts])
+        runners = [start_run(text, "MeetingInfo", MeetingInfo, custom(srv), "m",
+                             "json_schema", indexes=shared) for text in texts]
+        assert all(runner.wait(10) for runner in runners)
+    assert sorted(built, key=len) == [NOTE, other]
+    assert len({id(runner._index) for runner in runners[:4]}) == 1
+    for runner in runners:
+        assert runner.not_found == ["users[1].email"]
+        assert set(runner.report().grounding) == LEAF_PATHS
 
 
 def test_a_text_too_long_to_ground_is_not_indexed(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import streamlit as st
 
 from engine.history import lanes as lane_logic
 from engine.runs.group import RunnerGroup
-from engine.runs.runner import Runner
+from engine.runs.runner import Runner, SharedIndexes
 from engine.runs.spec import compare_source
 from engine.runs.start import start_run
 from engine.schemas.library import SCHEMAS
@@ -37,6 +37,9 @@ LANES_KEY = "fs_cmp_lanes"  # the lanes on show, in order
 KEPT_KEY = "fs_cmp_kept"  # lane -> {picker: value}: the lane set, kept across pages
 CURRENT_KEY = "fs_cmp_current"  # the comparison started last (a CompareRun)
 NOTICE_KEY = "fs_cmp_notice"  # (kind, text) left by a preset callback for the next run
+#: lane -> `lanes.LanePin`: a loaded preset's pinned schema or version that is not here. The
+#: lane picks nothing and cannot run until the person picks a schema (or a version) for it.
+PINS_KEY = "fs_cmp_missing_pins"
 PICKERS = ("schema", "version", "provider", "model", "mode")
 HISTORY_PAGE = "pages/2_History.py"
 REF_NONE, REF_JSON, REF_RUN = "None", "Expected answer (JSON)", "A History run"
@@ -123,6 +126,7 @@ def _remove_lane(lane: str) -> None:
     if len(lanes) > MIN_LANES and lane in lanes:
         st.session_state[LANES_KEY] = [x for x in lanes if x != lane]
         st.session_state.get(KEPT_KEY, {}).pop(lane, None)
+        _missing_pins().pop(lane, None)
         for what in PICKERS:
             st.session_state.pop(RunKeys(lane).picker(what), None)
 
@@ -204,6 +208,16 @@ def render_lanes(providers: list[Any]) -> list[LaneChoice]:
     return choices
 
 
+def _missing_pins() -> dict[str, lane_logic.LanePin]:
+    pins: dict[str, lane_logic.LanePin] = st.session_state.setdefault(PINS_KEY, {})
+    return pins
+
+
+def _picked_schema(lane: str) -> None:
+    """The person picked a schema or version for the lane: a missing pin no longer holds it."""
+    _missing_pins().pop(lane, None)
+
+
 def _render_lane(lane: str, providers: list[Any], saved: dict[str, Any],
                  removable: bool) -> LaneChoice:
     keys = RunKeys(lane)
@@ -212,16 +226,7 @@ def _render_lane(lane: str, providers: list[Any], saved: dict[str, Any],
     if removable:
         remove.button("Remove lane", key=f"fs_{lane}_remove", on_click=_remove_lane,
                       args=(lane,))
-    options = [*SCHEMAS, *saved]
-    if st.session_state.get(keys.picker("schema")) not in options:
-        st.session_state[keys.picker("schema")] = next(iter(SCHEMAS))
-    label = st.selectbox("Schema", options, key=keys.picker("schema"))
-    version = _pick_version(keys, saved[label].name) if label in saved else None
-    name = saved[label].name if label in saved else label
-    try:
-        picked, problem = lane_logic.resolve_schema(history_store(), name, version), None
-    except ValueError as exc:
-        picked, problem = None, str(exc)
+    picked, problem = _pick_schema(lane, keys, saved)
     provider = pick_provider(providers, key=keys.picker("provider"))
     model = pick_model(provider, key=keys.picker("model")) if provider else ""
     mode = pick_mode(provider, key=keys.picker("mode")) if provider else "json_schema"
@@ -234,13 +239,44 @@ def _render_lane(lane: str, providers: list[Any], saved: dict[str, Any],
     return LaneChoice(lane, picked, provider, model, mode, problem)
 
 
-def _pick_version(keys: RunKeys, name: str) -> str:
+def _pick_schema(lane: str, keys: RunKeys,
+                 saved: dict[str, Any]) -> tuple[SchemaChoice | None, str | None]:
+    """The lane's schema pickers and what they pick (a `SchemaChoice`, or None and why not).
+    While a preset's missing pin holds the lane, the picker it concerns shows no choice (a
+    default there would run another schema than the preset's without saying so)."""
+    pin = _missing_pins().get(lane)
+    options = [*SCHEMAS, *saved]
+    if pin is not None and pin.found_name is None:
+        st.session_state[keys.picker("schema")] = None
+    elif st.session_state.get(keys.picker("schema")) not in options:
+        st.session_state[keys.picker("schema")] = next(iter(SCHEMAS))
+    label = st.selectbox("Schema", options, key=keys.picker("schema"), placeholder="Pick a schema",
+                         on_change=_picked_schema, args=(lane,))
+    if label in saved:
+        version = _pick_version(lane, keys, saved[label].name, unpicked=pin is not None)
+    else:
+        version = None
+    if pin is not None:
+        return None, pin.problem
+    name = saved[label].name if label in saved else label
+    try:
+        return lane_logic.resolve_schema(history_store(), name, version), None
+    except ValueError as exc:
+        return None, str(exc)
+
+
+def _pick_version(lane: str, keys: RunKeys, name: str, *, unpicked: bool = False) -> str | None:
+    """The saved schema's version picker (the newest first and by default; `unpicked`: no
+    version shown, the person picks one)."""
     from engine.schemas.saved import schema_versions
 
     versions = [str(s.version) for s in reversed(schema_versions(history_store(), name))]
-    if st.session_state.get(keys.picker("version")) not in versions:
+    if unpicked:
+        st.session_state[keys.picker("version")] = None
+    elif st.session_state.get(keys.picker("version")) not in versions:
         st.session_state[keys.picker("version")] = versions[0]
     return st.selectbox("Version", versions, key=keys.picker("version"),
+                        placeholder="Pick a version", on_change=_picked_schema, args=(lane,),
                         help="Saved schemas keep every version; the newest is first.")
 
 
@@ -278,10 +314,11 @@ def _start_all(text: str, choices: list[LaneChoice], reference: Reference,
     specs = [LaneSpec(c.lane, c.label, c.schema.name, c.schema.version, c.provider.name,
                       c.model, c.mode) for c in choices if c.schema is not None]
     saved = _save_comparison(compare_id, specs, reference)
+    indexes = SharedIndexes()  # the lanes' one text is indexed once, not once per lane
     pending = {c.lane: functools.partial(
         start_run, text, c.schema.name, c.schema.schema, c.provider, c.model, c.mode,
         MAX_TOKENS, source=compare_source(compare_id, c.lane), who=who(),
-        schema_version=c.schema.version, system=c.schema.system)
+        schema_version=c.schema.version, system=c.schema.system, indexes=indexes)
         for c in choices if c.schema is not None}  # checked by _cannot_start
     for lane in pending:
         st.session_state.pop(RunKeys(lane).run, None)
@@ -384,7 +421,13 @@ def _current_specs() -> list[Any]:
     from engine.history.comparison import LaneSpec
 
     specs = []
+    pins = _missing_pins()
     for lane, values in st.session_state.get(KEPT_KEY, {}).items():
+        if lane in pins:  # nothing picked yet: the lane keeps what its preset pinned
+            specs.append(replace(pins[lane].spec,
+                                 **{what: str(values.get(what) or "") for what in
+                                    ("provider", "model", "mode")}))
+            continue
         label = str(values.get("schema") or "")
         saved = label.endswith(SAVED_MARK)
         name = label.removesuffix(SAVED_MARK)
@@ -413,8 +456,9 @@ def _save_preset() -> None:
 
 
 def _load_preset(available: list[str]) -> None:
-    """Put a preset's lanes into the pickers; lanes naming a provider this machine does not
-    have keep the picker's default and say so."""
+    """Put a preset's lanes into the pickers. A lane naming a provider this machine does not
+    have keeps the picker's default; a lane whose pinned schema or version is not here picks
+    none (`PINS_KEY`) and cannot run until the person picks one. Either is named."""
     from engine.history.comparison import get_preset, missing_providers
 
     store = history_store()
@@ -427,14 +471,12 @@ def _load_preset(available: list[str]) -> None:
         return
     missing = {spec.lane for spec in missing_providers(preset, available)}
     lanes = [spec.lane for spec in preset.lanes if spec.lane in LANES][: len(LANES)]
+    specs = [spec for spec in preset.lanes if spec.lane in lanes]
+    pins = lane_logic.pin_schemas(store, specs)
     kept: dict[str, dict[str, Any]] = {}
-    for spec in preset.lanes:
-        if spec.lane not in lanes:
-            continue
-        saved = spec.schema_name not in SCHEMAS or spec.schema_version is not None
+    for spec in specs:
         kept[spec.lane] = {
-            "schema": spec.schema_name + SAVED_MARK if saved else spec.schema_name,
-            "version": spec.schema_version,
+            **_schema_pickers(pins[spec.lane]),
             **({} if spec.lane in missing else
                {"provider": spec.provider, "model": spec.model, "mode": spec.mode}),
         }
@@ -442,11 +484,28 @@ def _load_preset(available: list[str]) -> None:
             st.session_state.pop(RunKeys(spec.lane).picker(what), None)
     st.session_state[LANES_KEY] = lanes
     st.session_state[KEPT_KEY] = kept
+    st.session_state[PINS_KEY] = {lane: pin for lane, pin in pins.items() if pin.problem}
+    problems = [f"Lane {lane.upper()}: {pin.problem}" for lane, pin in pins.items()
+                if pin.problem]
     if missing:
-        named = ", ".join(f"lane {s.lane.upper()} ({s.provider})"
-                          for s in preset.lanes if s.lane in missing)
-        st.session_state[NOTICE_KEY] = (
-            "warning", f"Preset {preset.name} names providers this machine does not have: "
-                       f"{named}. Pick another provider for those lanes.")
-    else:
-        st.session_state[NOTICE_KEY] = ("success", f"Loaded preset {preset.name}.")
+        named = ", ".join(f"lane {s.lane.upper()} ({s.provider})" for s in specs
+                          if s.lane in missing)
+        problems.append(f"Preset {preset.name} names providers this machine does not have: "
+                        f"{named}. Pick another provider for those lanes.")
+    st.session_state[NOTICE_KEY] = (
+        ("warning", f"Loaded preset {preset.name}, but not all of it is here. "
+                    + " ".join(problems)) if problems
+        else ("success", f"Loaded preset {preset.name}."))
+
+
+def _schema_pickers(pin: lane_logic.LanePin) -> dict[str, Any]:
+    """The schema and version pickers' values for a preset lane (`lanes.LanePin`): the schema
+    found, under its stored name; nothing for what is missing."""
+    if pin.choice is not None:
+        saved = pin.choice.version is not None
+        return {"schema": pin.choice.name + SAVED_MARK if saved else pin.choice.name,
+                "version": pin.choice.version}
+    if pin.found_name is not None:  # only the version is missing: keep the schema
+        return {"schema": pin.found_name + SAVED_MARK, "version": None}
+    return {"schema": None, "version": None}
+

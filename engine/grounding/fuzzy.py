@@ -48,15 +48,15 @@ def _window_starts(index: TokenIndex, form: tuple[str, ...]) -> list[int]:
     the start it implies."""
     votes: Counter[int] = Counter()
     for k, word in enumerate(form):
-        for i in index.where.get(word, [])[:_PER_WORD]:
+        for i in index.positions(word)[:_PER_WORD]:
             votes[max(0, i - k)] += 1
-    absent = [k for k, w in enumerate(form) if w not in index.where and len(w) >= 4]
+    absent = [k for k, w in enumerate(form) if not index.has(w) and len(w) >= 4]
     if absent:
         k = max(absent, key=lambda j: len(form[j]))
         close = process.extract(form[k], index.close_candidates(form[k]), scorer=fuzz.ratio,
                                 score_cutoff=_CLOSE_CUTOFF, limit=_CLOSE_WORDS)
         for word, _, _ in close:
-            for i in index.where[word][:_PER_WORD]:
+            for i in index.positions(word)[:_PER_WORD]:
                 votes[max(0, i - k)] += 1
     return sorted(start for start, _ in votes.most_common(_WINDOWS))
 

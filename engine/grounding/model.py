@@ -9,8 +9,8 @@ from typing import Any
 EXACT, NORMALISED, FUZZY, NOT_FOUND = "exact", "normalised", "fuzzy", "not found"
 #: Best first.
 STATUSES = (EXACT, NORMALISED, FUZZY, NOT_FOUND)
-#: Texts longer than this are not grounded (indexing 1 MB takes about a second and much
-#: memory; no model's context holds a text that long anyway).
+#: Texts longer than this are not grounded (indexing 1 MB of prose takes about a second and
+#: 20 MB; no model's context holds a text that long anyway).
 MAX_TEXT_CHARS = 1_000_000
 
 

@@ -39,7 +39,10 @@ from typing import Any
 _MARKS = "\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f"
 _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
 _APOSTROPHES = "'\u2019\u02bc"
-_LETTERS = rf"(?:[^\W{_CJK}]|[{_MARKS}])"  # word characters but CJK, and combining marks
+# Word characters but CJK, and combining marks: a run of either at a time, so a word of a
+# million letters is one step of the pattern, not a million (each step of a repeated group
+# costs the matcher memory: 240 MB for a 1 MB word).
+_LETTERS = rf"(?:[^\W{_CJK}]+|[{_MARKS}]+)"
 # One pass over the text; the first alternative that fits wins, so a number is read whole
 # ("18,500.00") before its digits could start a word, and a CJK character stands alone.
 _TOKEN = re.compile(
@@ -86,8 +89,22 @@ def canonical(text: str) -> tuple[str, ...]:
     return tuple(t for t, _, _ in tokens(text))
 
 
-@lru_cache(maxsize=1 << 16)  # words repeat: caching their forms halves the text's pass
+#: Longer words are not cached (a pasted blob's words rarely repeat, and would stay in memory).
+_CACHED = 64
+
+
 def _word(raw: str) -> str:
+    return _canonical_word(raw) if len(raw) > _CACHED else _cached_word(raw)
+
+
+@lru_cache(maxsize=1 << 16)  # words repeat: caching their forms halves the text's pass
+def _cached_word(raw: str) -> str:
+    return _canonical_word(raw)
+
+
+def _canonical_word(raw: str) -> str:
+    if raw.isascii():  # what the steps below come to for ASCII, without a list of characters
+        return raw.lower().translate(_DROP)
     decomposed = unicodedata.normalize("NFKD", raw)
     kept = "".join(c for c in decomposed if not unicodedata.combining(c))
     return unicodedata.normalize("NFKC", kept).casefold().translate(_DROP)

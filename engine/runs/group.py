@@ -14,6 +14,9 @@ what changed in each), at most `hz` times a second for the whole group: two lane
 redraws than one. Each runner streams in its own thread and `take()` never waits for a
 stream, so a slow, stalled or failing lane never holds the others back. A lane's ending
 update is delivered once; after that the lane is left out.
+
+Lanes on one text share its grounding index: start them with one `runner.SharedIndexes`
+(`start_run(..., indexes=shared)`), as the Compare page does; the index is built once.
 """
 
 from __future__ import annotations

@@ -19,7 +19,9 @@ Grounding: when the spec has a text, the runner indexes it once (`engine.groundi
 in a thread of its own, beside the request) and grounds each leaf value as its change makes it
 done (a scalar field, a list item `tags[0]`, a table cell `users[0].email`): once per value,
 never per chunk; values done before the index is ready wait for it. The cell carries its
-`Grounding`; `Update.grounded` has the paths grounded since the last take.
+`Grounding`; `Update.grounded` has the paths grounded since the last take. Runs started
+together on one text (a comparison's lanes) share one index through `SharedIndexes`: it is
+built once, by the first of them to ask.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from engine.grounding import MAX_TEXT_CHARS, NOT_FOUND, Grounding, TextIndex
 from engine.runs import hooks
@@ -51,6 +53,35 @@ from engine.stream.errors import (
 from engine.stream.snapshot import Snapshot, Timings
 
 StreamFactory = Callable[[threading.Event], Iterator[Snapshot]]
+T = TypeVar("T")
+
+
+class SharedIndexes:
+    """One index per distinct text for the runs given this (a comparison's lanes, which get
+    the same text): the first run to ask for a text builds its index, the others wait for it
+    and share it (an index of 1 MB of text is tens of MB; four lanes need not hold four).
+    Thread-safe: each run asks from its own index thread."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._entries: dict[str, _Shared] = {}  # by the text itself: its hash, then equality
+
+    def get(self, text: str, build: Callable[[str], T]) -> T:
+        """The index of `text`, built by `build` on the first call for that text (a build
+        that raises is tried again by the next run that asks)."""
+        with self._lock:
+            entry = self._entries.setdefault(text, _Shared())
+        with entry.lock:  # the others wait here while the first one builds
+            if not entry.built:
+                entry.index, entry.built = build(text), True
+            return entry.index
+
+
+@dataclass
+class _Shared:
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    built: bool = False
+    index: Any = None
 
 
 class CancelEvent(threading.Event):
@@ -187,11 +218,12 @@ class Runner:
 
     `secret`: the API key the run uses; every error the runner records is redacted with it.
     `spec`: what the run was asked for (the hooks pass it on; the runner itself needs only
-    the leaves and the stream factory)."""
+    the leaves and the stream factory). `indexes`: where runs started together share their
+    text's index (None: the run builds its own)."""
 
     def __init__(
         self, leaves: list[FieldNode], factory: StreamFactory, *, secret: str | None = None,
-        spec: RunSpec | None = None,
+        spec: RunSpec | None = None, indexes: SharedIndexes | None = None,
     ) -> None:  # fmt: skip
         self.run_id = uuid.uuid4().hex
         self.spec = spec
@@ -231,6 +263,7 @@ class Runner:
         self._last_take = 0.0
         self._seq = 0
         self._index: TextIndex | None = None  # built in a thread of its own (a long text)
+        self._indexes = indexes
         self._index_thread: threading.Thread | None = None
         self._index_ready = False
         self._pending: list[tuple[str, Cell]] = []  # done before the index was ready
@@ -289,15 +322,17 @@ class Runner:
         spec, no text, or a text over `MAX_TEXT_CHARS`: no index, nothing is grounded)."""
         text = self.spec.text if self.spec is not None else ""
         if not text or len(text) > MAX_TEXT_CHARS:
-            self._index_ready = True
+            self._index_ready, self._indexes = True, None
             return
         self._index_thread = threading.Thread(target=self._build_index, args=(text,),
                                               name="fieldstream-index", daemon=True)
         self._index_thread.start()
 
     def _build_index(self, text: str) -> None:
+        shared, self._indexes = self._indexes, None  # needed once: let the share go after
         try:
-            index: TextIndex | None = TextIndex(text)
+            index: TextIndex | None = (TextIndex(text) if shared is None
+                                       else shared.get(text, TextIndex))
         except Exception:  # grounding helps check a run; it must never break one
             hooks.log.exception("Run %s: its text could not be indexed for grounding.",
                                 self.run_id)

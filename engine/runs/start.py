@@ -14,7 +14,14 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from engine.runs.runner import WAIT_SLOT, CancelEvent, Runner, StreamFactory, notice
+from engine.runs.runner import (
+    WAIT_SLOT,
+    CancelEvent,
+    Runner,
+    SharedIndexes,
+    StreamFactory,
+    notice,
+)
 from engine.runs.spec import SOURCE_EXTRACT, RunSpec
 from engine.stream.snapshot import Snapshot
 
@@ -123,12 +130,13 @@ def start_run(
     text: str, schema_name: str, schema: Any, provider: Any, model: str, mode: str,
     max_tokens: int | None = None, *, source: str = SOURCE_EXTRACT, who: str | None = None,
     factory: StreamFactory | None = None, schema_version: str | None = None,
-    system: str | None = None,
+    system: str | None = None, indexes: SharedIndexes | None = None,
 ) -> Runner:  # fmt: skip
     """Start an extraction in the background and return its Runner (`runner.spec` says what
     it was asked). `factory` replaces the provider's stream (tests, custom sources);
     `schema_version` names a saved schema's version, `system` is the system prompt (the
-    schema's instruction; None: the default)."""
+    schema's instruction; None: the default); `indexes` shares the text's index with the
+    other runs given the same (a comparison's lanes)."""
     from engine.schemas.fields import leaves
 
     spec = RunSpec.for_provider(text, schema_name, schema, provider, model, mode, max_tokens,
@@ -136,4 +144,5 @@ def start_run(
                                 system=system)
     factory = factory or extraction_factory(text, schema, provider, model, mode, max_tokens,
                                             system=system)
-    return Runner(leaves(schema), factory, secret=provider.api_key, spec=spec).start()
+    return Runner(leaves(schema), factory, secret=provider.api_key, spec=spec,
+                  indexes=indexes).start()

@@ -30,24 +30,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-
-def fan_out(width: int, levels: int = 3) -> dict[str, Any]:
-    """A root whose `width` properties each `$ref` L0, whose `width` properties each `$ref`
-    L1 ... down to L{levels - 1}, whose properties are strings: width ** (levels + 1) leaves."""
-    defs: dict[str, Any] = {}
-    for level in range(levels):
-        last = level == levels - 1
-        prop = {"type": "string"} if last else {"$ref": f"#/$defs/L{level + 1}"}
-        defs[f"L{level}"] = {"type": "object",
-                             "properties": {f"p{i}": prop for i in range(width)}}
-    return {"type": "object", "$defs": defs,
-            "properties": {f"p{i}": {"$ref": "#/$defs/L0"} for i in range(width)}}
-
-
-def shared(target: dict[str, Any], count: int = 400) -> dict[str, Any]:
-    """`count` root properties, each a `$ref` to one shared definition."""
-    return {"type": "object", "$defs": {"T": target},
-            "properties": {f"p{i}": {"$ref": "#/$defs/T"} for i in range(count)}}
+from tests.schema_docs import fan_out, shared  # noqa: E402
 
 
 def ref_chain(hops: int = 30) -> dict[str, Any]:

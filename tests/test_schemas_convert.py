@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from engine.schemas.convert import _ALLOWED, from_json_schema
 from engine.schemas.definition import MAX_FIELDS, SchemaDefinitionError, validate_definition
+from tests.schema_docs import fan_out, shared
 
 
 class TooMuchWork(Exception):
@@ -47,24 +48,6 @@ def bounded(calls: int, megabytes: float) -> Iterator[None]:
         peak = tracemalloc.get_traced_memory()[1] / 2**20
         tracemalloc.stop()
     assert peak <= megabytes, f"peak {peak:.1f} MB"
-
-
-def fan_out(width: int, levels: int = 3) -> dict[str, Any]:
-    """The issue's document: the root's `width` properties each `$ref` L0, whose `width`
-    properties each `$ref` L1 ... (width ** (levels + 1) fields once expanded)."""
-    defs: dict[str, Any] = {}
-    for level in range(levels):
-        prop = {"type": "string"} if level == levels - 1 else {"$ref": f"#/$defs/L{level + 1}"}
-        defs[f"L{level}"] = {"type": "object",
-                             "properties": {f"p{i}": prop for i in range(width)}}
-    return {"type": "object", "$defs": defs,
-            "properties": {f"p{i}": {"$ref": "#/$defs/L0"} for i in range(width)}}
-
-
-def shared(target: dict[str, Any], count: int = 400) -> dict[str, Any]:
-    """`count` root properties, each a `$ref` to one shared definition."""
-    return {"type": "object", "$defs": {"T": target},
-            "properties": {f"p{i}": {"$ref": "#/$defs/T"} for i in range(count)}}
 
 
 def refused(doc: dict[str, Any]) -> list[str]:

@@ -358,7 +358,20 @@ class _Statements:
         ).values(heartbeat_at=now)
 
 
-class _HeartbeatPump:
+class _Loop:
+    """A store's daemon thread: `stop()` ends it (and waits a little) from any other thread."""
+
+    _stop: threading.Event
+    _thread: threading.Thread | None
+
+    def stop(self) -> None:
+        self._stop.set()
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout=5)
+
+
+class _HeartbeatPump(_Loop):
     """One daemon thread per store beats every running run it started, in one UPDATE."""
 
     def __init__(self, store: Store, every: float) -> None:
@@ -382,12 +395,6 @@ class _HeartbeatPump:
         with self._lock:
             self._ids.discard(run_id)
 
-    def stop(self) -> None:
-        self._stop.set()
-        thread = self._thread
-        if thread is not None and thread is not threading.current_thread():
-            thread.join(timeout=5)
-
     def _loop(self) -> None:
         while not self._stop.wait(self._every):
             with self._lock:
@@ -398,7 +405,7 @@ class _HeartbeatPump:
                 log.warning("history heartbeat failed", exc_info=True)
 
 
-class _PendingRetry:
+class _PendingRetry(_Loop):
     """One daemon thread per store tries the pending folder on the schedule (the last wait
     repeats) until it is empty or the store closes."""
 
@@ -417,12 +424,6 @@ class _PendingRetry:
             self._thread = threading.Thread(target=self._loop, name="history-pending",
                                             daemon=True)
             self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        thread = self._thread
-        if thread is not None and thread is not threading.current_thread():
-            thread.join(timeout=5)
 
     def _loop(self) -> None:
         waits = itertools.chain(self._waits, itertools.repeat(self._waits[-1]))

@@ -494,11 +494,12 @@ def test_the_page_says_a_run_waits_for_a_slot_and_stop_ends_the_wait() -> None:
             assert time.monotonic() < deadline, "no tab said it waits for a free slot"
             queued = next((tab for tab in tabs if tab.evaluate(js)), None)
             time.sleep(0.1)
-        clicked = time.monotonic()
         queued.get_by_role("button", name="Stop").click()
         queued.get_by_text("Stopped.").wait_for(timeout=5_000)
-        assert time.monotonic() - clicked < 3
         assert not queued.evaluate(js)
+        # Stop ended the wait, not the slot coming free: the other run still holds it (a
+        # wall-clock bound here failed at 3.05 s on a loaded machine).
         other = first if queued is second else second
+        assert other.get_by_role("button", name="Stop").is_visible()
         other.get_by_role("button", name="Stop").click()
         other.get_by_text("Stopped.").wait_for(timeout=10_000)

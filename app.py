@@ -1,7 +1,22 @@
-"""Fieldstream home: what it does, a one-click sample, and which provider is active."""
+"""Fieldstream's front door: the app's pages, then the frame every page shares, then the page
+asked for. Adding a page is one `st.Page` line here and its file in pages/."""
 
-from ui.home_view import render_home
-from ui.page import setup_page
+import streamlit as st
 
-setup_page("Home", "🌊")
-render_home()
+from ui.shell import frame
+
+# Each URL path is explicit: links and deep links (`History?run=<id>`) name pages by it, so it
+# stays put whatever the file is called. Material icons come with Streamlit's own font (an
+# emoji needs an emoji font, which Debian's Chromium lacks).
+pages = [
+    st.Page("pages/0_Home.py", title="Home", icon=":material/home:", url_path="Home",
+            default=True),
+    st.Page("pages/1_Extract.py", title="Extract", icon=":material/edit_note:", url_path="Extract"),
+    st.Page("pages/2_History.py", title="History", icon=":material/history:", url_path="History"),
+    st.Page("pages/3_Schemas.py", title="Schemas", icon=":material/schema:", url_path="Schemas"),
+    st.Page("pages/4_Compare.py", title="Compare", icon=":material/compare_arrows:",
+            url_path="Compare"),
+]
+page = st.navigation(pages)
+frame(page, pages)
+page.run()

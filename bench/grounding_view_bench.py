@@ -1,4 +1,4 @@
-"""Highlighted input text benchmark (ui/grounding_view.highlight_html): what one redraw of the
+"""Highlighted input text benchmark (ui/highlight.highlight_html): what one redraw of the
 Extract page's "Input text" tab costs, for a short note and for a 200 KB text.
 
 For each case, the text is grounded through the engine's own index (TextIndex, built once) and
@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from engine.grounding import Grounding, TextIndex
 from engine.schemas.library import MEETING_NOTE
-from ui.grounding_view import highlight_html
+from ui.highlight import highlight_html
 from ui.live_form import TEXT_HZ
 
 WORDS = ("invoice", "meeting", "budget", "review", "contract", "delivery", "Berlin", "Lagos",

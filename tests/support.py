@@ -84,8 +84,8 @@ HISTORY_ENV = ("FIELDSTREAM_HISTORY", "FIELDSTREAM_KEEP_INPUT", "FIELDSTREAM_DAT
 def app_server(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
                key: str) -> Iterator[ReplayServer]:  # fmt: skip
     """A replay server as the app's preselected "Custom server" (with `key`), the history on
-    in a data folder of the test's own, no project secrets.toml; the pages' cached recorder
-    and store are dropped afterwards."""
+    in a data folder of the test's own, no project secrets.toml; the app's recorder and
+    cached store are dropped afterwards."""
     from engine.history import recorder
     from tests.ui_support import custom_server_env
 
@@ -100,10 +100,9 @@ def app_server(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
             yield srv
         finally:
             recorder.uninstall()
-            from ui import page
+            from ui import context
 
-            page._recorder.clear()
-            page._store.clear()
+            context._store.clear()
 
 
 def chunks(text: str, size: int = 6) -> list[str]:

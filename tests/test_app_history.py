@@ -358,7 +358,8 @@ def test_a_hostile_line_is_named_on_the_page(server: ReplayServer, store: Store,
 
 
 def _import_script(data: bytes) -> None:
-    from ui.history_view import history_store, show_import
+    from ui.context import history_store
+    from ui.history_view import show_import
 
     show_import(history_store(), data)
 

@@ -25,8 +25,8 @@ from engine.schemas.saved import save_schema
 from engine.store import Store, load_settings, open_store
 from engine.testing.replay_server import ReplayServer, Reply
 from tests.support import HISTORY_ENV, MEETING, app_page, chunks, isolate, page_texts
-from ui import comparison_view
-from ui.verdict_view import NOT_IN_SCHEMA
+from ui import saved_comparisons
+from ui.verdict_table import NOT_IN_SCHEMA
 
 HISTORY = "pages/2_History.py"
 #: A flatter MeetingInfo made on the Schemas page: no users, no location.
@@ -46,9 +46,9 @@ def store(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Store]:
     with open_store(load_settings()) as opened:
         yield opened
     recorder.uninstall()
-    from ui import page
+    from ui import context
 
-    page._recorder.clear()
+    context._store.clear()
 
 
 def lane_run(srv: ReplayServer, compare_id: str, lane: str, answer: dict[str, Any],
@@ -91,7 +91,7 @@ def verdict(at: AppTest) -> dict[str, dict[str, str]]:
 
 def opened(compare_id: str) -> AppTest:
     at = app_page(HISTORY)
-    at.query_params[comparison_view.PARAM] = compare_id
+    at.query_params[saved_comparisons.PARAM] = compare_id
     at.run()
     assert not at.exception, at.exception
     return at
@@ -154,7 +154,7 @@ def test_selecting_a_comparison_in_the_list_opens_it(srv: ReplayServer, store: S
     compare_id = record_comparison(srv, store)
     at = app_page(HISTORY)
     assert "agreement" not in {c for df in at.dataframe for c in df.value.columns}
-    at.session_state[comparison_view.TABLE] = {"selection": {"rows": [0], "columns": []}}
+    at.session_state[saved_comparisons.TABLE] = {"selection": {"rows": [0], "columns": []}}
     at.run()
     assert [h.value for h in at.subheader] == [f"Comparison {compare_id}"]
     assert verdict(at)["date"]["agreement"] == "differ"

@@ -275,6 +275,6 @@ def test_home_saves_a_named_server_that_extract_offers_then_forgets_it(
     server.queue(Reply.content(chunks(json.dumps(MEETING))))
     press_extract(at)
     assert "every field arrived" in texts(at)
-    at.switch_page("app.py").run()
+    at.switch_page("pages/0_Home.py").run()
     at.button(key="fs_remove_Team server").click().run()
     assert "Team server" not in (tmp_path / "providers.json").read_text()

@@ -103,9 +103,10 @@ def save_button(at: AppTest) -> Any:
 
 
 def test_the_page_is_in_the_sidebar(server: ReplayServer) -> None:
-    from ui.page import PAGES
+    from tests.test_app_navigation import declared_pages
 
-    assert ("pages/3_Schemas.py", "Schemas", ":material/schema:") in PAGES
+    assert {"file": "pages/3_Schemas.py", "title": "Schemas", "icon": ":material/schema:",
+            "url_path": "Schemas"} in declared_pages()
     at = open_page(SCHEMAS_PAGE)
     assert at.title[0].value == "Schemas"
     assert "MeetingInfo" in at.dataframe[0].value["name"].tolist()  # the built-ins are listed

@@ -1,4 +1,4 @@
-"""ui.grounding_view: the highlighted input text is built from the original text and the spans,
+"""ui.highlight: the highlighted input text is built from the original text and the spans,
 every piece escaped; overlapping spans, spans at the text's ends, unicode, a selected field,
 and a long text drawn as excerpts with capped marks."""
 
@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 
 from engine.grounding import EXACT, FUZZY, NORMALISED, NOT_FOUND, Grounding, Span
 from engine.runs.display import grounding_label
-from ui import grounding_view as gv
-from ui.grounding_view import highlight_html
+from ui import highlight as gv
+from ui.highlight import highlight_html
 
 TAG = re.compile(r"<[^>]*>")
 

@@ -77,3 +77,26 @@ def test_a_result_deeper_than_the_parser_takes_leaves_an_exportable_partial(
         ['{"data": ', "[" * too_deep, "]" * too_deep, "}"])))
     assert run is not None and run.status == "invalid"
     exports_and_imports_again(store)
+
+
+def test_a_store_handed_to_install_is_written_through_and_left_open() -> None:
+    """The app hands the recorder the store its pages read: one Store, which the recorder's
+    uninstall leaves open (the app still holds it)."""
+    from engine.history import recorder
+    from engine.store import load_settings
+
+    settings = load_settings()
+    with Store.from_settings(settings).open() as store:
+        try:
+            installed = recorder.install(settings, store=store)
+            assert installed is not None and installed.store is store
+            assert recorder.install(settings, store=store) is installed  # kept while it holds
+            with ReplayServer() as srv:
+                srv.queue(Reply.content(['{"data": 1}']))
+                runner = start_run("a note", "Anything", Anything, custom(srv), "m",
+                                   "json_schema")
+                assert runner.wait(20)
+            assert get_run(store, runner.run_id) is not None
+        finally:
+            recorder.uninstall()
+        assert store._engine is not None  # not closed by the recorder

@@ -1,5 +1,6 @@
-"""The engine's layers (docs/ARCHITECTURE.md): imports point down only, no Streamlit anywhere
-under engine/, and the stream layer knows nothing of LLMs, providers or databases."""
+"""The layers (docs/ARCHITECTURE.md): engine/'s imports point down only, no Streamlit anywhere
+under engine/, and the stream layer knows nothing of LLMs, providers or databases; ui/ stands
+on floors too, with one view per page and no view importing another."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-ENGINE = Path(__file__).resolve().parent.parent / "engine"
+ROOT = Path(__file__).resolve().parent.parent
+ENGINE, UI = ROOT / "engine", ROOT / "ui"
 
 #: Bottom first. A module may import its own layer and the layers listed before it.
 LAYERS = ("settings", "stream", "grounding", "testing", "llm", "local", "providers", "store",
@@ -68,3 +70,93 @@ def test_the_check_sees_a_bad_import(tmp_path: Path) -> None:
     bad = tmp_path / "bad.py"
     bad.write_text("def f():\n    import streamlit\n    from engine.runs import runner\n")
     assert _imports(bad) == ["streamlit", "engine.runs", "engine.runs.runner"]
+
+
+# --- ui/ ----------------------------------------------------------------------------------------
+
+#: ui/'s floors, bottom first (docs/ARCHITECTURE.md draws them). A module imports ui/ modules
+#: from the floors below its own only; on the widgets' floor, widgets may also import each
+#: other (never in a circle). A view (`*_view.py`) is one page's: it imports no other view.
+UI_FLOORS: tuple[tuple[str, ...], ...] = (
+    ("text", "keys"),
+    ("context",),
+    ("charts", "highlight", "verdict_table", "live_form", "provider_widgets", "run_lane",
+     "saved_comparisons"),
+    ("shell", "*_view"),
+)
+WIDGETS = 2
+
+
+def ui_floor(name: str) -> int:
+    """The floor of ui/<name>.py; views by their name (`extract_view` -> the top floor)."""
+    for floor, names in enumerate(UI_FLOORS):
+        if name in names or (name.endswith("_view") and "*_view" in names):
+            return floor
+    raise LookupError(f"ui/{name}.py is on no floor: add it to UI_FLOORS")
+
+
+def ui_imports(path: Path) -> set[str]:
+    """The ui/ modules a file imports (`from ui import context` names `context`)."""
+    return {name.split(".")[1] for name in _imports(path) if name.startswith("ui.")}
+
+
+UI_MODULES = sorted(p.stem for p in UI.glob("*.py") if p.stem != "__init__")
+
+
+def ui_problems(name: str, imported: set[str]) -> list[str]:
+    floor = ui_floor(name)
+    problems = []
+    for target in sorted(imported - {name}):
+        up = ui_floor(target)
+        if up > floor or (up == floor and floor != WIDGETS):
+            problems.append(f"ui/{name}.py (floor {floor}) imports ui/{target}.py (floor {up})")
+    return problems
+
+
+@pytest.mark.parametrize("name", UI_MODULES)
+def test_ui_imports_point_down(name: str) -> None:
+    assert not ui_problems(name, ui_imports(UI / f"{name}.py"))
+
+
+def test_widgets_import_each_other_without_a_circle() -> None:
+    widgets = {n for n in UI_MODULES if ui_floor(n) == WIDGETS}
+    edges = {n: ui_imports(UI / f"{n}.py") & widgets for n in widgets}
+    done: set[str] = set()
+
+    def visit(node: str, path: tuple[str, ...]) -> None:
+        assert node not in path, f"a circle: {' -> '.join((*path, node))}"
+        if node not in done:
+            for nxt in edges[node]:
+                visit(nxt, (*path, node))
+            done.add(node)
+
+    for widget in sorted(widgets):
+        visit(widget, ())
+
+
+def test_one_view_per_page_and_pages_import_only_their_view() -> None:
+    """Each page file imports its view and the shell; each view serves one page; app.py
+    imports the shell only."""
+    views = {n for n in UI_MODULES if n.endswith("_view")}
+    served = []
+    for page in sorted((ROOT / "pages").glob("*.py")):
+        imported = ui_imports(page)
+        assert "shell" in imported, page.name
+        (view,) = imported - {"shell"}
+        assert view in views, f"{page.name} imports ui/{view}.py, which is no view"
+        served.append(view)
+    assert sorted(served) == sorted(views)  # no view without a page, none shared
+    assert ui_imports(ROOT / "app.py") == {"shell"}
+    for name in UI_MODULES:
+        if name != "shell":
+            assert "shell" not in ui_imports(UI / f"{name}.py"), name  # the frame is app.py's
+
+
+def test_the_check_sees_a_view_importing_a_view() -> None:
+    assert ui_problems("compare_view", {"extract_view", "run_lane"}) == [
+        "ui/compare_view.py (floor 3) imports ui/extract_view.py (floor 3)"]
+    assert ui_problems("live_form", {"run_lane", "context"}) == []
+    assert ui_problems("context", {"live_form"}) == [
+        "ui/context.py (floor 1) imports ui/live_form.py (floor 2)"]
+    with pytest.raises(LookupError):
+        ui_floor("new_module")

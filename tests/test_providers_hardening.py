@@ -158,7 +158,7 @@ def test_home_and_extract_say_the_saved_file_is_unreadable_and_saving_loses_noth
     assert not at.exception, at.exception
     assert "could not be read" in shown(at.error) and str(path) in shown(at.error)
     assert at.selectbox(key="fs_provider").value == "Custom server"  # the page still works
-    at.switch_page("app.py").run()
+    at.switch_page("pages/0_Home.py").run()
     at.button(key="fs_set_aside").click().run()
     assert not at.exception, at.exception
     backups = list(path.parent.glob("providers.json.unreadable-*"))

@@ -137,9 +137,9 @@ def two_lanes(url_a: str, url_b: str, lane_a: str, lane_b: str) -> None:
     from engine.runs.group import RunnerGroup
     from engine.runs.start import start_run
     from engine.schemas.library import MEETING_NOTE, MeetingInfo
-    from ui.extract_view import render_outcome
     from ui.keys import RunKeys
     from ui.live_form import LiveView, stream_lanes
+    from ui.run_lane import render_outcome
 
     lanes = {"first": (lane_a, url_a), "second": (lane_b, url_b)}
     views, runners, boxes = {}, {}, {}
@@ -204,7 +204,7 @@ def two_pickers(url: str) -> None:
     """Two lanes' provider, model and mode pickers on one page, on a server whose model list
     fails (so each draws its retry button too)."""
     from engine.providers.registry import Provider
-    from ui.providers_view import pick_mode, pick_model, pick_provider
+    from ui.provider_widgets import pick_mode, pick_model, pick_provider
 
     provider = Provider("Custom server", "compatible", url, ("json_schema", "md_json"), None,
                         api_key="k")

@@ -14,7 +14,7 @@ from engine.schemas.fields import leaves
 from engine.schemas.library import MeetingInfo
 from tests.support import MEETING
 from ui.charts import lanes_done_chart
-from ui.verdict_view import NOT_IN_SCHEMA, column_names, summary_frame, verdict_frame
+from ui.verdict_table import NOT_IN_SCHEMA, column_names, summary_frame, verdict_frame
 
 
 class Flat(BaseModel):

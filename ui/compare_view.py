@@ -24,12 +24,14 @@ from engine.runs.spec import compare_source
 from engine.runs.start import start_run
 from engine.schemas.library import SCHEMAS
 from engine.schemas.saved import SchemaChoice
-from ui.extract_view import SAVED_MARK, build_view, render_outcome, render_text_input
-from ui.extract_view import saved_schemas as saved_schema_labels
+from ui import context
 from ui.keys import RunKeys
 from ui.live_form import LiveView, stream_lanes
-from ui.page import escape_md, history_store, store_problem, store_warning, who
-from ui.providers_view import load_providers, pick_mode, pick_model, pick_provider
+from ui.provider_widgets import pick_mode, pick_model, pick_provider
+from ui.run_lane import SAVED_MARK, build_view, render_outcome, render_text_input
+from ui.run_lane import saved_schemas as saved_schema_labels
+from ui.saved_comparisons import PARAM as COMPARISON_PARAM
+from ui.text import escape_md
 
 LANES = ("a", "b", "c", "d")
 MIN_LANES = 2
@@ -41,7 +43,6 @@ NOTICE_KEY = "fs_cmp_notice"  # (kind, text) left by a preset callback for the n
 #: lane picks nothing and cannot run until the person picks a schema (or a version) for it.
 PINS_KEY = "fs_cmp_missing_pins"
 PICKERS = ("schema", "version", "provider", "model", "mode")
-HISTORY_PAGE = "pages/2_History.py"
 REF_NONE, REF_JSON, REF_RUN = "None", "Expected answer (JSON)", "A History run"
 MAX_TOKENS = 2048
 #: Several lanes redraw in one loop: their JSON / raw tabs refresh less often and their
@@ -141,11 +142,11 @@ def render_compare_page() -> None:
     notice = st.session_state.pop(NOTICE_KEY, None)
     if notice:
         (st.warning if notice[0] == "warning" else st.success)(escape_md(notice[1]))
-    providers, problem = load_providers()
+    providers, problem = context.providers()
     if problem:
         st.error(escape_md(problem))
-    store_warning("Comparisons still run, without being recorded; saved schemas and presets "
-                  "need the history database.")
+    context.store_warning("Comparisons still run, without being recorded; saved schemas and "
+                          "presets need the history database.")
     restore_lanes()
     text_col, ref_col = st.columns([3, 2], gap="medium")
     with text_col:
@@ -184,7 +185,7 @@ def render_reference() -> Reference:
             run_id = st.text_input("History run id", key="fs_cmp_ref_run").strip()
             if not run_id:
                 return Reference()
-            store = history_store()
+            store = context.history_store()
             if store is None:
                 raise ValueError("A History run cannot be the reference: the history database "
                                  "is not available.")
@@ -260,7 +261,7 @@ def _pick_schema(lane: str, keys: RunKeys,
         return None, pin.problem
     name = saved[label].name if label in saved else label
     try:
-        return lane_logic.resolve_schema(history_store(), name, version), None
+        return lane_logic.resolve_schema(context.history_store(), name, version), None
     except ValueError as exc:
         return None, str(exc)
 
@@ -270,7 +271,7 @@ def _pick_version(lane: str, keys: RunKeys, name: str, *, unpicked: bool = False
     version shown, the person picks one)."""
     from engine.schemas.saved import schema_versions
 
-    versions = [str(s.version) for s in reversed(schema_versions(history_store(), name))]
+    versions = [str(s.version) for s in reversed(schema_versions(context.history_store(), name))]
     if unpicked:
         st.session_state[keys.picker("version")] = None
     elif st.session_state.get(keys.picker("version")) not in versions:
@@ -317,7 +318,7 @@ def _start_all(text: str, choices: list[LaneChoice], reference: Reference,
     indexes = SharedIndexes()  # the lanes' one text is indexed once, not once per lane
     pending = {c.lane: functools.partial(
         start_run, text, c.schema.name, c.schema.schema, c.provider, c.model, c.mode,
-        MAX_TOKENS, source=compare_source(compare_id, c.lane), who=who(),
+        MAX_TOKENS, source=compare_source(compare_id, c.lane), who=context.current_user(),
         schema_version=c.schema.version, system=c.schema.system, indexes=indexes)
         for c in choices if c.schema is not None}  # checked by _cannot_start
     for lane in pending:
@@ -334,16 +335,15 @@ def _start_all(text: str, choices: list[LaneChoice], reference: Reference,
 def _save_comparison(compare_id: str, specs: list[Any], reference: Reference) -> bool:
     """Record the comparison when the history is on; False when it was not recorded."""
     from engine.history.comparison import save_comparison
-    from engine.store import load_settings
 
-    if not load_settings().enabled:
+    if not context.history_settings().enabled:
         return False
-    store = history_store()
+    store = context.history_store()
     if store is None:
         return False
     save_comparison(store, compare_id, specs,
                     reference=reference.value if reference.run_id is None else None,
-                    reference_run_id=reference.run_id, who=who())
+                    reference_run_id=reference.run_id, who=context.current_user())
     return True
 
 
@@ -374,7 +374,7 @@ def render_lanes_run(current: CompareRun) -> None:
 def render_verdict_section(current: CompareRun, runners: dict[str, Runner]) -> None:
     from engine.history.comparison import done_over_time, summary_from_end
     from ui.charts import lanes_done_chart
-    from ui.verdict_view import render_verdict
+    from ui.verdict_table import render_verdict
 
     st.divider()
     st.subheader("Verdict")
@@ -388,8 +388,8 @@ def render_verdict_section(current: CompareRun, runners: dict[str, Runner]) -> N
               for lane, end in ends.items()}
     st.altair_chart(lanes_done_chart(series), width="stretch")
     if current.saved:
-        st.page_link(HISTORY_PAGE, label="Open this comparison in History",
-                     icon=":material/history:", query_params={"compare": current.id})
+        st.page_link(context.page("History"), label="Open this comparison in History",
+                     query_params={COMPARISON_PARAM: current.id})
 
 
 # --- presets ---------------------------------------------------------------------------------
@@ -399,7 +399,7 @@ def render_presets(providers: list[Any]) -> None:
     """Save the lane set under a name, or load one (schema versions pinned)."""
     from engine.history.comparison import list_presets
 
-    store = history_store()
+    store = context.history_store()
     with st.expander("Presets"):
         if store is None:
             st.caption("Presets need the history database, which could not be opened.")
@@ -442,12 +442,12 @@ def _save_preset() -> None:
     from engine.history.comparison import save_preset
 
     name = str(st.session_state.get("fs_cmp_preset_name") or "")
-    store = history_store()
+    store = context.history_store()
     if store is None:
-        st.session_state[NOTICE_KEY] = ("warning", store_problem() or "")
+        st.session_state[NOTICE_KEY] = ("warning", context.store_problem() or "")
         return
     try:
-        preset = save_preset(store, name, _current_specs(), who())
+        preset = save_preset(store, name, _current_specs(), context.current_user())
     except ValueError as exc:
         st.session_state[NOTICE_KEY] = ("warning", str(exc))
         return
@@ -461,9 +461,9 @@ def _load_preset(available: list[str]) -> None:
     none (`PINS_KEY`) and cannot run until the person picks one. Either is named."""
     from engine.history.comparison import get_preset, missing_providers
 
-    store = history_store()
+    store = context.history_store()
     if store is None:
-        st.session_state[NOTICE_KEY] = ("warning", store_problem() or "")
+        st.session_state[NOTICE_KEY] = ("warning", context.store_problem() or "")
         return
     preset = get_preset(store, str(st.session_state.get("fs_cmp_preset_pick")))
     if preset is None:

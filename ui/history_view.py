@@ -1,7 +1,7 @@
 """The History page: every recorded run, newest first, filtered and paged by the database; one
 selected run in detail (input, result, errors, metrics, timeline, Replay, Open in Extract,
 Delete, where each value stands in the input), two selected runs side by side; the Compare
-page's comparisons (ui/comparison_view); exports, import, charts. Logic lives in
+page's comparisons (ui/saved_comparisons); exports, import, charts. Logic lives in
 engine/history; this module only draws. Model output and user text are shown as text."""
 
 from __future__ import annotations
@@ -19,20 +19,20 @@ from engine.history import compare, replay, stats
 from engine.history.queries import RunFilters, RunSummary
 from engine.runs.display import grounding_summary, json_text, span_context, value_at
 from engine.runs.group import RunnerGroup
-from engine.store import INTERRUPTED, STATUSES, Store, StoredRun, load_settings
-from ui.comparison_view import PARAM as COMPARE_PARAM
-from ui.comparison_view import render_comparison as render_saved_comparison
-from ui.comparison_view import render_comparisons
+from engine.store import INTERRUPTED, STATUSES, Store, StoredRun
+from ui import context
 from ui.keys import RunKeys
 from ui.live_form import LiveView, stream_lanes
-from ui.page import escape_md, history_store, store_problem
-from ui.verdict_view import cell_text
+from ui.saved_comparisons import PARAM as COMPARE_PARAM
+from ui.saved_comparisons import render_comparison as render_saved_comparison
+from ui.saved_comparisons import render_comparisons
+from ui.text import escape_md
+from ui.verdict_table import cell_text
 
 PAGE_SIZE = 50
 TABLE = "fs_hist_table"
 REPLAY_KEYS = RunKeys("replay")
 ALL = "All"
-EXTRACT_PAGE = "pages/1_Extract.py"
 STATUS_COLOURS = {
     "done": "#15803d", "running": "#2563eb", "invalid": "#b45309", "truncated": "#b45309",
     "cancelled": "#6b7280", "interrupted": "#6b7280", "error": "#b91c1c", "refused": "#b91c1c",
@@ -44,11 +44,11 @@ def render_history_page() -> None:
     st.title("History")
     st.caption("Every extraction, newest first. Select one run for its details, two to "
                "compare them field by field.")
-    if not load_settings().enabled:
+    if not context.history_settings().enabled:
         st.info("Recording is off (FIELDSTREAM_HISTORY=off): new runs are not added.")
-    store = history_store()
+    store = context.history_store()
     if store is None:
-        st.error(escape_md(store_problem() or ""))
+        st.error(escape_md(context.store_problem() or ""))
         return
     _render_location(store)
     opened = render_comparisons(store)
@@ -348,7 +348,7 @@ def open_in_extract(run: StoredRun) -> None:
         state["fs_prefill_note"] = "The input of that run was not kept: paste the text again."
     else:
         state["fs_text"] = run.input_text
-    st.switch_page(EXTRACT_PAGE)
+    st.switch_page(context.page("Extract"))
 
 
 def _start_replay(store: Store, run: StoredRun, speed: float) -> None:

@@ -5,17 +5,10 @@ from __future__ import annotations
 import streamlit as st
 
 from engine.schemas.library import MEETING_NOTE, SAMPLE_FOR_SCHEMA
+from ui import context
 from ui.keys import EXTRACT_KEYS
-from ui.page import escape_md
-from ui.providers_view import (
-    active_provider,
-    describe,
-    load_providers,
-    reachability,
-    render_saved_servers,
-)
-
-EXTRACT_PAGE = "pages/1_Extract.py"
+from ui.provider_widgets import active_provider, describe, reachability, render_saved_servers
+from ui.text import escape_md
 
 
 def _try_sample() -> None:
@@ -40,8 +33,8 @@ def render_home() -> None:
     )
     if st.button("▶ Try it on the sample meeting note", type="primary", key="fs_try_sample"):
         _try_sample()
-        st.switch_page(EXTRACT_PAGE)
-    st.page_link(EXTRACT_PAGE, label="Open the Extract page", icon=":material/edit_note:")
+        st.switch_page(context.page("Extract"))
+    st.page_link(context.page("Extract"), label="Open the Extract page")
     st.divider()
     render_provider_status()
     st.divider()
@@ -51,7 +44,7 @@ def render_home() -> None:
 def render_provider_status() -> None:
     st.subheader("Model provider")
     # "Your servers" below says what is wrong with the saved-servers file.
-    providers, problem = load_providers(saved_problems=False)
+    providers, problem = context.providers(saved_problems=False)
     if problem:
         st.error(escape_md(problem))
         return

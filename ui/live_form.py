@@ -9,7 +9,7 @@ header is a keyed container whose CSS class says which lane and field it is and 
 Grounding: a done value's box says where it stands in the input text (a badge in its header:
 "in text", "normalised", "fuzzy 87", "not in the text"), and a value found nowhere gets a warning
 line. Given the input text (`LiveView(..., source=text)`), the view also shows that text with
-each value highlighted as its field completes (`ui.grounding_view`), redrawn at most
+each value highlighted as its field completes (`ui.highlight`), redrawn at most
 `TEXT_HZ` times a second, and after the run a field picker that marks one field's spans.
 """
 
@@ -36,9 +36,9 @@ from engine.runs.group import RunnerGroup
 from engine.runs.runner import WAIT_SLOT, Cell, LeafData, Runner, Update
 from engine.schemas.fields import GROUP, ITEMS, TABLE, FieldNode, field_tree, leaves
 from engine.stream.changes import INVALID, PENDING
-from ui.grounding_view import highlight_html, legend_html
+from ui.highlight import highlight_html, legend_html
 from ui.keys import RunKeys
-from ui.page import escape_md
+from ui.text import escape_md
 
 #: While streaming, the JSON / raw tabs show at most this many characters (the end of it);
 #: the whole text is shown once the stream ended, so a 100 KB answer stays cheap to draw.

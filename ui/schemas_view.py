@@ -36,10 +36,11 @@ from engine.schemas.library import SCHEMAS
 from engine.schemas.saved import get_schema, list_schemas, save_schema, schema_versions
 from engine.store import Store
 from engine.stream.terminal import escape, escape_json
-from ui.extract_view import render_outcome, render_settings
+from ui import context
 from ui.keys import RunKeys, slug
 from ui.live_form import LiveView, stream_lanes
-from ui.page import escape_md, history_store, store_warning, who
+from ui.run_lane import render_outcome, render_settings
+from ui.text import escape_md
 
 DEFN, GEN, LOAD, FLASH = "fs_sch_defn", "fs_sch_gen", "fs_sch_load", "fs_sch_flash"
 SECTION = "fs_sch_section"
@@ -105,12 +106,13 @@ def render_schemas_page() -> None:
             st.session_state[key] = st.session_state[key]
     _apply_load()
     st.session_state.setdefault(INSTRUCTION, DEFAULT_INSTRUCTION)
-    st.session_state.setdefault(AUTHOR, who() or "")
+    st.session_state.setdefault(AUTHOR, context.current_user() or "")
     flash = st.session_state.pop(FLASH, None)
     if flash:
         st.success(escape_md(flash))
-    store = history_store()  # None: the page still shows the built-ins, builds and exports
-    store_warning("The built-in schemas still work; saved schemas need the history database.")
+    store = context.history_store()  # None: the page still shows built-ins, builds, exports
+    context.store_warning("The built-in schemas still work; saved schemas need the history "
+                          "database.")
     section = st.radio("Section", SECTIONS, key=SECTION, horizontal=True,
                        label_visibility="collapsed")
     if section == "Library":
@@ -290,8 +292,8 @@ def render_draft() -> None:
             runner.stop()
         runner = start_run(draft.draft_request(description, sample), "Schema draft",
                            draft.DraftDefinition, settings.provider, settings.model,
-                           settings.mode, settings.max_tokens, source=SOURCE_EXTRACT, who=who(),
-                           system=draft.DRAFT_INSTRUCTION)
+                           settings.mode, settings.max_tokens, source=SOURCE_EXTRACT,
+                           who=context.current_user(), system=draft.DRAFT_INSTRUCTION)
         st.session_state[DRAFT_KEYS.run] = runner
     if runner is None:
         return

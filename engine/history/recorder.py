@@ -1,6 +1,6 @@
 """The one writer of the run history: a pair of run hooks (`engine.runs.hooks`).
 
-    recorder = install()          # the app (once per process) and the CLI (unless --no-history)
+    recorder = install()          # the CLI (unless --no-history); the app passes its one store
     ...every run is now recorded...
     uninstall()
 
@@ -117,9 +117,10 @@ def importable(run: StoredRun) -> StoredRun:
 class Recorder:
     """Writes a row when a run starts and its ending when it ends (see the module doc)."""
 
-    def __init__(self, store: Store, who: str | None = None) -> None:
+    def __init__(self, store: Store, who: str | None = None, *, owns_store: bool = True) -> None:
         self.store = store
         self.who = who
+        self.owns_store = owns_store  # False: the app's store, which outlives this recorder
         self._open: dict[str, StoredRun] = {}
         self._outcomes: dict[str, str] = {}  # run id -> what finish() did, oldest first
         self._lock = threading.Lock()
@@ -176,15 +177,18 @@ _current: Recorder | None = None
 _current_lock = threading.Lock()
 
 
-def install(settings: HistorySettings | None = None, *, who: str | None = None) -> Recorder | None:
+def install(settings: HistorySettings | None = None, *, who: str | None = None,
+            store: Store | None = None) -> Recorder | None:
     """Register the process's recorder for these settings (default: the environment), in place
-    of any earlier one; None (and nothing registered) when the history is off."""
+    of any earlier one; None (and nothing registered) when the history is off. `store`: write
+    through this one (the app's, which its pages read too) instead of opening one."""
     global _current
     settings = settings or load_settings()
     with _current_lock:
         old = _current
-        if old is not None and old.store.url == settings.url and old.who == who and (
-            old.store.keep_input == settings.keep_input
+        if old is not None and old.who == who and (
+            old.store is store if store is not None else
+            old.store.url == settings.url and old.store.keep_input == settings.keep_input
         ):
             return old
         if old is not None:
@@ -192,18 +196,20 @@ def install(settings: HistorySettings | None = None, *, who: str | None = None) 
             _current = None
         if not settings.enabled:
             return None
-        _current = Recorder(open_store(settings), who).register()
+        _current = Recorder(store or open_store(settings), who,
+                            owns_store=store is None).register()
         return _current
 
 
 def uninstall() -> None:
-    """Unregister the process's recorder and close its store."""
+    """Unregister the process's recorder and close its store (unless it was handed one)."""
     global _current
     with _current_lock:
         old, _current = _current, None
     if old is not None:
         old.unregister()
-        old.store.close()
+        if old.owns_store:
+            old.store.close()
 
 
 def current() -> Recorder | None:

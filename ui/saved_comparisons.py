@@ -1,7 +1,7 @@
 """History's side of the Compare page: recent comparisons listed, one reopened (its lanes, the
 verdict, fields done over time, each lane's answer) and exported. `?compare=<id>` in the
 address opens one (the Compare page links there). The data comes from
-engine/history/comparison; the verdict is drawn by ui/verdict_view, the chart by ui/charts."""
+engine/history/comparison; the verdict is drawn by ui/verdict_table, the chart by ui/charts."""
 
 from __future__ import annotations
 
@@ -17,8 +17,8 @@ from engine.history.comparison import Comparison
 from engine.runs.display import json_text
 from engine.store import Store
 from ui.charts import lanes_done_chart
-from ui.page import escape_md
-from ui.verdict_view import render_verdict
+from ui.text import escape_md
+from ui.verdict_table import render_verdict
 
 TABLE = "fs_hist_cmp_table"
 CLEAR = "fs_hist_cmp_clear"

@@ -1,5 +1,5 @@
-"""Provider, model and mode pickers, and the reachability line (no API key is ever shown,
-logged or kept in session state: providers are re-read from env/secrets on each run)."""
+"""Provider, model and mode pickers, the reachability line, and the saved servers' form (no API
+key is ever shown, logged or kept in session state: `context.providers` re-reads them)."""
 
 from __future__ import annotations
 
@@ -11,37 +11,13 @@ import streamlit as st
 
 from engine.llm.failures import redact
 from engine.llm.modes import MODES, default_mode
-from ui.page import escape_md
+from ui.text import escape_md
 
 CHECK_TTL = 30.0  # seconds a reachability answer, or a failed model listing, is reused
 NOTICE_KEY = "fs_servers_notice"  # (kind, text) left by a button callback for the next run
 #: The Extract page's pickers (kept across pages; Home reads the provider). A page with a
 #: picker per lane passes keys of its own, so two pickers never share one.
 PROVIDER_KEY, MODEL_KEY, MODE_KEY = "fs_provider", "fs_model", "fs_mode"
-
-
-def load_providers(*, saved_problems: bool = True) -> tuple[list[Any], str | None]:
-    """(providers, None), or (providers, a plain-language problem): ([], reason) when none can
-    be listed. `saved_problems`: also report a saved-servers file that could not be read."""
-    try:
-        from engine.providers import available_providers
-    except ImportError as exc:
-        return [], f"The provider module is not available ({exc})."
-    try:
-        key = st.session_state.get("fs_session_key") or None
-        providers = list(available_providers(session_key=key))
-    except Exception as exc:
-        return [], f"Could not read the provider settings: {exc}"
-    problems = _saved_file_problems() if saved_problems else []
-    return providers, "\n\n".join(problems) or None
-
-
-def _saved_file_problems() -> list[str]:
-    from engine.providers import read_saved
-
-    saved = read_saved()
-    moved = " The Home page can move it aside." if saved.unreadable else ""
-    return [*([saved.unreadable + moved] if saved.unreadable else []), *saved.problems]
 
 
 def _cache_key(provider: Any, *extra: Any) -> tuple[Any, ...]:

@@ -1,4 +1,6 @@
-# Two entry points: `make run` (app on the embedded local model) and `make test` (the whole suite).
+# Two entry points: `make run` (app on the embedded local model) and `make test` (the whole suite);
+# `make check` is the quick tier for every edit: lint and the tests that need no browser, no
+# local model and no PostgreSQL.
 # Every Python package comes from uv.lock (exact versions and hashes), installed by a pinned uv
 # on the machine's own Python: a fresh machine next month gets what passed today.
 PYTHON ?= python3
@@ -19,8 +21,8 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 LARGE := $(if $(wildcard $(VENV)/.local-large),--extra local-large)
 SYNC := $(UV) sync --locked --extra local $(LARGE)
 
-.PHONY: run test install install-test lock-check upgrade audit chromium postgresql lint bench \
-	bench-ui bench-history bench-grounding e2e weights-1.5b
+.PHONY: run test check install install-test install-check lock-check upgrade audit chromium \
+	postgresql lint bench bench-ui bench-history bench-grounding e2e weights-1.5b
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)/uv-$(UV_VERSION)
@@ -38,6 +40,10 @@ install: lock-check
 install-test: lock-check chromium postgresql
 	$(SYNC) --extra test
 	$(BIN)/python -m engine.local prepare
+
+# The test tools only (keeping whatever else is installed): `make check` needs nothing more.
+install-check: lock-check
+	$(UV) sync --locked --inexact --extra test
 
 # The one deliberate step to newer versions: the newest the ranges allow, then the whole suite.
 upgrade: $(UV)
@@ -68,9 +74,20 @@ run: install
 lint:
 	$(BIN)/ruff check .
 
+# The suite in tiers (README, "Tests"). Tests that need the local model get both cores, alone;
+# the others run on two workers, a test file per worker at a time (a browser test module shares
+# one app; each worker starts its own PostgreSQL cluster). With CI=true a skipped test fails.
+PYTEST := $(BIN)/python -m pytest -q -p no:cacheprovider
+WORKERS := -n 2 --dist loadfile
+
+check: install-check
+	$(BIN)/ruff check .
+	$(PYTEST) $(WORKERS) -m "not browser and not local_model and not postgres"
+
 test: install-test
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -q -p no:cacheprovider
+	$(PYTEST) $(WORKERS) -m "not local_model"
+	$(PYTEST) -m local_model
 
 bench: install-test
 	$(BIN)/python bench/engine_bench.py
@@ -91,4 +108,4 @@ bench-grounding: install-test
 	$(BIN)/python bench/grounding_bench.py
 
 e2e: install-test
-	$(BIN)/python -m pytest -q -p no:cacheprovider -m browser
+	$(PYTEST) -m browser

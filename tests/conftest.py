@@ -14,6 +14,10 @@ from openai import OpenAI
 from engine.testing.replay_server import ReplayServer
 from tests.support import openai_client
 
+# The tiers: `browser`, `local_model` and `postgres` say what a test needs; a missing need is a
+# skip outside CI and a failure with CI=true (tests/tiers.py).
+pytest_plugins = ["tests.tiers"]
+
 # AppTest pages must not start the embedded model in the background (the tests that want the
 # local model start it themselves); it would only compete for the two cores.
 os.environ.setdefault("FIELDSTREAM_WARM_LOCAL", "0")

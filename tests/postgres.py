@@ -9,6 +9,13 @@ Fixtures: `pg_cluster` (session), `pg_password_role` (session: a role that must 
 password), `db_url` (parametrized: a SQLite file and a Postgres database) and `store` (a
 `Store` on `db_url` with a fast heartbeat). Test modules load them with
 `pytest_plugins = ["tests.postgres"]`.
+
+Every test that needs the cluster carries the `postgres` marker (`make check` leaves them out):
+those using `pg_cluster` or `pg_password_role` get it here at collection, and so does the
+Postgres parameter of `db_url` (its SQLite parameter stays in `make check`). A test that starts
+a cluster of its own, or asks for `pg_cluster` inside a fixture's parameter, says so itself
+with `pytest.mark.postgres`. Without the binaries these tests are skipped with the reason
+(tests/tiers.py); with CI=true that fails the run.
 """
 
 from __future__ import annotations
@@ -32,11 +39,9 @@ import pytest
 
 from engine.store import Store
 
-MISSING = (
-    "PostgreSQL binaries not found (no /usr/lib/postgresql/*/bin/initdb): the store tests run "
-    "on SQLite and Postgres, so install Debian's package: apt-get install -y postgresql "
-    "(`make test` does)."
-)
+MISSING = "PostgreSQL not installed: apt-get install postgresql, or make test"
+#: Fixtures that start the cluster: a test using one of them is marked `postgres`.
+CLUSTER_FIXTURES = frozenset({"pg_cluster", "pg_password_role"})
 # Fast settings for tests only: durability on a crash of the test server does not matter.
 FAST = ("fsync=off", "synchronous_commit=off", "full_page_writes=off")
 
@@ -149,17 +154,23 @@ class PostgresCluster:
         return done.returncode
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if CLUSTER_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.postgres)
+
+
 @pytest.fixture(scope="session")
 def pg_cluster() -> Iterator[PostgresCluster]:
-    if pg_bin() is None:
-        pytest.fail(MISSING, pytrace=False)  # fail, not skip: half the suite would not run
+    if pg_bin() is None:  # tests/tiers.py skips marked tests first: this is an unmarked one
+        pytest.fail(f"{MISSING} (and mark the test `postgres`)", pytrace=False)
     cluster = PostgresCluster()
     cluster.start()
     yield cluster
     cluster.stop()
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """An empty database: a SQLite file, or a new database on the test cluster."""
     if request.param == "sqlite":
@@ -177,7 +188,6 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 def store(db_url: str) -> Iterator[Store]:
     with Store(db_url, heartbeat_every=0.2) as opened:
         yield opened
-
 
 
 @pytest.fixture(scope="session")

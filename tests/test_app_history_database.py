@@ -65,7 +65,9 @@ def test_history_shows_where_the_database_is_but_never_its_password(
 # --- a database that cannot be used --------------------------------------------------------------
 
 
-@pytest.fixture(params=["newer", "not a database", "wrong password", "server down"])
+@pytest.fixture(params=["newer", "not a database",
+                        pytest.param("wrong password", marks=pytest.mark.postgres),
+                        "server down"])
 def unusable(request: pytest.FixtureRequest, server: ReplayServer,
              monkeypatch: pytest.MonkeyPatch) -> str:
     """Make the app's history database unusable in one way; the message every page shows."""

@@ -14,6 +14,7 @@ from tests.ui_support import (
     install_watch,
     screenshot,
     streamlit_app,
+    wait_idle,
 )
 
 pytestmark = [pytest.mark.browser, pytest.mark.local_model, pytest.mark.timeout(600)]
@@ -33,23 +34,19 @@ def test_two_local_lanes_show_progress_at_the_same_time() -> None:
     """Both lanes have a done field before either has its last one: they stream side by side,
     neither waits for the other (the seed note into MeetingInfo: five fields, several seconds
     per lane on two cores)."""
-    from engine.providers import LOCAL_NAME, available_providers, check
+    from engine.providers import LOCAL_NAME
 
-    local = next(p for p in available_providers(detect=False) if p.kind == "local")
-    problem = check(local)
-    if problem:
-        pytest.fail(f"local model unavailable: {problem}")
     env = {"FIELDSTREAM_DEFAULT_PROVIDER": LOCAL_NAME, "FIELDSTREAM_BASE_URL": ""}
     with streamlit_app(env) as url, chromium_page(width=1800) as page:
         page.goto(url + "/Compare", wait_until="domcontentloaded")
         button = page.get_by_role("button", name="Run all")
         button.wait_for(timeout=60_000)
-        page.wait_for_timeout(800)
+        wait_idle(page)
         install_watch(page)
         button.click()
         outcomes = page.locator('[data-testid="stAlert"]')  # each lane's ending, in plain words
         outcomes.nth(len(LANES) - 1).wait_for(timeout=420_000)
-        page.wait_for_timeout(1000)
+        wait_idle(page)  # both lanes have ended and the page is drawn
         screenshot(page, "e2e-compare-local")
         finished = {lane: _finished(field_events(page, lane)) for lane in LANES}
     for lane in LANES:

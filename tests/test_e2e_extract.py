@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import time
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,7 +17,6 @@ from tests import support
 from tests.support import MEETING
 from tests.ui_support import (
     box_selector,
-    chromium_page,
     field_events,
     fill_text,
     first_seen,
@@ -27,6 +25,7 @@ from tests.ui_support import (
     screenshot,
     select_option,
     streamlit_app,
+    wait_idle,
 )
 
 pytestmark = [
@@ -76,7 +75,6 @@ def test_fields_turn_done_one_after_another(app: str, page: Any, server: ReplayS
     server.queue(Reply.content(chunks(answer), pace=PACE))
     open_extract(page, app)
     fill_text(page, MEETING_NOTE)
-    page.wait_for_timeout(800)
     install_watch(page)
     page.get_by_role("button", name="Extract").click()
     page.get_by_text("every field arrived").wait_for(timeout=60_000)
@@ -149,25 +147,21 @@ def test_other_click_while_streaming_closes_the_request(
 
 
 @pytest.mark.local_model
-def test_local_model_on_the_seed_note(tmp_path: Path) -> None:
-    from engine.providers import LOCAL_NAME, available_providers, check
+def test_local_model_on_the_seed_note(page: Any) -> None:
+    from engine.providers import LOCAL_NAME
 
-    local = next(p for p in available_providers(detect=False) if p.kind == "local")
-    problem = check(local)
-    if problem:
-        pytest.fail(f"local model unavailable: {problem}")
     env = {"FIELDSTREAM_DEFAULT_PROVIDER": LOCAL_NAME, "FIELDSTREAM_BASE_URL": ""}
-    with streamlit_app(env) as url, chromium_page() as page:
+    with streamlit_app(env) as url:
         page.goto(url, wait_until="domcontentloaded")
         button = page.get_by_role("button", name="Try it on the sample meeting note")
         button.wait_for(timeout=30_000)
-        page.wait_for_timeout(500)
+        wait_idle(page)
         install_watch(page)
         button.click()
         page.get_by_role("button", name="Stop").wait_for(timeout=30_000)
         install_watch(page)
         wait_outcome(page, timeout_ms=300_000)
-        page.wait_for_timeout(1500)
+        wait_idle(page)  # the run has ended and the page is drawn
         screenshot(page, "e2e-local-model")
         done = first_seen(field_events(page), "done")
         text = page.locator(box_selector("date")).inner_text()

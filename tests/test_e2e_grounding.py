@@ -36,7 +36,6 @@ def test_values_are_marked_as_their_fields_complete_and_an_invention_is_flagged(
     server.queue(Reply.content(pieces, pace=PACE))
     open_extract(page, app)
     fill_text(page, NOTE)
-    page.wait_for_timeout(500)
     page.get_by_role("button", name="Extract").click()
 
     page.locator(mark("users[0].name")).wait_for(timeout=30_000)

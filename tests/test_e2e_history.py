@@ -23,6 +23,7 @@ from tests.ui_support import (
     install_watch,
     open_extract,
     screenshot,
+    wait_idle,
 )
 from ui.history_view import REPLAY_KEYS
 
@@ -39,21 +40,20 @@ def chunks(text: str, size: int = 3) -> list[str]:
 
 
 def test_replay_fills_the_fields_one_after_another(
-    app: str, page: Any, server: ReplayServer, tmp_path: Path
+    app: str, page: Any, server: ReplayServer, app_data: Path
 ) -> None:
     server.queue(Reply.content(chunks(json.dumps(MEETING)), pace=0.03))
     open_extract(page, app)
     fill_text(page, MEETING_NOTE)
-    page.wait_for_timeout(800)
     page.get_by_role("button", name="Extract").click()
     page.get_by_text("every field arrived").wait_for(timeout=60_000)
-    with Store(f"sqlite:///{tmp_path / 'data' / 'history.db'}") as store:
+    with Store(f"sqlite:///{app_data / 'history.db'}") as store:
         rows, total = list_runs(store)
     assert total == 1 and rows[0].status == "done"
 
     page.goto(f"{app}/History?run={rows[0].id}", wait_until="domcontentloaded")
     page.get_by_role("button", name="Replay", exact=True).wait_for(timeout=30_000)
-    page.wait_for_timeout(500)
+    wait_idle(page)
     install_watch(page)
     page.get_by_role("button", name="Replay", exact=True).click()
     page.get_by_text("5 of 5 fields done").wait_for(timeout=60_000)
@@ -67,5 +67,5 @@ def test_replay_fills_the_fields_one_after_another(
     assert len(set(times)) > 1, "the replay drew every field at once"
     pending = first_seen(events, "pending")
     assert set(ORDER) <= set(pending)  # the form started empty
-    with Store(f"sqlite:///{tmp_path / 'data' / 'history.db'}") as store:
+    with Store(f"sqlite:///{app_data / 'history.db'}") as store:
         assert list_runs(store).total == 1  # the replay left no row

@@ -17,6 +17,7 @@ from engine.store import Store
 from engine.testing.replay_server import ReplayServer, Reply
 from tests import support
 from tests.ui_support import (
+    after_rerun,
     field_events,
     fill_text,
     first_seen,
@@ -46,7 +47,7 @@ NOTE = "Grace Hopper needs a new compiler licence, urgently."
 
 
 def test_a_draft_streams_into_the_builder_is_saved_and_used(
-    app: str, page: Any, server: ReplayServer, tmp_path: Path
+    app: str, page: Any, server: ReplayServer, app_data: Path
 ) -> None:
     server.queue(Reply.content(support.chunks(json.dumps(PROPOSAL), 4), pace=0.03))
     page.goto(f"{app}/Schemas", wait_until="domcontentloaded")
@@ -54,8 +55,7 @@ def test_a_draft_streams_into_the_builder_is_saved_and_used(
     area = page.get_by_role("textbox", name="What should the schema capture?", exact=True)
     area.wait_for(timeout=30_000)
     area.fill("Purchase requests: who asks and how urgent it is")
-    area.press("Tab")
-    page.wait_for_timeout(800)
+    after_rerun(page, lambda: area.press("Tab"))
     install_watch(page)
     page.get_by_role("button", name="Draft a schema").click()
     page.get_by_text("The proposed schema Purchase is in the builder").wait_for(timeout=60_000)
@@ -68,7 +68,7 @@ def test_a_draft_streams_into_the_builder_is_saved_and_used(
 
     page.get_by_role("button", name="Save", exact=True).click()
     page.get_by_text("Saved Purchase version 1.").wait_for(timeout=30_000)
-    with Store(f"sqlite:///{tmp_path / 'data' / 'history.db'}") as store:
+    with Store(f"sqlite:///{app_data / 'history.db'}") as store:
         saved = get_schema(store, "Purchase")
     assert saved is not None and [f.name for f in saved.definition.fields] == ["Buyer", "Urgency"]
 
@@ -76,11 +76,10 @@ def test_a_draft_streams_into_the_builder_is_saved_and_used(
     open_extract(page, app)
     select_option(page, "Schema", "Purchase (saved)")
     fill_text(page, NOTE)
-    page.wait_for_timeout(800)
     page.get_by_role("button", name="Extract").click()
     page.get_by_text("every field arrived").wait_for(timeout=60_000)
     screenshot(page, "e2e-schemas-extract")
-    with Store(f"sqlite:///{tmp_path / 'data' / 'history.db'}") as store:
+    with Store(f"sqlite:///{app_data / 'history.db'}") as store:
         rows, _ = list_runs(store)
         runs = [get_run(store, r.id) for r in rows]
     used = [r for r in runs if r is not None and r.schema_name == "Purchase"]

@@ -3,6 +3,7 @@ checkout out of sight) and run the CLI and a short typed stream from it."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -29,7 +30,10 @@ STREAM = textwrap.dedent("""
 
 
 def _run(cmd: list[str], cwd: Path) -> str:
-    done = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=300)
+    # Without PYTHONPATH: a checkout on it (as when running the suite from a worktree) would
+    # put its `engine` before the wheel's.
+    env = {name: value for name, value in os.environ.items() if name != "PYTHONPATH"}
+    done = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
     return done.stdout
 
@@ -39,7 +43,8 @@ def test_wheel_installs_and_runs_outside_the_checkout(tmp_path: Path) -> None:
     # end up in the wheel (and the checkout would get a build/ folder).
     src = tmp_path / "src"
     shutil.copytree(ROOT, src, ignore=shutil.ignore_patterns(
-        ".git", ".venv", "build", "*.egg-info", "__pycache__", ".hypothesis", "test-artifacts"))
+        ".git", ".venv", ".tools", "build", "*.egg-info", "__pycache__", ".hypothesis",
+        ".ruff_cache", "test-artifacts"))
     # The fresh venv's own pip builds the wheel: the project's venv (made by uv) has no pip.
     venv = tmp_path / "venv"
     _run([sys.executable, "-m", "venv", str(venv)], tmp_path)

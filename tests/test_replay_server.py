@@ -181,3 +181,15 @@ def test_a_lone_surrogate_reaches_the_client_as_sent(srv: ReplayServer) -> None:
         model="replay-model", messages=[{"role": "user", "content": "hi"}], stream=True)
     text = "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
     assert text == '{"a": "x\ud800y"}'
+
+
+def test_reset_empties_a_shared_server_for_the_next_test(srv: ReplayServer) -> None:
+    srv.queue(Reply.content(['{"a": 1}']), Reply.content(['{"b": 2}']))
+    srv.default = Reply.content(['{"c": 3}'])
+    list(stream(client_for(srv)))
+    srv.reset()
+    assert (srv.requests, srv.sent, srv.outcomes, srv.default) == ([], [], [], None)
+    assert srv.next_reply() is None  # the second queued reply is gone too
+    srv.queue(Reply.content(['{"d": 4}']))
+    text = "".join(c.choices[0].delta.content or "" for c in stream(client_for(srv)) if c.choices)
+    assert text == '{"d": 4}' and len(srv.requests) == 1

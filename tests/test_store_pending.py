@@ -108,11 +108,10 @@ def assert_no_key(path: Path) -> None:
 def outage() -> Iterator[PostgresCluster]:
     """A server of this module's own (the shared one must stay up for other tests), durable
     so that what was committed survives its restarts."""
-    from tests.postgres import PostgresCluster, pg_bin
+    from tests.postgres import MISSING, PostgresCluster, pg_bin
 
-    if pg_bin() is None:
-        pytest.fail("PostgreSQL binaries not found: apt-get install -y postgresql",
-                    pytrace=False)
+    if pg_bin() is None:  # the tests are marked `postgres`: tests/tiers.py skipped them first
+        pytest.fail(MISSING, pytrace=False)
     cluster = PostgresCluster(durable=True)
     cluster.start()
     yield cluster
@@ -130,6 +129,7 @@ def pg_url(outage: PostgresCluster) -> Iterator[str]:
         outage.drop_database(name)
 
 
+@pytest.mark.postgres  # a cluster of its own (`outage`)
 def test_a_run_that_ends_while_postgres_is_down_is_written_when_it_is_back(
     outage: PostgresCluster, pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -179,6 +179,7 @@ with open_store() as store:
 """
 
 
+@pytest.mark.postgres  # a cluster of its own (`outage`)
 def test_the_cli_exits_at_once_and_the_next_process_writes_its_ending(
     outage: PostgresCluster, pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -15,7 +15,7 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -100,9 +100,30 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
             proc.wait(5)
 
 
+#: Counts the app's finished script runs from now on: window.__fs_runs goes up each time the
+#: app's `data-test-script-state` turns to notRunning (installed once per page load).
+RUNS_JS = r"""
+() => {
+  if (window.__fs_runs !== undefined) return;
+  window.__fs_runs = 0;
+  new MutationObserver((muts) => {
+    for (const m of muts) {
+      if (m.target.getAttribute('data-test-script-state') === 'notRunning'
+          && m.oldValue !== 'notRunning') window.__fs_runs++;
+    }
+  }).observe(document, {subtree: true, attributes: true, attributeOldValue: true,
+                        attributeFilter: ['data-test-script-state']});
+}
+"""
+
+#: Browsers open for the whole test session (tests/e2e.py): `chromium_page` opens its page in
+#: the newest one instead of starting a Chromium of its own.
+SHARED_BROWSERS: list[Any] = []
+
+
 @contextlib.contextmanager
-def chromium_page(width: int = 1500, height: int = 1100) -> Iterator[Any]:
-    """A Playwright page in Debian's headless Chromium."""
+def chromium_browser() -> Iterator[Any]:
+    """Debian's headless Chromium through Playwright."""
     from playwright.sync_api import sync_playwright
 
     path = chromium_path()
@@ -111,10 +132,40 @@ def chromium_page(width: int = 1500, height: int = 1100) -> Iterator[Any]:
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=path, args=CHROMIUM_ARGS, headless=True)
         try:
-            page = browser.new_page(viewport={"width": width, "height": height})
-            yield page
+            yield browser
         finally:
             browser.close()
+
+
+@contextlib.contextmanager
+def chromium_page(width: int = 1500, height: int = 1100) -> Iterator[Any]:
+    """A Playwright page in a context of its own (its own cookies: a new app session), in the
+    session's shared Chromium when there is one, else in a Chromium started for it."""
+    with contextlib.ExitStack() as stack:
+        browser = (SHARED_BROWSERS[-1] if SHARED_BROWSERS
+                   else stack.enter_context(chromium_browser()))
+        context = browser.new_context(viewport={"width": width, "height": height})
+        stack.callback(context.close)
+        yield context.new_page()
+
+
+def after_rerun(page: Any, action: Callable[[], object], timeout: float = 30_000) -> None:
+    """Do `action`, which makes the app run its script again, and wait until that run has
+    finished (a state, not a time: the app says its script is not running, after a run that
+    ended since the action)."""
+    page.evaluate(RUNS_JS)
+    before = page.evaluate("() => window.__fs_runs")
+    action()
+    page.wait_for_function(
+        "n => window.__fs_runs > n && document.querySelector('[data-testid=\"stApp\"]')"
+        "?.getAttribute('data-test-script-state') === 'notRunning'", arg=before, timeout=timeout)
+
+
+def wait_idle(page: Any, timeout: float = 30_000) -> None:
+    """Wait until the app's script is not running (a run's live view has stopped polling)."""
+    page.wait_for_function(
+        "() => document.querySelector('[data-testid=\"stApp\"]')"
+        "?.getAttribute('data-test-script-state') === 'notRunning'", timeout=timeout)
 
 
 def box_selector(field: str, lane: str = EXTRACT_KEYS.lane) -> str:
@@ -175,16 +226,28 @@ def open_extract(page: Any, url: str) -> None:
 
 
 def fill_text(page: Any, text: str) -> None:
+    """Type `text` into the text to extract from, and wait for the rerun that takes it."""
     area = page.get_by_role("textbox", name="Text to extract from", exact=True)
-    area.fill(text)
-    area.press("Tab")  # commit the value before clicking Extract
+    area.wait_for(timeout=30_000)
+    if area.input_value() == text:
+        return  # nothing changes: no rerun comes
+
+    def commit() -> None:
+        area.fill(text)
+        area.press("Tab")  # commit the value before clicking Extract
+
+    after_rerun(page, commit)
 
 
 def select_option(page: Any, label: str, option: str) -> None:
-    """Pick `option` in the Streamlit select box labelled `label`."""
-    page.get_by_role("combobox", name=label, exact=True).click()
-    page.get_by_role("option", name=option, exact=True).click()
-    page.wait_for_timeout(500)  # let the rerun that follows the pick finish
+    """Pick `option` (not the one picked now) in the Streamlit select box labelled `label`,
+    and wait for the rerun that follows the pick."""
+
+    def pick() -> None:
+        page.get_by_role("combobox", name=label, exact=True).click()
+        page.get_by_role("option", name=option, exact=True).click()
+
+    after_rerun(page, pick)
 
 
 def screenshot(page: Any, name: str) -> Path:
@@ -198,7 +261,8 @@ def screenshot(page: Any, name: str) -> Path:
         "[data-testid=stAppViewContainer], section')].map(e => e.scrollHeight), 600)"
     )
     page.set_viewport_size({"width": size["width"], "height": min(int(height) + 40, 12000)})
-    page.wait_for_timeout(400)
+    # laid out again at the new size: two animation frames have passed
+    page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
     page.screenshot(path=str(path), full_page=True)
     page.set_viewport_size(size)
     return path

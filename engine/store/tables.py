@@ -1,7 +1,12 @@
 """The tables as the code sees them (the shape after the newest migration).
 
 Migrations in `engine/store/migrations/versions/` create and change them; this module only
-describes them for queries. Keep the two in step.
+describes them for queries (nothing creates tables from it). Keep the two in step:
+tests/test_store_tables.py upgrades an empty SQLite and Postgres database to the newest
+migration and compares it with this metadata, columns, types, indexes and unique constraints.
+Kept outside the metadata on purpose: the search (0002: SQLite's FTS5 tables `runs_*_fts` and
+their triggers, Postgres's pg_trgm GIN indexes `ix_runs_*_trgm`) and the migrations' own
+version table.
 """
 
 from __future__ import annotations
@@ -10,10 +15,12 @@ from sqlalchemy import (
     BigInteger,
     Column,
     Float,
+    Index,
     Integer,
     LargeBinary,
     MetaData,
     Table,
+    UniqueConstraint,
 )
 
 from engine.store.textsafe import SafeJSON, SafeText, UTCDateTime
@@ -55,6 +62,12 @@ runs = Table(
     Column("timeline", LargeBinary()),
     Column("grounding", SafeJSON()),  # path -> Grounding.to_json(); NULL before grounding
     Column("not_found", Integer()),  # how many values are not in the text; NULL: not known
+    # The History page lists newest first, filtered by one of these (0001).
+    Index("ix_runs_started", "started_at"),
+    Index("ix_runs_schema", "schema_name", "started_at"),
+    Index("ix_runs_model", "provider", "model", "started_at"),
+    Index("ix_runs_status", "status", "started_at"),
+    Index("ix_runs_compare", "compare_id"),
 )
 
 # NAME_KEY: `schemas` and `compare_presets` keep one row per version of a name, and a name is
@@ -76,6 +89,8 @@ schemas = Table(
     Column("updated_at", UTCDateTime(), nullable=False),
     Column("definition", SafeJSON(), nullable=False),
     Column("fingerprint", SafeText(), nullable=False),
+    UniqueConstraint("name", "version", name="uq_schemas_name_version"),  # 0003
+    Index("uq_schemas_name_key_version", "name_key", "version", unique=True),  # 0006
 )
 
 # Comparisons made on the Compare page (engine/history/comparison.py): `id` is the public id
@@ -92,6 +107,7 @@ comparisons = Table(
     Column("lanes", SafeText(), nullable=False),
     Column("reference", SafeText()),
     Column("reference_run_id", SafeText()),
+    Index("ix_comparisons_created", "created_at"),
 )
 
 # Named lane sets for the team: one row per saved version of a name (like `schemas`).
@@ -105,4 +121,6 @@ compare_presets = Table(
     Column("created_by", SafeText()),
     Column("created_at", UTCDateTime(), nullable=False),
     Column("lanes", SafeText(), nullable=False),
+    UniqueConstraint("name", "version", name="uq_compare_presets_name_version"),  # 0005
+    Index("uq_compare_presets_name_key_version", "name_key", "version", unique=True),  # 0006
 )

@@ -192,6 +192,16 @@ class ReplayServer:
         with self._lock:
             self._queue.extend(replies)
 
+    def reset(self) -> None:
+        """Forget the queued replies, the default one and what was asked and sent: a server
+        shared by several tests starts each one empty."""
+        with self._lock:
+            self._queue.clear()
+            self.default = None
+            self.requests.clear()
+            self.sent.clear()
+            self.outcomes.clear()
+
     def next_reply(self) -> Reply | None:
         with self._lock:
             return self._queue.popleft() if self._queue else self.default

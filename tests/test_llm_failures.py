@@ -125,11 +125,12 @@ def test_cancel_from_another_thread(srv: ReplayServer) -> None:
     cancel = threading.Event()
     srv.queue(Reply.content(MANY, pace=0.02))
     threading.Timer(0.2, cancel.set).start()
-    start = time.monotonic()
     final = list(extract("t", Person, client=client_for(srv), model="m", cancel=cancel))[-1]
     assert isinstance(final.error, Cancelled)
-    assert time.monotonic() - start < 0.2 + 0.5
-    assert final.text.startswith('{"name": "Ada"')
+    # Cancelled mid-stream (6 s of answer at this pace), not at its end: what arrived is kept,
+    # and the server saw the client go. A wall-clock bound flaked on a loaded machine.
+    assert final.text.startswith('{"name": "Ada"') and "word299" not in final.text
+    wait_for(lambda: srv.outcomes == ["client closed"])
 
 
 def test_cancel_before_start_sends_nothing(srv: ReplayServer) -> None:

@@ -1,6 +1,6 @@
 """Every environment variable and secret the engine reads, in one place (the bottom layer).
 
-No other module under `engine/` reads `os.environ` (tests/test_settings.py checks it). Each
+No other module under `engine/` reads `os.environ` (tests/engine/test_settings.py checks it). Each
 setting is a function read when called, not at import: the app reruns its scripts, and tests
 change the environment between calls. Every function takes `env` (default: `os.environ`) so
 code and tests can ask about an environment of their own.

@@ -4,7 +4,7 @@ data folder of the module's own (`app_data`). Each test gets a page in a fresh b
 (a new app session) and the server emptied of what earlier tests queued and saw.
 
 A module that needs a fresh app (its own environment, its own server) overrides `app` or
-`server`, as test_e2e_keyleak.py and test_e2e_injection.py do."""
+`server`, as browser/test_keyleak.py and browser/test_injection.py do."""
 
 from __future__ import annotations
 

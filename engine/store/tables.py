@@ -2,7 +2,7 @@
 
 Migrations in `engine/store/migrations/versions/` create and change them; this module only
 describes them for queries (nothing creates tables from it). Keep the two in step:
-tests/test_store_tables.py upgrades an empty SQLite and Postgres database to the newest
+tests/engine/store/test_tables.py upgrades an empty SQLite and Postgres database to the newest
 migration and compares it with this metadata, columns, types, indexes and unique constraints.
 Kept outside the metadata on purpose: the search (0002: SQLite's FTS5 tables `runs_*_fts` and
 their triggers, Postgres's pg_trgm GIN indexes `ix_runs_*_trgm`) and the migrations' own

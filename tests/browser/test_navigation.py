@@ -30,8 +30,9 @@ def page_list(page: Any) -> list[str]:
             for link in nav.get_by_test_id("stSidebarNavLink").all()]
 
 
-def test_deep_links_open_from_a_fresh_server(app: str, page: Any, tmp_path: Path) -> None:
-    with Store(f"sqlite:///{tmp_path / 'data' / 'history.db'}") as store:
+def test_deep_links_open_from_a_fresh_server(app: str, app_data: Path, page: Any) -> None:
+    # The module's app was started for this test alone: this is its first address.
+    with Store(f"sqlite:///{app_data / 'history.db'}") as store:
         store.add(seeded(0))
         run_id = list_runs(store)[0][0].id
         compare_id = new_compare_id()

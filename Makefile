@@ -86,8 +86,8 @@ check: install-check
 
 test: install-test
 	$(BIN)/ruff check .
-	$(PYTEST) $(WORKERS) -m "not local_model"
-	$(PYTEST) -m local_model
+	$(PYTEST) $(WORKERS) --durations=10 -m "not local_model"
+	$(PYTEST) --durations=10 -m local_model
 
 bench: install-test
 	$(BIN)/python bench/engine_bench.py

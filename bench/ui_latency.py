@@ -8,28 +8,40 @@ in the page notes when each number first shows. Lag = first seen (browser clock)
 
     .venv/bin/python bench/ui_latency.py [--chunks 2000] [--rate 200] [--json out.json]
     .venv/bin/python bench/ui_latency.py --lanes 4 [--chunks 1000] [--rate 200]
+    .venv/bin/python bench/ui_latency.py --old REV [--rounds 3] [--lanes 4]
 
 Prints p50/p95/max lag and whether lag grows over the stream (target: p95 <= 100 ms, no
 growth). `--lanes N` streams N answers at once (each at `--rate`) into the Compare page's lanes,
 each lane's words tagged with its own letter (`a0001 `, `b0001 `, ...), and prints the figures
 per lane, plus whether a lane starved (its text stood still for more than half a second while
 its words were being sent). Exit code 1 when the target is missed.
+
+`--old REV` measures an older revision beside this checkout in one run: REV is checked out into
+a temporary git worktree, and each round runs the app from the old tree and from this one
+alternately (the order swaps every round), same chunks, one lane and then `--lanes` lanes (4 by
+default); it prints each tree's medians over the rounds and the ratio of the one-lane p95s
+(target: this checkout <= old + 10 %), four lanes p95 <= 100 ms in every lane.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import itertools
 import json
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from engine.testing.replay_server import ReplayServer, Reply  # noqa: E402
+from tests import ui_support  # noqa: E402
 from tests.ui_support import (  # noqa: E402
     box_selector,
     chromium_page,
@@ -139,7 +151,21 @@ def answer(count: int, tag: str = "w") -> list[str]:
     return [HEAD[:20], HEAD[20:], *words(count - 3, tag), TAIL]
 
 
-def run(count: int, rate: float) -> dict[str, float | int | bool]:
+@contextlib.contextmanager
+def app_tree(tree: Path | None) -> Iterator[None]:
+    """`streamlit_app` runs app.py from `tree` (cwd and PYTHONPATH) instead of this checkout."""
+    if tree is None:
+        yield
+        return
+    saved, ui_support.ROOT = ui_support.ROOT, tree
+    try:
+        yield
+    finally:
+        ui_support.ROOT = saved
+
+
+def run(count: int, rate: float, tree: Path | None = None,
+        shot: str = "bench-ui-latency") -> dict[str, float | int | bool]:
     chunks = answer(count)
     with ReplayServer() as srv:
         srv.queue(Reply.content(chunks, pace=1.0 / rate))
@@ -148,7 +174,7 @@ def run(count: int, rate: float) -> dict[str, float | int | bool]:
             "FIELDSTREAM_MODEL": "replay-model",
             "FIELDSTREAM_DEFAULT_PROVIDER": "Custom server",
         }
-        with streamlit_app(env) as url, chromium_page() as page:
+        with app_tree(tree), streamlit_app(env) as url, chromium_page() as page:
             open_extract(page, url)
             select_option(page, "Schema", "Report")
             fill_text(page, "A long report, streamed fast.")
@@ -157,13 +183,14 @@ def run(count: int, rate: float) -> dict[str, float | int | bool]:
             page.get_by_role("button", name="Extract").click()
             page.get_by_text("every field arrived").wait_for(timeout=count / rate * 1000 + 60_000)
             seen = page.evaluate("window.__seen")
-            screenshot(page, "bench-ui-latency")
+            screenshot(page, shot)
         values = lags(list(srv.sent), seen, count - 3)
     result = {"chunks": count, "rate": rate, "measured": len(values), **figures(values)}
     return {**result, "ok": result["p95_ms"] <= 100 and not result["grows"]}
 
 
-def run_lanes(count: int, rate: float, lanes: int) -> dict[str, dict[str, float | int | bool]]:
+def run_lanes(count: int, rate: float, lanes: int, tree: Path | None = None,
+              shot: str = "bench-ui-latency-lanes") -> dict[str, dict[str, float | int | bool]]:
     """`lanes` answers at `rate` chunks/s each into the Compare page; figures per lane."""
     from ui.compare_view import LANES
     from ui.keys import RunKeys
@@ -173,7 +200,7 @@ def run_lanes(count: int, rate: float, lanes: int) -> dict[str, dict[str, float 
         srv.queue(*(Reply.content(answer(count, tag), pace=1.0 / rate) for tag in names))
         env = {"FIELDSTREAM_BASE_URL": srv.base_url, "FIELDSTREAM_MODEL": "replay-model",
                "FIELDSTREAM_DEFAULT_PROVIDER": "Custom server", "FIELDSTREAM_HISTORY": "off"}
-        with streamlit_app(env) as url, chromium_page(width=2000) as page:
+        with app_tree(tree), streamlit_app(env) as url, chromium_page(width=2000) as page:
             page.goto(url + "/Compare", wait_until="domcontentloaded")
             page.get_by_role("button", name="Run all").wait_for(timeout=30_000)
             for _ in names[2:]:
@@ -192,7 +219,7 @@ def run_lanes(count: int, rate: float, lanes: int) -> dict[str, dict[str, float 
             page.get_by_text("every field arrived").nth(lanes - 1).wait_for(
                 timeout=count / rate * 1000 + 90_000)
             seen = page.evaluate("window.__lanes")
-            screenshot(page, "bench-ui-latency-lanes")
+            screenshot(page, shot)
         sent = list(srv.sent)
     out = {}
     for lane, selector in selectors.items():
@@ -227,6 +254,72 @@ def report_lanes(args: argparse.Namespace) -> int:
     return 0 if ok else 1
 
 
+def _median(runs: list[dict[str, float | int | bool]], key: str) -> float:
+    return statistics.median(float(r[key]) for r in runs)
+
+
+def _line(runs: list[dict[str, float | int | bool]]) -> str:
+    p95s = ", ".join(f"{float(r['p95_ms']):.0f}" for r in runs)
+    grows = sum(bool(r["grows"]) for r in runs)
+    starved = sum(bool(r.get("starved", False)) for r in runs)
+    return (f"p50 {_median(runs, 'p50_ms'):5.1f}  p95 {_median(runs, 'p95_ms'):5.1f}  "
+            f"max {_median(runs, 'max_ms'):5.1f} ms (p95 per run: {p95s}); "
+            f"grows in {grows}/{len(runs)}" + (f", starved in {starved}/{len(runs)}"
+                                               if "starved" in runs[0] else ""))
+
+
+def report_old(args: argparse.Namespace) -> int:
+    """This checkout against `args.old`, alternating, medians over `args.rounds` rounds."""
+    lanes = args.lanes or 4
+    started = time.perf_counter()
+    one: dict[str, list] = {"old": [], "new": []}
+    many: dict[str, dict[str, list]] = {"old": {}, "new": {}}
+    with tempfile.TemporaryDirectory(prefix="fieldstream-ui-old-") as tmp:
+        old = Path(tmp) / "old"
+        subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "-q", "--detach", str(old),
+                        args.old], check=True)
+        try:
+            for i in range(args.rounds):
+                order = [("old", old), ("new", None)]
+                if i % 2:
+                    order.reverse()
+                for name, tree in order:
+                    one[name].append(run(args.chunks, args.rate, tree, f"bench-ui-{name}"))
+                for name, tree in order:
+                    result = run_lanes(args.chunks, args.rate, lanes, tree,
+                                       f"bench-ui-{name}-lanes")
+                    for lane, r in result.items():
+                        many[name].setdefault(lane, []).append(r)
+                print(f"  round {i + 1}/{args.rounds} done "
+                      f"({time.perf_counter() - started:.0f} s)", flush=True)
+        finally:
+            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(old)],
+                           check=False)
+    names = {"old": f"old {args.old}", "new": "this checkout"}
+    print(f"UI latency, this checkout against {args.old}, {args.rounds} rounds alternating, "
+          f"{args.chunks} chunks at {args.rate:.0f}/s per lane; medians over the rounds "
+          f"(run took {time.perf_counter() - started:.0f} s)")
+    print("  one lane (Extract):")
+    for name in names:
+        print(f"    {names[name]:>16}: {_line(one[name])}")
+    ratio = _median(one["new"], "p95_ms") / _median(one["old"], "p95_ms")
+    ok_one = ratio <= 1.10
+    print(f"    p95 this / old = {ratio:.2f} (target <= 1.10): {'met' if ok_one else 'MISSED'}")
+    print(f"  {lanes} lanes (Compare), per lane:")
+    for name in names:
+        for lane, runs in many[name].items():
+            print(f"    {names[name]:>16} lane {lane}: {_line(runs)}")
+    worst = {name: max(_median(runs, "p95_ms") for runs in many[name].values())
+             for name in names}
+    bad = any(r["grows"] or r["starved"] for runs in many["new"].values() for r in runs)
+    ok_many = worst["new"] <= 100 and not bad
+    print(f"    worst lane's median p95: old {worst['old']:.1f} ms, this {worst['new']:.1f} ms "
+          f"(target <= 100 ms, no growth, no lane starved): {'met' if ok_many else 'MISSED'}")
+    if args.json:
+        args.json.write_text(json.dumps({"one": one, "lanes": many}, indent=2))
+    return 0 if ok_one and ok_many else 1
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--chunks", type=int, default=2000)
@@ -234,7 +327,12 @@ def main() -> int:
     parser.add_argument("--lanes", type=int, default=0,
                         help="stream this many lanes (2-4) into the Compare page at once")
     parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument("--old", help="also measure this revision, alternating (one lane and "
+                                      "--lanes lanes, 4 by default)")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds with --old")
     args = parser.parse_args()
+    if args.old:
+        return report_old(args)
     if args.lanes:
         return report_lanes(args)
     started = time.perf_counter()

@@ -69,6 +69,7 @@ class Slots:
     item_slots: list[DeltaGenerator] = field(default_factory=list)
     item_seen: list[tuple[str, Any, Grounding | None]] = field(default_factory=list)
     header_seen: tuple[str, str] | None = None
+    body_seen: str = ""
     warn_seen: str = ""
 
 
@@ -159,7 +160,8 @@ class LiveForm:
         slots = self.slots[node.path]
         self._draw_header(node, slots, cell.state, badge(cell.grounding))
         shown = display_value(cell.value)
-        if shown:
+        if shown and shown != slots.body_seen:  # a state change alone leaves the text as is
+            slots.body_seen = shown
             slots.body.text(shown)
         self._draw_error(slots, cell)
         missing = cell.grounding is not None and not cell.grounding.found
@@ -262,6 +264,7 @@ class LiveView:
         self._timeline_at = 0.0
         self._metrics_at = 0.0
         self._progress_seen: tuple[int, int, bool, bool] | None = None
+        self._metrics_seen: list[str | None] = [None] * len(METRIC_LABELS)
         self._json_pending = False
         self._text_pending = False
 
@@ -331,8 +334,9 @@ class LiveView:
         browser ahead of the stream, so the first chunks are not held up)."""
         total = len(self.form.nodes)
         self.progress.progress(0.0, text=f"0 of {total} fields done")
-        for slot, label in zip(self.metrics, METRIC_LABELS, strict=True):
+        for i, (slot, label) in enumerate(zip(self.metrics, METRIC_LABELS, strict=True)):
             slot.metric(label, "—")
+            self._metrics_seen[i] = "—"
         if not self.tabs:
             return
         self.json_slot.code("{}", language="json")
@@ -387,8 +391,12 @@ class LiveView:
             format_seconds(m.elapsed),
             f"{rate:.0f}" if rate is not None else "—",
         ]
-        for slot, label, value in zip(self.metrics, METRIC_LABELS, values, strict=True):
-            slot.metric(label, value)
+        # Only the numbers that changed are sent: a metric costs the browser a render each.
+        for i, (slot, label, value) in enumerate(zip(self.metrics, METRIC_LABELS, values,
+                                                     strict=True)):
+            if self._metrics_seen[i] != value:
+                self._metrics_seen[i] = value
+                slot.metric(label, value)
 
     def _draw_side(self, runner: Runner, final: bool) -> None:
         if self._json_pending or final:

@@ -55,6 +55,8 @@ WARNING = f"{CHECK_IT.capitalize()}."
 #: Spans listed in words under the field picker at most.
 PICKED_SPANS = 5
 METRIC_LABELS = ("Time to first token", "Time to first done field", "Elapsed", "Tokens / s")
+#: The same four in a narrow lane's one line.
+LINE_LABELS = ("First token", "first done field", "elapsed", "tokens/s")
 
 
 @dataclass
@@ -270,12 +272,15 @@ class LiveView:
 
     def build(self) -> None:
         self.progress = st.empty()
-        cols = st.columns(4)
-        self.metrics = [c.empty() for c in cols]
         if not self.tabs:
+            # A narrow lane says its four numbers in one line: one small element to redraw
+            # instead of four metrics, which cost the browser most of a lane's redraw.
+            self.metrics_line = st.empty()
             self.form.build()
             self._draw_idle()
             return
+        cols = st.columns(4)
+        self.metrics = [c.empty() for c in cols]
         left, right = st.columns([3, 2], gap="large")
         with left:
             st.subheader("Live form")
@@ -334,9 +339,7 @@ class LiveView:
         browser ahead of the stream, so the first chunks are not held up)."""
         total = len(self.form.nodes)
         self.progress.progress(0.0, text=f"0 of {total} fields done")
-        for i, (slot, label) in enumerate(zip(self.metrics, METRIC_LABELS, strict=True)):
-            slot.metric(label, "—")
-            self._metrics_seen[i] = "—"
+        self._show_metrics(["—"] * len(METRIC_LABELS))
         if not self.tabs:
             return
         self.json_slot.code("{}", language="json")
@@ -391,7 +394,15 @@ class LiveView:
             format_seconds(m.elapsed),
             f"{rate:.0f}" if rate is not None else "—",
         ]
-        # Only the numbers that changed are sent: a metric costs the browser a render each.
+        self._show_metrics(values)
+
+    def _show_metrics(self, values: list[str]) -> None:
+        """Only what changed is sent: each element costs the browser a render."""
+        if not self.tabs:
+            if self._metrics_seen != values:
+                self._metrics_seen = list(values)
+                self.metrics_line.text(metrics_line(values))
+            return
         for i, (slot, label, value) in enumerate(zip(self.metrics, METRIC_LABELS, values,
                                                      strict=True)):
             if self._metrics_seen[i] != value:
@@ -412,6 +423,12 @@ class LiveView:
         from ui.charts import timeline_chart
 
         self.timeline_slot.altair_chart(timeline_chart(rows), width="stretch")
+
+
+def metrics_line(values: list[str]) -> str:
+    """A narrow lane's four numbers in one line: `First token 310 ms · first done field …`."""
+    return " · ".join(f"{label} {value}" for label, value in zip(LINE_LABELS, values,
+                                                                  strict=True))
 
 
 def _tail(text: str, final: bool) -> str:

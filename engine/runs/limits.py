@@ -1,0 +1,111 @@
+"""How many runs may talk to one provider at once, in this process.
+
+Every run enters its provider's `Limiter` before its request. A run that finds every place taken
+waits in line holding no thread: the limiter keeps its `start` callback and calls it when a
+place frees (first come, first served), from the thread of the run that left. Leaving the line
+(Stop while waiting) is immediate. Limits across processes and machines belong to the batch
+queue, not here.
+
+The local model's limiter has as many places as the model has slots (two runs stream, a third
+waits its turn instead of queueing inside the server); OpenAI and custom servers get
+`settings.provider_limit()` (8 unless `FIELDSTREAM_PROVIDER_LIMIT` says otherwise).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from collections.abc import Callable, Hashable
+
+#: A ticket's states.
+WAITING = "waiting"
+RUNNING = "running"
+LEFT = "left"  # released after running, or cancelled while waiting
+
+
+class Ticket:
+    """One run's place in a limiter: `state` is WAITING, RUNNING or LEFT."""
+
+    def __init__(self, limiter: Limiter, start: Callable[[], None]) -> None:
+        self._limiter = limiter
+        self._start = start
+        self.state = WAITING
+
+    def release(self) -> None:
+        """Leave: a running run frees its place (the next in line starts), a waiting one
+        leaves the line. Safe to call more than once."""
+        self._limiter._leave(self)
+
+
+class Limiter:
+    """At most `size` tickets running at once; the others wait in arrival order."""
+
+    def __init__(self, size: int) -> None:
+        if size < 1:
+            raise ValueError(f"A limit is at least 1, got {size}.")
+        self.size = size
+        self._running = 0
+        self._line: deque[Ticket] = deque()
+        self._lock = threading.Lock()
+
+    @property
+    def running(self) -> int:
+        return self._running
+
+    @property
+    def waiting(self) -> int:
+        return len(self._line)
+
+    def enter(self, start: Callable[[], None]) -> Ticket:
+        """A ticket for a run: `start()` is called at once when a place is free (the ticket
+        is then RUNNING), else later, when its turn comes (the ticket WAITING until then)."""
+        ticket = Ticket(self, start)
+        with self._lock:
+            if self._running < self.size and not self._line:
+                self._running += 1
+                ticket.state = RUNNING
+            else:
+                self._line.append(ticket)
+        if ticket.state == RUNNING:
+            self._begin(ticket)
+        return ticket
+
+    def _leave(self, ticket: Ticket) -> None:
+        with self._lock:
+            if ticket.state == WAITING:
+                self._line.remove(ticket)
+                ticket.state = LEFT
+                return
+            if ticket.state != RUNNING:
+                return
+            ticket.state = LEFT
+            self._running -= 1
+            nxt = None
+            if self._line and self._running < self.size:
+                nxt = self._line.popleft()
+                nxt.state = RUNNING
+                self._running += 1
+        if nxt is not None:
+            self._begin(nxt)
+
+    def _begin(self, ticket: Ticket) -> None:
+        """Start a run whose turn came; a start that fails frees its place again."""
+        try:
+            ticket._start()
+        except BaseException:
+            ticket.release()
+            raise
+
+
+_limiters: dict[Hashable, Limiter] = {}
+_registry_lock = threading.Lock()
+
+
+def limiter_for(key: Hashable, size: int) -> Limiter:
+    """The process's one limiter for `key` (a provider's address and model, say), made with
+    `size` places the first time it is asked for."""
+    with _registry_lock:
+        limiter = _limiters.get(key)
+        if limiter is None:
+            limiter = _limiters[key] = Limiter(size)
+        return limiter

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from engine.grounding import EXACT, NORMALISED, NOT_FOUND, Grounding, Span
+from engine.llm.request import RequestSpec
 from engine.runs import hooks
 from engine.runs.display import grounding_summary, span_context, value_at
 from engine.runs.hooks import RunEnd
@@ -57,7 +58,9 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def run_meeting(srv: ReplayServer, text: str = NOTE) -> Runner:
-    return start_run(text, "MeetingInfo", MeetingInfo, custom(srv), "m", "json_schema")
+    prov = custom(srv)
+    return start_run(RunSpec.for_provider(text, "MeetingInfo", MeetingInfo, prov, "m",
+                                          "json_schema"), prov)
 
 
 def assert_exact(text: str, g: Grounding, value: object) -> None:
@@ -94,7 +97,9 @@ def test_list_items_are_grounded_one_by_one() -> None:
               "interests": ["chess", "poetry", "knitting"]}
     with ReplayServer() as srv:
         srv.queue(Reply.content(chunks(json.dumps(answer), 7)))
-        runner = start_run(text, "UserProfile", UserProfile, custom(srv), "m", "json_schema")
+        prov = custom(srv)
+        runner = start_run(RunSpec.for_provider(text, "UserProfile", UserProfile, prov, "m",
+                                                "json_schema"), prov)
         assert runner.wait(10)
     grounding = runner.grounding
     assert_exact(text, grounding["interests[0]"], "chess")
@@ -146,7 +151,8 @@ def test_no_text_no_index_and_nothing_grounded(text: str | None) -> None:
         srv.queue(Reply.content(chunks(json.dumps(ANSWER))))
         spec = None if text is None else RunSpec(text, "MeetingInfo", MeetingInfo, "custom",
                                                  srv.base_url, "m", "json_schema")
-        factory = extraction_factory(NOTE, MeetingInfo, custom(srv), "m", "json_schema")
+        factory = extraction_factory(RequestSpec(NOTE, MeetingInfo, "m", "json_schema"),
+                                     custom(srv))
         runner = Runner(leaves(MeetingInfo), factory, spec=spec).start()
         grounded: dict[str, Grounding] = {}
         while not runner.ended:
@@ -208,8 +214,10 @@ def test_runs_given_one_text_share_one_index_built_once(
     shared = SharedIndexes()
     with ReplayServer() as srv:
         srv.queue(*[Reply.content(chunks(json.dumps(ANSWER))) for _ in texts])
-        runners = [start_run(text, "MeetingInfo", MeetingInfo, custom(srv), "m",
-                             "json_schema", indexes=shared) for text in texts]
+        prov = custom(srv)
+        runners = [start_run(RunSpec.for_provider(text, "MeetingInfo", MeetingInfo, prov, "m",
+                                                  "json_schema"), prov, indexes=shared)
+                   for text in texts]
         assert all(runner.wait(10) for runner in runners)
     assert sorted(built, key=len) == [NOTE, other]
     assert len({id(runner._index) for runner in runners[:4]}) == 1

@@ -40,7 +40,7 @@ from engine.grounding import Grounding
 from engine.llm.modes import MODES
 from engine.runs.display import format_seconds, grounding_summary, json_text
 from engine.runs.runner import WAIT_SLOT, CancelEvent, Runner, StreamFactory
-from engine.runs.spec import SOURCE_CLI
+from engine.runs.spec import SOURCE_CLI, RunSpec
 from engine.runs.status import RunStatus
 from engine.schemas.definition import SchemaDefinitionError
 from engine.store.db import StoreUnavailable
@@ -241,13 +241,11 @@ def _start(
     """The run, as the page starts one (same path, same hooks), printing as it goes."""
     from engine.runs.start import extraction_factory, start_run
 
-    schema = resolved.schema
-    factory = extraction_factory(text, schema, provider, model, mode, args.max_tokens,
-                                 system=resolved.system)
-    return start_run(text, resolved.name, schema, provider, model, mode,
-                     args.max_tokens, source=SOURCE_CLI, who=args.by or _who(),
-                     factory=factory if args.quiet else _printing(factory, err),
-                     schema_version=resolved.version, system=resolved.system)
+    spec = RunSpec.for_provider(text, resolved.name, resolved.schema, provider, model, mode,
+                                args.max_tokens, source=SOURCE_CLI, who=args.by or _who(),
+                                schema_version=resolved.version, system=resolved.system)
+    factory = extraction_factory(spec.request, provider)
+    return start_run(spec, provider, factory=factory if args.quiet else _printing(factory, err))
 
 
 def _printing(factory: StreamFactory, err: TextIO) -> StreamFactory:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from engine.runs.runner import Runner
-from engine.runs.spec import SOURCE_EXTRACT
+from engine.runs.spec import SOURCE_EXTRACT, RunSpec
 from engine.runs.start import start_run
 from engine.schemas.fields import schema_rows
 from engine.schemas.library import SAMPLE_FOR_SCHEMA, SAMPLES, SCHEMAS
@@ -109,10 +109,11 @@ def _start_and_stream(text: str, picked: SchemaChoice, settings: Settings) -> bo
     st.session_state.pop(KEYS.pick, None)  # a new run: no field picked in its text yet
     # the placeholders exist before the request
     view = build_view(picked.schema, KEYS, caption, source=text)
-    runner = start_run(text, picked.name, picked.schema, settings.provider, settings.model,
-                       settings.mode, settings.max_tokens, source=SOURCE_EXTRACT,
-                       who=context.current_user(), schema_version=picked.version,
-                       system=picked.system)
+    spec = RunSpec.for_provider(text, picked.name, picked.schema, settings.provider,
+                                settings.model, settings.mode, settings.max_tokens,
+                                source=SOURCE_EXTRACT, who=context.current_user(),
+                                schema_version=picked.version, system=picked.system)
+    runner = start_run(spec, settings.provider)
     st.session_state[KEYS.run] = runner
     render_run(runner, KEYS, view)
     return True

@@ -413,7 +413,7 @@ class LiveView:
         if self._json_pending or final:
             self.json_slot.code(_tail(runner.json_text(), final), language="json")
         if self._text_pending or final:
-            self.raw_slot.code(_tail(runner.text, final) or " ", language=None, wrap_lines=True)
+            self.raw_slot.code(_tail(runner.answer, final) or " ", language=None, wrap_lines=True)
         self._json_pending = self._text_pending = False
 
     def _draw_timeline(self, runner: Runner) -> None:

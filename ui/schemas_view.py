@@ -17,7 +17,7 @@ import streamlit as st
 
 from engine.runs.group import RunnerGroup
 from engine.runs.runner import Runner
-from engine.runs.spec import SOURCE_EXTRACT
+from engine.runs.spec import SOURCE_EXTRACT, RunSpec
 from engine.runs.start import start_run
 from engine.runs.status import RunStatus
 from engine.schemas import draft
@@ -290,10 +290,11 @@ def render_draft() -> None:
             return
         if runner is not None:
             runner.stop()
-        runner = start_run(draft.draft_request(description, sample), "Schema draft",
-                           draft.DraftDefinition, settings.provider, settings.model,
-                           settings.mode, settings.max_tokens, source=SOURCE_EXTRACT,
-                           who=context.current_user(), system=draft.DRAFT_INSTRUCTION)
+        spec = RunSpec.for_provider(draft.draft_request(description, sample), "Schema draft",
+                                    draft.DraftDefinition, settings.provider, settings.model,
+                                    settings.mode, settings.max_tokens, source=SOURCE_EXTRACT,
+                                    who=context.current_user(), system=draft.DRAFT_INSTRUCTION)
+        runner = start_run(spec, settings.provider)
         st.session_state[DRAFT_KEYS.run] = runner
     if runner is None:
         return

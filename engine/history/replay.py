@@ -14,7 +14,8 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from engine.runs.runner import Runner, StreamFactory
-from engine.schemas.fields import leaf_key, leaves
+from engine.runs.state import timeline_rows
+from engine.schemas.fields import leaves
 from engine.schemas.library import SCHEMAS
 from engine.store import Store, StoredRun
 from engine.stream.model_stream import ModelStream
@@ -87,7 +88,8 @@ def start_replay(run: StoredRun, speed: float = 1.0, store: Store | None = None)
 
 def field_timeline(schema: Any, chunks: Sequence[tuple[float, str]]) -> list[dict[str, Any]]:
     """When each leaf field started and finished (seconds from the request), rebuilt from the
-    recorded chunks on the chunks' own clock: the rows the Extract page's timeline chart takes."""
+    recorded chunks on the chunks' own clock: the rows the Extract page's timeline chart takes,
+    built as a live run's are (`engine.runs.state.timeline_rows`)."""
     now = [0.0]
     stream = ModelStream(schema, track_times=True, clock=lambda: now[0], started=0.0)
     for offset_ms, delta in chunks:
@@ -95,12 +97,4 @@ def field_timeline(schema: Any, chunks: Sequence[tuple[float, str]]) -> list[dic
         stream.feed(delta)
     stream.close()
     known = {node.path for node in leaves(schema)}
-    end = now[0]
-    rows = []
-    for path, (start, done) in stream.timings.fields.items():
-        if leaf_key(path) not in known:
-            continue  # a group or the root: its leaves have their own bars
-        rows.append({"field": path, "start": round(start or 0.0, 4),
-                     "end": round(done if done is not None else end, 4),
-                     "state": "done" if done is not None else "unfinished"})
-    return rows
+    return timeline_rows(stream.timings.fields.items(), known, now[0])

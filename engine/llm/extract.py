@@ -2,7 +2,8 @@
 
 `extract(text, Schema, client=..., model=...)` sends one streamed request and yields the
 `ModelStream` snapshots as the answer arrives. How the model is asked for JSON: `mode`, one of
-`engine.llm.modes.MODES`; the request itself is built by `engine.llm.request.build_request`.
+`engine.llm.modes.MODES`; the request itself is built by `engine.llm.request.build_request` from
+one `RequestSpec` (`stream_request(spec, client=...)` takes that spec as it is).
 
 How the stream ends is reported on the final snapshot (`snap.error`, partial kept): refusal ->
 `Refused`, `finish_reason` "length" -> `Truncated`, "content_filter" -> `ContentFiltered`, a broken
@@ -35,7 +36,7 @@ from engine.llm.events import (
     chunk_events,
 )
 from engine.llm.failures import redact_error, request_failure, stream_failure
-from engine.llm.request import build_request, tool_schemas
+from engine.llm.request import RequestSpec, build_request, tool_schemas
 from engine.llm.strict_schema import ItemsUnwrapper, is_list_root
 from engine.stream.errors import (
     Cancelled,
@@ -241,6 +242,58 @@ def _finish(run: _Run) -> Iterator[tuple[CallKey, Snapshot]]:
         yield key, stream.close(_ending(run, key), usage=run.usage, finish_reason=reason)
 
 
+def stream_request_calls(
+    spec: RequestSpec,
+    *,
+    client: Any,
+    cancel: threading.Event | None = None,
+    read_timeout: float | None = None,
+) -> Iterator[tuple[CallKey, Snapshot]]:
+    """The request `spec` streamed: `(key, snapshot)` for every choice and tool call (see
+    `extract_calls`)."""
+    request = build_request(spec)
+    timeout = read_timeout if read_timeout is not None else settings.read_timeout()
+    secret = getattr(client, "api_key", None)
+    run = _Run(  # timings count from here
+        tool_schemas(spec.schema), spec.mode, time.perf_counter(), secret=secret,
+        timeout=timeout, model=spec.model,
+    )
+    if cancel is not None and cancel.is_set():
+        run.error = Cancelled("Stopped before the request was sent.")
+        yield from _finish(run)
+        return
+    try:
+        stream = open_stream(client, request, timeout, cancel)
+    except ProviderError as exc:
+        raise redact_error(exc, secret) from None
+    try:
+        for chunk in _read(stream, run, cancel):
+            for event in chunk_events(chunk):
+                yield from _apply(run, event)
+        stream.close()  # before the final snapshots: a cancelled request stops at once
+        yield from _finish(run)
+    finally:
+        stream.close()
+
+
+def stream_request(
+    spec: RequestSpec,
+    *,
+    client: Any,
+    cancel: threading.Event | None = None,
+    read_timeout: float | None = None,
+) -> Iterator[Snapshot]:
+    """The request `spec` streamed, following its first choice / first tool call (see
+    `extract`)."""
+    calls = stream_request_calls(spec, client=client, cancel=cancel, read_timeout=read_timeout)
+    followed: CallKey | None = None
+    with contextlib.closing(calls):
+        for key, snap in calls:
+            followed = key if followed is None else followed
+            if key == followed:
+                yield snap
+
+
 def extract_calls(
     text: str,
     schema: Any,
@@ -262,38 +315,8 @@ def extract_calls(
     parsed with the schema of the tool it names). Each key ends with one final snapshot, all
     after the stream ended (so they carry `usage`).
     """
-    request = build_request(
-        text,
-        schema,
-        model=model,
-        mode=mode,
-        system=system,
-        max_tokens=max_tokens,
-        temperature=temperature,
-        **request_extra,
-    )
-    timeout = read_timeout if read_timeout is not None else settings.read_timeout()
-    secret = getattr(client, "api_key", None)
-    run = _Run(  # timings count from here
-        tool_schemas(schema), mode, time.perf_counter(), secret=secret, timeout=timeout,
-        model=model,
-    )
-    if cancel is not None and cancel.is_set():
-        run.error = Cancelled("Stopped before the request was sent.")
-        yield from _finish(run)
-        return
-    try:
-        stream = open_stream(client, request, timeout, cancel)
-    except ProviderError as exc:
-        raise redact_error(exc, secret) from None
-    try:
-        for chunk in _read(stream, run, cancel):
-            for event in chunk_events(chunk):
-                yield from _apply(run, event)
-        stream.close()  # before the final snapshots: a cancelled request stops at once
-        yield from _finish(run)
-    finally:
-        stream.close()
+    spec = RequestSpec(text, schema, model, mode, system, max_tokens, temperature, request_extra)
+    return stream_request_calls(spec, client=client, cancel=cancel, read_timeout=read_timeout)
 
 
 def extract(
@@ -316,24 +339,8 @@ def extract(
     a `FinalSnapshot` (`is_final`, `.error`, `.final`, `.usage`, `.finish_reason`). Follows the
     first choice / first tool call; see `extract_calls` for all of them. Closing the generator
     closes the HTTP response. `read_timeout`: seconds without a byte before the run ends with
-    `TimedOut` (default: FIELDSTREAM_READ_TIMEOUT, else 300).
+    `TimedOut` (default: FIELDSTREAM_READ_TIMEOUT, else 300). The keywords build one
+    `RequestSpec` (`stream_request` takes one as it is).
     """
-    calls = extract_calls(
-        text,
-        schema,
-        client=client,
-        model=model,
-        mode=mode,
-        system=system,
-        max_tokens=max_tokens,
-        temperature=temperature,
-        cancel=cancel,
-        read_timeout=read_timeout,
-        **request_extra,
-    )
-    followed: CallKey | None = None
-    with contextlib.closing(calls):
-        for key, snap in calls:
-            followed = key if followed is None else followed
-            if key == followed:
-                yield snap
+    spec = RequestSpec(text, schema, model, mode, system, max_tokens, temperature, request_extra)
+    return stream_request(spec, client=client, cancel=cancel, read_timeout=read_timeout)

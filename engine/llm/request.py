@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
-from engine.llm.modes import Mode, check_mode
+from engine.llm.modes import check_mode
 from engine.llm.strict_schema import (
     is_list_root,
     plain_json_schema,
@@ -37,34 +38,44 @@ def tool_schemas(schema: Any) -> dict[str, Any]:
     return {schema_name(schema): schema}
 
 
-def build_request(
-    text: str,
-    schema: Any,
-    *,
-    model: str,
-    mode: Mode = "json_schema",
-    system: str | None = None,
-    max_tokens: int | None = None,
-    temperature: float | None = 0.0,
-    **extra: Any,
-) -> dict[str, Any]:
+@dataclass(frozen=True)
+class RequestSpec:
+    """One extraction request as asked: what `build_request`, `engine.llm.extract` and a run's
+    stream factory pass along as one value, instead of the same keywords at every level.
+
+    `schema` is a pydantic model class, `list[Model]`, or in tools mode a name -> schema
+    mapping; `system` replaces the default instruction; `extra` is merged into the request
+    last (e.g. `n=3`, `seed=1`; a value of None removes that key)."""
+
+    text: str
+    schema: Any
+    model: str
+    mode: str = "json_schema"
+    system: str | None = None
+    max_tokens: int | None = None
+    temperature: float | None = 0.0
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+def build_request(spec: RequestSpec) -> dict[str, Any]:
     """The keyword arguments for `client.chat.completions.create` (streaming, usage on).
 
-    `extra` is merged last (e.g. `n=3`, `seed=1`); a value of None removes that key, so
-    `stream_options=None` serves servers that reject it.
+    `spec.extra` is merged last; a value of None removes that key, so
+    `extra={"stream_options": None}` serves servers that reject it.
     """
+    mode, schema = spec.mode, spec.schema
     check_mode(mode)
     if isinstance(schema, Mapping) and mode != "tools":
         raise TypeError("Several schemas (a name -> schema mapping) need mode='tools'")
     request: dict[str, Any] = {
-        "model": model,
-        "messages": _messages(text, schema, mode, system),
+        "model": spec.model,
+        "messages": _messages(spec.text, schema, mode, spec.system),
         "stream": True,
         "stream_options": {"include_usage": True},
-        "temperature": temperature,
-        "max_tokens": max_tokens,
+        "temperature": spec.temperature,
+        "max_tokens": spec.max_tokens,
         **_mode_params(schema, mode),
-        **extra,
+        **spec.extra,
     }
     return {k: v for k, v in request.items() if v is not None}
 

@@ -13,7 +13,7 @@ from engine.stream import paths
 from engine.stream.changes import DONE, INVALID, PENDING, STREAMING
 
 if TYPE_CHECKING:
-    from engine.runs.runner import LeafData
+    from engine.runs.state import LeafData
 
 STATE_LABELS = {  # symbols every system font has (no emoji font needed)
     PENDING: "○ waiting",

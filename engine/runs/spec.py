@@ -7,9 +7,12 @@ address masked), so it can be shown, logged and stored as it is.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engine.stream.errors import redact
+
+if TYPE_CHECKING:
+    from engine.llm.request import RequestSpec
 
 #: Where a run was started (`RunSpec.source`); a Compare lane's is `compare_source(id, lane)`.
 SOURCE_EXTRACT = "extract"
@@ -71,6 +74,14 @@ class RunSpec:
         return cls(text, schema_name, schema, provider.name,
                    redact(base_url, None) if base_url else None, model, mode, max_tokens,
                    source, who, schema_version, system)
+
+    @property
+    def request(self) -> RequestSpec:
+        """What is sent to the model, as the LLM layer takes it (one value, not ten keywords)."""
+        from engine.llm.request import RequestSpec
+
+        return RequestSpec(self.text, self.schema, self.model, self.mode, self.system,
+                           self.max_tokens)
 
     def json_schema(self) -> dict[str, Any]:
         """The schema as JSON Schema (what a stored run keeps of it)."""

@@ -3,6 +3,8 @@
 `stream_extraction` checks that the text fits, queues for a free slot of the local model, then
 streams with the read timeout. `extraction_factory` wraps it for a Runner (connecting in the
 runner's thread, with a client that Stop can interrupt), and `start_run` starts the Runner.
+A run is asked for by one `RunSpec`; its request travels down as one `RequestSpec`
+(`RunSpec.request`).
 Every error a run reports is redacted with the key it used.
 """
 
@@ -12,7 +14,7 @@ import contextlib
 import socket
 import threading
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engine.runs.runner import (
     WAIT_SLOT,
@@ -22,8 +24,11 @@ from engine.runs.runner import (
     StreamFactory,
     notice,
 )
-from engine.runs.spec import SOURCE_EXTRACT, RunSpec
+from engine.runs.spec import RunSpec
 from engine.stream.snapshot import Snapshot
+
+if TYPE_CHECKING:
+    from engine.llm.request import RequestSpec
 
 
 def local_server(provider: Any, model: str) -> Any | None:
@@ -36,18 +41,13 @@ def local_server(provider: Any, model: str) -> Any | None:
 
 
 def stream_extraction(
-    text: str,
-    schema: Any,
+    request: RequestSpec,
     provider: Any,
-    model: str,
-    mode: str,
-    max_tokens: int | None = None,
     *,
     client: Any,
     cancel: threading.Event | None = None,
     on_wait: Callable[[], None] | None = None,
     on_slot: Callable[[], None] | None = None,
-    system: str | None = None,
 ) -> Iterator[Snapshot]:
     """The snapshots of one extraction, the way the app and the CLI run it.
 
@@ -55,39 +55,32 @@ def stream_extraction(
     model, before anything is queued). Then, for the local model, the request holds one of its
     slots: when none is free, `on_wait()` is called and the run queues (Stop, i.e. `cancel`,
     ends the wait at once); `on_slot()` is called once a slot is held. The read timeout
-    starts only then, so time spent queued never counts towards it. `system` replaces the
-    default instruction (a saved schema brings its own)."""
+    starts only then, so time spent queued never counts towards it."""
     from engine.llm.budget import check_fits
-    from engine.llm.extract import build_request, extract
+    from engine.llm.extract import build_request, stream_request
 
-    server = local_server(provider, model)
-    request = build_request(text, schema, model=model, mode=mode, system=system,
-                            max_tokens=max_tokens)
-    check_fits(request, kind=provider.kind, model=model, max_tokens=max_tokens, server=server)
+    server = local_server(provider, request.model)
+    check_fits(build_request(request), kind=provider.kind, model=request.model,
+               max_tokens=request.max_tokens, server=server)
     slot = server.slot(cancel, on_wait) if server is not None else contextlib.nullcontext()
     with slot:
         if on_slot is not None:
             on_slot()
-        yield from extract(text, schema, client=client, model=model, mode=mode,
-                           system=system, max_tokens=max_tokens, cancel=cancel)
+        yield from stream_request(request, client=client, cancel=cancel)
 
 
-def extraction_factory(
-    text: str, schema: Any, provider: Any, model: str, mode: str, max_tokens: int | None = None,
-    *, system: str | None = None,
-) -> StreamFactory:
+def extraction_factory(request: RequestSpec, provider: Any) -> StreamFactory:
     """A factory that connects to the provider and streams the extraction in the runner's
     thread (so starting the local model, a slow connect or a queue never blocks the view)."""
 
     def factory(cancel: threading.Event) -> Iterator[Snapshot]:
         from engine.providers import client_for
 
-        client, close = stoppable_client(client_for(provider, model), cancel)
+        client, close = stoppable_client(client_for(provider, request.model), cancel)
         try:
             yield from stream_extraction(
-                text, schema, provider, model, mode, max_tokens, client=client, cancel=cancel,
+                request, provider, client=client, cancel=cancel,
                 on_wait=lambda: notice(cancel, WAIT_SLOT), on_slot=lambda: notice(cancel, None),
-                system=system,
             )  # fmt: skip
         finally:
             close()
@@ -127,22 +120,19 @@ def stoppable_client(client: Any, cancel: threading.Event) -> tuple[Any, Callabl
 
 
 def start_run(
-    text: str, schema_name: str, schema: Any, provider: Any, model: str, mode: str,
-    max_tokens: int | None = None, *, source: str = SOURCE_EXTRACT, who: str | None = None,
-    factory: StreamFactory | None = None, schema_version: str | None = None,
-    system: str | None = None, indexes: SharedIndexes | None = None,
+    spec: RunSpec, provider: Any, *, factory: StreamFactory | None = None,
+    indexes: SharedIndexes | None = None,
 ) -> Runner:  # fmt: skip
-    """Start an extraction in the background and return its Runner (`runner.spec` says what
-    it was asked). `factory` replaces the provider's stream (tests, custom sources);
-    `schema_version` names a saved schema's version, `system` is the system prompt (the
-    schema's instruction; None: the default); `indexes` shares the text's index with the
-    other runs given the same (a comparison's lanes)."""
+    """Start the extraction `spec` asks for on `provider` (whose key it uses; `spec` is
+    `RunSpec.for_provider(...)` of that provider) in the background and return its Runner.
+    `factory` replaces the provider's stream (tests, custom sources; the CLI's printing
+    wrapper); `indexes` shares the text's index with the other runs given the same (a
+    comparison's lanes)."""
     from engine.schemas.fields import leaves
 
-    spec = RunSpec.for_provider(text, schema_name, schema, provider, model, mode, max_tokens,
-                                source=source, who=who, schema_version=schema_version,
-                                system=system)
-    factory = factory or extraction_factory(text, schema, provider, model, mode, max_tokens,
-                                            system=system)
-    return Runner(leaves(schema), factory, secret=provider.api_key, spec=spec,
+    if spec.provider != provider.name:
+        raise ValueError(f"The spec names the provider {spec.provider!r}, "
+                         f"not {provider.name!r}.")
+    factory = factory or extraction_factory(spec.request, provider)
+    return Runner(leaves(spec.schema), factory, secret=provider.api_key, spec=spec,
                   indexes=indexes).start()

@@ -125,11 +125,11 @@ def test_run_all_then_the_verdict(servers: Any, monkeypatch: pytest.MonkeyPatch)
     date, after normalising), differing (nothing here but the reference's date) and one-sided
     fields (users and location only in A, venue only in B). The lanes' one text is indexed
     for grounding once, not once per lane (Hardening II #12)."""
-    from engine.runs import runner as runner_module
+    from engine.runs import grounder as grounder_module
 
     built: list[str] = []
-    real = runner_module.TextIndex
-    monkeypatch.setattr(runner_module, "TextIndex", lambda text: built.append(text) or real(text))
+    real = grounder_module.TextIndex
+    monkeypatch.setattr(grounder_module, "TextIndex", lambda text: built.append(text) or real(text))
     one, two = servers
     _save_flat()
     one.queue(Reply.content(chunks(json.dumps(MEETING)), pace=0.001))

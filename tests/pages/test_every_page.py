@@ -180,14 +180,15 @@ def test_unreachable_server_is_said_plainly(server: ReplayServer, monkeypatch) -
 
 def test_stop_keeps_the_partial_and_closes_the_request(server: ReplayServer) -> None:
     from engine.providers import available_providers
+    from engine.runs.spec import RunSpec
     from engine.runs.start import start_run
     from ui.keys import EXTRACT_KEYS
 
     server.queue(Reply.content(chunks(json.dumps(MEETING), 2), pace=0.05))
     at = extract_page()
     provider = next(p for p in available_providers() if p.name == "Custom server")
-    runner = start_run(MEETING_NOTE, "MeetingInfo", MeetingInfo, provider, "replay-model",
-                       "json_schema")
+    runner = start_run(RunSpec.for_provider(MEETING_NOTE, "MeetingInfo", MeetingInfo, provider,
+                                            "replay-model", "json_schema"), provider)
     at.session_state[EXTRACT_KEYS.run] = runner  # an extraction in flight, as Extract leaves it
     deadline = time.monotonic() + 10
     while len(server.sent) < 25 and time.monotonic() < deadline:

@@ -113,13 +113,14 @@ def test_a_run_on_the_extract_page_leaves_its_row(server: ReplayServer, store: S
 def test_a_stopped_run_ends_cancelled_with_its_partial(server: ReplayServer,
                                                        store: Store) -> None:
     from engine.providers.registry import available_providers
+    from engine.runs.spec import RunSpec
     from engine.runs.start import start_run
 
     recorder.install()
     server.queue(Reply.content(chunks(ANSWER, 2), pace=0.03))
     provider = next(p for p in available_providers() if p.name == "Custom server")
-    runner = start_run(MEETING_NOTE, "MeetingInfo", MeetingInfo, provider, "replay-model",
-                       "json_schema")
+    runner = start_run(RunSpec.for_provider(MEETING_NOTE, "MeetingInfo", MeetingInfo, provider,
+                                            "replay-model", "json_schema"), provider)
     deadline = time.monotonic() + 10
     while len(server.sent) < 30 and time.monotonic() < deadline:
         time.sleep(0.02)

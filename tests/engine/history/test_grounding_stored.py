@@ -18,6 +18,7 @@ from engine.grounding import EXACT, NOT_FOUND, Grounding, Span
 from engine.history import RunFilters, export_csv, export_jsonl, get_run, list_runs
 from engine.history.importer import ImportFormatError, import_jsonl
 from engine.history.recorder import Recorder
+from engine.runs.spec import RunSpec
 from engine.runs.start import start_run
 from engine.schemas.library import MeetingInfo
 from engine.store import Store, StoredRun
@@ -81,8 +82,9 @@ def test_the_recorder_stores_what_the_run_grounded(store: Store) -> None:
     try:
         with ReplayServer() as srv:
             srv.queue(Reply.content(chunks(json.dumps(ANSWER), 9)))
-            runner = start_run(NOTE, "MeetingInfo", MeetingInfo, custom(srv), "m",
-                               "json_schema")
+            prov = custom(srv)
+            runner = start_run(RunSpec.for_provider(NOTE, "MeetingInfo", MeetingInfo, prov, "m",
+                                                    "json_schema"), prov)
             assert runner.wait(10)
     finally:
         recorder.unregister()

@@ -13,6 +13,7 @@ from engine.history import lanes
 from engine.history.comparison import LaneSpec
 from engine.providers.registry import Provider
 from engine.runs.group import RunnerGroup
+from engine.runs.spec import RunSpec
 from engine.runs.start import start_run
 from engine.schemas.definition import FieldDef, SchemaDefinition
 from engine.schemas.library import MEETING_NOTE, MeetingInfo
@@ -121,8 +122,9 @@ def test_the_verdict_of_two_lanes_that_ran(store: Store) -> None:
                                         ("b", two, "Meeting flat", flat)):
             provider = Provider(f"srv {lane}", "compatible", srv.base_url, ("json_schema",), "m",
                                 api_key="k")
-            runners[lane] = start_run(MEETING_NOTE, name, schema, provider, "m", "json_schema",
-                                      source="compare:test")
+            spec = RunSpec.for_provider(MEETING_NOTE, name, schema, provider, "m", "json_schema",
+                                        source="compare:test")
+            runners[lane] = start_run(spec, provider)
         group = RunnerGroup(runners)
         while not group.ended:
             group.next_update()

@@ -13,6 +13,7 @@ from pydantic import BaseModel
 
 from engine.history import export_csv, export_jsonl, get_run, import_jsonl
 from engine.history.recorder import Recorder
+from engine.runs.spec import RunSpec
 from engine.runs.start import start_run
 from engine.store import Store
 from engine.stream.json_stream import MAX_DEPTH
@@ -40,7 +41,9 @@ def record(store: Store, reply: Reply) -> str:
     try:
         with ReplayServer() as srv:
             srv.queue(reply)
-            runner = start_run("a note", "Anything", Anything, custom(srv), "m", "json_schema")
+            prov = custom(srv)
+            runner = start_run(RunSpec.for_provider("a note", "Anything", Anything, prov, "m",
+                                                    "json_schema"), prov)
             assert runner.wait(20)
     finally:
         recorder.unregister()
@@ -93,8 +96,9 @@ def test_a_store_handed_to_install_is_written_through_and_left_open() -> None:
             assert recorder.install(settings, store=store) is installed  # kept while it holds
             with ReplayServer() as srv:
                 srv.queue(Reply.content(['{"data": 1}']))
-                runner = start_run("a note", "Anything", Anything, custom(srv), "m",
-                                   "json_schema")
+                prov = custom(srv)
+                runner = start_run(RunSpec.for_provider("a note", "Anything", Anything, prov, "m",
+                                                        "json_schema"), prov)
                 assert runner.wait(20)
             assert get_run(store, runner.run_id) is not None
         finally:

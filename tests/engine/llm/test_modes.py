@@ -13,7 +13,7 @@ from pydantic import BaseModel
 
 from engine.llm.extract import extract, extract_calls
 from engine.llm.modes import MODES, Mode, default_mode
-from engine.llm.request import build_request
+from engine.llm.request import RequestSpec, build_request
 from engine.stream.changes import Done
 from engine.testing.replay_server import ReplayServer, Reply
 
@@ -106,14 +106,16 @@ def test_tools_mode_answer_in_content_is_still_parsed(srv: ReplayServer, client:
 
 
 def test_build_request_options() -> None:
-    req = build_request("t", User, model="m", max_tokens=50, temperature=None, seed=3, n=None)
+    req = build_request(RequestSpec("t", User, "m", max_tokens=50, temperature=None,
+                                    extra={"seed": 3, "n": None}))
     assert req["max_tokens"] == 50 and req["seed"] == 3
     assert "temperature" not in req and "n" not in req
-    assert build_request("t", User, model="m", stream_options=None).get("stream_options") is None
+    no_usage = RequestSpec("t", User, "m", extra={"stream_options": None})
+    assert build_request(no_usage).get("stream_options") is None
     with pytest.raises(ValueError, match="Unknown mode"):
-        build_request("t", User, model="m", mode="xml")
+        build_request(RequestSpec("t", User, "m", mode="xml"))
     with pytest.raises(TypeError, match="tools"):
-        build_request("t", {"a": User}, model="m", mode="json_schema")
+        build_request(RequestSpec("t", {"a": User}, "m", mode="json_schema"))
 
 
 # --- one list of modes, one order ----------------------------------------------------------
@@ -128,7 +130,7 @@ def test_the_modes_best_first() -> None:
     assert default_mode(("md_json",)) == "md_json"
     assert default_mode([]) == default_mode(["nope"]) == "json_schema"
     with pytest.raises(ValueError, match="json_schema, tools, json_object, md_json"):
-        build_request("t", User, model="m", mode="xml")
+        build_request(RequestSpec("t", User, "m", mode="xml"))
 
 
 def test_providers_and_the_cli_use_the_same_modes(capsys: pytest.CaptureFixture[str]) -> None:

@@ -15,6 +15,7 @@ from streamlit.testing.v1 import AppTest
 from engine import providers as pv
 from engine.runs.group import RunnerGroup
 from engine.runs.runner import DRAW_HZ, Runner, Update
+from engine.runs.spec import RunSpec
 from engine.runs.start import start_run
 from engine.runs.status import RunStatus
 from engine.schemas.library import MEETING_NOTE, MeetingInfo
@@ -37,8 +38,8 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 def run_on(srv: ReplayServer) -> Runner:
     provider = pv.Provider(pv.CUSTOM_NAME, "compatible", srv.base_url, ("json_schema",), "m",
                            api_key="k")
-    return start_run(MEETING_NOTE, "MeetingInfo", MeetingInfo, provider, "m", "json_schema",
-                     source="compare:test")
+    return start_run(RunSpec.for_provider(MEETING_NOTE, "MeetingInfo", MeetingInfo, provider, "m",
+                                          "json_schema", source="compare:test"), provider)
 
 
 def drive(group: RunnerGroup) -> list[dict[str, Update]]:
@@ -135,6 +136,7 @@ def two_lanes(url_a: str, url_b: str, lane_a: str, lane_b: str) -> None:
 
     from engine.providers.registry import Provider
     from engine.runs.group import RunnerGroup
+    from engine.runs.spec import RunSpec
     from engine.runs.start import start_run
     from engine.schemas.library import MEETING_NOTE, MeetingInfo
     from ui.keys import RunKeys
@@ -151,8 +153,9 @@ def two_lanes(url_a: str, url_b: str, lane_a: str, lane_b: str) -> None:
     for name, (_, url) in lanes.items():
         provider = Provider("Custom server", "compatible", url, ("json_schema",), "m",
                             api_key="k")
-        runners[name] = start_run(MEETING_NOTE, "MeetingInfo", MeetingInfo, provider, "m",
-                                  "json_schema", source="compare:apptest")
+        spec = RunSpec.for_provider(MEETING_NOTE, "MeetingInfo", MeetingInfo, provider, "m",
+                                    "json_schema", source="compare:apptest")
+        runners[name] = start_run(spec, provider)
     stream_lanes(views, RunnerGroup(runners))
     for name, view in views.items():
         with boxes[name]:

@@ -25,7 +25,7 @@ from engine.history.comparison import (
 from engine.history.recorder import Recorder
 from engine.runs.group import RunnerGroup
 from engine.runs.runner import Runner
-from engine.runs.spec import compare_source
+from engine.runs.spec import RunSpec, compare_source
 from engine.runs.start import start_run
 from engine.runs.status import RunStatus
 from engine.schemas.library import Report
@@ -57,8 +57,8 @@ def store(tmp_path: Path) -> Iterator[Store]:
 def lane(srv: ReplayServer, compare_id: str, name: str) -> Runner:
     provider = pv.Provider(pv.CUSTOM_NAME, "compatible", srv.base_url, ("json_schema",), "m",
                            api_key="k")
-    return start_run(TEXT, "Report", Report, provider, "m", "json_schema",
-                     source=compare_source(compare_id, name))
+    return start_run(RunSpec.for_provider(TEXT, "Report", Report, provider, "m", "json_schema",
+                                          source=compare_source(compare_id, name)), provider)
 
 
 def specs(*names: str) -> list[LaneSpec]:

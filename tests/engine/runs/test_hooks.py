@@ -18,10 +18,11 @@ import pytest
 from engine import cli
 from engine import providers as pv
 from engine.llm.modes import MODES
+from engine.llm.request import RequestSpec
 from engine.runs import hooks
 from engine.runs.display import format_seconds
 from engine.runs.hooks import RunEnd, RunStart
-from engine.runs.spec import SOURCE_CLI, SOURCE_EXTRACT
+from engine.runs.spec import SOURCE_CLI, SOURCE_EXTRACT, RunSpec
 from engine.runs.start import extraction_factory, start_run
 from engine.runs.status import RunStatus
 from engine.schemas.library import MEETING_NOTE, MeetingInfo
@@ -84,8 +85,9 @@ def test_a_run_reports_its_start_and_its_end_with_everything_a_row_needs(
 ) -> None:
     with ReplayServer(api_key=KEY) as srv:
         srv.queue(Reply.content(chunks(ANSWER), pace=PACE))
-        runner = start_run(MEETING_NOTE, "MeetingInfo", MeetingInfo, custom(srv), "m",
-                           "json_schema", 1024)
+        prov = custom(srv)
+        runner = start_run(RunSpec.for_provider(MEETING_NOTE, "MeetingInfo", MeetingInfo, prov, "m",
+                                                "json_schema", 1024), prov)
         assert runner.wait(10)
         deltas, base_url = sent_deltas(srv), srv.base_url
     [start], [end] = recorder.starts, recorder.ends
@@ -119,8 +121,9 @@ def test_a_cut_answer_reports_its_partial_and_why(recorder: Recorder) -> None:
         srv.queue(Reply.content(chunks(ANSWER)[:6], finish_reason="length"),
                   Reply.content(chunks(bad)))
         for _ in range(2):
-            assert start_run(MEETING_NOTE, "MeetingInfo", MeetingInfo, custom(srv), "m",
-                             "json_schema").wait(10)  # fmt: skip
+            prov = custom(srv)
+            assert start_run(RunSpec.for_provider(MEETING_NOTE, "MeetingInfo", MeetingInfo, prov,
+                                                  "m", "json_schema"), prov).wait(10)  # fmt: skip
     cut, invalid = recorder.ends
     assert cut.status is RunStatus.TRUNCATED and cut.error_type == "Truncated"
     assert cut.result is None and cut.partial["users"][0]["name"] == "John Doe"
@@ -134,8 +137,9 @@ def test_the_end_hook_runs_once_for_a_stopped_run_after_its_request_closed(
 ) -> None:
     with ReplayServer() as srv:
         srv.queue(Reply.content(chunks(ANSWER, 2), pace=0.05))
-        runner = start_run(MEETING_NOTE, "MeetingInfo", MeetingInfo, custom(srv), "m",
-                           "json_schema")
+        prov = custom(srv)
+        runner = start_run(RunSpec.for_provider(MEETING_NOTE, "MeetingInfo", MeetingInfo, prov, "m",
+                                                "json_schema"), prov)
         while runner.take().metrics.chunks < 3:
             threading.Event().wait(0.02)
         runner.stop()
@@ -154,8 +158,9 @@ def test_a_failing_hook_is_logged_and_never_breaks_the_run(
     with ReplayServer() as srv, hooks.registered(on_start=broken, on_end=broken):
         srv.queue(Reply.content(chunks(ANSWER)))
         with caplog.at_level(logging.ERROR, logger="engine.runs.hooks"):
-            runner = start_run(MEETING_NOTE, "MeetingInfo", MeetingInfo, custom(srv), "m",
-                               "json_schema")
+            prov = custom(srv)
+            runner = start_run(RunSpec.for_provider(MEETING_NOTE, "MeetingInfo", MeetingInfo, prov,
+                                                    "m", "json_schema"), prov)
             assert runner.wait(10)
     assert runner.status is RunStatus.DONE
     assert len(recorder.starts) == len(recorder.ends) == 1  # the other hooks still ran
@@ -171,8 +176,9 @@ def test_unregistered_hooks_are_not_called() -> None:
     hooks.unregister(handle)  # twice is harmless
     with ReplayServer() as srv:
         srv.queue(Reply.content(chunks(ANSWER)))
-        assert start_run(MEETING_NOTE, "MeetingInfo", MeetingInfo, custom(srv), "m",
-                         "json_schema").wait(10)  # fmt: skip
+        prov = custom(srv)
+        assert start_run(RunSpec.for_provider(MEETING_NOTE, "MeetingInfo", MeetingInfo, prov, "m",
+                                              "json_schema"), prov).wait(10)  # fmt: skip
     assert seen == []
 
 
@@ -180,8 +186,9 @@ def test_the_spec_holds_no_key_and_no_password(recorder: Recorder) -> None:
     with ReplayServer(api_key=KEY) as srv:
         secret_url = srv.base_url.replace("http://", "http://ann:hunter2pass@")
         srv.queue(Reply.error(401, f"Incorrect API key provided: {KEY}"))
-        runner = start_run(MEETING_NOTE, "MeetingInfo", MeetingInfo,
-                           custom(srv, base_url=secret_url), "m", "json_schema")
+        prov = custom(srv, base_url=secret_url)
+        runner = start_run(RunSpec.for_provider(MEETING_NOTE, "MeetingInfo", MeetingInfo, prov, "m",
+                                                "json_schema"), prov)
         assert runner.wait(10)
     [end] = recorder.ends
     assert end.status is RunStatus.ERROR
@@ -249,15 +256,16 @@ def test_the_cli_and_the_page_take_first_done_from_the_stream(
     with ReplayServer(models=["m"]) as srv:
         srv.queue(Reply.content(script, pace=PACE))
         provider = custom(srv)
-        factory = extraction_factory(MEETING_NOTE, MeetingInfo, provider, "m", "json_schema")
+        factory = extraction_factory(RequestSpec(MEETING_NOTE, MeetingInfo, "m", "json_schema"),
+                                     provider)
 
         def watched(cancel: threading.Event) -> Iterator[Snapshot]:
             for snap in factory(cancel):
                 snaps.append(snap)
                 yield snap
 
-        runner = start_run(MEETING_NOTE, "MeetingInfo", MeetingInfo, provider, "m",
-                           "json_schema", factory=watched)
+        runner = start_run(RunSpec.for_provider(MEETING_NOTE, "MeetingInfo", MeetingInfo, provider,
+                                                "m", "json_schema"), provider, factory=watched)
         assert runner.wait(10)
         srv.queue(Reply.content(script, pace=PACE))
         monkeypatch.setenv("FIELDSTREAM_BASE_URL", srv.base_url)

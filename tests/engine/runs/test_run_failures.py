@@ -27,6 +27,7 @@ from engine.llm.extract import extract
 from engine.llm.modes import MODES
 from engine.runs.outcome import explain
 from engine.runs.runner import WAIT_SLOT, Runner
+from engine.runs.spec import RunSpec
 from engine.runs.start import start_run
 from engine.runs.status import RunStatus
 from engine.schemas.library import MEETING_NOTE, Report
@@ -171,8 +172,9 @@ def test_the_runners_catch_all_is_redacted_with_the_runs_key() -> None:
         yield  # a generator, like every stream factory
 
     with ReplayServer() as srv:
-        runner = start_run("t", "Report", Report, custom(srv), "m", "json_schema",
-                           factory=broken)
+        prov = custom(srv)
+        runner = start_run(RunSpec.for_provider("t", "Report", Report, prov, "m", "json_schema"),
+                           prov, factory=broken)
         finish(runner, 5)
     outcome = explain(runner.error)
     assert runner.status == RunStatus.ERROR
@@ -253,7 +255,9 @@ def test_a_stream_that_stalls_ends_with_what_arrived(monkeypatch: pytest.MonkeyP
 def test_the_page_runner_gives_up_on_a_silent_server(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FIELDSTREAM_READ_TIMEOUT", "1")
     with SilentServer() as silent:
-        runner = start_run("t", "Report", Report, custom(silent), "m", "json_schema")
+        prov = custom(silent)
+        runner = start_run(RunSpec.for_provider("t", "Report", Report, prov, "m", "json_schema"),
+                           prov)
         finish(runner, 6)
     outcome = explain(runner.error)
     assert isinstance(runner.error, TimedOut)
@@ -287,7 +291,8 @@ def test_a_5mb_text_for_openai_is_refused_before_sending(monkeypatch: pytest.Mon
         openai_ = pv.Provider(pv.OPENAI_NAME, "openai", srv.base_url, MODES, "gpt-4o-mini",
                               api_key="sk-test-0123456789")
         started = time.monotonic()
-        runner = start_run(HUGE, "Report", Report, openai_, "gpt-4o-mini", "json_schema", 2048)
+        runner = start_run(RunSpec.for_provider(HUGE, "Report", Report, openai_, "gpt-4o-mini",
+                                                "json_schema", 2048), openai_)
         finish(runner, 10)
         assert srv.requests == [], "5 MB were sent to a model that cannot take them"
     error = runner.error
@@ -377,9 +382,9 @@ def all_slots_taken(server: Any) -> Iterator[None]:
 
 
 def request_messages(text: str) -> list[dict[str, str]]:
-    from engine.llm.extract import build_request
+    from engine.llm.request import RequestSpec, build_request
 
-    return build_request(text, Report, model="m", mode="json_schema")["messages"]
+    return build_request(RequestSpec(text, Report, "m", "json_schema"))["messages"]
 
 
 @pytest.mark.local_model
@@ -387,7 +392,8 @@ def test_local_texts_are_counted_exactly_against_a_slots_context(local: Any) -> 
     provider = pv.local_provider()
     window = local.slot_ctx
     long_text = "word " * (window + 200)
-    runner = start_run(long_text, "Report", Report, provider, local.model, "json_schema", 512)
+    runner = start_run(RunSpec.for_provider(long_text, "Report", Report, provider, local.model,
+                                            "json_schema", 512), provider)
     finish(runner, 30)
     error = runner.error
     assert isinstance(error, TextTooLong) and error.exact
@@ -397,7 +403,8 @@ def test_local_texts_are_counted_exactly_against_a_slots_context(local: Any) -> 
         f"{window - 512:,}."
     )
     fits = "word " * (window - 1500)  # fits, but not with a 2,048-token answer
-    runner = start_run(fits, "Report", Report, provider, local.model, "json_schema", 2048)
+    runner = start_run(RunSpec.for_provider(fits, "Report", Report, provider, local.model,
+                                            "json_schema", 2048), provider)
     finish(runner, 30)
     error = runner.error
     assert isinstance(error, TextTooLong)
@@ -408,7 +415,9 @@ def test_local_texts_are_counted_exactly_against_a_slots_context(local: Any) -> 
 @pytest.mark.local_model
 def test_a_5mb_text_for_the_local_model_is_refused_at_once(local: Any) -> None:
     started = time.monotonic()
-    runner = start_run(HUGE, "Report", Report, pv.local_provider(), local.model, "json_schema")
+    prov = pv.local_provider()
+    runner = start_run(RunSpec.for_provider(HUGE, "Report", Report, prov, local.model,
+                                            "json_schema"), prov)
     finish(runner, 10)
     error = runner.error
     assert isinstance(error, TextTooLong) and not error.exact
@@ -419,8 +428,9 @@ def test_a_5mb_text_for_the_local_model_is_refused_at_once(local: Any) -> None:
 @pytest.mark.local_model
 def test_a_run_beyond_the_free_slots_queues_and_stop_ends_it_at_once(local: Any) -> None:
     with all_slots_taken(local):
-        runner = start_run("Ann Lee met Bob.", "Report", Report, pv.local_provider(),
-                           local.model, "json_schema", 32)
+        prov = pv.local_provider()
+        runner = start_run(RunSpec.for_provider("Ann Lee met Bob.", "Report", Report, prov,
+                                                local.model, "json_schema", 32), prov)
         wait_until(lambda: runner.take().waiting == WAIT_SLOT, 30, "the run says it queues")
         assert runner.thread_alive and not runner.ended
         runner.stop(wait=1.0)  # at once: its thread is gone within the second it may wait
@@ -433,8 +443,9 @@ def test_a_queued_run_starts_when_a_slot_frees_and_its_wait_is_not_a_timeout(
 ) -> None:
     monkeypatch.setenv("FIELDSTREAM_READ_TIMEOUT", "5")
     with all_slots_taken(local):
-        runner = start_run("Ann Lee met Bob at noon.", "Report", Report, pv.local_provider(),
-                           local.model, "json_schema", 24)
+        prov = pv.local_provider()
+        runner = start_run(RunSpec.for_provider("Ann Lee met Bob at noon.", "Report", Report, prov,
+                                                local.model, "json_schema", 24), prov)
         wait_until(lambda: runner.take().waiting == WAIT_SLOT, 30, "the run queues")
         time.sleep(6)  # the queue outlasts the read timeout: it must not count
         assert not runner.ended

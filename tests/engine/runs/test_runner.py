@@ -264,6 +264,7 @@ def test_stopped_json_matches_the_form() -> None:
 
 @pytest.mark.parametrize("stall", ["mid-stream", "before the first chunk"])
 def test_stop_wakes_a_stream_blocked_on_a_silent_server(stall: str) -> None:
+    from engine.llm.request import RequestSpec
     from engine.providers import Provider
     from engine.runs.start import extraction_factory
     from engine.schemas.library import Report
@@ -277,7 +278,7 @@ def test_stop_wakes_a_stream_blocked_on_a_silent_server(stall: str) -> None:
         srv.queue(reply)
         provider = Provider("Custom server", "compatible", srv.base_url, ("json_schema",), "m",
                             api_key="k")
-        factory = extraction_factory("t", Report, provider, "m", "json_schema")
+        factory = extraction_factory(RequestSpec("t", Report, "m", "json_schema"), provider)
         runner = Runner(leaves(Report), factory).start()
         _until(lambda: srv.sent if stall == "mid-stream" else srv.requests)  # the server stalls
         t0 = time.perf_counter()

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from engine.grounding import EXACT, NORMALISED, NOT_FOUND, Grounding, Span
+from engine.llm.request import RequestSpec
 from engine.runs import hooks
 from engine.runs.display import grounding_summary, span_context, value_at
 from engine.runs.hooks import RunEnd
@@ -57,7 +58,9 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def run_meeting(srv: ReplayServer, text: str = NOTE) -> Runner:
-    return start_run(text, "MeetingInfo", MeetingInfo, custom(srv), "m", "json_schema")
+    prov = custom(srv)
+    return start_run(RunSpec.for_provider(text, "MeetingInfo", MeetingInfo, prov, "m",
+                                          "json_schema"), prov)
 
 
 def assert_exact(text: str, g: Grounding, value: object) -> None:
@@ -94,7 +97,9 @@ def test_list_items_are_grounded_one_by_one() -> None:
               "interests": ["chess", "poetry", "knitting"]}
     with ReplayServer() as srv:
         srv.queue(Reply.content(chunks(json.dumps(answer), 7)))
-        runner = start_run(text, "UserProfile", UserProfile, custom(srv), "m", "json_schema")
+        prov = custom(srv)
+        runner = start_run(RunSpec.for_provider(text, "UserProfile", UserProfile, prov, "m",
+                                                "json_schema"), prov)
         assert runner.wait(10)
     grounding = runner.grounding
     assert_exact(text, grounding["interests[0]"], "chess")
@@ -146,13 +151,14 @@ def test_no_text_no_index_and_nothing_grounded(text: str | None) -> None:
         srv.queue(Reply.content(chunks(json.dumps(ANSWER))))
         spec = None if text is None else RunSpec(text, "MeetingInfo", MeetingInfo, "custom",
                                                  srv.base_url, "m", "json_schema")
-        factory = extraction_factory(NOTE, MeetingInfo, custom(srv), "m", "json_schema")
+        factory = extraction_factory(RequestSpec(NOTE, MeetingInfo, "m", "json_schema"),
+                                     custom(srv))
         runner = Runner(leaves(MeetingInfo), factory, spec=spec).start()
         grounded: dict[str, Grounding] = {}
         while not runner.ended:
             grounded.update(runner.next_update().grounded)
         assert runner.wait(10)
-    assert runner.status is RunStatus.DONE and runner._index is None
+    assert runner.status is RunStatus.DONE and runner._grounder.index is None
     assert grounded == {} and runner.grounding == {} and runner.report().grounding == {}
     users = runner.snapshot_all().leaves["users"]
     assert users.cells[0]["email"].grounding is None
@@ -162,11 +168,11 @@ def test_the_index_is_built_beside_the_request_and_early_values_wait_for_it(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """A slow index (a long text) holds up neither the request nor the stream; values done
     before it is ready are grounded once it is, before the run reports its end."""
-    from engine.runs import runner as runner_module
+    from engine.runs import grounder as grounder_module
 
     threads: list[str] = []
     ready_at: list[float] = []
-    real = runner_module.TextIndex
+    real = grounder_module.TextIndex
 
     def slow(text: str) -> object:
         threads.append(threading.current_thread().name)
@@ -174,7 +180,7 @@ def test_the_index_is_built_beside_the_request_and_early_values_wait_for_it(
         ready_at.append(time.time())
         return real(text)
 
-    monkeypatch.setattr(runner_module, "TextIndex", slow)
+    monkeypatch.setattr(grounder_module, "TextIndex", slow)
     with ReplayServer() as srv:
         srv.queue(Reply.content(chunks(json.dumps(ANSWER))))
         runner = run_meeting(srv)
@@ -192,37 +198,39 @@ def test_runs_given_one_text_share_one_index_built_once(
     same text (four lanes on 1 MB without spaces: about 2 GB). Runs given one `SharedIndexes`
     build it once, the first to ask while the others wait, and each is grounded from it; a
     different text gets its own."""
-    from engine.runs import runner as runner_module
+    from engine.runs import grounder as grounder_module
 
     built: list[str] = []
-    real = runner_module.TextIndex
+    real = grounder_module.TextIndex
 
     def counting(text: str) -> object:
         built.append(text)
         time.sleep(0.3)  # slow: the other runs ask while it is being built
         return real(text)
 
-    monkeypatch.setattr(runner_module, "TextIndex", counting)
+    monkeypatch.setattr(grounder_module, "TextIndex", counting)
     other = "Notes, second draft.\n" + NOTE
     texts = [NOTE[:9] + NOTE[9:] for _ in range(4)] + [other]  # equal texts, not one object
     shared = SharedIndexes()
     with ReplayServer() as srv:
         srv.queue(*[Reply.content(chunks(json.dumps(ANSWER))) for _ in texts])
-        runners = [start_run(text, "MeetingInfo", MeetingInfo, custom(srv), "m",
-                             "json_schema", indexes=shared) for text in texts]
+        prov = custom(srv)
+        runners = [start_run(RunSpec.for_provider(text, "MeetingInfo", MeetingInfo, prov, "m",
+                                                  "json_schema"), prov, indexes=shared)
+                   for text in texts]
         assert all(runner.wait(10) for runner in runners)
     assert sorted(built, key=len) == [NOTE, other]
-    assert len({id(runner._index) for runner in runners[:4]}) == 1
+    assert len({id(runner._grounder.index) for runner in runners[:4]}) == 1
     for runner in runners:
         assert runner.not_found == ["users[1].email"]
         assert set(runner.report().grounding) == LEAF_PATHS
 
 
 def test_a_text_too_long_to_ground_is_not_indexed(monkeypatch: pytest.MonkeyPatch) -> None:
-    from engine.runs import runner as runner_module
+    from engine.runs import grounder as grounder_module
 
-    monkeypatch.setattr(runner_module, "MAX_TEXT_CHARS", len(NOTE) - 1)
-    monkeypatch.setattr(runner_module, "TextIndex", lambda text: pytest.fail("indexed"))
+    monkeypatch.setattr(grounder_module, "MAX_TEXT_CHARS", len(NOTE) - 1)
+    monkeypatch.setattr(grounder_module, "TextIndex", lambda text: pytest.fail("indexed"))
     with ReplayServer() as srv:
         srv.queue(Reply.content(chunks(json.dumps(ANSWER))))
         runner = run_meeting(srv)
@@ -268,9 +276,9 @@ def test_a_number_written_differently_is_normalised_and_counts_as_found() -> Non
 def test_a_failing_aligner_never_breaks_the_run(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from engine.runs import runner as runner_module
+    from engine.runs import grounder as grounder_module
 
-    class Broken(runner_module.TextIndex):  # the real index, failing on the third value
+    class Broken(grounder_module.TextIndex):  # the real index, failing on the third value
         calls = 0
 
         def ground(self, value: object) -> Grounding | None:
@@ -279,7 +287,7 @@ def test_a_failing_aligner_never_breaks_the_run(
                 raise RuntimeError("aligner bug")
             return super().ground(value)
 
-    monkeypatch.setattr(runner_module, "TextIndex", Broken)
+    monkeypatch.setattr(grounder_module, "TextIndex", Broken)
     with ReplayServer() as srv, caplog.at_level(logging.ERROR, logger="engine.runs.hooks"):
         srv.queue(Reply.content(chunks(json.dumps(ANSWER))))
         runner = run_meeting(srv)

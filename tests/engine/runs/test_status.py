@@ -16,6 +16,7 @@ from engine import providers as pv
 from engine.llm.modes import MODES
 from engine.runs.outcome import explain
 from engine.runs.runner import Runner
+from engine.runs.spec import RunSpec
 from engine.runs.start import start_run
 from engine.runs.status import RunStatus, status_for
 from engine.schemas.library import MEETING_NOTE, MeetingInfo
@@ -139,8 +140,9 @@ def test_runner_outcome_and_cli_agree_on_the_status(
     replies, status, code = _replies()[ending]
     with ReplayServer(models=["m"]) as srv:
         srv.queue(*replies)
-        runner = ended(start_run(MEETING_NOTE, "MeetingInfo", MeetingInfo, custom(srv), "m",
-                                 "json_schema"))  # fmt: skip
+        prov = custom(srv)
+        runner = ended(start_run(RunSpec.for_provider(MEETING_NOTE, "MeetingInfo", MeetingInfo,
+                                                      prov, "m", "json_schema"), prov))  # fmt: skip
         srv.queue(*replies)
         monkeypatch.setenv("FIELDSTREAM_BASE_URL", srv.base_url)
         exit_code, out, err = run_cli(["extract", "--schema", "MeetingInfo", "--provider",
@@ -161,8 +163,9 @@ def test_runner_outcome_and_cli_agree_on_the_status(
 def test_a_stopped_run_is_cancelled() -> None:
     with ReplayServer() as srv:
         srv.queue(Reply.content(chunks(ANSWER, 2), pace=0.05))
-        runner = start_run(MEETING_NOTE, "MeetingInfo", MeetingInfo, custom(srv), "m",
-                           "json_schema")
+        prov = custom(srv)
+        runner = start_run(RunSpec.for_provider(MEETING_NOTE, "MeetingInfo", MeetingInfo, prov, "m",
+                                                "json_schema"), prov)
         while runner.take().metrics.chunks < 3:
             time.sleep(0.02)
         runner.stop(wait=2.0)
@@ -176,8 +179,9 @@ def test_a_stopped_run_is_cancelled() -> None:
 def test_ended_means_no_longer_running_whatever_the_outcome() -> None:
     with ReplayServer() as srv:
         srv.queue(Reply.content(chunks(ANSWER)[:3], finish_reason="length"))
-        runner = start_run(MEETING_NOTE, "MeetingInfo", MeetingInfo, custom(srv), "m",
-                           "json_schema")
+        prov = custom(srv)
+        runner = start_run(RunSpec.for_provider(MEETING_NOTE, "MeetingInfo", MeetingInfo, prov, "m",
+                                                "json_schema"), prov)
         assert not hasattr(runner, "finished")
         ended(runner)
     assert runner.ended and runner.status is RunStatus.TRUNCATED  # ended, and did not succeed

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from engine.runs.spec import RunSpec
 from engine.runs.start import start_run
 from engine.runs.status import RunStatus
 from engine.schemas import draft
@@ -120,8 +121,10 @@ def test_a_draft_streams_through_the_engine(server: ReplayServer) -> None:
 
     server.queue(Reply.content(support.chunks(json.dumps(PROPOSAL), 9), pace=0.001))
     provider = next(p for p in available_providers() if p.name == "Custom server")
-    runner = start_run(draft.draft_request("invoices"), "Schema draft", draft.DraftDefinition,
-                       provider, "replay-model", "json_schema", system=draft.DRAFT_INSTRUCTION)
+    spec = RunSpec.for_provider(draft.draft_request("invoices"), "Schema draft",
+                                draft.DraftDefinition, provider, "replay-model", "json_schema",
+                                system=draft.DRAFT_INSTRUCTION)
+    runner = start_run(spec, provider)
     assert runner.wait(20)
     assert runner.status is RunStatus.DONE, runner.error
     assert draft.proposal(runner.result) == defn()

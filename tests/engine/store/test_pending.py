@@ -31,6 +31,7 @@ from engine.history import get_run
 from engine.history.recorder import Recorder
 from engine.llm.modes import MODES
 from engine.runs.runner import StreamFactory
+from engine.runs.spec import RunSpec
 from engine.runs.start import extraction_factory, start_run
 from engine.runs.status import RunStatus
 from engine.schemas.library import MEETING_NOTE, MeetingInfo
@@ -142,10 +143,11 @@ def test_a_run_that_ends_while_postgres_is_down_is_written_when_it_is_back(
     try:
         with ReplayServer(api_key=KEY) as srv:
             srv.queue(Reply.content(chunks(ANSWER, 9)))
-            factory = extraction_factory(TEXT, MeetingInfo, provider(srv), "m", "json_schema",
-                                         1024)
-            runner = start_run(TEXT, "MeetingInfo", MeetingInfo, provider(srv), "m",
-                               "json_schema", 1024, factory=held_at_the_end(factory, gate))
+            prov = provider(srv)
+            spec = RunSpec.for_provider(TEXT, "MeetingInfo", MeetingInfo, prov, "m",
+                                        "json_schema", 1024)
+            factory = extraction_factory(spec.request, prov)
+            runner = start_run(spec, prov, factory=held_at_the_end(factory, gate))
             assert wait_for(lambda: status_of(pg_url, runner.run_id, reader) == "running")
             outage.halt()  # the blip: the run ends while the server is down
             gate.set()

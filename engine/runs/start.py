@@ -22,7 +22,7 @@ from engine.runs.runner import (
     StreamFactory,
     notice,
 )
-from engine.runs.spec import SOURCE_EXTRACT, RunSpec
+from engine.runs.spec import SOURCE_EXTRACT, RunGroup, RunSpec
 from engine.stream.snapshot import Snapshot
 
 
@@ -131,17 +131,18 @@ def start_run(
     max_tokens: int | None = None, *, source: str = SOURCE_EXTRACT, who: str | None = None,
     factory: StreamFactory | None = None, schema_version: str | None = None,
     system: str | None = None, indexes: SharedIndexes | None = None,
+    group: RunGroup | None = None,
 ) -> Runner:  # fmt: skip
     """Start an extraction in the background and return its Runner (`runner.spec` says what
     it was asked). `factory` replaces the provider's stream (tests, custom sources);
     `schema_version` names a saved schema's version, `system` is the system prompt (the
     schema's instruction; None: the default); `indexes` shares the text's index with the
-    other runs given the same (a comparison's lanes)."""
+    other runs given the same (a comparison's lanes); `group` the runs it was started with."""
     from engine.schemas.fields import leaves
 
     spec = RunSpec.for_provider(text, schema_name, schema, provider, model, mode, max_tokens,
                                 source=source, who=who, schema_version=schema_version,
-                                system=system)
+                                system=system, group=group)
     factory = factory or extraction_factory(text, schema, provider, model, mode, max_tokens,
                                             system=system)
     return Runner(leaves(schema), factory, secret=provider.api_key, spec=spec,

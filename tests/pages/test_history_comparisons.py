@@ -17,7 +17,7 @@ from engine.history import recorder
 from engine.history.comparison import LaneSpec, new_compare_id, save_comparison
 from engine.providers.registry import Provider
 from engine.runs.runner import Runner
-from engine.runs.spec import compare_source
+from engine.runs.spec import GROUP_COMPARE, SOURCE_COMPARE, RunGroup
 from engine.runs.start import start_run
 from engine.schemas.definition import FieldDef, SchemaDefinition, build_model
 from engine.schemas.library import MEETING_NOTE, MeetingInfo
@@ -57,7 +57,8 @@ def lane_run(srv: ReplayServer, compare_id: str, lane: str, answer: dict[str, An
                         "replay-model", api_key="k")
     srv.queue(Reply.content(chunks(json.dumps(answer)), pace=0.001))
     runner = start_run(MEETING_NOTE, name, schema, provider, "replay-model", "json_schema",
-                       source=compare_source(compare_id, lane), schema_version=version)
+                       source=SOURCE_COMPARE, group=RunGroup(GROUP_COMPARE, compare_id, lane),
+                       schema_version=version)
     assert runner.wait(10), "the lane did not end"
     return runner
 

@@ -38,7 +38,7 @@ def run_on(srv: ReplayServer) -> Runner:
     provider = pv.Provider(pv.CUSTOM_NAME, "compatible", srv.base_url, ("json_schema",), "m",
                            api_key="k")
     return start_run(MEETING_NOTE, "MeetingInfo", MeetingInfo, provider, "m", "json_schema",
-                     source="compare:test")
+                     source="compare")
 
 
 def drive(group: RunnerGroup) -> list[dict[str, Update]]:
@@ -152,7 +152,7 @@ def two_lanes(url_a: str, url_b: str, lane_a: str, lane_b: str) -> None:
         provider = Provider("Custom server", "compatible", url, ("json_schema",), "m",
                             api_key="k")
         runners[name] = start_run(MEETING_NOTE, "MeetingInfo", MeetingInfo, provider, "m",
-                                  "json_schema", source="compare:apptest")
+                                  "json_schema", source="compare")
     stream_lanes(views, RunnerGroup(runners))
     for name, view in views.items():
         with boxes[name]:

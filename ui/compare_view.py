@@ -20,7 +20,7 @@ import streamlit as st
 from engine.history import lanes as lane_logic
 from engine.runs.group import RunnerGroup
 from engine.runs.runner import Runner, SharedIndexes
-from engine.runs.spec import RunSpec, compare_source
+from engine.runs.spec import GROUP_COMPARE, SOURCE_COMPARE, RunGroup, RunSpec
 from engine.runs.start import start_run
 from engine.schemas.library import SCHEMAS
 from engine.schemas.saved import SchemaChoice
@@ -319,8 +319,9 @@ def _start_all(text: str, choices: list[LaneChoice], reference: Reference,
     pending = {c.lane: functools.partial(
         start_run, RunSpec.for_provider(
             text, c.schema.name, c.schema.schema, c.provider, c.model, c.mode, MAX_TOKENS,
-            source=compare_source(compare_id, c.lane), who=context.current_user(),
-            schema_version=c.schema.version, system=c.schema.system),
+            source=SOURCE_COMPARE, group=RunGroup(GROUP_COMPARE, compare_id, c.lane),
+            who=context.current_user(), schema_version=c.schema.version,
+            system=c.schema.system),
         c.provider, indexes=indexes)
         for c in choices if c.schema is not None}  # checked by _cannot_start
     for lane in pending:

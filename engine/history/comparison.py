@@ -10,11 +10,11 @@ In the store (migration 0004): `comparisons` keeps each comparison's lanes and r
 `compare_presets` keeps named lane sets, a new version per changed save of a name (names are
 one preset whatever their case, as saved schemas are: the same unique `name_key`, 0006).
 
-How a run finds its lane: each lane's `RunSpec.source` is `compare_source(id, lane)`
-(`compare:<id>:<lane>`); the recorder stores the id in `runs.compare_id` (so History's
-`RunFilters(compare_id=...)` lists every lane) and the lane in `runs.compare_lane`. Reopening a
-comparison matches runs to lanes by that name, the newest run of a lane winning; runs recorded
-without a lane name (a plain `compare:<id>` source) fill the remaining lanes in order of start.
+How a run finds its lane: each lane's `RunSpec.group` is `RunGroup("compare", id, lane)`; the
+recorder stores it in `runs.group_kind` / `group_id` / `group_member` (so History's
+`RunFilters(compare_id=...)` lists every lane). Reopening a comparison matches runs to lanes
+by that member, the newest run of a lane winning; runs recorded without a lane name fill the
+remaining lanes in order of start.
 Matching by name survives lanes that start out of order (threads, a lane waiting for a local
 slot), which matching by start order alone would not.
 
@@ -44,7 +44,7 @@ from engine.runs.hooks import RunEnd
 from engine.schemas.fields import leaves
 from engine.schemas.saved import name_key, save_versioned, stored_name
 from engine.store import STALE_AFTER, Store, StoredRun
-from engine.store.records import utcnow
+from engine.store.records import GROUP_COMPARE, utcnow
 from engine.store.tables import compare_presets, comparisons, runs
 from engine.store.textsafe import dumps
 from engine.stream.types import is_model
@@ -233,7 +233,7 @@ def _lanes_from(text: str) -> list[LaneSpec]:
 
 
 def new_compare_id() -> str:
-    """A fresh comparison id (hex: no ':', so it fits `compare_source`)."""
+    """A fresh comparison id (hex: no ':', the one character an id may not hold)."""
     return uuid.uuid4().hex
 
 
@@ -285,7 +285,7 @@ def get_comparison(store: Store, compare_id: str, *,
 def _lane_runs(conn: Connection, store: Store, compare_id: str,
                stale_after: float) -> list[StoredRun]:
     query = (select(runs, shown_status(store, stale_after))
-             .where(runs.c.compare_id == compare_id)
+             .where(runs.c.group_kind == GROUP_COMPARE, runs.c.group_id == compare_id)
              .order_by(runs.c.started_at, runs.c.seq))
     return [to_run(row) for row in conn.execute(query).mappings()]
 

@@ -25,9 +25,9 @@ from engine.store import STALE_AFTER, Store, StoredRun
 from engine.store.tables import runs
 
 RUN_COLUMNS = ("id", "started_at", "ended_at", "status", "schema_name", "schema_version",
-               "provider", "base_url_host", "model", "mode", "source", "compare_id", "ran_by",
-               "ttft_ms", "first_field_ms", "total_ms", "input_text", "field_errors", "usage",
-               "not_found")
+               "provider", "base_url_host", "model", "mode", "source", "group_kind", "group_id",
+               "group_member", "ran_by", "ttft_ms", "first_field_ms", "total_ms", "input_text",
+               "field_errors", "usage", "not_found")
 VALUE_COLUMN = "result"  # the column for results whose schema is not an object
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _UNWRITABLE = re.compile("[\x00\ud800-\udfff]")  # no spreadsheet or UTF-8 file takes these

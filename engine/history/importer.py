@@ -8,6 +8,8 @@ whose id is already there (or earlier in the same file) are skipped, so importin
 file twice is harmless.
 A comparison's export (`engine.history.comparison.export_comparison`) imports too: its first
 line, `{"comparison": ...}`, is the verdict as it was and is passed over; its runs are imported.
+An export made before run groups (migration 0007) imports as well: its lanes' `compare_id` and
+`compare_lane` are read as a "compare" group (`StoredRun.from_dict`).
 """
 
 from __future__ import annotations

@@ -28,7 +28,7 @@ from sqlalchemy import (
 from engine.history import search
 from engine.store import STALE_AFTER, Store, StoredRun
 from engine.store.db import db_now
-from engine.store.records import INTERRUPTED, RUNNING
+from engine.store.records import GROUP_COMPARE, INTERRUPTED, RUNNING
 from engine.store.tables import runs
 from engine.store.timeline import unpack
 
@@ -45,7 +45,7 @@ class RunFilters:
     started_to: datetime | None = None  # exclusive
     search: str | None = None  # case-insensitive substring of the input or the output
     source: str | None = None
-    compare_id: str | None = None
+    compare_id: str | None = None  # the lanes of this comparison (group kind "compare")
     # True: runs with at least one value not in the text; False: the others (none, or not known)
     not_found: bool | None = None
 
@@ -64,7 +64,9 @@ class RunSummary:
     model: str
     mode: str | None
     source: str
-    compare_id: str | None
+    group_kind: str | None
+    group_id: str | None
+    group_member: str | None
     ran_by: str | None
     ttft_ms: float | None
     first_field_ms: float | None
@@ -72,10 +74,15 @@ class RunSummary:
     input_preview: str | None
     not_found: int | None = None  # values not in the text; None for runs recorded before
 
+    @property
+    def compare_id(self) -> str | None:
+        """The comparison this run was a lane of (None for other runs)."""
+        return self.group_id if self.group_kind == GROUP_COMPARE else None
+
 
 _SUMMARY = ("id", "started_at", "ended_at", "schema_name", "schema_version", "provider",
-            "model", "mode", "source", "compare_id", "ran_by", "ttft_ms", "first_field_ms",
-            "total_ms", "not_found")
+            "model", "mode", "source", "group_kind", "group_id", "group_member", "ran_by",
+            "ttft_ms", "first_field_ms", "total_ms", "not_found")
 NEWEST_FIRST = (runs.c.started_at.desc(), runs.c.seq.desc())
 
 
@@ -192,8 +199,10 @@ def shown_status(store: Store, stale_after: float) -> ColumnElement[str]:
 def conditions(store: Store, f: RunFilters, stale_after: float) -> list[ColumnElement[bool]]:
     """The WHERE clauses for these filters (shared by the list, the count and the exports)."""
     equal = {"schema_name": f.schema, "provider": f.provider, "model": f.model,
-             "source": f.source, "compare_id": f.compare_id}
+             "source": f.source}
     conds = [runs.c[name] == value for name, value in equal.items() if value is not None]
+    if f.compare_id is not None:
+        conds += [runs.c.group_kind == GROUP_COMPARE, runs.c.group_id == f.compare_id]
     if f.status:
         conds.append(_status(store, f.status, stale_after))
     if f.started_from is not None:

@@ -22,7 +22,7 @@ from typing import Any
 
 from engine.runs import hooks
 from engine.runs.hooks import RunEnd, RunStart
-from engine.runs.spec import SOURCE_CLI, RunSpec, compare_parts
+from engine.runs.spec import SOURCE_CLI, SOURCE_COMPARE, RunSpec
 from engine.store import (
     HistorySettings,
     Store,
@@ -56,31 +56,25 @@ def schema_json(spec: RunSpec) -> tuple[dict[str, Any], str]:
         return json_schema, fingerprint(json_schema)
 
 
-def source_of(spec: RunSpec) -> tuple[str, str | None]:
-    """The store's (source, compare_id) for a spec's source (`extract`, `cli`,
-    `compare:<id>:<lane>`)."""
-    parts = compare_parts(spec.source)
-    if parts is not None:
-        return "compare", parts[0]
-    return ("cli" if spec.source == SOURCE_CLI else "page"), None
+# The store's `source` for a spec's: the Extract and Schemas pages' runs are "page".
+_STORED_SOURCE = {SOURCE_CLI: "cli", SOURCE_COMPARE: "compare"}
 
 
-def lane_of(spec: RunSpec) -> str | None:
-    """The comparison lane a run was (`compare:<id>:<lane>`), None for other runs."""
-    parts = compare_parts(spec.source)
-    return None if parts is None else parts[1]
+def stored_source(spec: RunSpec) -> str:
+    return _STORED_SOURCE.get(spec.source, "page")
 
 
 def stored_run(start: RunStart, spec: RunSpec, who: str | None = None) -> StoredRun:
     """The row a run starts with: what was asked, where, by whom (never a key)."""
     json_schema, print_ = schema_json(spec)
-    source, compare_id = source_of(spec)
+    group = spec.group
+    kind, group_id, member = (group.kind, group.id, group.member) if group else (None,) * 3
     return importable(StoredRun(
         id=start.run_id, schema_name=spec.schema_name, provider=spec.provider, model=spec.model,
         json_schema=json_schema, schema_fingerprint=print_, base_url_host=spec.base_url,
-        mode=spec.mode, input_text=spec.text, source=source, compare_id=compare_id,
-        compare_lane=lane_of(spec),
-        ran_by=spec.who or who, started_at=_when(start.started_at),
+        mode=spec.mode, input_text=spec.text, source=stored_source(spec),
+        group_kind=kind, group_id=group_id, group_member=member, ran_by=spec.who or who,
+        started_at=_when(start.started_at),
         schema_version=spec.schema_version,
     ))  # fmt: skip
 

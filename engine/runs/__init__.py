@@ -1,7 +1,8 @@
 """One run as views need it, without Streamlit.
 
 - `status`: the run statuses and the one rule mapping how a run ended to one.
-- `spec`: what a run was asked to do (`RunSpec`, no key in it).
+- `spec`: what a run was asked to do (`RunSpec`, no key in it) and the group it is one of
+  (`RunGroup`: a comparison's lane).
 - `hooks`: start and end hooks every run calls (`RunStart`, `RunEnd`), e.g. the history.
 - `state`: `RunState`, a run folded snapshot by snapshot (mirror, metrics, chunk log, timeline);
   pure, the time passed in.

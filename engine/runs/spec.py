@@ -14,29 +14,29 @@ from engine.stream.errors import redact
 if TYPE_CHECKING:
     from engine.llm.request import RequestSpec
 
-#: Where a run was started (`RunSpec.source`); a Compare lane's is `compare_source(id, lane)`.
+#: Where a run was started (`RunSpec.source`): the Extract page, the CLI, the Compare page.
 SOURCE_EXTRACT = "extract"
 SOURCE_CLI = "cli"
+SOURCE_COMPARE = "compare"
+
+#: The kinds of `RunGroup` (batches and evaluations will be more, with no new column).
+GROUP_COMPARE = "compare"
 
 
-COMPARE_PREFIX = "compare:"
+@dataclass(frozen=True)
+class RunGroup:
+    """The runs started together that a run belongs to: `kind` (`GROUP_COMPARE`), the group's
+    `id` (a comparison's id), and which `member` of it the run is (a comparison's lane, a
+    batch's document; None when the group does not say). Stored as `runs.group_*`."""
 
+    kind: str
+    id: str
+    member: str | None = None
 
-def compare_source(compare_id: str, lane: str | None = None) -> str:
-    """The source of one lane of a comparison: `compare:<id>:<lane>` (the lanes share the id;
-    the lane name says which column the run was, so a comparison reopens each run in its
-    lane), or `compare:<id>` without a lane. An id holds no `:`; a lane name may."""
-    if not compare_id or ":" in compare_id:
-        raise ValueError(f"a comparison id is non-empty and holds no ':', got {compare_id!r}")
-    return f"{COMPARE_PREFIX}{compare_id}" + (f":{lane}" if lane else "")
-
-
-def compare_parts(source: str) -> tuple[str | None, str | None] | None:
-    """(compare id, lane) of a comparison lane's source; None for any other source."""
-    if not source.startswith(COMPARE_PREFIX):
-        return None
-    compare_id, _, lane = source[len(COMPARE_PREFIX):].partition(":")
-    return compare_id or None, lane or None
+    def __post_init__(self) -> None:
+        for name in ("kind", "id"):
+            if not isinstance(getattr(self, name), str) or not getattr(self, name):
+                raise ValueError(f"a run group's {name} is non-empty text, got {self!r}")
 
 
 @dataclass(frozen=True)
@@ -45,9 +45,11 @@ class RunSpec:
 
     `schema` is the class itself (a pydantic model or `list[Model]`; `json_schema()` gives
     its JSON Schema); `provider` is the provider's name and `base_url` its address (None for
-    the embedded model); `source` is `extract`, `cli` or `compare:<id>:<lane>`; `who` is the person,
-    when known (the CLI's OS user; the app has no sign-in, so None there); `schema_version` the
-    saved schema's version when the schema is a saved one; `system` the schema's instruction."""
+    the embedded model); `source` is where it started (`extract`, `cli`, `compare`); `group`
+    the runs started together that it is one of (a comparison's lane: `RunGroup("compare", id,
+    lane)`), None for a run on its own; `who` is the person, when known (the CLI's OS user;
+    the app has no sign-in, so None there); `schema_version` the saved schema's version when
+    the schema is a saved one; `system` the schema's instruction."""
 
     text: str
     schema_name: str
@@ -61,19 +63,21 @@ class RunSpec:
     who: str | None = None
     schema_version: str | None = None  # a saved schema's version (`engine.schemas.saved`)
     system: str | None = None  # the instruction sent as the system prompt (None: the default)
+    group: RunGroup | None = None
 
     @classmethod
     def for_provider(
         cls, text: str, schema_name: str, schema: Any, provider: Any, model: str, mode: str,
         max_tokens: int | None = None, *, source: str = SOURCE_EXTRACT, who: str | None = None,
         schema_version: str | None = None, system: str | None = None,
+        group: RunGroup | None = None,
     ) -> RunSpec:  # fmt: skip
         """The spec of a run on `provider` (an `engine.providers.registry.Provider`): its
         name and address are kept, its key is not."""
         base_url = provider.base_url
         return cls(text, schema_name, schema, provider.name,
                    redact(base_url, None) if base_url else None, model, mode, max_tokens,
-                   source, who, schema_version, system)
+                   source, who, schema_version, system, group)
 
     @property
     def request(self) -> RequestSpec:

@@ -28,6 +28,7 @@ INTERRUPTED = "interrupted"  # derived from a stale heartbeat, never stored
 ENDED = ("done", "invalid", "error", "cancelled", "truncated", "refused", "filtered")
 STATUSES = (RUNNING, *ENDED)
 SOURCES = ("page", "cli", "compare")
+GROUP_COMPARE = "compare"  # a comparison's lanes' group kind (`engine.runs.spec.GROUP_COMPARE`)
 
 # What a run's fields may hold: what both databases' columns take and what a live run can
 # produce, so every stored run exports and imports again.
@@ -103,8 +104,11 @@ class StoredRun:
     first_field_ms: float | None = None  # time to the first done field
     total_ms: float | None = None
     source: str = "page"
-    compare_id: str | None = None
-    compare_lane: str | None = None  # the comparison's lane this run was (`engine.runs.spec`)
+    # The group the run was started in (`engine.runs.spec.RunGroup`): kind, id, member (a
+    # comparison's lane, a batch's document); all None for a run in no group.
+    group_kind: str | None = None
+    group_id: str | None = None
+    group_member: str | None = None
     ran_by: str | None = None
     timeline: list[tuple[float, str]] = field(default_factory=list)
     # Where each value stands in the text, JSON form: path -> Grounding.to_json(). None (and
@@ -121,6 +125,15 @@ class StoredRun:
         self.base_url_host = url_host(self.base_url_host)
         if self.grounding is not None and self.not_found is None:
             self.not_found = not_found_count(self.grounding)
+
+    @property
+    def compare_id(self) -> str | None:
+        """The comparison this run was a lane of (None for other runs)."""
+        return self.group_id if self.group_kind == GROUP_COMPARE else None
+
+    @property
+    def compare_lane(self) -> str | None:
+        return self.group_member if self.group_kind == GROUP_COMPARE else None
 
     def set_grounding(self, grounding: Mapping[str, Grounding]) -> None:
         """Keep a run's grounding (`RunEnd.grounding`) and its not-found count."""
@@ -146,7 +159,7 @@ class StoredRun:
         """The inverse of `to_dict`; raises ValueError naming the first bad field."""
         if not isinstance(data, dict):
             raise ValueError("expected a JSON object")
-        known = {f.name for f in fields(cls)} - {"shown_status"}
+        known = {f.name for f in fields(cls)} - {"shown_status"} | set(_BEFORE_GROUPS)
         unknown = sorted(set(data) - known)
         if unknown:
             raise ValueError(f"unknown field(s): {', '.join(unknown)}")
@@ -160,12 +173,13 @@ class StoredRun:
             problem = json_problem(data.get(name))
             if problem:
                 raise ValueError(f"{name!r} {problem}")
-        kwargs = dict(data)
+        kwargs = _grouped(dict(data))
         for name in ("started_at", "ended_at", "heartbeat_at"):
             kwargs[name] = _datetime(name, kwargs.get(name))
         kwargs["timeline"] = _timeline(kwargs.get("timeline") or [])
         _check_grounding(kwargs.get("grounding"))
         _check_types(kwargs)
+        _check_group(kwargs)
         _check_host(kwargs.get("base_url_host"))
         _check_count("not_found", kwargs.get("not_found"))
         for name in _TIMINGS:
@@ -176,12 +190,40 @@ class StoredRun:
             raise ValueError(str(exc)) from None
 
 
+# What a run exported before run groups (0007) may hold instead of group_*: `_grouped`.
+_BEFORE_GROUPS = ("compare_id", "compare_lane")
+_OLD_SOURCE = "compare:"
+
 _OPTIONAL_TYPES: dict[str, type | tuple[type, ...]] = {
     "status": str, "schema_version": str, "schema_fingerprint": str, "base_url_host": str,
-    "mode": str, "input_text": str, "source": str, "compare_id": str, "compare_lane": str,
+    "mode": str, "input_text": str, "source": str, "group_kind": str, "group_id": str,
+    "group_member": str, **dict.fromkeys(_BEFORE_GROUPS, str),
     "ran_by": str, "field_errors": dict, "usage": dict, "grounding": dict, "not_found": int,
     "ttft_ms": (int, float), "first_field_ms": (int, float), "total_ms": (int, float),
 }
+
+
+def _grouped(data: dict[str, Any]) -> dict[str, Any]:
+    """A run exported before run groups (0007) in today's fields: its `compare_id` and
+    `compare_lane` are a "compare" group; so is a source `compare:<id>:<lane>`, as lanes were
+    once spelled (its source is then "compare")."""
+    _check_types({name: data.get(name) for name in (*_BEFORE_GROUPS, "source")})
+    compare_id, lane = (data.pop(name, None) for name in _BEFORE_GROUPS)
+    source = data.get("source")
+    if isinstance(source, str) and source.startswith(_OLD_SOURCE):
+        old_id, _, old_lane = source.removeprefix(_OLD_SOURCE).partition(":")
+        compare_id, lane = compare_id or old_id or None, lane or old_lane or None
+        data["source"] = GROUP_COMPARE
+    if compare_id is not None and data.get("group_id") is None:
+        data.update(group_kind=GROUP_COMPARE, group_id=compare_id, group_member=lane)
+    return data
+
+
+def _check_group(kwargs: dict[str, Any]) -> None:
+    kind, group_id, member = (kwargs.get(f"group_{name}") for name in ("kind", "id", "member"))
+    if (kind is None) != (group_id is None) or (member is not None and group_id is None):
+        raise ValueError("'group_kind', 'group_id' and 'group_member': a group has a kind and "
+                         f"an id, a member only in a group; got {_shown((kind, group_id, member))}")
 
 
 def _check_types(kwargs: dict[str, Any]) -> None:

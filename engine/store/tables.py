@@ -56,8 +56,11 @@ runs = Table(
     Column("first_field_ms", Float()),
     Column("total_ms", Float()),
     Column("source", SafeText(), nullable=False),
-    Column("compare_id", SafeText()),
-    Column("compare_lane", SafeText()),  # 0004
+    # The group a run was started in (0007): a comparison's lanes are kind "compare", its id,
+    # the lane; NULL for a run in no group (`engine.runs.spec.RunGroup`).
+    Column("group_kind", SafeText()),
+    Column("group_id", SafeText()),
+    Column("group_member", SafeText()),
     Column("ran_by", SafeText()),
     Column("timeline", LargeBinary()),
     Column("grounding", SafeJSON()),  # path -> Grounding.to_json(); NULL before grounding
@@ -67,7 +70,7 @@ runs = Table(
     Index("ix_runs_schema", "schema_name", "started_at"),
     Index("ix_runs_model", "provider", "model", "started_at"),
     Index("ix_runs_status", "status", "started_at"),
-    Index("ix_runs_compare", "compare_id"),
+    Index("ix_runs_group", "group_kind", "group_id"),  # 0007
 )
 
 # NAME_KEY: `schemas` and `compare_presets` keep one row per version of a name, and a name is
@@ -94,8 +97,9 @@ schemas = Table(
 )
 
 # Comparisons made on the Compare page (engine/history/comparison.py): `id` is the public id
-# the lanes' runs carry in runs.compare_id. `lanes` and `reference` are JSON kept as text and
-# parsed by the reader, so one broken row is skipped instead of breaking the list.
+# the lanes' runs carry in runs.group_id (group_kind "compare"). `lanes` and `reference` are
+# JSON kept as text and parsed by the reader, so one broken row is skipped instead of breaking
+# the list.
 comparisons = Table(
     "comparisons",
     metadata,

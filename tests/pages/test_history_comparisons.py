@@ -13,11 +13,11 @@ from typing import Any
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from engine.history import recorder
+from engine.history import import_jsonl, recorder
 from engine.history.comparison import LaneSpec, new_compare_id, save_comparison
 from engine.providers.registry import Provider
 from engine.runs.runner import Runner
-from engine.runs.spec import RunSpec, compare_source
+from engine.runs.spec import GROUP_COMPARE, SOURCE_COMPARE, RunGroup, RunSpec
 from engine.runs.start import start_run
 from engine.schemas.definition import FieldDef, SchemaDefinition, build_model
 from engine.schemas.library import MEETING_NOTE, MeetingInfo
@@ -57,7 +57,8 @@ def lane_run(srv: ReplayServer, compare_id: str, lane: str, answer: dict[str, An
                         "replay-model", api_key="k")
     srv.queue(Reply.content(chunks(json.dumps(answer)), pace=0.001))
     spec = RunSpec.for_provider(MEETING_NOTE, name, schema, provider, "replay-model",
-                                "json_schema", source=compare_source(compare_id, lane),
+                                "json_schema", source=SOURCE_COMPARE,
+                                group=RunGroup(GROUP_COMPARE, compare_id, lane),
                                 schema_version=version)
     runner = start_run(spec, provider)
     assert runner.wait(10), "the lane did not end"
@@ -110,6 +111,9 @@ def test_the_comparison_is_listed_and_its_runs_carry_its_id(srv: ReplayServer,
     assert at.expander[0].label.startswith("Comparisons (1")
     runs = frame(at, "status")
     assert runs["comparison"].tolist() == [f"?compare={compare_id}"] * 2  # a link to it
+    lane_run(srv, "other", "a", MEETING, "MeetingInfo", MeetingInfo)  # another comparison's
+    at.text_input(key="fs_hist_compare_id").input(compare_id).run()
+    assert frame(at, "status")["comparison"].tolist() == [f"?compare={compare_id}"] * 2
     at.text_input(key="fs_hist_compare_id").input("no-such-id").run()
     assert "No runs match." in page_texts(at)
 
@@ -163,6 +167,23 @@ def test_selecting_a_comparison_in_the_list_opens_it(srv: ReplayServer, store: S
     at.button(key="fs_hist_cmp_close").click().run()
     assert not at.exception, at.exception
     assert not at.subheader
+
+
+def test_a_comparison_exported_before_run_groups_reopens_from_its_link(store: Store) -> None:
+    """Runs of an export made by the 0006 exporter (compare_id, compare_lane) imported, their
+    comparison saved again: `?compare=<id>` shows each in its lane (b started first)."""
+    fixture = Path(__file__).parents[1] / "fixtures" / "history" / "runs-0006.jsonl"
+    assert import_jsonl(store, fixture.read_text().splitlines()).imported == 4
+    compare_id = "5f0c2b8e6d7a4f1e9b3c0a1d2e3f4a5b"
+    save_comparison(store, compare_id, [
+        LaneSpec(n, f"Lane {n}", "MeetingInfo", None, "OpenAI", "gpt-4o-mini", "json_schema")
+        for n in ("a", "b")])  # fmt: skip
+    at = opened(compare_id)
+    assert [h.value for h in at.subheader] == [f"Comparison {compare_id}"]
+    assert frame(at, "mode")["status"].tolist() == ["done", "done"]
+    budget = verdict(at)["budget"]
+    assert (budget["Lane a"], budget["Lane b"], budget["agreement"]) == ("50000", "40000",
+                                                                         "differ")
 
 
 def test_an_unknown_comparison_is_named(srv: ReplayServer, store: Store) -> None:

@@ -34,9 +34,9 @@ from engine.history.comparison import (
     save_preset,
     summary_from_run,
 )
-from engine.history.recorder import source_of, stored_run
+from engine.history.recorder import stored_run
 from engine.runs.hooks import RunStart
-from engine.runs.spec import RunSpec, compare_parts, compare_source
+from engine.runs.spec import GROUP_COMPARE, SOURCE_COMPARE, RunGroup, RunSpec
 from engine.schemas.library import MeetingInfo, Report
 from engine.store import Store, StoredRun
 from engine.store import db as store_db
@@ -58,8 +58,9 @@ def lane(name: str, schema: str = "MeetingInfo", provider: str = "OpenAI",
 def run_of(compare_id: str | None, lane_name: str | None, result: object, *,
            schema: str = "MeetingInfo", minutes: int = 0, status: str = "done") -> StoredRun:
     return StoredRun(schema_name=schema, provider="OpenAI", model="gpt-4o-mini",
-                     status=status, result=result, source="compare", compare_id=compare_id,
-                     compare_lane=lane_name, started_at=utcnow() + timedelta(minutes=minutes),
+                     status=status, result=result, source="compare",
+                     group_kind=GROUP_COMPARE if compare_id else None, group_id=compare_id,
+                     group_member=lane_name, started_at=utcnow() + timedelta(minutes=minutes),
                      total_ms=900.0, first_field_ms=120.0,
                      usage={"prompt_tokens": 100, "completion_tokens": 50},
                      field_errors={"budget": "not a number"} if status != "done" else None)
@@ -74,7 +75,7 @@ def test_migration_0005_comes_up_from_0004_and_goes_back_down(db_url: str) -> No
         assert store_db.current_revision(upgraded.engine) == store_db.head_revision()
         names = inspect(upgraded.engine).get_table_names()
         assert {"comparisons", "compare_presets"} <= set(names)
-        assert "compare_lane" in {c["name"] for c in inspect(upgraded.engine).get_columns("runs")}
+        assert "group_member" in {c["name"] for c in inspect(upgraded.engine).get_columns("runs")}
         save_comparison(upgraded, "c1", [lane("a")])
     engine = store_db.connect(db_url)
     with engine.begin() as conn:
@@ -86,18 +87,13 @@ def test_migration_0005_comes_up_from_0004_and_goes_back_down(db_url: str) -> No
     engine.dispose()
 
 
-def test_a_lanes_source_carries_the_id_and_the_lane_to_the_store() -> None:
-    assert compare_source("abc", "lane 2") == "compare:abc:lane 2"
-    assert compare_source("abc") == "compare:abc"
-    assert compare_parts("compare:abc:lane:2") == ("abc", "lane:2")
-    assert compare_parts("compare:abc") == ("abc", None) and compare_parts("extract") is None
-    with pytest.raises(ValueError, match="no ':'"):
-        compare_source("a:b", "x")
+def test_a_lanes_group_carries_the_id_and_the_lane_to_the_store() -> None:
     spec = RunSpec("text", "Report", Report, "OpenAI", None, "m", "json_schema",
-                   source=compare_source("abc", "b"))
-    assert source_of(spec) == ("compare", "abc")
+                   source=SOURCE_COMPARE, group=RunGroup(GROUP_COMPARE, "abc", "lane:2"))
     run = stored_run(RunStart("r1", spec, 0.0), spec)
-    assert (run.source, run.compare_id, run.compare_lane) == ("compare", "abc", "b")
+    assert (run.source, run.group_kind, run.group_id, run.group_member) == (
+        "compare", "compare", "abc", "lane:2")
+    assert (run.compare_id, run.compare_lane) == ("abc", "lane:2")
 
 
 def test_a_comparison_reopens_each_run_in_its_lane(store: Store) -> None:

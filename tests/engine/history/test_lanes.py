@@ -123,7 +123,7 @@ def test_the_verdict_of_two_lanes_that_ran(store: Store) -> None:
             provider = Provider(f"srv {lane}", "compatible", srv.base_url, ("json_schema",), "m",
                                 api_key="k")
             spec = RunSpec.for_provider(MEETING_NOTE, name, schema, provider, "m", "json_schema",
-                                        source="compare:test")
+                                        source="compare")
             runners[lane] = start_run(spec, provider)
         group = RunnerGroup(runners)
         while not group.ended:

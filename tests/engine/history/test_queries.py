@@ -16,6 +16,16 @@ pytest_plugins = ["tests.postgres"]
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 
 
+def group(i: int) -> dict[str, str | None]:
+    """run-20..23: the lanes a..d of comparison cmp-1; run-19: a document of another kind of
+    group with the same id (the Comparison filter must not list it)."""
+    if i >= 20:
+        return {"group_kind": "compare", "group_id": "cmp-1", "group_member": "abcd"[i - 20]}
+    if i == 19:
+        return {"group_kind": "batch", "group_id": "cmp-1", "group_member": "doc-1"}
+    return {}
+
+
 def fill(store: Store) -> None:
     """24 runs, an hour apart (run-00 oldest): 2 schemas, 3 models, 3 statuses."""
     for i in range(24):
@@ -25,7 +35,7 @@ def fill(store: Store) -> None:
             provider="local" if i % 3 == 0 else "openai",
             model=("qwen", "gpt-4o", "gpt-4o-mini")[i % 3],
             status=("done", "invalid", "error")[i % 4 % 3],
-            source="compare" if i >= 20 else "page", compare_id="cmp-1" if i >= 20 else None,
+            source="compare" if i >= 20 else "page", **group(i),
             input_text=f"Minutes number {i}. The budget committee met in Zürich.",
             result={"topic": f"topic-{i}", "note": "Müller signed" if i == 7 else "ok"},
         ))
@@ -59,6 +69,7 @@ def test_pages_are_newest_first_with_the_total(store: Store) -> None:
         (RunFilters(started_from=T0 + timedelta(hours=5), started_to=T0 + timedelta(hours=8)),
          [5, 6, 7]),
         (RunFilters(source="compare", compare_id="cmp-1"), [20, 21, 22, 23]),
+        (RunFilters(compare_id="cmp-1"), [20, 21, 22, 23]),
         (RunFilters(schema="Invoice", status="done", started_from=T0 + timedelta(hours=10)),
          [i for i in range(10, 24) if i % 2 and i % 4 % 3 == 0]),
         (RunFilters(schema="Nope"), []),

@@ -39,7 +39,7 @@ def run_on(srv: ReplayServer) -> Runner:
     provider = pv.Provider(pv.CUSTOM_NAME, "compatible", srv.base_url, ("json_schema",), "m",
                            api_key="k")
     return start_run(RunSpec.for_provider(MEETING_NOTE, "MeetingInfo", MeetingInfo, provider, "m",
-                                          "json_schema", source="compare:test"), provider)
+                                          "json_schema", source="compare"), provider)
 
 
 def drive(group: RunnerGroup) -> list[dict[str, Update]]:
@@ -154,7 +154,7 @@ def two_lanes(url_a: str, url_b: str, lane_a: str, lane_b: str) -> None:
         provider = Provider("Custom server", "compatible", url, ("json_schema",), "m",
                             api_key="k")
         spec = RunSpec.for_provider(MEETING_NOTE, "MeetingInfo", MeetingInfo, provider, "m",
-                                    "json_schema", source="compare:apptest")
+                                    "json_schema", source="compare")
         runners[name] = start_run(spec, provider)
     stream_lanes(views, RunnerGroup(runners))
     for name, view in views.items():

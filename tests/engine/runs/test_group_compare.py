@@ -25,7 +25,7 @@ from engine.history.comparison import (
 from engine.history.recorder import Recorder
 from engine.runs.group import RunnerGroup
 from engine.runs.runner import Runner
-from engine.runs.spec import RunSpec, compare_source
+from engine.runs.spec import GROUP_COMPARE, SOURCE_COMPARE, RunGroup, RunSpec
 from engine.runs.start import start_run
 from engine.runs.status import RunStatus
 from engine.schemas.library import Report
@@ -57,8 +57,10 @@ def store(tmp_path: Path) -> Iterator[Store]:
 def lane(srv: ReplayServer, compare_id: str, name: str) -> Runner:
     provider = pv.Provider(pv.CUSTOM_NAME, "compatible", srv.base_url, ("json_schema",), "m",
                            api_key="k")
-    return start_run(RunSpec.for_provider(TEXT, "Report", Report, provider, "m", "json_schema",
-                                          source=compare_source(compare_id, name)), provider)
+    spec = RunSpec.for_provider(TEXT, "Report", Report, provider, "m", "json_schema",
+                                source=SOURCE_COMPARE,
+                                group=RunGroup(GROUP_COMPARE, compare_id, name))
+    return start_run(spec, provider)
 
 
 def specs(*names: str) -> list[LaneSpec]:
@@ -101,7 +103,8 @@ def test_two_lanes_at_different_paces_interleave_and_reopen_in_their_lanes(
     assert reopened is not None
     assert {name: run.result for name, run in reopened.runs.items()} == {"fast": LONG,
                                                                         "slow": SHORT}
-    assert reopened.runs["fast"].compare_lane == "fast"
+    fast = reopened.runs["fast"]
+    assert (fast.group_kind, fast.group_id, fast.group_member) == ("compare", compare_id, "fast")
     rows, summaries = comparison_verdict(store, reopened)
     verdict = {row.path: row.agreement for row in rows}
     assert verdict == {"title": AGREE, "summary": DIFFER, "conclusion": DIFFER}

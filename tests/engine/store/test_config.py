@@ -134,5 +134,6 @@ def test_the_fingerprint_is_of_the_canonical_schema() -> None:
 def test_a_record_round_trips_through_its_json_form() -> None:
     run = StoredRun(schema_name="S", provider="p", model="m", status="done",
                     result={"a": [1, {"b": None}]}, timeline=[(0.0, "{"), (3.5, "}")],
-                    usage={"total_tokens": 3}, ttft_ms=1.5, compare_id="c", source="compare")
+                    usage={"total_tokens": 3}, ttft_ms=1.5, group_kind="compare", group_id="c",
+                    group_member="a", source="compare")
     assert StoredRun.from_dict(run.to_dict()) == run

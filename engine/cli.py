@@ -36,6 +36,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, NamedTuple, TextIO
 
+from engine.errors import ProviderError
 from engine.grounding import Grounding
 from engine.llm.modes import MODES
 from engine.runs.display import format_seconds, grounding_summary, json_text
@@ -45,7 +46,6 @@ from engine.runs.status import RunStatus
 from engine.schemas.definition import SchemaDefinitionError
 from engine.store.db import StoreUnavailable
 from engine.stream.changes import Done, Invalid
-from engine.stream.errors import ProviderError
 from engine.stream.snapshot import Snapshot
 from engine.stream.terminal import escape, escape_json
 

@@ -1,8 +1,11 @@
-"""Every failure the engine reports: one family, each carrying what arrived before it broke."""
+"""Every failure the engine reports: one family, each carrying what arrived before it broke.
+
+A bottom-layer module (standard library only) because every layer raises these; the key is
+kept out of their messages by `engine.redact`. `engine.stream.errors` re-exports it all for
+old imports."""
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 
@@ -141,30 +144,3 @@ class TextTooLong(ExtractionError, ProviderError):
 
 class SchemaError(TypeError):
     """The schema cannot be used (not a model, unresolved annotations, invalid types)."""
-
-
-# --- keeping the key out of messages --------------------------------------------------------
-
-#: A key shorter than this is masked only where it stands alone: masking every "k" of a test
-#: key "k" would garble the message without protecting anything.
-_SHORT_KEY = 8
-
-
-def redact(text: str, secret: str | None) -> str:
-    """`text` with the key in use (any shape) and anything that looks like a key masked."""
-    if secret and secret.strip():
-        secret = secret.strip()
-        if len(secret) >= _SHORT_KEY:
-            text = text.replace(secret, "***")
-        else:
-            text = re.sub(rf"(?<![\w-]){re.escape(secret)}(?![\w-])", "***", text)
-    text = re.sub(r"(API key provided:\s*)\S+", r"\1***", text)
-    text = re.sub(r"\b(sk-|Bearer\s+)[A-Za-z0-9_\-*.]{4,}", r"\1***", text)
-    return re.sub(r"(://)[^/@\s]+@", r"\1***@", text)  # user:password@ in a base URL
-
-
-def redact_error(exc: BaseException, secret: str | None) -> BaseException:
-    """`exc` with its message (first argument) redacted in place; returns it."""
-    if exc.args and isinstance(exc.args[0], str):
-        exc.args = (redact(exc.args[0], secret), *exc.args[1:])
-    return exc

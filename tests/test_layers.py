@@ -13,8 +13,10 @@ ROOT = Path(__file__).resolve().parent.parent
 ENGINE, UI = ROOT / "engine", ROOT / "ui"
 
 #: Bottom first. A module may import its own layer and the layers listed before it.
-LAYERS = ("settings", "stream", "grounding", "testing", "llm", "local", "providers", "store",
-          "schemas", "runs", "history", "cli")
+LAYERS = ("errors", "redact", "settings", "stream", "grounding", "testing", "llm", "local",
+          "providers", "store", "schemas", "runs", "history", "compare", "cli")
+#: Layers of the standard library only: every layer above stands on them.
+BOTTOM = ("errors", "redact")
 FORBIDDEN_IN_STREAM = ("openai", "httpx", "sqlalchemy", "psycopg", "sqlite3", "alembic")
 
 
@@ -64,6 +66,15 @@ def test_imports_point_down(module: str, path: Path) -> None:
                 assert LAYERS.index(target) <= rank, f"{module} imports {name} (a layer above)"
         if _layer(module) == "stream":
             assert name.split(".")[0] not in FORBIDDEN_IN_STREAM, f"{module} imports {name}"
+
+
+@pytest.mark.parametrize("layer", BOTTOM)
+def test_the_bottom_modules_need_only_the_standard_library(layer: str) -> None:
+    import sys
+
+    for name in _imports(ENGINE / f"{layer}.py"):
+        top = name.split(".")[0]
+        assert top == "__future__" or top in sys.stdlib_module_names, f"{layer} imports {name}"
 
 
 def test_the_check_sees_a_bad_import(tmp_path: Path) -> None:

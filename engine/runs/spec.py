@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from engine.stream.errors import redact
+from engine.redact import redact
 
 #: Where a run was started (`RunSpec.source`); a Compare lane's is `compare_source(id, lane)`.
 SOURCE_EXTRACT = "extract"

@@ -15,8 +15,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from engine import providers as pv
+from engine.errors import ProviderError
 from engine.providers import detect
-from engine.stream.errors import ProviderError
 from engine.testing.replay_server import ReplayServer
 
 ROOT = Path(__file__).resolve().parents[3]

@@ -39,9 +39,10 @@ from engine.history.compare import LaneRow, compare_lanes
 from engine.history.export import jsonl_line
 from engine.history.queries import get_run, shown_status, to_run
 from engine.history.recorder import ms
-from engine.history.replay import field_timeline, schema_named
+from engine.history.replay import field_timeline
 from engine.runs.hooks import RunEnd
 from engine.schemas.fields import leaves
+from engine.schemas.resolve import find_schema
 from engine.schemas.saved import name_key, save_versioned, stored_name
 from engine.store import STALE_AFTER, Store, StoredRun
 from engine.store.records import utcnow
@@ -316,9 +317,11 @@ def list_comparisons(store: Store, limit: int = 50) -> list[Comparison]:
 
 
 def _lane_schema(store: Store, lane: LaneSpec, run: StoredRun | None) -> Any | None:
-    if run is not None:
-        return schema_named(run.schema_name, run.schema_version, store)
-    return schema_named(lane.schema_name, lane.schema_version, store)
+    """The schema the lane's run used, else the one the lane asks for (None when gone)."""
+    name, version = ((run.schema_name, run.schema_version) if run is not None
+                     else (lane.schema_name, lane.schema_version))
+    found = find_schema(store, name, version)
+    return None if found is None else found.schema
 
 
 def _reference(store: Store, comparison: Comparison) -> tuple[Any, bool]:

@@ -14,25 +14,10 @@ from typing import Any
 
 from engine.history.comparison import LaneSpec
 from engine.runs.hooks import RunEnd
-from engine.schemas.library import SCHEMAS
+from engine.schemas.resolve import resolve_schema
 from engine.schemas.saved import SchemaChoice
 from engine.store import Store
 from engine.stream import document
-
-
-def resolve_schema(store: Store | None, name: str, version: str | None = None) -> SchemaChoice:
-    """The built-in schema `name`, or the saved one in `version` (its newest without one)."""
-    if name in SCHEMAS and not version:
-        return SchemaChoice(name, SCHEMAS[name])
-    from engine.schemas.saved import get_schema
-
-    if version is not None and not str(version).isdigit():
-        raise ValueError(f"A saved schema's version is a whole number, not {version!r}.")
-    saved = None if store is None else get_schema(store, name, int(version) if version else None)
-    if saved is None:
-        which = f"version {version} of " if version else ""
-        raise ValueError(f"There is no {which}schema {name!r} (built-in or saved).")
-    return SchemaChoice.of_saved(saved)
 
 
 @dataclass(frozen=True)

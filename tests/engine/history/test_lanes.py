@@ -33,30 +33,6 @@ def store(tmp_path: Path) -> Iterator[Store]:
         yield opened
 
 
-def test_a_built_in_schema_needs_no_store() -> None:
-    picked = lanes.resolve_schema(None, "MeetingInfo")
-    assert picked.schema is MeetingInfo and picked.version is None and picked.system is None
-
-
-def test_a_saved_schema_in_the_version_asked_for(store: Store) -> None:
-    save_schema(store, FLAT)
-    save_schema(store, FLAT.model_copy(update={"instruction": "Be brief."}))
-    first = lanes.resolve_schema(store, "Meeting flat", "1")
-    newest = lanes.resolve_schema(store, "meeting flat")
-    assert (first.version, newest.version, newest.system) == ("1", "2", "Be brief.")
-    assert set(first.schema.model_fields) == {"date", "venue", "budget"}
-
-
-def test_an_unknown_schema_or_version_is_named(store: Store) -> None:
-    save_schema(store, FLAT)
-    with pytest.raises(ValueError, match="no version 7 of schema 'Meeting flat'"):
-        lanes.resolve_schema(store, "Meeting flat", "7")
-    with pytest.raises(ValueError, match="no schema 'Nope'"):
-        lanes.resolve_schema(store, "Nope")
-    with pytest.raises(ValueError, match="whole number"):
-        lanes.resolve_schema(store, "Meeting flat", "v2")
-
-
 def _lane(name: str, version: str | None, lane: str = "b") -> LaneSpec:
     return LaneSpec(lane, f"{lane.upper()} · {name}", name, version, "Custom server", "m",
                     "json_schema")

@@ -1,14 +1,5 @@
-"""Comparisons: the Compare page's lanes as the engine sees them, their summaries, the chart's
-data, and comparisons and presets kept in the store.
-
-A lane (`LaneSpec`) is what one column asks for: a schema version, a provider and model, a
-mode; never a key. `LaneSummary` is how a lane ended (from a live `RunEnd` or a stored run);
-`done_over_time` is the chart of fields done per lane, rebuilt from the chunk timeline with the
-same parse as a replay (`replay.field_timeline`).
-
-In the store (migration 0004): `comparisons` keeps each comparison's lanes and reference;
-`compare_presets` keeps named lane sets, a new version per changed save of a name (names are
-one preset whatever their case, as saved schemas are: the same unique `name_key`, 0006).
+"""Comparisons kept in the store: each comparison's lanes and reference (`comparisons`,
+migration 0005), its lanes' runs found again, its verdict and its export.
 
 How a run finds its lane: each lane's `RunSpec.source` is `compare_source(id, lane)`
 (`compare:<id>:<lane>`); the recorder stores the id in `runs.compare_id` (so History's
@@ -19,7 +10,7 @@ Matching by name survives lanes that start out of order (threads, a lane waiting
 slot), which matching by start order alone would not.
 
 Stored JSON that does not parse (a hand-edited or broken row) is skipped with a warning by the
-lists, and `get_*` gives None for it: one bad row never hides the others.
+list, and `get_comparison` gives None for it: one bad row never hides the others.
 """
 
 from __future__ import annotations
@@ -28,130 +19,33 @@ import io
 import json
 import logging
 import uuid
-from collections.abc import Collection, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, insert, select, update
 
-from engine.history.compare import LaneRow, compare_lanes
+from engine.compare.lanes import (
+    LaneSpec,
+    LaneSummary,
+    check_lanes,
+    check_name,
+    lanes_from_json,
+    summary_from_run,
+)
+from engine.compare.verdict import LaneRow, compare_lanes, lane_fields
 from engine.history.export import jsonl_line
 from engine.history.queries import get_run, shown_status, to_run
-from engine.history.recorder import ms
-from engine.history.replay import field_timeline
-from engine.runs.hooks import RunEnd
-from engine.schemas.fields import leaves
 from engine.schemas.resolve import find_schema
-from engine.schemas.saved import name_key, save_versioned, stored_name
 from engine.store import STALE_AFTER, Store, StoredRun
 from engine.store.records import utcnow
-from engine.store.tables import compare_presets, comparisons, runs
+from engine.store.tables import comparisons, runs
 from engine.store.textsafe import dumps
-from engine.stream.types import is_model
-
-__all__ = [
-    "MAX_LANES", "MAX_NAME", "Comparison", "LaneRow", "LaneSpec", "LaneSummary", "Preset",
-    "comparison_verdict", "delete_preset", "done_over_time", "export_comparison",
-    "get_comparison", "get_preset", "list_comparisons", "list_presets", "missing_providers",
-    "new_compare_id", "save_comparison", "save_preset", "summary_from_end", "summary_from_run",
-]
 
 log = logging.getLogger(__name__)
 
-MAX_LANES = 4
-MAX_NAME = 100  # a preset's or a lane's name, in characters
 MAX_ID = 64
 NOT_RUN = "not run"  # the status of a lane whose run was never recorded
-
-
-@dataclass(frozen=True)
-class LaneSpec:
-    """What a lane asks for (no key). `schema_version` pins a saved schema's version (None for
-    a library schema)."""
-
-    lane: str
-    label: str
-    schema_name: str
-    schema_version: str | None
-    provider: str
-    model: str
-    mode: str
-
-    def to_json(self) -> dict[str, Any]:
-        return {"lane": self.lane, "label": self.label, "schema_name": self.schema_name,
-                "schema_version": self.schema_version, "provider": self.provider,
-                "model": self.model, "mode": self.mode}
-
-    @classmethod
-    def from_json(cls, d: Any) -> LaneSpec:
-        """The inverse of `to_json`; raises ValueError naming what is wrong."""
-        if not isinstance(d, dict):
-            raise ValueError(f"a lane must be a JSON object, got {type(d).__name__}")
-        values = {}
-        for name in ("lane", "label", "schema_name", "provider", "model", "mode"):
-            if not isinstance(d.get(name), str):
-                raise ValueError(f"a lane's {name!r} must be text, got {d.get(name)!r}")
-            values[name] = d[name]
-        version = d.get("schema_version")
-        if version is not None and not isinstance(version, str | int):
-            raise ValueError(f"a lane's 'schema_version' must be text, got {version!r}")
-        return cls(schema_version=None if version is None else str(version), **values)
-
-
-@dataclass(frozen=True)
-class LaneSummary:
-    """How one lane ended: status, run id, time to first done field and total (ms), tokens
-    (the usage's total, or prompt + completion), and how many fields failed validation."""
-
-    lane: str
-    label: str
-    status: str
-    run_id: str | None
-    first_done_ms: float | None
-    total_ms: float | None
-    tokens: int | None
-    field_errors: int
-
-
-def _tokens(usage: dict[str, Any] | None) -> int | None:
-    if not usage:
-        return None
-    total = usage.get("total_tokens")
-    if isinstance(total, int) and not isinstance(total, bool):
-        return total
-    parts = [usage.get(k) for k in ("prompt_tokens", "completion_tokens")]
-    counted = [p for p in parts if isinstance(p, int) and not isinstance(p, bool)]
-    return sum(counted) if counted else None
-
-
-def summary_from_end(lane: str, label: str, end: RunEnd) -> LaneSummary:
-    """A live lane's summary, from its Runner's `report()`."""
-    t = end.timings
-    return LaneSummary(lane, label, str(end.status), end.run_id, ms(t.first_done),
-                       ms(t.total), _tokens(end.usage), len(end.field_errors))
-
-
-def summary_from_run(lane: str, label: str, run: StoredRun) -> LaneSummary:
-    """A recorded lane's summary ("interrupted" when its process died mid-run)."""
-    return LaneSummary(lane, label, run.shown_status or run.status, run.id, run.first_field_ms,
-                       run.total_ms, _tokens(run.usage), len(run.field_errors or {}))
-
-
-def done_over_time(schema: Any, chunks: Sequence[tuple[float, str]]) -> list[tuple[float, int]]:
-    """(seconds from the request's start, fields done so far): (0, 0), then one point per
-    change in the count. A field is one of the schema's leaves (a form placeholder: a scalar,
-    a whole table or item list), done or invalid, as the live progress counts them."""
-    known = {node.path for node in leaves(schema)}
-    ends = sorted(row["end"] for row in field_timeline(schema, chunks)
-                  if row["field"] in known and row["state"] == "done")
-    points = [(0.0, 0)]
-    for n, at in enumerate(ends, start=1):
-        if points[-1][0] == at:
-            points[-1] = (at, n)  # several fields done by the same chunk: one point
-        else:
-            points.append((at, n))
-    return points
 
 
 @dataclass(frozen=True)
@@ -167,44 +61,6 @@ class Comparison:
     reference: Any
     reference_run_id: str | None
     runs: dict[str, StoredRun] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Preset:
-    """A named lane set for the team; each save of a name adds a version."""
-
-    name: str
-    version: int
-    created_by: str | None
-    created_at: datetime
-    lanes: list[LaneSpec]
-
-
-# -- validation -----------------------------------------------------------------------------
-
-
-def _name(what: str, name: Any) -> str:
-    if not isinstance(name, str) or not name.strip():
-        raise ValueError(f"{what} needs a name: it cannot be empty.")
-    name = name.strip()
-    if len(name) > MAX_NAME:
-        raise ValueError(f"{what}'s name is {len(name)} characters long; at most {MAX_NAME}.")
-    return name
-
-
-def _check_lanes(lanes: Sequence[LaneSpec]) -> list[LaneSpec]:
-    lanes = list(lanes)
-    if not 1 <= len(lanes) <= MAX_LANES:
-        raise ValueError(f"A comparison has 1 to {MAX_LANES} lanes, not {len(lanes)}.")
-    seen: set[str] = set()
-    for lane in lanes:
-        if not isinstance(lane, LaneSpec):
-            raise ValueError(f"A lane must be a LaneSpec, got {type(lane).__name__}.")
-        name = _name("A lane", lane.lane)
-        if name in seen:
-            raise ValueError(f"Two lanes are named {name!r}: each lane needs its own name.")
-        seen.add(name)
-    return lanes
 
 
 def _check_id(compare_id: Any) -> str:
@@ -223,16 +79,6 @@ def _json_text(what: str, value: Any) -> str:
         raise ValueError(f"The {what} is not JSON data: {exc}") from None
 
 
-def _lanes_from(text: str) -> list[LaneSpec]:
-    data = json.loads(text)
-    if not isinstance(data, list):
-        raise ValueError("the lanes are not a JSON list")
-    return [LaneSpec.from_json(d) for d in data]
-
-
-# -- comparisons ----------------------------------------------------------------------------
-
-
 def new_compare_id() -> str:
     """A fresh comparison id (hex: no ':', so it fits `compare_source`)."""
     return uuid.uuid4().hex
@@ -245,10 +91,10 @@ def save_comparison(
     """Record a comparison (again: its lanes, reference and preset are replaced, its creation
     kept). Raises ValueError for an empty or too long id or name, or bad lanes."""
     values = {
-        "lanes": dumps([lane.to_json() for lane in _check_lanes(lanes)]),
+        "lanes": dumps([lane.to_json() for lane in check_lanes(lanes)]),
         "reference": None if reference is None else _json_text("reference", reference),
         "reference_run_id": reference_run_id,
-        "preset": None if preset is None else _name("A preset", preset),
+        "preset": None if preset is None else check_name("A preset", preset),
     }
     compare_id = _check_id(compare_id)
     with store.transaction() as conn:
@@ -261,7 +107,7 @@ def save_comparison(
 
 def _comparison(row: Any) -> Comparison | None:
     try:
-        lanes = _lanes_from(row["lanes"])
+        lanes = lanes_from_json(row["lanes"])
         reference = None if row["reference"] is None else json.loads(row["reference"])
     except ValueError as exc:  # json.JSONDecodeError is a ValueError too
         log.warning("Comparison %s is skipped: its stored data is broken (%s).", row["id"], exc)
@@ -355,13 +201,6 @@ def comparison_verdict(store: Store,
     return rows, summaries
 
 
-def lane_fields(schemas: Mapping[str, Any]) -> dict[str, list[str]]:
-    """Each lane's leaf placeholders (what `compare_lanes` calls `fields`); a lane whose
-    schema is unknown (None) or not a model is left out: it counts as having every field."""
-    return {lane: [node.path for node in leaves(schema)] for lane, schema in schemas.items()
-            if schema is not None and is_model(schema)}
-
-
 def export_comparison(store: Store, comparison: Comparison) -> str:
     """JSON Lines: one `{"comparison": {...}}` line (lanes, reference, verdict rows, lane
     summaries), then each lane's run as `export_jsonl` writes it (History imports those)."""
@@ -382,86 +221,3 @@ def export_comparison(store: Store, comparison: Comparison) -> str:
         if run is not None:
             out.write(jsonl_line(run))
     return out.getvalue()
-
-
-# -- presets --------------------------------------------------------------------------------
-
-
-def _preset(row: Any) -> Preset | None:
-    try:
-        lanes = _lanes_from(row["lanes"])
-    except ValueError as exc:
-        log.warning("Preset %r version %s is skipped: its stored lanes are broken (%s).",
-                    row["name"], row["version"], exc)
-        return None
-    return Preset(row["name"], int(row["version"]), row["created_by"], row["created_at"], lanes)
-
-
-def _latest_preset(conn: Connection, name: str) -> Any:
-    query = (select(compare_presets).where(compare_presets.c.name_key == name_key(name))
-             .order_by(compare_presets.c.version.desc()).limit(1))
-    return conn.execute(query).mappings().first()
-
-
-def save_preset(store: Store, name: str, lanes: list[LaneSpec], who: str | None = None) -> Preset:
-    """Save the lane set as the next version of `name` (the newest version, untouched, when
-    its lanes are the same). Raises ValueError for an empty or too long name, or bad lanes."""
-    name = _name("A preset", name)
-    text = dumps([lane.to_json() for lane in _check_lanes(lanes)])
-
-    def save(conn: Connection) -> Preset:
-        stored = stored_name(conn, compare_presets, name) or name
-        latest = _latest_preset(conn, stored)
-        if latest is not None and latest["lanes"] == text:  # unchanged: no new version
-            return Preset(stored, int(latest["version"]), latest["created_by"],
-                          latest["created_at"], list(lanes))
-        return _new(conn, stored, latest["version"] + 1 if latest is not None else 1)
-
-    def _new(conn: Connection, stored: str, version: int) -> Preset:
-        values = {"name": stored, "name_key": name_key(stored), "version": version,
-                  "created_by": who, "created_at": utcnow(), "lanes": text}
-        conn.execute(insert(compare_presets).values(**values))
-        return Preset(stored, version, who, values["created_at"], list(lanes))
-
-    return save_versioned(store, save)
-
-
-def list_presets(store: Store) -> list[Preset]:
-    """The newest readable version of every preset, by name (broken rows skipped)."""
-    query = select(compare_presets).order_by(compare_presets.c.name,
-                                             compare_presets.c.version.desc())
-    newest: dict[str, Preset] = {}
-    with store.reading() as conn:
-        for row in conn.execute(query).mappings():
-            if row["name"] not in newest:
-                preset = _preset(row)
-                if preset is not None:
-                    newest[row["name"]] = preset
-    return list(newest.values())
-
-
-def get_preset(store: Store, name: str, version: int | None = None) -> Preset | None:
-    """One version of a preset (the newest without `version`), found ignoring case; None when
-    there is none or its stored lanes are broken."""
-    with store.reading() as conn:
-        if version is None:
-            row = _latest_preset(conn, name)
-        else:
-            row = conn.execute(select(compare_presets).where(
-                compare_presets.c.name_key == name_key(name),
-                compare_presets.c.version == version)
-            ).mappings().first()
-    return None if row is None else _preset(row)
-
-
-def delete_preset(store: Store, name: str) -> int:
-    """Delete every version of a preset (found ignoring case); returns how many rows went."""
-    with store.transaction() as conn:
-        return conn.execute(delete(compare_presets)
-                            .where(compare_presets.c.name_key == name_key(name))).rowcount
-
-
-def missing_providers(preset: Preset, available: Collection[str]) -> list[LaneSpec]:
-    """The preset's lanes naming a provider this machine does not have."""
-    have = set(available)
-    return [lane for lane in preset.lanes if lane.provider not in have]

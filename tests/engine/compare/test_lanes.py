@@ -1,5 +1,5 @@
-"""engine.history.lanes: a lane's schema by name and version, the reference (JSON text or a
-History run), and the verdict of lanes that really ran against the replay server."""
+"""engine.compare.lanes and verdict: a preset lane's pinned schema, the reference (JSON text or
+a History run), and the verdict of lanes that really ran against the replay server."""
 
 from __future__ import annotations
 
@@ -9,13 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from engine.history import lanes
-from engine.history.comparison import LaneSpec
+from engine.compare import lanes, verdict
+from engine.compare.lanes import LaneSpec
 from engine.providers.registry import Provider
 from engine.runs.group import RunnerGroup
 from engine.runs.start import start_run
 from engine.schemas.definition import FieldDef, SchemaDefinition
 from engine.schemas.library import MEETING_NOTE, MeetingInfo
+from engine.schemas.resolve import resolve_schema
 from engine.schemas.saved import save_schema
 from engine.store import Store, StoredRun
 from engine.testing.replay_server import ReplayServer, Reply
@@ -70,24 +71,24 @@ def test_a_preset_lanes_missing_schema_or_version_is_named_never_swapped(store: 
 
 
 def test_a_reference_typed_as_json() -> None:
-    assert lanes.parse_reference('{"date": "March 15"}') == {"date": "March 15"}
-    assert lanes.parse_reference("  \n") is None
+    assert verdict.parse_reference('{"date": "March 15"}') == {"date": "March 15"}
+    assert verdict.parse_reference("  \n") is None
     with pytest.raises(ValueError, match=r"not valid JSON: .* line 2, column 11"):
-        lanes.parse_reference('{"date": "March 15",\n "budget" 5}')
+        verdict.parse_reference('{"date": "March 15",\n "budget" 5}')
 
 
 def test_a_reference_from_a_history_run(store: Store) -> None:
     run = StoredRun("MeetingInfo", "Custom server", "m", result=MEETING, status="done")
     store.add(run)
-    assert lanes.reference_of_run(store, f" {run.id} ") == MEETING
+    assert verdict.reference_of_run(store, f" {run.id} ") == MEETING
     with pytest.raises(ValueError, match="No run 'missing' in the History"):
-        lanes.reference_of_run(store, "missing")
+        verdict.reference_of_run(store, "missing")
 
 
 def test_the_verdict_of_two_lanes_that_ran(store: Store) -> None:
     """Two real runs (MeetingInfo and the flat variant) against two replay servers: matching,
     differing and one-sided fields, judged against a reference."""
-    flat = lanes.resolve_schema(store, save_schema(store, FLAT).name).schema
+    flat = resolve_schema(store, save_schema(store, FLAT).name).schema
     other = {"date": "march 15TH,  2024", "venue": "Harbour Hall", "budget": 50000.0}
     with ReplayServer() as one, ReplayServer() as two:
         one.queue(Reply.content(chunks(json.dumps(MEETING)), pace=0.001))
@@ -104,7 +105,7 @@ def test_the_verdict_of_two_lanes_that_ran(store: Store) -> None:
             group.next_update()
     ends = {lane: r.report() for lane, r in runners.items()}
     reference = {**MEETING, "budget": 50000, "date": "March 16th, 2024"}
-    rows = {r.path: r for r in lanes.live_verdict(
+    rows = {r.path: r for r in verdict.live_verdict(
         ends, {"a": MeetingInfo, "b": flat}, reference=reference, has_reference=True)}
     assert rows["budget"].agreement == "agree"  # 50000 and 50000.0
     assert rows["date"].agreement == "agree"  # case and spacing

@@ -1,4 +1,4 @@
-"""Every environment variable and secret the engine reads, in one place (the bottom layer).
+"""Every environment variable and secret the engine reads, in one place (a bottom layer).
 
 No other module under `engine/` reads `os.environ` (tests/engine/test_settings.py checks it). Each
 setting is a function read when called, not at import: the app reruns its scripts, and tests

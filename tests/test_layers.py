@@ -1,6 +1,7 @@
 """The layers (docs/ARCHITECTURE.md): engine/'s imports point down only, no Streamlit anywhere
-under engine/, and the stream layer knows nothing of LLMs, providers or databases; ui/ stands
-on floors too, with one view per page and no view importing another."""
+under engine/, the stream layer knows nothing of LLMs, providers or databases, the bottom
+modules (errors, redact) only the standard library, and old import paths are only shims; ui/
+stands on floors too, with one view per page and no view importing another."""
 
 from __future__ import annotations
 

@@ -21,7 +21,7 @@ from engine.history.replay import field_timeline
 from engine.runs.hooks import RunEnd
 from engine.schemas.fields import leaves
 from engine.schemas.resolve import resolve_schema
-from engine.schemas.saved import SchemaChoice
+from engine.schemas.saved import SchemaChoice, get_schema
 from engine.store import Store, StoredRun
 
 MAX_LANES = 4
@@ -172,12 +172,9 @@ def pin_schema(store: Store | None, spec: LaneSpec) -> LanePin:
     except ValueError:
         pass
     name = spec.schema_name
-    try:
-        # Only a saved schema has versions: a built-in of the same name is not the one pinned.
-        newest = resolve_schema(store, name) if spec.schema_version else None
-    except ValueError:
-        newest = None
-    if newest is not None and newest.version is not None:
+    # Only a saved schema has versions: a built-in of the same name is not the one pinned.
+    newest = get_schema(store, name) if store is not None and spec.schema_version else None
+    if newest is not None:
         return LanePin(spec, problem=f"The preset pins version {spec.schema_version} "
                                      f"of schema {newest.name!r}, which is not saved here; "
                                      f"pick a version.", found_name=newest.name)

@@ -3,8 +3,7 @@
     from engine import Partial, stream_json, stream_model, extract
 """
 
-from engine.stream.changes import Change, Done, Grew, Invalid, Started
-from engine.stream.errors import (
+from engine.errors import (
     Cancelled,
     ContentFiltered,
     ExtractionError,
@@ -18,6 +17,7 @@ from engine.stream.errors import (
     Truncated,
     ValidationFailed,
 )
+from engine.stream.changes import Change, Done, Grew, Invalid, Started
 from engine.stream.json_stream import JsonStream, stream_json
 from engine.stream.model_stream import ModelStream, stream_items, stream_model
 from engine.stream.partial import Partial

@@ -36,6 +36,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, NamedTuple, TextIO
 
+from engine.errors import ProviderError
 from engine.grounding import Grounding
 from engine.llm.modes import MODES
 from engine.runs.display import format_seconds, grounding_summary, json_text
@@ -45,7 +46,6 @@ from engine.runs.status import RunStatus
 from engine.schemas.definition import SchemaDefinitionError
 from engine.store.db import StoreUnavailable
 from engine.stream.changes import Done, Invalid
-from engine.stream.errors import ProviderError
 from engine.stream.snapshot import Snapshot
 from engine.stream.terminal import escape, escape_json
 
@@ -112,38 +112,38 @@ class Resolved(NamedTuple):
 
 
 def resolve_schema(name: str, err: TextIO | None = None) -> Resolved:
-    """A `--schema` argument: library first, then `module:Class`, then the saved schemas."""
-    from engine.schemas.library import SCHEMAS
-
+    """A `--schema` argument: `module:Class`, else `engine.schemas.resolve`'s rules (a library
+    name in any case wins; else the newest saved version)."""
     if ":" in name:
         module, _, attr = name.partition(":")
         try:
             return Resolved(getattr(importlib.import_module(module), attr), name)
         except (ImportError, AttributeError) as exc:
             raise UsageError(f"Cannot load schema {name!r}: {exc}") from None
-    for key, schema in SCHEMAS.items():
-        if key.casefold() == name.casefold():
-            return Resolved(schema, key)
-    saved = _saved(name)
-    if saved is not None:
-        from engine.schemas.definition import build_model
+    from engine.schemas.resolve import UnknownSchema
 
-        if err is not None:
-            print(f"# schema {escape(saved.name)} v{saved.version} (saved)", file=err,
-                  flush=True)
-        return Resolved(build_model(saved.definition), saved.name, saved.definition.instruction,
-                        str(saved.version))
-    raise UsageError(f"Unknown schema {name!r}. Library schemas: {', '.join(SCHEMAS)}; saved: "
-                     f"`fieldstream schemas list`.")
+    try:
+        choice = _resolved(name)
+    except UnknownSchema:
+        from engine.schemas.library import SCHEMAS
+
+        raise UsageError(f"Unknown schema {name!r}. Library schemas: {', '.join(SCHEMAS)}; "
+                         f"saved: `fieldstream schemas list`.") from None
+    if choice.version is not None and err is not None:
+        print(f"# schema {escape(choice.name)} v{choice.version} (saved)", file=err, flush=True)
+    return Resolved(choice.schema, choice.name, choice.system, choice.version)
 
 
-def _saved(name: str, version: int | None = None) -> Any:
-    """A saved schema from the store, or None (also when the store cannot be opened)."""
-    from engine.schemas.saved import get_schema
+def _resolved(name: str) -> Any:
+    """The schema `name` (a `SchemaChoice`); the store is opened only for a saved one."""
+    from engine.schemas.resolve import library_name, resolve_schema
+
+    if library_name(name) is not None:
+        return resolve_schema(None, name)
     from engine.store import open_store
 
     with open_store() as store:
-        return get_schema(store, name, version)
+        return resolve_schema(store, name)
 
 
 def _provider(name: str | None) -> Any:

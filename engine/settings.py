@@ -1,4 +1,4 @@
-"""Every environment variable and secret the engine reads, in one place (the bottom layer).
+"""Every environment variable and secret the engine reads, in one place (a bottom layer).
 
 No other module under `engine/` reads `os.environ` (tests/engine/test_settings.py checks it). Each
 setting is a function read when called, not at import: the app reruns its scripts, and tests
@@ -39,6 +39,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from engine.redact import SHORT_KEY
+
 Env = Mapping[str, str]
 
 OPENAI_KEY_VAR = "OPENAI_API_KEY"
@@ -51,7 +53,6 @@ _OFF = frozenset({"0", "off", "false", "no"})
 #: Variables whose values are secrets, whoever reads them: kept from the local server's child
 #: process and from the history (`secret_values`).
 _SECRET_NAME = re.compile(r"KEY|TOKEN|SECRET|PASSWORD|CREDENTIAL", re.IGNORECASE)
-_MIN_SECRET = 8  # shorter values ("1", "yes") would mask ordinary words
 
 
 class SettingError(ValueError):
@@ -129,7 +130,7 @@ def secret_values(env: Env | None = None) -> frozenset[str]:
     stored or shown."""
     return frozenset(
         value for name, value in _environ(env).items()
-        if _SECRET_NAME.search(name) and len(value) >= _MIN_SECRET
+        if _SECRET_NAME.search(name) and len(value) >= SHORT_KEY  # "1", "yes": no keys
     )  # fmt: skip
 
 

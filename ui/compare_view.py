@@ -5,7 +5,7 @@ the verdict, the lane summaries and a chart of fields done over time. Presets ke
 The lane set lives in non-widget session state (`LANES_KEY`, `KEPT_KEY`) so it survives moving
 between pages (Streamlit drops the widget keys of a page that is not drawn) and is put back into
 the widget keys before they are drawn. Runners stay under each lane's `RunKeys.run`, so a rerun
-redraws them as Extract does. Logic lives in engine/history (lanes, compare, comparison).
+redraws them as Extract does. Logic lives in engine/compare (lanes, verdict, comparisons, presets).
 """
 
 from __future__ import annotations
@@ -17,12 +17,14 @@ from typing import Any
 
 import streamlit as st
 
-from engine.history import lanes as lane_logic
+from engine.compare import verdict
+from engine.compare.lanes import LanePin, LaneSpec, pin_schemas
 from engine.runs.group import RunnerGroup
 from engine.runs.runner import Runner, SharedIndexes
 from engine.runs.spec import GROUP_COMPARE, SOURCE_COMPARE, RunGroup, RunSpec
 from engine.runs.start import start_run
 from engine.schemas.library import SCHEMAS
+from engine.schemas.resolve import resolve_schema
 from engine.schemas.saved import SchemaChoice
 from ui import context
 from ui.keys import RunKeys
@@ -39,7 +41,7 @@ LANES_KEY = "fs_cmp_lanes"  # the lanes on show, in order
 KEPT_KEY = "fs_cmp_kept"  # lane -> {picker: value}: the lane set, kept across pages
 CURRENT_KEY = "fs_cmp_current"  # the comparison started last (a CompareRun)
 NOTICE_KEY = "fs_cmp_notice"  # (kind, text) left by a preset callback for the next run
-#: lane -> `lanes.LanePin`: a loaded preset's pinned schema or version that is not here. The
+#: lane -> `LanePin`: a loaded preset's pinned schema or version that is not here. The
 #: lane picks nothing and cannot run until the person picks a schema (or a version) for it.
 PINS_KEY = "fs_cmp_missing_pins"
 PICKERS = ("schema", "version", "provider", "model", "mode")
@@ -179,7 +181,7 @@ def render_reference() -> Reference:
     try:
         if kind == REF_JSON:
             text = st.text_area("Expected answer (JSON)", key="fs_cmp_ref_json", height=120)
-            value = lane_logic.parse_reference(text)
+            value = verdict.parse_reference(text)
             return Reference(value, value is not None)
         if kind == REF_RUN:
             run_id = st.text_input("History run id", key="fs_cmp_ref_run").strip()
@@ -189,7 +191,7 @@ def render_reference() -> Reference:
             if store is None:
                 raise ValueError("A History run cannot be the reference: the history database "
                                  "is not available.")
-            return Reference(lane_logic.reference_of_run(store, run_id), True, run_id)
+            return Reference(verdict.reference_of_run(store, run_id), True, run_id)
     except ValueError as exc:
         st.error(escape_md(str(exc)))
         return Reference(problem=str(exc))
@@ -209,8 +211,8 @@ def render_lanes(providers: list[Any]) -> list[LaneChoice]:
     return choices
 
 
-def _missing_pins() -> dict[str, lane_logic.LanePin]:
-    pins: dict[str, lane_logic.LanePin] = st.session_state.setdefault(PINS_KEY, {})
+def _missing_pins() -> dict[str, LanePin]:
+    pins: dict[str, LanePin] = st.session_state.setdefault(PINS_KEY, {})
     return pins
 
 
@@ -261,7 +263,7 @@ def _pick_schema(lane: str, keys: RunKeys,
         return None, pin.problem
     name = saved[label].name if label in saved else label
     try:
-        return lane_logic.resolve_schema(context.history_store(), name, version), None
+        return resolve_schema(context.history_store(), name, version), None
     except ValueError as exc:
         return None, str(exc)
 
@@ -303,7 +305,7 @@ def _start_all(text: str, choices: list[LaneChoice], reference: Reference,
     """Record the comparison and get every lane ready to start (`CompareRun.pending`: the
     page builds the lanes' placeholders first, then starts them); None when the inputs are
     not ready."""
-    from engine.history.comparison import LaneSpec, new_compare_id
+    from engine.compare.comparisons import new_compare_id
 
     problem = _cannot_start(text, choices, reference)
     if problem:
@@ -337,7 +339,7 @@ def _start_all(text: str, choices: list[LaneChoice], reference: Reference,
 
 def _save_comparison(compare_id: str, specs: list[Any], reference: Reference) -> bool:
     """Record the comparison when the history is on; False when it was not recorded."""
-    from engine.history.comparison import save_comparison
+    from engine.compare.comparisons import save_comparison
 
     if not context.history_settings().enabled:
         return False
@@ -375,14 +377,14 @@ def render_lanes_run(current: CompareRun) -> None:
 
 
 def render_verdict_section(current: CompareRun, runners: dict[str, Runner]) -> None:
-    from engine.history.comparison import done_over_time, summary_from_end
+    from engine.compare.lanes import done_over_time, summary_from_end
     from ui.charts import lanes_done_chart
     from ui.verdict_table import render_verdict
 
     st.divider()
     st.subheader("Verdict")
     ends = {lane: runner.report() for lane, runner in runners.items()}
-    rows = lane_logic.live_verdict(ends, current.schemas, reference=current.reference.value,
+    rows = verdict.live_verdict(ends, current.schemas, reference=current.reference.value,
                                    has_reference=current.reference.has)
     summaries = [summary_from_end(lane, current.labels[lane], end) for lane, end in ends.items()]
     render_verdict(rows, summaries, current.labels)
@@ -400,7 +402,7 @@ def render_verdict_section(current: CompareRun, runners: dict[str, Runner]) -> N
 
 def render_presets(providers: list[Any]) -> None:
     """Save the lane set under a name, or load one (schema versions pinned)."""
-    from engine.history.comparison import list_presets
+    from engine.compare.presets import list_presets
 
     store = context.history_store()
     with st.expander("Presets"):
@@ -421,8 +423,6 @@ def render_presets(providers: list[Any]) -> None:
 
 def _current_specs() -> list[Any]:
     """The lane set as picked now (`LaneSpec`s; saved schemas with their version)."""
-    from engine.history.comparison import LaneSpec
-
     specs = []
     pins = _missing_pins()
     for lane, values in st.session_state.get(KEPT_KEY, {}).items():
@@ -442,7 +442,7 @@ def _current_specs() -> list[Any]:
 
 
 def _save_preset() -> None:
-    from engine.history.comparison import save_preset
+    from engine.compare.presets import save_preset
 
     name = str(st.session_state.get("fs_cmp_preset_name") or "")
     store = context.history_store()
@@ -462,7 +462,7 @@ def _load_preset(available: list[str]) -> None:
     """Put a preset's lanes into the pickers. A lane naming a provider this machine does not
     have keeps the picker's default; a lane whose pinned schema or version is not here picks
     none (`PINS_KEY`) and cannot run until the person picks one. Either is named."""
-    from engine.history.comparison import get_preset, missing_providers
+    from engine.compare.presets import get_preset, missing_providers
 
     store = context.history_store()
     if store is None:
@@ -475,7 +475,7 @@ def _load_preset(available: list[str]) -> None:
     missing = {spec.lane for spec in missing_providers(preset, available)}
     lanes = [spec.lane for spec in preset.lanes if spec.lane in LANES][: len(LANES)]
     specs = [spec for spec in preset.lanes if spec.lane in lanes]
-    pins = lane_logic.pin_schemas(store, specs)
+    pins = pin_schemas(store, specs)
     kept: dict[str, dict[str, Any]] = {}
     for spec in specs:
         kept[spec.lane] = {
@@ -501,8 +501,8 @@ def _load_preset(available: list[str]) -> None:
         else ("success", f"Loaded preset {preset.name}."))
 
 
-def _schema_pickers(pin: lane_logic.LanePin) -> dict[str, Any]:
-    """The schema and version pickers' values for a preset lane (`lanes.LanePin`): the schema
+def _schema_pickers(pin: LanePin) -> dict[str, Any]:
+    """The schema and version pickers' values for a preset lane (`LanePin`): the schema
     found, under its stored name; nothing for what is missing."""
     if pin.choice is not None:
         saved = pin.choice.version is not None

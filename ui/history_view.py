@@ -15,7 +15,7 @@ import streamlit as st
 
 from engine import history
 from engine.grounding import NOT_FOUND
-from engine.history import compare, replay, stats
+from engine.history import diff, replay, stats
 from engine.history.queries import RunFilters, RunSummary
 from engine.runs.display import grounding_summary, json_text, span_context, value_at
 from engine.runs.group import RunnerGroup
@@ -387,8 +387,8 @@ def render_comparison(store: Store, run_ids: list[str]) -> None:
     for col, name, run in ((cols[0], "A", a), (cols[1], "B", b)):
         col.caption(escape_md(f"{name}: {run.schema_name} · {run.provider} · {run.model} · "
                               f"{run.shown_status or run.status}"))
-    diffs = compare.compare_results(a.result, b.result)
-    counts = compare.summary(diffs)
+    diffs = diff.compare_results(a.result, b.result)
+    counts = diff.summary(diffs)
     st.caption(" · ".join(f"{n} {verdict}" for verdict, n in counts.items() if n))
     frame = pd.DataFrame([
         {"field": d.path, "A": cell_text(d.a), "B": cell_text(d.b), "": d.verdict}
@@ -399,8 +399,8 @@ def render_comparison(store: Store, run_ids: list[str]) -> None:
 
 
 def _diff_style(row: pd.Series) -> list[str]:
-    colour = {compare.DIFFERENT: "#fef3c7", compare.ONLY_A: "#fee2e2",
-              compare.ONLY_B: "#fee2e2"}.get(row[""])
+    colour = {diff.DIFFERENT: "#fef3c7", diff.ONLY_A: "#fee2e2",
+              diff.ONLY_B: "#fee2e2"}.get(row[""])
     return [f"background-color: {colour}" if colour else "" for _ in row]
 
 

@@ -9,8 +9,8 @@ from typing import Any
 
 import streamlit as st
 
-from engine.llm.failures import redact
 from engine.llm.modes import MODES, default_mode
+from engine.redact import redact
 from ui.text import escape_md
 
 CHECK_TTL = 30.0  # seconds a reachability answer, or a failed model listing, is reused
@@ -144,8 +144,8 @@ def describe(provider: Any) -> str:
 def render_saved_servers() -> None:
     """Add, list and forget named OpenAI-compatible servers (Ollama, vLLM, LM Studio, ...).
     The saved file holds addresses only: a key is named by its environment variable."""
+    from engine.errors import ProviderError
     from engine.providers import read_saved, save_provider
-    from engine.stream.errors import ProviderError
 
     st.subheader("Your servers")
     notice = st.session_state.pop(NOTICE_KEY, None)
@@ -191,8 +191,8 @@ def render_saved_servers() -> None:
 
 def _remove(name: str) -> None:
     """Button callback (runs before the page is drawn, so the list is already current)."""
+    from engine.errors import ProviderError
     from engine.providers import remove_provider
-    from engine.stream.errors import ProviderError
 
     try:
         remove_provider(name)
@@ -202,8 +202,8 @@ def _remove(name: str) -> None:
 
 
 def _set_aside() -> None:
+    from engine.errors import ProviderError
     from engine.providers import set_aside_saved_file
-    from engine.stream.errors import ProviderError
 
     try:
         backup = set_aside_saved_file()

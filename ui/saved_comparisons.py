@@ -1,7 +1,7 @@
 """History's side of the Compare page: recent comparisons listed, one reopened (its lanes, the
 verdict, fields done over time, each lane's answer) and exported. `?compare=<id>` in the
 address opens one (the Compare page links there). The data comes from
-engine/history/comparison; the verdict is drawn by ui/verdict_table, the chart by ui/charts."""
+engine/compare; the verdict is drawn by ui/verdict_table, the chart by ui/charts."""
 
 from __future__ import annotations
 
@@ -11,9 +11,10 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from engine.history import comparison as comparisons
+from engine.compare import comparisons
+from engine.compare.comparisons import Comparison
+from engine.compare.lanes import done_over_time
 from engine.history import replay
-from engine.history.comparison import Comparison
 from engine.runs.display import json_text
 from engine.store import Store
 from ui.charts import lanes_done_chart
@@ -139,7 +140,7 @@ def _render_chart(store: Store, c: Comparison, labels: dict[str, str]) -> None:
     for lane, run in c.runs.items():
         schema = replay.schema_for(run, store)
         if schema is not None and run.timeline:
-            series[labels.get(lane, lane)] = comparisons.done_over_time(schema, run.timeline)
+            series[labels.get(lane, lane)] = done_over_time(schema, run.timeline)
     if series:
         st.markdown("**Fields done over time**")
         st.altair_chart(lanes_done_chart(series), width="stretch")

@@ -2,8 +2,9 @@
 per field path with each lane's value and the agreement (and, with a reference, which lanes are
 right), then one row per lane with its status, timings, tokens, field errors and scores.
 
-Rows and summaries come from the engine (`engine.history.compare.compare_lanes`,
-`engine.history.comparison.comparison_verdict` / `summary_from_end`); this module only draws.
+Rows and summaries come from the engine (`engine.compare.verdict.compare_lanes`,
+`engine.compare.comparisons.comparison_verdict` / `engine.compare.lanes.summary_from_end`);
+this module only draws.
 Values are shown as text (a table cell never renders HTML or Markdown)."""
 
 from __future__ import annotations
@@ -14,11 +15,11 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 import streamlit as st
 
-from engine.history.compare import AGREE, DIFFER, ONE_SIDED, LaneRow, lane_scores
+from engine.compare.verdict import AGREE, DIFFER, ONE_SIDED, LaneRow, lane_scores
 from engine.runs.display import json_text
 
 if TYPE_CHECKING:
-    from engine.history.comparison import LaneSummary
+    from engine.compare.lanes import LaneSummary
 
 NOT_IN_SCHEMA = "not in this schema"
 RIGHT, WRONG = "✓ ", "✗ "  # symbols every system font has; colour alone would not say it

@@ -6,7 +6,7 @@ boundary (`StoredRun.from_dict`) against what both databases take and a live run
 nesting is measured before the line is parsed, so no value makes the parser recurse. Runs
 whose id is already there (or earlier in the same file) are skipped, so importing the same
 file twice is harmless.
-A comparison's export (`engine.history.comparison.export_comparison`) imports too: its first
+A comparison's export (`engine.compare.comparisons.export_comparison`) imports too: its first
 line, `{"comparison": ...}`, is the verdict as it was and is passed over; its runs are imported.
 An export made before run groups (migration 0007) imports as well: its lanes' `compare_id` and
 `compare_lane` are read as a "compare" group (`StoredRun.from_dict`).

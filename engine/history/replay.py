@@ -2,8 +2,9 @@
 engine as a live run (a `ModelStream` fed by a stream factory, driven by a `Runner`).
 
 A replay is not a run of its own: its Runner has no `RunSpec`, so the recorder writes no row.
-The library's schemas and the saved ones (by the version the run used) are replayed; a stored
-`module:Class` name is never imported (the history may come from someone else's export).
+The library's schemas and the saved ones (by the version the run used) are replayed, found as
+everywhere by `engine.schemas.resolve`; a stored `module:Class` name is never imported (the
+history may come from someone else's export).
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ from typing import Any
 
 from engine.runs.runner import Runner, StreamFactory
 from engine.runs.state import timeline_rows
+from engine.schemas import resolve
 from engine.schemas.fields import leaves
-from engine.schemas.library import SCHEMAS
 from engine.store import Store, StoredRun
 from engine.stream.model_stream import ModelStream
 from engine.stream.snapshot import Snapshot
@@ -26,33 +27,14 @@ SPEEDS = (1.0, 4.0)
 
 def library_name(run: StoredRun) -> str | None:
     """The library's name of the schema the run used (case-insensitive match), or None."""
-    return _library_name(run.schema_name)
-
-
-def _library_name(schema_name: str) -> str | None:
-    wanted = schema_name.casefold()
-    return next((name for name in SCHEMAS if name.casefold() == wanted), None)
+    return resolve.library_name(run.schema_name)
 
 
 def schema_for(run: StoredRun, store: Store | None = None) -> Any | None:
-    """The schema the run used: the library's, else (with `store`) the saved version it names;
-    None when neither has it."""
-    return schema_named(run.schema_name, run.schema_version, store)
-
-
-def schema_named(schema_name: str, version: str | None, store: Store | None = None) -> Any | None:
-    """A schema by name: the library's, else (with `store`) that saved version; None when
-    neither has it (a Compare lane's schema is found the same way as a run's)."""
-    name = _library_name(schema_name)
-    if name is not None:
-        return SCHEMAS[name]
-    if store is None or not version or not version.isdigit():
-        return None
-    from engine.schemas.definition import build_model
-    from engine.schemas.saved import get_schema
-
-    saved = get_schema(store, schema_name, int(version))
-    return None if saved is None else build_model(saved.definition)
+    """The schema the run used, found by `engine.schemas.resolve`'s rules (the library's, else
+    with `store` the saved version it names); None when neither has it."""
+    found = resolve.find_schema(store, run.schema_name, run.schema_version)
+    return None if found is None else found.schema
 
 
 def replay_factory(

@@ -1,4 +1,4 @@
 """Talking to OpenAI-compatible chat servers: `modes`, `request` (building the request and its
 prompts), `strict_schema`, `events` (chunks -> events), `failures` (errors -> plain messages,
-key redaction), `budget` (does the text fit), `extract`.
+redacted by `engine.redact`), `budget` (does the text fit), `extract`.
 """

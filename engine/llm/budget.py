@@ -14,8 +14,8 @@ import json
 import math
 from typing import Any, Protocol
 
+from engine.errors import ProviderError, TextTooLong
 from engine.llm.failures import MIN_ANSWER_ROOM
-from engine.stream.errors import ProviderError, TextTooLong
 
 CHARS_PER_TOKEN = 4.0  # the usual estimate for prose
 #: No tokenizer packs more than this many characters into a token of ordinary text, so a

@@ -26,6 +26,15 @@ from typing import Any
 import openai
 
 from engine import settings
+from engine.errors import (
+    Cancelled,
+    ContentFiltered,
+    ExtractionError,
+    ProviderError,
+    Refused,
+    StreamInterrupted,
+    Truncated,
+)
 from engine.llm.events import (
     Event,
     Finish,
@@ -35,18 +44,10 @@ from engine.llm.events import (
     UsageReport,
     chunk_events,
 )
-from engine.llm.failures import redact_error, request_failure, stream_failure
+from engine.llm.failures import request_failure, stream_failure
 from engine.llm.request import RequestSpec, build_request, tool_schemas
 from engine.llm.strict_schema import ItemsUnwrapper, is_list_root
-from engine.stream.errors import (
-    Cancelled,
-    ContentFiltered,
-    ExtractionError,
-    ProviderError,
-    Refused,
-    StreamInterrupted,
-    Truncated,
-)
+from engine.redact import redact_error
 from engine.stream.model_stream import ModelStream, clean_surrogates
 from engine.stream.snapshot import Snapshot
 

@@ -4,8 +4,8 @@ these messages, and none of them contains the API key in use (`redact`).
 `translate` is the one translator: a chat request that failed before its stream started
 (`request_failure`), a model listing (`engine.providers.health`), and `stream_failure` for a
 stream that broke half-way all word the same failure the same way; `context_error` reads any
-server's context-length error as `TextTooLong`. Engine code takes `redact` / `redact_error` from
-here (they are still defined beside the error classes in `engine.stream.errors`).
+server's context-length error as `TextTooLong`. Redaction is `engine.redact`'s one policy
+(`redact` and `redact_error` are re-exported here for old imports).
 """
 
 from __future__ import annotations
@@ -15,15 +15,8 @@ from typing import Any
 
 import openai
 
-from engine.stream.errors import (
-    ExtractionError,
-    ProviderError,
-    StreamInterrupted,
-    TextTooLong,
-    TimedOut,
-    redact,
-    redact_error,
-)
+from engine.errors import ExtractionError, ProviderError, StreamInterrupted, TextTooLong, TimedOut
+from engine.redact import redact, redact_error
 
 __all__ = [
     "context_error",

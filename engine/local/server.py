@@ -28,10 +28,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from engine.errors import Cancelled, ProviderError
 from engine.local.weights import Progress, WeightSet, cache_dir, prepare, resolve
 from engine.settings import child_env, local_sizing
 from engine.stream import document
-from engine.stream.errors import Cancelled, ProviderError
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from engine import settings
-from engine.stream.errors import ProviderError
+from engine.errors import ProviderError
 
 CHUNK = 4 << 20  # 4 MiB: large enough to hash at full speed, small enough for smooth progress
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from engine.llm.failures import redact
-from engine.stream.errors import ProviderError
+from engine.errors import ProviderError
+from engine.redact import redact
 
 
 def normalize_base_url(url: str) -> str:

@@ -9,8 +9,8 @@ from typing import Any
 
 import openai
 
+from engine.errors import ProviderError
 from engine.providers.model import NO_KEY_MESSAGE, Provider
-from engine.stream.errors import ProviderError
 
 NO_KEY = "not-needed"  # the openai client insists on some key; local servers ignore it
 STREAM_TIMEOUT = openai.Timeout(600.0, connect=5.0)  # a slow local answer is still an answer

@@ -6,11 +6,11 @@ import importlib.util
 
 import openai
 
+from engine.errors import ProviderError
 from engine.llm.failures import not_openai, translate
 from engine.local import weights
 from engine.providers.clients import INSTALL_HINT, client_for
 from engine.providers.model import NO_KEY_MESSAGE, Provider
-from engine.stream.errors import ProviderError
 
 _NOT_CHAT = ("embedding", "tts", "whisper", "dall-e", "moderation", "davinci", "babbage",
              "audio", "realtime", "image", "transcribe", "search", "sora")  # fmt: skip

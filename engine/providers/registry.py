@@ -18,13 +18,13 @@ from dataclasses import replace
 from typing import Any
 
 from engine import settings
+from engine.errors import ProviderError
 from engine.llm.modes import MODES
 from engine.local.weights import DEFAULT_MODEL as LOCAL_DEFAULT_MODEL
 from engine.providers.address import normalize_base_url
 from engine.providers.detect import detect_local_servers
 from engine.providers.model import CUSTOM_NAME, LOCAL_NAME, OPENAI_NAME, Provider
 from engine.providers.saved import saved_providers
-from engine.stream.errors import ProviderError
 
 # Measured: the local Qwen model streams tool calls as fenced text that llama.cpp does not turn
 # into tool_calls, so "tools" is not offered; json_schema is grammar-constrained and best.

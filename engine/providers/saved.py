@@ -14,11 +14,11 @@ from pathlib import Path
 from typing import Any
 
 from engine import settings
+from engine.errors import ProviderError
 from engine.llm.modes import MODES
 from engine.providers.address import normalize_base_url
 from engine.providers.model import Provider, is_reserved
 from engine.stream import document
-from engine.stream.errors import ProviderError
 
 
 def providers_file() -> Path:

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from engine.runs.status import RunStatus, status_for
-from engine.stream.errors import (
+from engine.errors import (
     Cancelled,
     ContentFiltered,
     ExtractionError,
@@ -19,6 +18,7 @@ from engine.stream.errors import (
     Truncated,
     ValidationFailed,
 )
+from engine.runs.status import RunStatus, status_for
 
 _HEADLINES: list[tuple[type[BaseException], str]] = [
     (TextTooLong, "The text is too long for this model."),

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from engine.stream.errors import redact
+from engine.redact import redact
 
 if TYPE_CHECKING:
     from engine.llm.request import RequestSpec

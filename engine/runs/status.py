@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from engine.stream.errors import (
+from engine.errors import (
     Cancelled,
     ContentFiltered,
     JSONStreamError,

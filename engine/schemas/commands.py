@@ -15,6 +15,7 @@ from engine.schemas.convert import from_json_schema, load_document, to_json_sche
 from engine.schemas.convert import to_pydantic_source as pydantic_source
 from engine.schemas.definition import SchemaDefinitionError, parse_new_definition
 from engine.schemas.library import SCHEMAS
+from engine.schemas.resolve import library_name
 from engine.schemas.saved import SavedSchema, get_schema, list_schemas, save_schema
 from engine.store import open_store
 from engine.stream.terminal import escape, escape_json, escape_lines
@@ -55,7 +56,7 @@ def _list(store: Any, out: TextIO) -> int:
 
 
 def _in_library(name: str) -> bool:
-    return any(key.casefold() == name.casefold() for key in SCHEMAS)
+    return library_name(name) is not None
 
 
 def _show(saved: SavedSchema, out: TextIO) -> int:

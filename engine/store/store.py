@@ -30,11 +30,11 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 
 from engine import settings as env_settings
+from engine.redact import Redactor
 from engine.store import db, urls
 from engine.store.config import HistorySettings, load_settings
 from engine.store.pending import PendingEnds, folder_for, unreachable
 from engine.store.records import ENDED, RUNNING, StoredRun, url_host, utcnow
-from engine.store.redact import Redactor
 from engine.store.tables import runs
 from engine.store.timeline import pack
 

@@ -30,9 +30,9 @@ import re
 from collections import deque
 from typing import Any
 
+from engine.errors import JSONStreamError
 from engine.stream import paths
 from engine.stream.changes import DONE, PENDING, STREAMING, Change, Done, Invalid, Started, grew_at
-from engine.stream.errors import JSONStreamError
 
 __all__ = [
     "MAX_DEPTH", "MAX_NUMBER_CHARS", "Builder", "JsonStream", "PlainBuilder", "child_path",

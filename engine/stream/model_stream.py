@@ -16,8 +16,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from engine.errors import ExtractionError, JSONStreamError, ValidationFailed
 from engine.stream.changes import STREAMING, Change, Done
-from engine.stream.errors import ExtractionError, JSONStreamError, ValidationFailed
 from engine.stream.json_stream import JsonStream
 from engine.stream.nodes import LIST, MODEL, new_partial, root_node
 from engine.stream.snapshot import FinalSnapshot, LiveView, Snapshot, Timings

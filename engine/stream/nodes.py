@@ -21,8 +21,8 @@ from pydantic import (
     WrapValidator,
 )
 
+from engine.errors import SchemaError
 from engine.stream import paths
-from engine.stream.errors import SchemaError
 from engine.stream.partial import partial_annotation, partial_model
 from engine.stream.types import DICT, LEAF, LIST, MODEL, TEXT, WHOLE, classify, is_model
 

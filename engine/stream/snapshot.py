@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 from engine.stream.changes import INVALID, PENDING, STREAMING, Change
 
 if TYPE_CHECKING:
-    from engine.stream.errors import ExtractionError
+    from engine.errors import ExtractionError
     from engine.stream.typed_builder import TypedBuilder
 
 __all__ = ["DoneView", "FinalSnapshot", "LiveView", "Snapshot", "Timings"]

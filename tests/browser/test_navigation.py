@@ -10,8 +10,9 @@ from typing import Any
 
 import pytest
 
+from engine.compare.comparisons import new_compare_id, save_comparison
+from engine.compare.lanes import LaneSpec
 from engine.history import list_runs
-from engine.history.comparison import LaneSpec, new_compare_id, save_comparison
 from engine.store import Store
 from tests.pages.test_history import seeded
 from tests.ui_support import screenshot

@@ -196,7 +196,7 @@ def test_a_preset_whose_pinned_schema_or_version_is_missing_names_the_lanes_and_
     lanes, until a schema and a version are picked."""
     from dataclasses import replace
 
-    from engine.history.comparison import get_preset, save_preset
+    from engine.compare.presets import get_preset, save_preset
     from engine.store import open_store
 
     one, _ = servers

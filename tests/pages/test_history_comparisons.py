@@ -13,8 +13,9 @@ from typing import Any
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from engine.compare.comparisons import new_compare_id, save_comparison
+from engine.compare.lanes import LaneSpec
 from engine.history import import_jsonl, recorder
-from engine.history.comparison import LaneSpec, new_compare_id, save_comparison
 from engine.providers.registry import Provider
 from engine.runs.runner import Runner
 from engine.runs.spec import GROUP_COMPARE, SOURCE_COMPARE, RunGroup, RunSpec
@@ -192,7 +193,7 @@ def test_an_unknown_comparison_is_named(srv: ReplayServer, store: Store) -> None
 
 
 def test_the_export_holds_the_comparison_and_both_runs(srv: ReplayServer, store: Store) -> None:
-    from engine.history.comparison import export_comparison, get_comparison
+    from engine.compare.comparisons import export_comparison, get_comparison
 
     compare_id = record_comparison(srv, store)
     at = opened(compare_id)

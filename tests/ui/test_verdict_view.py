@@ -8,8 +8,8 @@ import json
 
 from pydantic import BaseModel
 
-from engine.history.compare import compare_lanes
-from engine.history.comparison import LaneSummary
+from engine.compare.lanes import LaneSummary
+from engine.compare.verdict import compare_lanes
 from engine.schemas.fields import leaves
 from engine.schemas.library import MeetingInfo
 from tests.support import MEETING

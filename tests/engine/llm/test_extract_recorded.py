@@ -6,9 +6,9 @@ import pytest
 from openai import OpenAI
 from pydantic import BaseModel, Field
 
+from engine.errors import JSONStreamError, Refused, Truncated
 from engine.llm.extract import extract, extract_calls
 from engine.stream.changes import Done
-from engine.stream.errors import JSONStreamError, Refused, Truncated
 from engine.testing.replay_server import ReplayServer, Reply
 from tests.support import FIXTURES, GetStockPrice, GetWeatherArgs, Location
 

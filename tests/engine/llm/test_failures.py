@@ -12,9 +12,7 @@ import pytest
 from openai import OpenAI
 from pydantic import BaseModel
 
-from engine.llm.extract import extract, extract_calls
-from engine.llm.failures import redact
-from engine.stream.errors import (
+from engine.errors import (
     Cancelled,
     ContentFiltered,
     ProviderError,
@@ -22,6 +20,8 @@ from engine.stream.errors import (
     StreamInterrupted,
     Truncated,
 )
+from engine.llm.extract import extract, extract_calls
+from engine.llm.failures import redact
 from engine.testing.replay_server import ReplayServer, Reply
 from tests.support import openai_client as client_for
 
@@ -304,8 +304,8 @@ def test_a_read_timeout_is_timed_out_whichever_http_stack_raised_it() -> None:
 
     import openai
 
+    from engine.errors import TimedOut
     from engine.llm.failures import stream_failure
-    from engine.stream.errors import TimedOut
 
     raised: list[BaseException] = [openai.APITimeoutError(request=None), TimeoutError("slow")]  # type: ignore[arg-type]
     for name in ("httpx", "httpx2"):

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from openai import OpenAI
 
+from engine.errors import Cancelled, ProviderError
 from engine.local import server as lm
 from engine.local import weights as lw
-from engine.stream.errors import Cancelled, ProviderError
 
 SLOT_CTX = 1024  # small, so the long prompts below are quick to read on two cores
 SMALL = lm.ServerSettings(ctx=SLOT_CTX, parallel=2, threads=1, threads_batch=2)

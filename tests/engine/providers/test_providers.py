@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 
 from engine import providers as pv
+from engine.errors import ProviderError
 from engine.llm.modes import MODES
 from engine.providers import detect
 from engine.schemas.library import MeetingInfo
-from engine.stream.errors import ProviderError
 from engine.testing.replay_server import ReplayServer, Reply
 
 ENV = (

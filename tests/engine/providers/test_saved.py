@@ -15,8 +15,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from engine import providers as pv
+from engine.errors import ProviderError
 from engine.providers import detect
-from engine.stream.errors import ProviderError
 from engine.testing.replay_server import ReplayServer
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -35,8 +35,14 @@ def _closed_port() -> int:
 
 
 @pytest.fixture(autouse=True)
-def data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A fresh data folder; no real keys, secrets files or local servers leak in."""
+def data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A fresh data folder; no real keys, secrets files or local servers leak in. The app's
+    recorder and cached store are dropped afterwards: left installed, they recorded later
+    tests' runs into this test's folder (an unwritable one failed tests/engine/runs/test_hooks
+    run after this file)."""
+    from engine.history import recorder
+    from ui import context
+
     for name in ENV:
         monkeypatch.delenv(name, raising=False)
     home = tmp_path / "home"
@@ -46,7 +52,9 @@ def data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("FIELDSTREAM_DATA_DIR", str(folder))
     monkeypatch.setattr(detect, "LOCAL_SERVER_PORTS", {"Ollama": _closed_port()})
     monkeypatch.setattr(detect, "_detected", {})
-    return folder
+    yield folder
+    recorder.uninstall()
+    context._store.clear()
 
 
 @pytest.fixture

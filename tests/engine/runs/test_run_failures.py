@@ -23,6 +23,7 @@ from pydantic import BaseModel
 
 from engine import cli
 from engine import providers as pv
+from engine.errors import ProviderError, StreamInterrupted, TextTooLong, TimedOut
 from engine.llm.extract import extract
 from engine.llm.modes import MODES
 from engine.runs.outcome import explain
@@ -31,7 +32,6 @@ from engine.runs.spec import RunSpec
 from engine.runs.start import start_run
 from engine.runs.status import RunStatus
 from engine.schemas.library import MEETING_NOTE, Report
-from engine.stream.errors import ProviderError, StreamInterrupted, TextTooLong, TimedOut
 from engine.testing.replay_server import ReplayServer, Reply
 from tests.support import isolate
 from tests.ui_support import chromium_page, chromium_path, fill_text, open_extract, streamlit_app
@@ -147,7 +147,7 @@ def key_error_reply(chunks: list[str] = ANSWER) -> Reply:
 
 
 def test_redact_masks_the_key_in_use_whatever_its_shape() -> None:
-    from engine.stream.errors import redact
+    from engine.redact import redact
 
     assert redact(f"upstream failed for key {KEY}.", KEY) == "upstream failed for key ***."
     assert redact(f"key={KEY}&x=1", KEY) == "key=***&x=1"

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from engine.errors import Cancelled, StreamInterrupted, Truncated
 from engine.runs.display import display_value, table_rows
 from engine.runs.outcome import explain
 from engine.runs.runner import CancelEvent, Runner
@@ -19,7 +20,6 @@ from engine.runs.status import RunStatus
 from engine.schemas.fields import leaves
 from engine.schemas.library import MeetingInfo, UserProfile
 from engine.stream.changes import Done, Grew, Invalid, Started
-from engine.stream.errors import Cancelled, StreamInterrupted, Truncated
 from engine.stream.snapshot import Timings
 
 

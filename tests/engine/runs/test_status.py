@@ -13,15 +13,7 @@ import pytest
 
 from engine import cli
 from engine import providers as pv
-from engine.llm.modes import MODES
-from engine.runs.outcome import explain
-from engine.runs.runner import Runner
-from engine.runs.spec import RunSpec
-from engine.runs.start import start_run
-from engine.runs.status import RunStatus, status_for
-from engine.schemas.library import MEETING_NOTE, MeetingInfo
-from engine.stream.changes import DONE, INVALID, PENDING, STREAMING
-from engine.stream.errors import (
+from engine.errors import (
     Cancelled,
     ContentFiltered,
     ExtractionError,
@@ -34,6 +26,14 @@ from engine.stream.errors import (
     Truncated,
     ValidationFailed,
 )
+from engine.llm.modes import MODES
+from engine.runs.outcome import explain
+from engine.runs.runner import Runner
+from engine.runs.spec import RunSpec
+from engine.runs.start import start_run
+from engine.runs.status import RunStatus, status_for
+from engine.schemas.library import MEETING_NOTE, MeetingInfo
+from engine.stream.changes import DONE, INVALID, PENDING, STREAMING
 from engine.testing.replay_server import ReplayServer, Reply
 from tests import support
 from tests.support import MEETING, isolate

@@ -14,8 +14,8 @@ from alembic import command
 from sqlalchemy import Connection, insert, inspect, select
 from sqlalchemy.exc import IntegrityError
 
+from engine.compare.comparisons import get_comparison
 from engine.history import get_run
-from engine.history.comparison import get_comparison
 from engine.schemas.convert import to_json_schema, to_pydantic_source
 from engine.schemas.definition import (
     FieldDef,

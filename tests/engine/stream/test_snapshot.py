@@ -12,9 +12,9 @@ from openai import OpenAI
 from pydantic import BaseModel
 
 from engine import ModelStream, stream_model
+from engine.errors import Truncated
 from engine.llm.extract import extract
 from engine.schemas.library import MeetingInfo
-from engine.stream.errors import Truncated
 from engine.stream.snapshot import FinalSnapshot, LiveView, Snapshot
 from engine.testing.replay_server import ReplayServer, Reply
 from tests.support import FIXTURES, Location

@@ -12,16 +12,14 @@ from pathlib import Path
 import pytest
 
 from engine import providers as pv
-from engine.history.compare import AGREE, DIFFER
-from engine.history.comparison import (
-    LaneSpec,
+from engine.compare.comparisons import (
     comparison_verdict,
-    done_over_time,
     get_comparison,
     new_compare_id,
     save_comparison,
-    summary_from_end,
 )
+from engine.compare.lanes import LaneSpec, done_over_time, summary_from_end
+from engine.compare.verdict import AGREE, DIFFER
 from engine.history.recorder import Recorder
 from engine.runs.group import RunnerGroup
 from engine.runs.runner import Runner

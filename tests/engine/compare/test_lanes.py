@@ -1,5 +1,5 @@
-"""engine.history.lanes: a lane's schema by name and version, the reference (JSON text or a
-History run), and the verdict of lanes that really ran against the replay server."""
+"""engine.compare.lanes and verdict: a preset lane's pinned schema, the reference (JSON text or
+a History run), and the verdict of lanes that really ran against the replay server."""
 
 from __future__ import annotations
 
@@ -9,14 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from engine.history import lanes
-from engine.history.comparison import LaneSpec
+from engine.compare import lanes, verdict
+from engine.compare.lanes import LaneSpec
 from engine.providers.registry import Provider
 from engine.runs.group import RunnerGroup
 from engine.runs.spec import RunSpec
 from engine.runs.start import start_run
 from engine.schemas.definition import FieldDef, SchemaDefinition
 from engine.schemas.library import MEETING_NOTE, MeetingInfo
+from engine.schemas.resolve import resolve_schema
 from engine.schemas.saved import save_schema
 from engine.store import Store, StoredRun
 from engine.testing.replay_server import ReplayServer, Reply
@@ -32,30 +33,6 @@ FLAT = SchemaDefinition(name="Meeting flat", fields=[
 def store(tmp_path: Path) -> Iterator[Store]:
     with Store(f"sqlite:///{tmp_path / 'history.db'}") as opened:
         yield opened
-
-
-def test_a_built_in_schema_needs_no_store() -> None:
-    picked = lanes.resolve_schema(None, "MeetingInfo")
-    assert picked.schema is MeetingInfo and picked.version is None and picked.system is None
-
-
-def test_a_saved_schema_in_the_version_asked_for(store: Store) -> None:
-    save_schema(store, FLAT)
-    save_schema(store, FLAT.model_copy(update={"instruction": "Be brief."}))
-    first = lanes.resolve_schema(store, "Meeting flat", "1")
-    newest = lanes.resolve_schema(store, "meeting flat")
-    assert (first.version, newest.version, newest.system) == ("1", "2", "Be brief.")
-    assert set(first.schema.model_fields) == {"date", "venue", "budget"}
-
-
-def test_an_unknown_schema_or_version_is_named(store: Store) -> None:
-    save_schema(store, FLAT)
-    with pytest.raises(ValueError, match="no version 7 of schema 'Meeting flat'"):
-        lanes.resolve_schema(store, "Meeting flat", "7")
-    with pytest.raises(ValueError, match="no schema 'Nope'"):
-        lanes.resolve_schema(store, "Nope")
-    with pytest.raises(ValueError, match="whole number"):
-        lanes.resolve_schema(store, "Meeting flat", "v2")
 
 
 def _lane(name: str, version: str | None, lane: str = "b") -> LaneSpec:
@@ -95,24 +72,24 @@ def test_a_preset_lanes_missing_schema_or_version_is_named_never_swapped(store: 
 
 
 def test_a_reference_typed_as_json() -> None:
-    assert lanes.parse_reference('{"date": "March 15"}') == {"date": "March 15"}
-    assert lanes.parse_reference("  \n") is None
+    assert verdict.parse_reference('{"date": "March 15"}') == {"date": "March 15"}
+    assert verdict.parse_reference("  \n") is None
     with pytest.raises(ValueError, match=r"not valid JSON: .* line 2, column 11"):
-        lanes.parse_reference('{"date": "March 15",\n "budget" 5}')
+        verdict.parse_reference('{"date": "March 15",\n "budget" 5}')
 
 
 def test_a_reference_from_a_history_run(store: Store) -> None:
     run = StoredRun("MeetingInfo", "Custom server", "m", result=MEETING, status="done")
     store.add(run)
-    assert lanes.reference_of_run(store, f" {run.id} ") == MEETING
+    assert verdict.reference_of_run(store, f" {run.id} ") == MEETING
     with pytest.raises(ValueError, match="No run 'missing' in the History"):
-        lanes.reference_of_run(store, "missing")
+        verdict.reference_of_run(store, "missing")
 
 
 def test_the_verdict_of_two_lanes_that_ran(store: Store) -> None:
     """Two real runs (MeetingInfo and the flat variant) against two replay servers: matching,
     differing and one-sided fields, judged against a reference."""
-    flat = lanes.resolve_schema(store, save_schema(store, FLAT).name).schema
+    flat = resolve_schema(store, save_schema(store, FLAT).name).schema
     other = {"date": "march 15TH,  2024", "venue": "Harbour Hall", "budget": 50000.0}
     with ReplayServer() as one, ReplayServer() as two:
         one.queue(Reply.content(chunks(json.dumps(MEETING)), pace=0.001))
@@ -130,7 +107,7 @@ def test_the_verdict_of_two_lanes_that_ran(store: Store) -> None:
             group.next_update()
     ends = {lane: r.report() for lane, r in runners.items()}
     reference = {**MEETING, "budget": 50000, "date": "March 16th, 2024"}
-    rows = {r.path: r for r in lanes.live_verdict(
+    rows = {r.path: r for r in verdict.live_verdict(
         ends, {"a": MeetingInfo, "b": flat}, reference=reference, has_reference=True)}
     assert rows["budget"].agreement == "agree"  # 50000 and 50000.0
     assert rows["date"].agreement == "agree"  # case and spacing

@@ -14,26 +14,26 @@ import pytest
 from alembic import command
 from sqlalchemy import insert, inspect, update
 
-from engine.history import import_jsonl
-from engine.history.compare import AGREE, DIFFER, ONE_SIDED
-from engine.history.comparison import (
+from engine.compare.comparisons import (
     NOT_RUN,
-    LaneSpec,
-    Preset,
     comparison_verdict,
-    delete_preset,
-    done_over_time,
     export_comparison,
     get_comparison,
-    get_preset,
     list_comparisons,
-    list_presets,
-    missing_providers,
     new_compare_id,
     save_comparison,
-    save_preset,
-    summary_from_run,
 )
+from engine.compare.lanes import LaneSpec, done_over_time, summary_from_run
+from engine.compare.presets import (
+    Preset,
+    delete_preset,
+    get_preset,
+    list_presets,
+    missing_providers,
+    save_preset,
+)
+from engine.compare.verdict import AGREE, DIFFER, ONE_SIDED
+from engine.history import import_jsonl
 from engine.history.recorder import stored_run
 from engine.runs.hooks import RunStart
 from engine.runs.spec import GROUP_COMPARE, SOURCE_COMPARE, RunGroup, RunSpec

@@ -1,9 +1,9 @@
-"""engine.history.compare: one walk by path over two results, normalised leaves, a verdict per
+"""engine.history.diff: one walk by path over two results, normalised leaves, a verdict per
 path (same / different / only in A / only in B)."""
 
 from __future__ import annotations
 
-from engine.history.compare import (
+from engine.history.diff import (
     DIFFERENT,
     ONLY_A,
     ONLY_B,

@@ -1,19 +1,12 @@
-"""engine.history.compare.compare_lanes: the Compare page's N-way verdict (one row per path
+"""engine.compare.verdict.compare_lanes: the Compare page's N-way verdict (one row per path
 across lanes, schema presence, agreement, correctness against a reference) and lane_scores."""
 
 from __future__ import annotations
 
 from pydantic import BaseModel
 
-from engine.history.compare import (
-    AGREE,
-    DIFFER,
-    ONE_SIDED,
-    WHOLE,
-    compare_lanes,
-    compare_results,
-    lane_scores,
-)
+from engine.compare.verdict import AGREE, DIFFER, ONE_SIDED, compare_lanes, lane_scores
+from engine.history.diff import WHOLE, compare_results
 from engine.schemas.fields import leaves
 from engine.schemas.library import MeetingInfo
 

@@ -40,7 +40,7 @@ from engine.errors import ProviderError
 from engine.grounding import Grounding
 from engine.llm.modes import MODES
 from engine.runs.display import format_seconds, grounding_summary, json_text
-from engine.runs.runner import WAIT_SLOT, CancelEvent, Runner, StreamFactory
+from engine.runs.runner import WAIT_SLOT, WAIT_TURN, Runner, StreamFactory
 from engine.runs.spec import SOURCE_CLI, RunSpec
 from engine.runs.status import RunStatus
 from engine.schemas.definition import SchemaDefinitionError
@@ -245,16 +245,16 @@ def _start(
                                 args.max_tokens, source=SOURCE_CLI, who=args.by or _who(),
                                 schema_version=resolved.version, system=resolved.system)
     factory = extraction_factory(spec.request, provider)
-    return start_run(spec, provider, factory=factory if args.quiet else _printing(factory, err))
+    if args.quiet:
+        return start_run(spec, provider, factory=factory)
+    return start_run(spec, provider, factory=_printing(factory, err),
+                     on_wait=lambda what: _say_waiting(what, err))
 
 
 def _printing(factory: StreamFactory, err: TextIO) -> StreamFactory:
-    """The same stream, printing each field on `err` the moment it is complete (and saying
-    when the run waits for a free slot of the local model)."""
+    """The same stream, printing each field on `err` the moment it is complete."""
 
     def printed(cancel: threading.Event) -> Iterator[Snapshot]:
-        if isinstance(cancel, CancelEvent):
-            cancel.on_notice(lambda what: _say_waiting(what, err))
         snaps = factory(cancel)
         try:
             for snap in snaps:
@@ -271,6 +271,9 @@ def _printing(factory: StreamFactory, err: TextIO) -> StreamFactory:
 def _say_waiting(what: str | None, err: TextIO) -> None:
     if what == WAIT_SLOT:
         print("# waiting for a free slot on the local model…", file=err, flush=True)
+    elif what == WAIT_TURN:
+        print("# waiting for a turn: this provider's limit of runs at once is reached…",
+              file=err, flush=True)
 
 
 def _print_changes(snap: Snapshot, err: TextIO) -> None:

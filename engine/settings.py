@@ -227,6 +227,16 @@ def _count(name: str, env: Env | None) -> int | None:
     return max(1, value)
 
 
+DEFAULT_PROVIDER_LIMIT = 8
+
+
+def provider_limit(env: Env | None = None) -> int:
+    """Runs at once against one hosted or custom server, in this process
+    (FIELDSTREAM_PROVIDER_LIMIT, at least 1; 8 when not set). The local model's limit is its
+    slots."""
+    return _count("FIELDSTREAM_PROVIDER_LIMIT", env) or DEFAULT_PROVIDER_LIMIT
+
+
 def warm_local(env: Env | None = None) -> bool:
     """Start the embedded model when the app opens (FIELDSTREAM_WARM_LOCAL, on by default)."""
     return _flag("FIELDSTREAM_WARM_LOCAL", env)

@@ -33,7 +33,7 @@ from engine.runs.display import (
     table_rows,
 )
 from engine.runs.group import RunnerGroup
-from engine.runs.runner import WAIT_SLOT, Cell, LeafData, Runner, Update
+from engine.runs.runner import WAIT_SLOT, WAIT_TURN, Cell, LeafData, Runner, Update
 from engine.schemas.fields import GROUP, ITEMS, TABLE, FieldNode, field_tree, leaves
 from engine.stream.changes import INVALID, PENDING
 from ui.highlight import highlight_html, legend_html
@@ -247,6 +247,13 @@ WAITING_FOR_SLOT = ("Waiting for a free slot on the local model… it is busy wi
                     "extractions; this one starts as soon as one of them ends.")
 
 
+#: Shown while the provider's limit of runs at once (in this app) is reached: the run waits
+#: in line (Stop ends it at once) and its request is sent when an earlier run ends.
+WAITING_FOR_TURN = ("Waiting for a turn… this provider already has as many extractions "
+                    "running as it is allowed (FIELDSTREAM_PROVIDER_LIMIT); this one starts "
+                    "as soon as one of them ends.")
+
+
 class LiveView:
     """The whole live area of one lane: progress, metrics, the form, and the JSON / raw /
     timeline tabs; with the run's input text (`source`) first an "Input text" tab, its values
@@ -265,7 +272,7 @@ class LiveView:
         self._side_at = 0.0
         self._timeline_at = 0.0
         self._metrics_at = 0.0
-        self._progress_seen: tuple[int, int, bool, bool] | None = None
+        self._progress_seen: tuple[int, int, bool, str | None] | None = None
         self._metrics_seen: list[str | None] = [None] * len(METRIC_LABELS)
         self._json_pending = False
         self._text_pending = False
@@ -372,13 +379,15 @@ class LiveView:
 
     def _draw_progress(self, update: Update, final: bool) -> None:
         waiting = not final and update.metrics.chunks == 0 and not update.ended
-        queued = waiting and update.waiting == WAIT_SLOT
+        queued = update.waiting if waiting else None
         seen = (update.done_leaves, update.total_leaves, waiting, queued)
         if seen == self._progress_seen:
             return
         self._progress_seen = seen
-        if queued:
+        if queued == WAIT_SLOT:
             text = WAITING_FOR_SLOT
+        elif queued == WAIT_TURN:
+            text = WAITING_FOR_TURN
         elif waiting:
             text = WAITING
         else:

@@ -4,8 +4,8 @@ on a free loopback port.
 A child process (not an in-process server) keeps llama.cpp's threads, memory and any crash out
 of the app, lets us measure its memory on its own, and makes "stop" a clean exit.
 `ensure_server(model)` verifies the weights (`engine.local.weights`) and starts the child
-(`engine.local.child`) once per process; `LocalServer.slot()` is the gate that makes runs queue
-here, first come first served, when every slot of the server is busy.
+(`engine.local.child`) once per process. Runs beyond its slots wait in line before their request
+(`engine.runs.limits`, one limiter per model with as many places as slots), not in the server.
 """
 
 from __future__ import annotations
@@ -22,13 +22,11 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections import deque
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from engine.errors import Cancelled, ProviderError
+from engine.errors import ProviderError
 from engine.local.weights import Progress, WeightSet, cache_dir, prepare, resolve
 from engine.settings import child_env, local_sizing
 from engine.stream import document
@@ -95,8 +93,8 @@ START_TIMEOUT = 180.0  # loading from a cold disk cache can be slow; the 1.5B mo
 class LocalServer:
     """A running xllamacpp child process serving one model over OpenAI-compatible HTTP.
 
-    `slots` requests run at once, each with its own `slot_ctx` tokens of context; `slot()` is
-    the process-wide gate that makes further runs queue here instead of in the server.
+    `slots` requests run at once, each with its own `slot_ctx` tokens of context (further runs
+    wait in line in `engine.runs.limits`, never inside the server).
     """
 
     def __init__(
@@ -115,17 +113,6 @@ class LocalServer:
         self.log_path = log
         self.slots = max(1, slots)  # parallel slots the server has
         self.slot_ctx = slot_ctx  # tokens of context EACH slot has (its own, not shared)
-        self._gate = SlotGate(self.slots)
-
-    def slot(
-        self, cancel: threading.Event | None = None, on_wait: Callable[[], None] | None = None
-    ) -> contextlib.AbstractContextManager[None]:
-        """Hold one of this server's `slots` for the duration of one request.
-
-        If none is free, calls `on_wait()` once, then waits (first come, first served) until
-        one is; if `cancel` is set while waiting, raises Cancelled.
-        """
-        return self._gate.hold(cancel, on_wait)
 
     def count_tokens(self, messages: list[dict[str, str]]) -> int:
         """Exact prompt tokens of a chat request with these messages, chat template included.
@@ -203,73 +190,6 @@ class LocalServer:
                 continue
         if self.proc.stdout:
             self.proc.stdout.close()
-
-
-class SlotGate:
-    """At most `size` holders at once; waiters are served in arrival order.
-
-    A waiter polls its `cancel` event every `POLL` seconds: a threading.Event cannot wake a
-    Condition, and a tenth of a second is well below what a person notices after Stop.
-    """
-
-    POLL = 0.1
-
-    def __init__(self, size: int):
-        self.size = size
-        self._free = size
-        self._queue: deque[object] = deque()
-        self._cond = threading.Condition()
-
-    @property
-    def free(self) -> int:
-        return self._free
-
-    @property
-    def waiting(self) -> int:
-        return len(self._queue)
-
-    @contextlib.contextmanager
-    def hold(
-        self, cancel: threading.Event | None = None, on_wait: Callable[[], None] | None = None
-    ) -> Iterator[None]:
-        self._acquire(cancel, on_wait)
-        try:
-            yield
-        finally:
-            with self._cond:
-                self._free += 1
-                self._cond.notify_all()
-
-    def _acquire(self, cancel: threading.Event | None, on_wait: Callable[[], None] | None) -> None:
-        with self._cond:
-            if self._free > 0 and not self._queue:
-                self._free -= 1
-                return
-            ticket = object()
-            self._queue.append(ticket)
-        try:
-            if on_wait:  # outside the lock: the callback may be slow (it updates a page)
-                on_wait()
-            self._wait_turn(ticket, cancel)
-        except BaseException:
-            self._leave(ticket)  # a waiter that gives up must not block the queue behind it
-            raise
-
-    def _wait_turn(self, ticket: object, cancel: threading.Event | None) -> None:
-        with self._cond:
-            while not (self._queue[0] is ticket and self._free > 0):
-                if cancel is not None and cancel.is_set():
-                    raise Cancelled("Stopped while waiting for a free slot.")
-                self._cond.wait(self.POLL)
-            self._queue.popleft()
-            self._free -= 1
-            self._cond.notify_all()  # the next in line may go too if another slot is free
-
-    def _leave(self, ticket: object) -> None:
-        with self._cond:
-            if ticket in self._queue:
-                self._queue.remove(ticket)
-                self._cond.notify_all()  # the next in line may be able to go now
 
 
 def _proc_status_kb(pid: int, field: str) -> int | None:

@@ -16,6 +16,9 @@ from __future__ import annotations
 import threading
 from collections import deque
 from collections.abc import Callable, Hashable
+from typing import Any
+
+from engine.runs.state import WAIT_SLOT, WAIT_TURN
 
 #: A ticket's states.
 WAITING = "waiting"
@@ -35,6 +38,11 @@ class Ticket:
         """Leave: a running run frees its place (the next in line starts), a waiting one
         leaves the line. Safe to call more than once."""
         self._limiter._leave(self)
+
+    def leave_line(self) -> bool:
+        """Leave the line if still waiting (Stop before its turn): True if it left; False if
+        its turn had come (its run then frees the place when it ends)."""
+        return self._limiter._leave_line(self)
 
 
 class Limiter:
@@ -70,6 +78,14 @@ class Limiter:
             self._begin(ticket)
         return ticket
 
+    def _leave_line(self, ticket: Ticket) -> bool:
+        with self._lock:
+            if ticket.state != WAITING:
+                return False
+            self._line.remove(ticket)
+            ticket.state = LEFT
+            return True
+
     def _leave(self, ticket: Ticket) -> None:
         with self._lock:
             if ticket.state == WAITING:
@@ -99,6 +115,21 @@ class Limiter:
 
 _limiters: dict[Hashable, Limiter] = {}
 _registry_lock = threading.Lock()
+
+
+def provider_limiter(provider: Any, model: str) -> tuple[Limiter, str]:
+    """The limiter of runs on `provider` and what a run waiting for it waits for: the local
+    model's slots (one limiter per model, as many places as its server has slots), or a turn
+    on a hosted or custom server (one limiter per address, `settings.provider_limit()`)."""
+    from engine.settings import provider_limit
+
+    if provider.kind == "local":
+        from engine.local.server import ServerSettings
+        from engine.local.weights import resolve
+
+        key = ("local", resolve(model or provider.default_model).key)
+        return limiter_for(key, ServerSettings.from_env().parallel), WAIT_SLOT
+    return limiter_for((provider.kind, provider.base_url or ""), provider_limit()), WAIT_TURN
 
 
 def limiter_for(key: Hashable, size: int) -> Limiter:

@@ -32,10 +32,12 @@ from engine.runs import hooks
 from engine.runs.display import jsonable
 from engine.runs.grounder import Grounder, SharedIndexes
 from engine.runs.hooks import RunEnd, RunStart, RunTimings
+from engine.runs.limits import WAITING, Limiter, Ticket
 from engine.runs.spec import RunSpec
 from engine.runs.state import (  # re-exported: their old home was here
     JSON_HZ,
     WAIT_SLOT,
+    WAIT_TURN,
     Cell,
     LeafData,
     Metrics,
@@ -52,8 +54,8 @@ from engine.stream.errors import (
 )
 from engine.stream.snapshot import Snapshot
 
-__all__ = ["DRAW_HZ", "JSON_HZ", "WAIT_SLOT", "CancelEvent", "Cell", "LeafData", "Metrics",
-           "Runner", "SharedIndexes", "StreamFactory", "Update", "notice"]
+__all__ = ["DRAW_HZ", "JSON_HZ", "WAIT_SLOT", "WAIT_TURN", "CancelEvent", "Cell", "LeafData",
+           "Metrics", "Runner", "SharedIndexes", "StreamFactory", "Update", "notice"]
 
 StreamFactory = Callable[[threading.Event], Iterator[Snapshot]]
 
@@ -133,20 +135,56 @@ class Runner:
         self.cancel = CancelEvent()
         self.cancel.on_notice(self._note_waiting)
         self._thread: threading.Thread | None = None
+        self._ticket: Ticket | None = None  # its place with its provider's limiter
+        self._has_thread = threading.Event()
+        self._asked_to_start = False
         self._started_at = 0.0  # wall clock at start()
         self._ended_at: float | None = None
         self._last_take = 0.0
 
     # --- background side --------------------------------------------------------------
 
-    def start(self) -> Runner:
+    def start(self, limiter: Limiter | None = None, waits_for: str = WAIT_TURN) -> Runner:
+        """Run in a thread of its own; with a `limiter`, once its turn comes: until then the
+        run holds no thread and says it waits for `waits_for` (`Update.waiting`)."""
         self._state.started = time.perf_counter()
         self._started_at = time.time()
-        self._thread = threading.Thread(target=self._run, name="fieldstream-runner", daemon=True)
-        self._thread.start()
+        self._asked_to_start = True
+        if limiter is None:
+            self._launch()
+            return self
+        self._ticket = limiter.enter(self._launch)
+        if self._ticket.state == WAITING:
+            self.cancel.notice(waits_for)
         return self
 
+    def _launch(self) -> None:
+        """Its turn: the request's thread starts (once; a Stop that came first ends it)."""
+        self.cancel.notice(None)
+        self._start_thread(self._run)
+
+    def _start_thread(self, target: Callable[[], None]) -> None:
+        with self._lock:
+            if self._thread is not None:
+                return
+            self._thread = threading.Thread(target=target, name="fieldstream-runner",
+                                            daemon=True)
+        self._thread.start()
+        self._has_thread.set()
+
     def _run(self) -> None:
+        try:
+            self._stream()
+        finally:
+            if self._ticket is not None:
+                self._ticket.release()  # the next run in line starts
+
+    def _ended_waiting(self) -> None:
+        """A run stopped before its turn: its hooks still hear of it (start and end)."""
+        hooks.run_started(RunStart(self.run_id, self.spec, self._started_at))
+        self._report_end()
+
+    def _stream(self) -> None:
         hooks.run_started(RunStart(self.run_id, self.spec, self._started_at))
         gen: Iterator[Snapshot] | None = None
         try:
@@ -225,13 +263,21 @@ class Runner:
         if not self._state.ended:
             self._finish_error(Cancelled("You stopped the extraction."))
         self.cancel.set()
+        if self._ticket is not None and self._ticket.leave_line():
+            self._start_thread(self._ended_waiting)  # the hooks' writes stay off the caller
         if wait:
             self.wait(wait)
 
     def wait(self, timeout: float | None = None) -> bool:
-        """Block until the run's thread is over (its end hooks have run); False on timeout."""
-        if self._thread is not None:
-            self._thread.join(timeout)
+        """Block until the run's thread is over (its end hooks have run); False on timeout.
+        A run waiting for its turn has no thread yet: its wait counts too."""
+        if not self._asked_to_start:
+            return True
+        deadline = None if timeout is None else time.monotonic() + timeout
+        if not self._has_thread.wait(timeout):
+            return False
+        assert self._thread is not None
+        self._thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
         return not self.thread_alive
 
     def subscribe(self, wake: threading.Event) -> None:

@@ -1,6 +1,7 @@
 """Starting a run: the path every run takes, from the app's pages and the CLI alike.
 
-`stream_extraction` checks that the text fits, queues for a free slot of the local model, then
+`start_run` takes the run's place with its provider's limiter (`runs.limits`: the local
+model's slots, or a limit per server); `stream_extraction` checks that the text fits, then
 streams with the read timeout. `extraction_factory` wraps it for a Runner (connecting in the
 runner's thread, with a client that Stop can interrupt), and `start_run` starts the Runner.
 A run is asked for by one `RunSpec`; its request travels down as one `RequestSpec`
@@ -17,12 +18,10 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from engine.runs.runner import (
-    WAIT_SLOT,
     CancelEvent,
     Runner,
     SharedIndexes,
     StreamFactory,
-    notice,
 )
 from engine.runs.spec import RunSpec
 from engine.stream.snapshot import Snapshot
@@ -46,27 +45,18 @@ def stream_extraction(
     *,
     client: Any,
     cancel: threading.Event | None = None,
-    on_wait: Callable[[], None] | None = None,
-    on_slot: Callable[[], None] | None = None,
 ) -> Iterator[Snapshot]:
-    """The snapshots of one extraction, the way the app and the CLI run it.
-
-    First the text must fit the model (`TextTooLong` otherwise, counted exactly for the local
-    model, before anything is queued). Then, for the local model, the request holds one of its
-    slots: when none is free, `on_wait()` is called and the run queues (Stop, i.e. `cancel`,
-    ends the wait at once); `on_slot()` is called once a slot is held. The read timeout
-    starts only then, so time spent queued never counts towards it."""
+    """The snapshots of one extraction, the way the app and the CLI run it: first the text
+    must fit the model (`TextTooLong` otherwise, counted exactly for the local model), then
+    the request streams with the read timeout. A run gets here once its provider's limiter
+    let it in (`start_run`), so time spent in line never counts towards the timeout."""
     from engine.llm.budget import check_fits
     from engine.llm.extract import build_request, stream_request
 
     server = local_server(provider, request.model)
     check_fits(build_request(request), kind=provider.kind, model=request.model,
                max_tokens=request.max_tokens, server=server)
-    slot = server.slot(cancel, on_wait) if server is not None else contextlib.nullcontext()
-    with slot:
-        if on_slot is not None:
-            on_slot()
-        yield from stream_request(request, client=client, cancel=cancel)
+    yield from stream_request(request, client=client, cancel=cancel)
 
 
 def extraction_factory(request: RequestSpec, provider: Any) -> StreamFactory:
@@ -78,10 +68,7 @@ def extraction_factory(request: RequestSpec, provider: Any) -> StreamFactory:
 
         client, close = stoppable_client(client_for(provider, request.model), cancel)
         try:
-            yield from stream_extraction(
-                request, provider, client=client, cancel=cancel,
-                on_wait=lambda: notice(cancel, WAIT_SLOT), on_slot=lambda: notice(cancel, None),
-            )  # fmt: skip
+            yield from stream_extraction(request, provider, client=client, cancel=cancel)
         finally:
             close()
 
@@ -121,18 +108,25 @@ def stoppable_client(client: Any, cancel: threading.Event) -> tuple[Any, Callabl
 
 def start_run(
     spec: RunSpec, provider: Any, *, factory: StreamFactory | None = None,
-    indexes: SharedIndexes | None = None,
+    indexes: SharedIndexes | None = None, on_wait: Callable[[str | None], None] | None = None,
 ) -> Runner:  # fmt: skip
     """Start the extraction `spec` asks for on `provider` (whose key it uses; `spec` is
     `RunSpec.for_provider(...)` of that provider) in the background and return its Runner.
-    `factory` replaces the provider's stream (tests, custom sources; the CLI's printing
-    wrapper); `indexes` shares the text's index with the other runs given the same (a
-    comparison's lanes)."""
+    The run takes its place with the provider's limiter (`runs.limits`): beyond the limit it
+    waits in line, holding no thread, and says so (`on_wait(what)` too: WAIT_SLOT / WAIT_TURN,
+    then None when its turn comes). `factory` replaces the provider's stream (tests, custom
+    sources; the CLI's printing wrapper); `indexes` shares the text's index with the other
+    runs given the same (a comparison's lanes)."""
+    from engine.runs.limits import provider_limiter
     from engine.schemas.fields import leaves
 
     if spec.provider != provider.name:
         raise ValueError(f"The spec names the provider {spec.provider!r}, "
                          f"not {provider.name!r}.")
     factory = factory or extraction_factory(spec.request, provider)
-    return Runner(leaves(spec.schema), factory, secret=provider.api_key, spec=spec,
-                  indexes=indexes).start()
+    runner = Runner(leaves(spec.schema), factory, secret=provider.api_key, spec=spec,
+                    indexes=indexes)
+    if on_wait is not None:
+        runner.cancel.on_notice(on_wait)
+    limiter, waits_for = provider_limiter(provider, spec.model)
+    return runner.start(limiter, waits_for)

@@ -31,6 +31,7 @@ from engine.stream.snapshot import Snapshot, Timings
 
 #: What a run can be waiting for before its first token (`Update.waiting`).
 WAIT_SLOT = "slot"  # queued: every slot of the local model is busy with other extractions
+WAIT_TURN = "turn"  # queued: the provider's limit of runs at once is reached in this process
 
 #: How often the (bigger) live JSON copy is refreshed while streaming.
 JSON_HZ = 4.0
@@ -98,7 +99,7 @@ class Update:
     json_text: str | None = None  # set when the live JSON copy changed
     text_changed: bool = False  # the model's answer (`Runner.answer`) grew
     seq: int = 0
-    waiting: str | None = None  # WAIT_SLOT while queued for a free slot
+    waiting: str | None = None  # WAIT_SLOT / WAIT_TURN while queued
     #: Paths grounded since the previous update (new ones only): highlight them as they come.
     grounded: dict[str, Grounding] = field(default_factory=dict)
 

@@ -176,6 +176,8 @@ class ReplayServer:
         self.requests: list[dict[str, Any]] = []
         self.sent: list[tuple[float, str]] = []
         self.outcomes: list[str] = []
+        self.in_flight = 0  # streams being answered now
+        self.peak_in_flight = 0  # the most answered at once since the start (or `reset`)
         self._queue: deque[Reply] = deque()
         self._lock = threading.Lock()
         self._httpd: ThreadingHTTPServer | None = None
@@ -201,6 +203,7 @@ class ReplayServer:
             self.requests.clear()
             self.sent.clear()
             self.outcomes.clear()
+            self.peak_in_flight = self.in_flight
 
     def next_reply(self) -> Reply | None:
         with self._lock:
@@ -209,6 +212,12 @@ class ReplayServer:
     def record(self, what: str, value: Any) -> None:
         with self._lock:
             getattr(self, what).append(value)
+
+    def flight(self, step: int) -> None:
+        """One stream more (+1) or less (-1) being answered."""
+        with self._lock:
+            self.in_flight += step
+            self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
 
     def start(self) -> ReplayServer:
         handler = type("Handler", (_Handler,), {"server_state": self})
@@ -309,12 +318,15 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Cache-Control", "no-cache")
         self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
+        self.server_state.flight(+1)
         try:
             self._write_events(reply)
         except (BrokenPipeError, ConnectionResetError, ConnectionAbortedError):
             self.close_connection = True
             if not self._finished:
                 self.server_state.record("outcomes", "client closed")
+        finally:
+            self.server_state.flight(-1)
 
     def _write_events(self, reply: Reply) -> None:
         self._finished = False

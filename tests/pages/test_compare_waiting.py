@@ -9,7 +9,7 @@ from streamlit.testing.v1 import AppTest
 def _lanes_page() -> None:
     import streamlit as st
 
-    from engine.runs.runner import WAIT_SLOT, Metrics, Runner, Update
+    from engine.runs.runner import WAIT_SLOT, WAIT_TURN, Metrics, Runner, Update
     from engine.runs.status import RunStatus
     from engine.schemas.fields import leaves
     from engine.schemas.library import MeetingInfo
@@ -17,24 +17,24 @@ def _lanes_page() -> None:
     from ui.live_form import LiveView
 
     queued = st.session_state.get("queued", True)
-    for lane in ("a", "c"):
+    for lane in ("a", "c", "d"):
         view = LiveView(MeetingInfo, RunKeys(lane), tabs=False)
         view.build()
-        waiting = WAIT_SLOT if lane == "c" and queued else None
+        waiting = {"c": WAIT_SLOT, "d": WAIT_TURN}.get(lane) if queued else None
         update = Update({}, 0.0, 0, 5, Metrics(), RunStatus.RUNNING, waiting=waiting)
         view.apply(update, Runner(leaves(MeetingInfo), lambda cancel: iter(())))  # never started
 
 
-def test_a_lane_waiting_for_a_local_slot_says_so_and_the_others_do_not() -> None:
-    from ui.live_form import WAITING, WAITING_FOR_SLOT
+def test_a_lane_waiting_for_a_local_slot_or_a_turn_says_so_and_the_others_do_not() -> None:
+    from ui.live_form import WAITING, WAITING_FOR_SLOT, WAITING_FOR_TURN
 
     at = AppTest.from_function(_lanes_page).run()
     assert not at.exception, at.exception
     texts = [p.proto.text for p in at.get("progress")]
-    assert texts == [WAITING, WAITING_FOR_SLOT]
+    assert texts == [WAITING, WAITING_FOR_SLOT, WAITING_FOR_TURN]
     at.session_state["queued"] = False
     at.run()
-    assert [p.proto.text for p in at.get("progress")] == [WAITING, WAITING]
+    assert [p.proto.text for p in at.get("progress")] == [WAITING, WAITING, WAITING]
 
 
 def _lane_numbers_page() -> None:

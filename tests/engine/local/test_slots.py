@@ -1,4 +1,4 @@
-"""The embedded model under load: a private context per slot, exact token counts, the slot gate,
+"""The embedded model under load: a private context per slot, exact token counts
 and a server log that survives a read-only cache folder (issue #7, items 8, 9, 11c)."""
 
 from __future__ import annotations
@@ -14,13 +14,12 @@ from pathlib import Path
 import pytest
 from openai import OpenAI
 
-from engine.errors import Cancelled, ProviderError
+from engine.errors import ProviderError
 from engine.local import server as lm
 from engine.local import weights as lw
 
 SLOT_CTX = 1024  # small, so the long prompts below are quick to read on two cores
 SMALL = lm.ServerSettings(ctx=SLOT_CTX, parallel=2, threads=1, threads_batch=2)
-DEADLINE = 10.0
 
 
 @pytest.fixture(scope="module")
@@ -85,81 +84,6 @@ def test_count_tokens_is_what_the_server_bills(server: lm.LocalServer):
     )
     assert server.count_tokens(messages) == answer.usage.prompt_tokens
     assert server.count_tokens(messages[:1]) < answer.usage.prompt_tokens
-
-
-def _wait_for(event: threading.Event, what: str) -> None:
-    assert event.wait(DEADLINE), f"timed out waiting for {what}"
-
-
-def _waiter(server: lm.LocalServer, cancel: threading.Event | None = None):
-    """A third run asking for a slot in a thread; its events say how far it got."""
-    waited, inside, leave = threading.Event(), threading.Event(), threading.Event()
-    outcome: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            with server.slot(cancel=cancel, on_wait=waited.set):
-                inside.set()
-                leave.wait(DEADLINE)
-        except BaseException as exc:
-            outcome.append(exc)
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    return thread, waited, inside, leave, outcome
-
-
-@pytest.mark.local_model
-def test_a_third_run_waits_for_a_free_slot(server: lm.LocalServer):
-    with contextlib.ExitStack() as held:
-        for _ in range(server.slots):
-            held.enter_context(server.slot(on_wait=lambda: pytest.fail("a slot was free")))
-        thread, waited, inside, leave, outcome = _waiter(server)
-        _wait_for(waited, "on_wait")
-        assert not inside.is_set()  # still queued: both slots are held
-    _wait_for(inside, "the waiter to get the freed slot")
-    leave.set()
-    thread.join(DEADLINE)
-    assert outcome == []
-    with server.slot(on_wait=lambda: pytest.fail("every slot should be free again")):
-        pass
-
-
-@pytest.mark.local_model
-def test_waiters_get_slots_in_arrival_order(server: lm.LocalServer):
-    holders = [contextlib.ExitStack() for _ in range(server.slots)]
-    for stack in holders:
-        stack.enter_context(server.slot())
-    first = _waiter(server)
-    _wait_for(first[1], "the first waiter to queue")
-    second = _waiter(server)
-    _wait_for(second[1], "the second waiter to queue")
-    holders[0].close()
-    _wait_for(first[2], "the first waiter to get the freed slot")
-    assert not second[2].is_set()  # one slot freed: the earlier waiter got it
-    holders[1].close()
-    _wait_for(second[2], "the second waiter to get the next slot")
-    for thread, *_, leave, outcome in (first, second):
-        leave.set()
-        thread.join(DEADLINE)
-        assert outcome == []
-
-
-@pytest.mark.local_model
-def test_stop_while_waiting_for_a_slot(server: lm.LocalServer):
-    cancel = threading.Event()
-    with contextlib.ExitStack() as held:
-        for _ in range(server.slots):
-            held.enter_context(server.slot())
-        thread, waited, inside, _, outcome = _waiter(server, cancel)
-        _wait_for(waited, "on_wait")
-        cancel.set()
-        thread.join(DEADLINE)
-        assert not thread.is_alive() and not inside.is_set()
-        assert [type(e) for e in outcome] == [Cancelled]
-        assert str(outcome[0]) == "Stopped while waiting for a free slot."
-    with server.slot(on_wait=lambda: pytest.fail("the cancelled waiter kept a slot")):
-        pass
 
 
 @contextlib.contextmanager

@@ -374,11 +374,17 @@ def local() -> Iterator[Any]:
 
 @contextlib.contextmanager
 def all_slots_taken(server: Any) -> Iterator[None]:
-    """Hold every slot of the local server, as other extractions would."""
-    with contextlib.ExitStack() as stack:
-        for _ in range(server.slots):
-            stack.enter_context(server.slot())
+    """Take every place of the local model's limiter, as other extractions would."""
+    from engine.runs.limits import provider_limiter
+
+    limiter, _ = provider_limiter(pv.local_provider(), server.model)
+    assert limiter.size == server.slots  # one place per slot of the server
+    tickets = [limiter.enter(lambda: None) for _ in range(limiter.size)]
+    try:
         yield
+    finally:
+        for ticket in tickets:
+            ticket.release()
 
 
 def request_messages(text: str) -> list[dict[str, str]]:

@@ -438,9 +438,10 @@ def test_a_run_beyond_the_free_slots_queues_and_stop_ends_it_at_once(local: Any)
         runner = start_run(RunSpec.for_provider("Ann Lee met Bob.", "Report", Report, prov,
                                                 local.model, "json_schema", 32), prov)
         wait_until(lambda: runner.take().waiting == WAIT_SLOT, 30, "the run says it queues")
-        assert runner.thread_alive and not runner.ended
-        runner.stop(wait=1.0)  # at once: its thread is gone within the second it may wait
-        assert runner.status == RunStatus.CANCELLED and not runner.thread_alive
+        assert not runner.thread_alive and not runner.ended  # it waits holding no thread
+        runner.stop()
+        assert runner.status == RunStatus.CANCELLED  # at once
+        assert runner.wait(1.0) and not runner.thread_alive
 
 
 @pytest.mark.local_model

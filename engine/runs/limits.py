@@ -80,17 +80,19 @@ class Limiter:
 
     def _leave_line(self, ticket: Ticket) -> bool:
         with self._lock:
-            if ticket.state != WAITING:
-                return False
-            self._line.remove(ticket)
-            ticket.state = LEFT
-            return True
+            return self._out_of_line(ticket)
+
+    def _out_of_line(self, ticket: Ticket) -> bool:
+        """Take a waiting ticket out of the line (lock held); False if it is not waiting."""
+        if ticket.state != WAITING:
+            return False
+        self._line.remove(ticket)
+        ticket.state = LEFT
+        return True
 
     def _leave(self, ticket: Ticket) -> None:
         with self._lock:
-            if ticket.state == WAITING:
-                self._line.remove(ticket)
-                ticket.state = LEFT
+            if self._out_of_line(ticket):
                 return
             if ticket.state != RUNNING:
                 return

@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import importlib.metadata as md
 import importlib.util
+import itertools
 import json
 import re
 import resource
@@ -46,9 +47,10 @@ TABLE = [("Item", "Quantity", "Unit price", "Total"),
          ("Licence seats", "250", "EUR 120.00", "EUR 30,000.00"),
          ("Support hours", "80", "EUR 95.50", "EUR 7,640.00"),
          ("Training days", "4", "EUR 1,450.00", "EUR 5,800.00")]
-WORDS = ("the supplier shall deliver services described in this schedule within days of the "
-         "effective date and the customer shall pay each invoice net thirty days after receipt "
-         "unless disputed in good faith by written notice to the other party").split()
+SENTENCE = ("the supplier shall deliver services described in this schedule within days of the "
+            "effective date and the customer shall pay each invoice net thirty days after receipt "
+            "unless disputed in good faith by written notice to the other party")
+WORDS = SENTENCE.split()
 
 
 # --- building the PDFs --------------------------------------------------------------------------
@@ -237,7 +239,7 @@ def checks(pages: list[str]) -> dict[str, str]:
     for number, text in enumerate(pages, 1):
         if number not in (TWO_COLUMN_PAGE, TABLE_PAGE):
             words, flat = _clause(number, 4).split(), _flat(text)
-            pairs = [f"{a} {b}" for a, b in zip(words, words[1:], strict=False)]
+            pairs = [f"{a} {b}" for a, b in itertools.pairwise(words)]
             found += sum(pair in flat for pair in pairs)
             total += len(pairs)
     out["words"] = f"{found / total:.1%} word pairs apart"
@@ -252,7 +254,7 @@ def checks(pages: list[str]) -> dict[str, str]:
     out["columns"] = "left, then right" if whole else "interleaved"
     rows = pages[TABLE_PAGE - 1].splitlines()
     ok = sum(any(_flat(r).find(" ".join(row)) >= 0 or
-                 all(c in r for c in row) and _ordered(r, row) for r in rows) for row in TABLE)
+                 (all(c in r for c in row) and _ordered(r, row)) for r in rows) for row in TABLE)
     out["table"] = f"{ok}/{len(TABLE)} rows on one line"
     return out
 

@@ -30,9 +30,11 @@ def decode(data: bytes, declared: str = "") -> tuple[str, str]:
     for encoding in (declared, "utf-8"):
         if encoding:
             try:
-                return data.decode(encoding), codecs.lookup(encoding).name
+                text = data.decode(encoding)
             except (UnicodeDecodeError, LookupError):
-                pass
+                continue
+            if "\x00" not in text:  # ASCII in UTF-16 without a BOM is valid UTF-8, with NULs
+                return text, codecs.lookup(encoding).name
     return _detect(data)
 
 
@@ -41,13 +43,27 @@ def _detect(data: bytes) -> tuple[str, str]:
         from charset_normalizer import from_bytes
     except ImportError as exc:  # pragma: no cover - present wherever uv.lock is installed
         raise Undecodable("it is not UTF-8 (save it as UTF-8 and try again)") from exc
-    best = from_bytes(data).best()
-    if best is None:
+    matches = list(from_bytes(data))
+    if not matches:
         raise Undecodable("its bytes are no text in any common encoding")
+    # Short texts fit many code pages equally well (b"Caf\xe9" is cp1006 as much as cp1252):
+    # among the equally good, the most common in our users' files wins.
+    best = min(matches, key=lambda m: (round(m.chaos, 3), -round(m.coherence, 3),
+                                       _rank(m.encoding)))
     text = str(best)
     if _garbled(text):
         raise Undecodable("its bytes are no text in any common encoding")
     return text, best.encoding
+
+
+#: Tie-breaks between equally likely detections, most common first (charset-normalizer's names).
+COMMON = ("utf_8", "cp1252", "latin_1", "iso8859_15", "cp1250", "cp1251", "utf_16", "utf_16_le",
+          "utf_16_be", "shift_jis", "cp932", "euc_jp", "gb18030", "big5", "euc_kr", "cp949",
+          "koi8_r", "iso8859_2", "cp1253", "cp1254", "cp1255", "cp1256", "cp1257", "mac_roman")
+
+
+def _rank(encoding: str) -> int:
+    return COMMON.index(encoding) if encoding in COMMON else len(COMMON)
 
 
 def _garbled(text: str) -> bool:

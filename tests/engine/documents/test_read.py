@@ -29,6 +29,16 @@ def test_text_in_any_common_encoding_reads_the_same(encoding: str) -> None:
     assert doc.encoding
 
 
+@pytest.mark.parametrize(("data", "text"), [
+    (b"Caf\xe9 cr\xe8me", "Café crème"),  # short: many code pages fit, the common one wins
+    ("Plain ASCII in UTF-16".encode("utf-16-le"), "Plain ASCII in UTF-16"),  # no BOM
+    ("Договор поставки № 5 от 3 декабря 2026 года между сторонами".encode("cp1251"),
+     "Договор поставки № 5 от 3 декабря 2026 года между сторонами"),
+])
+def test_encodings_that_need_detecting(data: bytes, text: str) -> None:
+    assert read_bytes("a.txt", data).text == text
+
+
 def test_metadata_size_sha256_and_one_page() -> None:
     data = b"# Title\n\nSome *Markdown* text.\r\n"
     doc = read_bytes("notes.MD", data)

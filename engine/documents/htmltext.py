@@ -23,6 +23,9 @@ BLOCKS = frozenset({"address", "article", "aside", "blockquote", "div", "dl", "f
 LINES = frozenset({"br", "li", "tr", "dt", "dd"})
 CELLS = frozenset({"td", "th"})
 HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.IGNORECASE)
+#: A DOCTYPE with an internal subset (entity declarations): html.parser would leak its `]>`
+#: as text; it is dropped whole, its entities never defined, let alone fetched.
+DOCTYPE_SUBSET = re.compile(r"<!DOCTYPE[^\[>]*\[.*?\]\s*>", re.IGNORECASE | re.DOTALL)
 META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""",
                           re.IGNORECASE)
 
@@ -97,7 +100,7 @@ class _Text(HTMLParser):
 def html_to_text(markup: str) -> str:
     """The visible text: lines trimmed, runs of blank lines made one."""
     parser = _Text()
-    parser.feed(markup)
+    parser.feed(DOCTYPE_SUBSET.sub("", markup, count=1))
     parser.close()
     lines = [line.strip(" ") for line in "".join(parser.parts).splitlines()]
     lines = [re.sub(r" *\t *", "\t", line).strip("\t") for line in lines]

@@ -5,8 +5,12 @@ person can act on. Formats read so far: plain text, Markdown, HTML, e-mail (`.em
 Word need a library not yet in uv.lock (docs/decisions/pdf-reader.md); they are refused with a
 message that says so.
 
-Not done yet (#19): the child process with a time and memory limit, the size limit read from
-`settings` (here a parameter, default 50 MB)."""
+Not done yet (#19), for the next session: PDF (pypdfium2, chosen in
+docs/decisions/pdf-reader.md; `Document.from_pages` is its page map), `.docx` (zip-bomb caps),
+`.msg`; the child process with a time and memory limit; the size limit read from `settings`
+(here a parameter, default 50 MB) and Streamlit's `server.maxUploadSize` from it; declaring
+charset-normalizer in pyproject.toml (today only requests' dependency); the upload widgets, the
+CLI's `--file`, History's document column."""
 
 from __future__ import annotations
 

@@ -96,6 +96,13 @@ def test_html_keeps_the_visible_text_only() -> None:
     assert "Unclosed italic\n\nnext" in text  # paragraphs apart by a blank line
 
 
+def test_html_fetches_nothing_and_keeps_markup_as_text() -> None:
+    """No entity, style or image is resolved; escaped markup stays text for the page to escape."""
+    markup = ('<!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]>'
+              '<p>&e; &lt;script&gt;alert(1)&lt;/script&gt; <img src="http://x/y.png"></p>')
+    assert html_to_text(markup) == "&e; <script>alert(1)</script>"
+
+
 def test_an_html_file_uses_its_meta_charset() -> None:
     data = '<meta charset="windows-1252"><p>Café — 5 €</p>'.encode("cp1252")
     doc = read_bytes("page.htm", data)

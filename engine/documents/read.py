@@ -1,12 +1,12 @@
 """A file's bytes to a `Document`: the format chosen by the extension, checked against the bytes.
 
 Every failure is one `DocumentError` whose message names the file and the problem in words a
-person can act on. Formats read so far: plain text, Markdown, HTML, e-mail (`.eml`). PDF and
-Word need a library not yet in uv.lock (docs/decisions/pdf-reader.md); they are refused with a
-message that says so.
+person can act on. Formats read so far: plain text, Markdown, HTML, e-mail (`.eml`), and PDF
+where pypdfium2 is installed (`pdf`: not in uv.lock yet). Word needs a library not in uv.lock
+either; it is refused with a message that says so.
 
-Not done yet (#19), for the next session: PDF (pypdfium2, chosen in
-docs/decisions/pdf-reader.md; `Document.from_pages` is its page map), `.docx` (zip-bomb caps),
+Not done yet (#19), for the next session: pypdfium2 in uv.lock (`pdf.py` reads PDFs only where
+it is installed), `.docx` (zip-bomb caps),
 `.msg`; the child process with a time and memory limit; the size limit read from `settings`
 (here a parameter, default 50 MB) and Streamlit's `server.maxUploadSize` from it; declaring
 charset-normalizer in pyproject.toml (today only requests' dependency); the upload widgets, the
@@ -20,15 +20,16 @@ from engine.documents.decode import Undecodable, decode
 from engine.documents.htmltext import declared_charset, html_to_text
 from engine.documents.mail import email_to_text, looks_like_email
 from engine.documents.model import Document, DocumentError, sha256
+from engine.documents.pdf import pdf_pages
 from engine.documents.sniff import binary_kind
 
 MAX_BYTES = 50 * 1024 * 1024
 #: Extension → document type.
 TYPES = {".txt": "text", ".text": "text", ".log": "text", ".csv": "text", ".md": "markdown",
          ".markdown": "markdown", ".html": "html", ".htm": "html", ".xhtml": "html",
-         ".eml": "email"}
+         ".eml": "email", ".pdf": "pdf"}
 #: Extensions we know but cannot read yet, with their names for the message.
-NOT_YET = {".pdf": "PDF", ".docx": "Word (.docx)", ".msg": "Outlook (.msg)",
+NOT_YET = {".docx": "Word (.docx)", ".msg": "Outlook (.msg)",
            ".doc": "Word 97 (.doc)"}
 
 
@@ -56,6 +57,11 @@ def read_bytes(name: str, data: bytes, *, max_bytes: int = MAX_BYTES) -> Documen
     if not data.strip():
         raise DocumentError(name, "the file is empty.")
     kind = binary_kind(data)
+    if suffix == ".pdf":
+        if kind != "a PDF":
+            raise DocumentError(name, f"the name says .pdf but the file is {kind or 'text'}. "
+                                      "Rename it to what it is, or choose another file.")
+        return Document.from_pages(name, "pdf", data, pdf_pages(name, data))
     if kind:
         raise DocumentError(name, f"the name says {suffix} but the file is {kind}. Rename it "
                                   "to what it is, or choose another file.")

@@ -170,7 +170,9 @@ def test_an_html_only_email_gives_its_visible_text() -> None:
      "file"),
     ("mail.eml", b"just some words\nno headers here\n", "mail.eml: the name says .eml but the "
      "file has no e-mail headers"),
-    ("report.pdf", b"%PDF-1.7", "report.pdf: PDF files cannot be read yet."),
+    ("report.pdf", b"Dear Sir, this is no PDF.", "report.pdf: the name says .pdf but the file is "
+     "text."),
+    ("report.pdf", b"PK\x03\x04", "the name says .pdf but the file is a ZIP archive"),
     ("report.docx", b"PK\x03\x04", "report.docx: Word (.docx) files cannot be read yet."),
     ("photo.jpeg", b"\xff\xd8\xff", "photo.jpeg: this kind of file (.jpeg) cannot be read. "
      "Fieldstream reads"),

@@ -60,9 +60,13 @@ def test_a_scan_is_said_plainly() -> None:
 
 
 @needs_pdfium
-def test_a_damaged_pdf_is_said_plainly() -> None:
+@pytest.mark.parametrize("data", [
+    b"%PDF-1.4\n" + b"garbage " * 100,
+    make_pdf([["one"], ["two"]])[:300],  # truncated: an upload cut short
+])
+def test_a_damaged_or_truncated_pdf_is_said_plainly(data: bytes) -> None:
     with pytest.raises(DocumentError, match="damaged or incomplete"):
-        read_bytes("broken.pdf", b"%PDF-1.4\n" + b"garbage " * 100)
+        read_bytes("broken.pdf", data)
 
 
 @pytest.mark.skipif(HAS_PDFIUM, reason="pypdfium2 is installed")

@@ -14,8 +14,8 @@ ROOT = Path(__file__).resolve().parent.parent
 ENGINE, UI = ROOT / "engine", ROOT / "ui"
 
 #: Bottom first. A module may import its own layer and the layers listed before it.
-LAYERS = ("errors", "redact", "settings", "stream", "grounding", "testing", "llm", "local",
-          "providers", "store", "schemas", "runs", "history", "compare", "cli")
+LAYERS = ("errors", "redact", "settings", "documents", "stream", "grounding", "testing", "llm",
+          "local", "providers", "store", "schemas", "runs", "history", "compare", "cli")
 #: Layers of the standard library only: every layer above stands on them.
 BOTTOM = ("errors", "redact")
 #: Old import paths kept for branches in flight (#18): each only re-exports the layer it
@@ -23,6 +23,9 @@ BOTTOM = ("errors", "redact")
 OLD_PATHS = {"engine.history.compare": "compare", "engine.history.comparison": "compare",
              "engine.history.lanes": "compare"}
 FORBIDDEN_IN_STREAM = ("openai", "httpx", "sqlalchemy", "psycopg", "sqlite3", "alembic")
+#: documents/ reads untrusted files: nothing in it may reach the network (#19).
+FORBIDDEN_IN_DOCUMENTS = ("openai", "httpx", "requests", "urllib.request", "http.client",
+                          "socket", "ssl")
 
 
 def _layer(module: str) -> str:
@@ -74,6 +77,9 @@ def test_imports_point_down(module: str, path: Path) -> None:
                 assert LAYERS.index(target) <= rank, f"{module} imports {name} (a layer above)"
         if _layer(module) == "stream":
             assert name.split(".")[0] not in FORBIDDEN_IN_STREAM, f"{module} imports {name}"
+        if _layer(module) == "documents":
+            assert not any(name == bad or name.startswith(f"{bad}.")
+                           for bad in FORBIDDEN_IN_DOCUMENTS), f"{module} imports {name}"
 
 
 @pytest.mark.parametrize("layer", BOTTOM)

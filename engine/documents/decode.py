@@ -1,0 +1,74 @@
+"""Bytes to text in any common encoding: a BOM, else UTF-8, else detected (charset-normalizer).
+
+charset-normalizer is in uv.lock as requests' dependency, not ours: declare it in pyproject.toml
+before this ships (#19). Without it, only BOM-marked and UTF-8 text is read, and anything else is
+refused with a message saying to save the file as UTF-8."""
+
+from __future__ import annotations
+
+import codecs
+import unicodedata
+
+BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
+        (codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"),
+        (codecs.BOM_UTF16_BE, "utf-16"))
+
+
+class Undecodable(ValueError):
+    """No encoding reads these bytes as text."""
+
+
+def decode(data: bytes, declared: str = "") -> tuple[str, str]:
+    """(text, encoding). `declared` (an HTML meta charset, an e-mail's charset) is tried after a
+    BOM and before UTF-8."""
+    for bom, encoding in BOMS:
+        if data.startswith(bom):
+            try:
+                return data.decode(encoding), encoding
+            except UnicodeDecodeError as exc:
+                raise Undecodable(f"it starts as {encoding} but is not") from exc
+    for encoding in (declared, "utf-8"):
+        if encoding:
+            try:
+                text = data.decode(encoding)
+            except (UnicodeDecodeError, LookupError):
+                continue
+            if "\x00" not in text:  # ASCII in UTF-16 without a BOM is valid UTF-8, with NULs
+                return text, codecs.lookup(encoding).name
+    return _detect(data)
+
+
+def _detect(data: bytes) -> tuple[str, str]:
+    try:
+        from charset_normalizer import from_bytes
+    except ImportError as exc:  # pragma: no cover - present wherever uv.lock is installed
+        raise Undecodable("it is not UTF-8 (save it as UTF-8 and try again)") from exc
+    matches = list(from_bytes(data))
+    if not matches:
+        raise Undecodable("its bytes are no text in any common encoding")
+    # Short texts fit many code pages equally well (b"Caf\xe9" is cp1006 as much as cp1252):
+    # among the equally good, the most common in our users' files wins.
+    best = min(matches, key=lambda m: (round(m.chaos, 3), -round(m.coherence, 3),
+                                       _rank(m.encoding)))
+    text = str(best)
+    if _garbled(text):
+        raise Undecodable("its bytes are no text in any common encoding")
+    return text, best.encoding
+
+
+#: Tie-breaks between equally likely detections, most common first (charset-normalizer's names).
+COMMON = ("utf_8", "cp1252", "latin_1", "iso8859_15", "cp1250", "cp1251", "utf_16", "utf_16_le",
+          "utf_16_be", "shift_jis", "cp932", "euc_jp", "gb18030", "big5", "euc_kr", "cp949",
+          "koi8_r", "iso8859_2", "cp1253", "cp1254", "cp1255", "cp1256", "cp1257", "mac_roman")
+
+
+def _rank(encoding: str) -> int:
+    return COMMON.index(encoding) if encoding in COMMON else len(COMMON)
+
+
+def _garbled(text: str) -> bool:
+    """More than 2% control, unassigned or private-use characters: not text."""
+    sample = text[:20000]
+    bad = sum(unicodedata.category(c) in ("Cc", "Cn", "Co", "Cs") and c not in "\t\n\r\f"
+              for c in sample)
+    return bad > 0.02 * max(len(sample), 1)

@@ -1,0 +1,48 @@
+"""A PDF's text layer, page by page, with pypdfium2 (docs/decisions/pdf-reader.md).
+
+pypdfium2 is NOT in uv.lock yet (the spike that chose it could not change the lock): without
+it, a PDF is refused with a message saying so. Declare it (`uv add pypdfium2`) before this
+ships; run it in the conversion child process (PDFium is not thread-safe, and its memory is C
+memory that only a process limit bounds)."""
+
+from __future__ import annotations
+
+from engine.documents.model import DocumentError
+
+#: Fewer visible characters than this per page, on average: no text layer, a scan.
+SCAN_CHARS_PER_PAGE = 5
+SCAN = ("This PDF has no text layer — it is a scan. Fieldstream reads text, not images.")
+
+
+def pdf_pages(name: str, data: bytes) -> list[str]:
+    """Each page's text: lines ending in `\\n`, PDFium's line-end hyphen mark (`\\x02`, the
+    word already joined) removed."""
+    try:
+        import pypdfium2 as pdfium
+    except ImportError as exc:
+        raise DocumentError(name, "PDF files cannot be read yet: this installation has no PDF "
+                                  "reader. Copy the text and paste it in the text box.") from exc
+    try:
+        pdf = pdfium.PdfDocument(data)
+    except pdfium.PdfiumError as exc:
+        if "password" in str(exc).lower():
+            raise DocumentError(name, "this PDF is protected by a password. Save a copy "
+                                      "without the password and choose that.") from exc
+        raise DocumentError(name, "this PDF is damaged or incomplete and cannot be read.") from exc
+    pages: list[str] = []
+    try:
+        for index in range(len(pdf)):
+            page = pdf[index]
+            textpage = page.get_textpage()
+            try:
+                text = textpage.get_text_bounded()
+            finally:
+                textpage.close()
+                page.close()
+            pages.append(text.replace("\r\n", "\n").replace("\r", "\n").replace("\x02", ""))
+    finally:
+        pdf.close()
+    visible = sum(len("".join(text.split())) for text in pages)
+    if visible < SCAN_CHARS_PER_PAGE * max(len(pages), 1):
+        raise DocumentError(name, SCAN)
+    return pages

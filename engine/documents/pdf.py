@@ -1,9 +1,7 @@
 """A PDF's text layer, page by page, with pypdfium2 (docs/decisions/pdf-reader.md).
 
-pypdfium2 is NOT in uv.lock yet (the spike that chose it could not change the lock): without
-it, a PDF is refused with a message saying so. Declare it (`uv add pypdfium2`) before this
-ships; run it in the conversion child process (PDFium is not thread-safe, and its memory is C
-memory that only a process limit bounds)."""
+It runs in the conversion child process (`engine.documents.convert`): PDFium is not
+thread-safe, and its memory is C memory that only a process limit bounds."""
 
 from __future__ import annotations
 
@@ -17,11 +15,7 @@ SCAN = ("This PDF has no text layer — it is a scan. Fieldstream reads text, no
 def pdf_pages(name: str, data: bytes) -> list[str]:
     """Each page's text: lines ending in `\\n`, PDFium's line-end hyphen mark (`\\x02`, the
     word already joined) removed."""
-    try:
-        import pypdfium2 as pdfium
-    except ImportError as exc:
-        raise DocumentError(name, "PDF files cannot be read yet: this installation has no PDF "
-                                  "reader. Copy the text and paste it in the text box.") from exc
+    import pypdfium2 as pdfium  # here, not at import: only the conversion child needs it
     try:
         pdf = pdfium.PdfDocument(data)
     except pdfium.PdfiumError as exc:

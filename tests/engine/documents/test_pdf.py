@@ -4,15 +4,10 @@ refused with a message. bench/pdf_reader_bench.py covers passwords, columns and 
 
 from __future__ import annotations
 
-import importlib.util
-
 import pytest
 
 from engine.documents import DocumentError, read_bytes
 from engine.documents.pdf import SCAN
-
-HAS_PDFIUM = importlib.util.find_spec("pypdfium2") is not None
-needs_pdfium = pytest.mark.skipif(not HAS_PDFIUM, reason="pypdfium2 is not installed (#19)")
 
 
 def make_pdf(pages: list[list[str]]) -> bytes:
@@ -42,7 +37,6 @@ def make_pdf(pages: list[list[str]]) -> bytes:
     return bytes(out)
 
 
-@needs_pdfium
 def test_a_pdf_gives_its_pages_text_and_page_map() -> None:
     data = make_pdf([["Agreement between Northwind and Contoso"], ["Total: EUR 12,500"],
                      ["Signed on 3 December 2026"]])
@@ -53,13 +47,11 @@ def test_a_pdf_gives_its_pages_text_and_page_map() -> None:
     assert "\r" not in doc.text
 
 
-@needs_pdfium
 def test_a_scan_is_said_plainly() -> None:
     with pytest.raises(DocumentError, match=SCAN):
         read_bytes("scan.pdf", make_pdf([[], []]))
 
 
-@needs_pdfium
 @pytest.mark.parametrize("data", [
     b"%PDF-1.4\n" + b"garbage " * 100,
     make_pdf([["one"], ["two"]])[:300],  # truncated: an upload cut short
@@ -67,9 +59,3 @@ def test_a_scan_is_said_plainly() -> None:
 def test_a_damaged_or_truncated_pdf_is_said_plainly(data: bytes) -> None:
     with pytest.raises(DocumentError, match="damaged or incomplete"):
         read_bytes("broken.pdf", data)
-
-
-@pytest.mark.skipif(HAS_PDFIUM, reason="pypdfium2 is installed")
-def test_without_pypdfium2_a_pdf_is_refused_with_a_message() -> None:
-    with pytest.raises(DocumentError, match=r"^contract\.pdf: PDF files cannot be read yet"):
-        read_bytes("contract.pdf", make_pdf([["text"]]))

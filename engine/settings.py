@@ -18,6 +18,12 @@ The embedded model (engine.local):
     FIELDSTREAM_CACHE_DIR                  joined weights and the server log (~/.cache/fieldstream)
     FIELDSTREAM_LOCAL_CTX, _PARALLEL, _THREADS, _THREADS_BATCH   server sizing
     FIELDSTREAM_WARM_LOCAL=0               do not start the embedded model when the app opens
+Documents (engine.documents) and long texts (engine.runs.chunked):
+    FIELDSTREAM_MAX_FILE_MB=50             largest file read (Streamlit's server.maxUploadSize too)
+    FIELDSTREAM_CONVERT_TIMEOUT=30         seconds a file's conversion to text may take
+    FIELDSTREAM_CONVERT_MEMORY_MB=1024     the conversion process's address space (RLIMIT_AS)
+    FIELDSTREAM_MAX_TEXT_CHARS=2000000     longest text extracted (pasted or read from a file)
+    FIELDSTREAM_CHUNKING=auto|always       split only a text that does not fit, or every text
 The history (engine.store, engine.history):
     FIELDSTREAM_DATABASE_URL               else `[connections.fieldstream] url` in secrets.toml
     FIELDSTREAM_HISTORY=off, FIELDSTREAM_KEEP_INPUT=0, FIELDSTREAM_HISTORY_DAYS=N
@@ -240,6 +246,61 @@ def provider_limit(env: Env | None = None) -> int:
 def warm_local(env: Env | None = None) -> bool:
     """Start the embedded model when the app opens (FIELDSTREAM_WARM_LOCAL, on by default)."""
     return _flag("FIELDSTREAM_WARM_LOCAL", env)
+
+
+# --- documents and long texts ---------------------------------------------------------------
+
+DEFAULT_MAX_FILE_MB = 50
+DEFAULT_CONVERT_TIMEOUT = 30.0
+DEFAULT_CONVERT_MEMORY_MB = 1024
+DEFAULT_MAX_TEXT_CHARS = 2_000_000
+CHUNKING_AUTO = "auto"  # split a text only when it does not fit the model's context
+CHUNKING_ALWAYS = "always"  # split every text (to compare the merge with a single shot)
+
+
+def _positive(name: str, env: Env | None, default: float, unit: str) -> float:
+    raw = _text(name, env)
+    if raw is None:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value <= 0:
+        raise SettingError(f"{name} must be a positive number of {unit}, got {raw!r}")
+    return value
+
+
+def max_file_bytes(env: Env | None = None) -> int:
+    """FIELDSTREAM_MAX_FILE_MB: the largest file read as a document (MB; 50 when not set).
+    The app's upload limit (Streamlit's `server.maxUploadSize`) is set from the same value."""
+    return int(_positive("FIELDSTREAM_MAX_FILE_MB", env, DEFAULT_MAX_FILE_MB, "MB") * 2**20)
+
+
+def convert_timeout(env: Env | None = None) -> float:
+    """FIELDSTREAM_CONVERT_TIMEOUT: seconds a file's conversion to text may take (30)."""
+    return _positive("FIELDSTREAM_CONVERT_TIMEOUT", env, DEFAULT_CONVERT_TIMEOUT, "seconds")
+
+
+def convert_memory_bytes(env: Env | None = None) -> int:
+    """FIELDSTREAM_CONVERT_MEMORY_MB: the conversion process's address space (1024 MB)."""
+    mb = _positive("FIELDSTREAM_CONVERT_MEMORY_MB", env, DEFAULT_CONVERT_MEMORY_MB, "MB")
+    return int(mb * 2**20)
+
+
+def max_text_chars(env: Env | None = None) -> int:
+    """FIELDSTREAM_MAX_TEXT_CHARS: the longest text extracted, pasted or read (2,000,000)."""
+    return int(_positive("FIELDSTREAM_MAX_TEXT_CHARS", env, DEFAULT_MAX_TEXT_CHARS,
+                         "characters"))
+
+
+def chunking(env: Env | None = None) -> str:
+    """FIELDSTREAM_CHUNKING: `auto` (split a text only when it does not fit; the default) or
+    `always` (split every text, to compare the merge with the single-shot answer)."""
+    raw = (_text("FIELDSTREAM_CHUNKING", env) or CHUNKING_AUTO).lower()
+    if raw not in (CHUNKING_AUTO, CHUNKING_ALWAYS):
+        raise SettingError(f"FIELDSTREAM_CHUNKING must be auto or always, got {raw!r}")
+    return raw
 
 
 # --- the history ----------------------------------------------------------------------------

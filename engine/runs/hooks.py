@@ -57,6 +57,36 @@ class RunTimings:
 
 
 @dataclass(frozen=True)
+class PartEnd:
+    """One part of a split document's run (a chunk, or an extra pass): characters
+    `start:end` of the run's text, the pages they stand on (1 when there is no document),
+    and how its own request ended, as a run's would (`result` or `partial`, JSON-ready;
+    `chunks` its answer as it arrived, offsets from the part's request start; `offset` is when
+    that request started, seconds after the run's start; `grounding` relative to the whole
+    text). `kind` is "chunk" or "pass"."""
+
+    index: int
+    kind: str
+    start: int
+    end: int
+    first_page: int
+    last_page: int
+    status: RunStatus
+    result: Any
+    partial: Any
+    error: BaseException | None
+    usage: dict[str, Any] | None
+    timings: RunTimings
+    offset: float
+    chunks: tuple[Chunk, ...]
+    grounding: dict[str, Grounding] = field(default_factory=dict)
+
+    @property
+    def error_message(self) -> str | None:
+        return str(self.error) if self.error is not None else None
+
+
+@dataclass(frozen=True)
 class RunEnd:
     """Everything a finished run leaves behind, ready to store.
 
@@ -66,7 +96,9 @@ class RunEnd:
     with the run's key. `chunks` is the answer as it arrived: `(offset_ms, delta)` per chunk,
     offsets from the request's start (from the run's start for a stream without timings);
     joined, the deltas are `text`, the raw answer. `grounding` maps each done leaf's path to
-    where its value stands in the input text (empty when the run had no text)."""
+    where its value stands in the input text (empty when the run had no text). A split
+    document's run has its `parts` (`PartEnd`, in order); its `chunks` are empty (each part
+    has its own) and `result`/`partial` is the merge."""
 
     run_id: str
     spec: RunSpec | None
@@ -80,6 +112,7 @@ class RunEnd:
     timings: RunTimings
     chunks: tuple[Chunk, ...]
     grounding: dict[str, Grounding] = field(default_factory=dict)
+    parts: tuple[PartEnd, ...] = ()
 
     @property
     def error_type(self) -> str | None:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from engine.redact import redact
 
 if TYPE_CHECKING:
+    from engine.documents.model import DocumentInfo
     from engine.llm.request import RequestSpec
 
 #: Where a run was started (`RunSpec.source`): the Extract page, the CLI, the Compare page.
@@ -49,7 +50,10 @@ class RunSpec:
     the runs started together that it is one of (a comparison's lane: `RunGroup("compare", id,
     lane)`), None for a run on its own; `who` is the person, when known (the CLI's OS user;
     the app has no sign-in, so None there); `schema_version` the saved schema's version when
-    the schema is a saved one; `system` the schema's instruction."""
+    the schema is a saved one; `system` the schema's instruction. `document`: the file the
+    text was read from (None: pasted); `chunking`: `auto` (split the text only when it does
+    not fit the model) or `always` (`engine.settings.chunking`); `passes`: extra passes over
+    a split text for the values still missing (0: none)."""
 
     text: str
     schema_name: str
@@ -64,20 +68,24 @@ class RunSpec:
     schema_version: str | None = None  # a saved schema's version (`engine.schemas.saved`)
     system: str | None = None  # the instruction sent as the system prompt (None: the default)
     group: RunGroup | None = None
+    document: DocumentInfo | None = None
+    chunking: str = "auto"
+    passes: int = 0
 
     @classmethod
     def for_provider(
         cls, text: str, schema_name: str, schema: Any, provider: Any, model: str, mode: str,
         max_tokens: int | None = None, *, source: str = SOURCE_EXTRACT, who: str | None = None,
         schema_version: str | None = None, system: str | None = None,
-        group: RunGroup | None = None,
+        group: RunGroup | None = None, document: DocumentInfo | None = None,
+        chunking: str = "auto", passes: int = 0,
     ) -> RunSpec:  # fmt: skip
         """The spec of a run on `provider` (an `engine.providers.registry.Provider`): its
         name and address are kept, its key is not."""
         base_url = provider.base_url
         return cls(text, schema_name, schema, provider.name,
                    redact(base_url, None) if base_url else None, model, mode, max_tokens,
-                   source, who, schema_version, system, group)
+                   source, who, schema_version, system, group, document, chunking, passes)
 
     @property
     def request(self) -> RequestSpec:

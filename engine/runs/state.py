@@ -46,9 +46,13 @@ class Cell:
     state: str = PENDING
     error: str | None = None
     grounding: Grounding | None = None
+    #: A split document's run (`engine.runs.chunked`): which part (0-based) the value came
+    #: from, and the other values the other parts gave (most frequent first).
+    part: int | None = None
+    others: tuple[Any, ...] = ()
 
     def copy(self) -> Cell:
-        return Cell(self.value, self.state, self.error, self.grounding)
+        return Cell(self.value, self.state, self.error, self.grounding, self.part, self.others)
 
 
 @dataclass
@@ -86,6 +90,26 @@ class Metrics:
         return count / span if span > 0.05 else None
 
 
+@dataclass(frozen=True)
+class PartsProgress:
+    """How far a split document's run is (`Update.parts`): `total` parts, how many are
+    `done` (ended well), `failed`, `running` (streaming) and waiting for their turn."""
+
+    total: int
+    done: int = 0
+    failed: int = 0
+    running: int = 0
+
+    @property
+    def waiting(self) -> int:
+        return self.total - self.done - self.failed - self.running
+
+    @property
+    def current(self) -> int:
+        """The part a person would say is being read ("chunk 3 of 7"): 1-based."""
+        return min(self.total, self.done + self.failed + max(self.running, 1))
+
+
 @dataclass
 class Update:
     """What changed since the previous `next_update()`; `leaves` holds copies of only those."""
@@ -102,6 +126,8 @@ class Update:
     waiting: str | None = None  # WAIT_SLOT / WAIT_TURN while queued
     #: Paths grounded since the previous update (new ones only): highlight them as they come.
     grounded: dict[str, Grounding] = field(default_factory=dict)
+    #: A split document's run: its parts' progress (None: a run of one request).
+    parts: PartsProgress | None = None
 
     @property
     def ended(self) -> bool:

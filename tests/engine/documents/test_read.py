@@ -11,7 +11,7 @@ import pytest
 
 from engine.documents import Document, DocumentError, read_bytes, read_path
 from engine.documents.htmltext import html_to_text
-from engine.documents.model import PAGE_BREAK
+from engine.documents.model import PAGE_BREAK, DocumentInfo
 
 CONTRACT = "Party A: Müller & Söhne GmbH\nDate: 3 December 2026\nAmount: 12 500 € — net 30\n"
 
@@ -46,9 +46,10 @@ def test_metadata_size_sha256_and_one_page() -> None:
     assert (doc.type, doc.size, doc.sha256) == ("markdown", len(data), digest)
     assert doc.text == "# Title\n\nSome *Markdown* text.\n"  # line ends made \n, Markdown kept
     assert (doc.pages, doc.page_at(0), doc.page_at(len(doc.text))) == (1, 1, 1)
-    assert doc.metadata() == {"name": "notes.MD", "type": "markdown", "size": len(data),
-                              "sha256": doc.sha256, "pages": 1, "chars": len(doc.text),
-                              "encoding": "utf-8"}
+    assert doc.info.to_json() == {"name": "notes.MD", "type": "markdown", "size": len(data),
+                                  "sha256": doc.sha256, "pages": 1, "chars": len(doc.text),
+                                  "page_starts": [0], "encoding": "utf-8", "notes": []}
+    assert DocumentInfo.from_json(doc.info.to_json()) == doc.info
 
 
 def test_read_path(tmp_path: Path) -> None:

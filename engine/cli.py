@@ -34,7 +34,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, NamedTuple, TextIO
+from typing import TYPE_CHECKING, Any, NamedTuple, TextIO
 
 from engine.errors import ProviderError
 from engine.grounding import Grounding
@@ -49,6 +49,9 @@ from engine.stream.changes import Done, Invalid
 from engine.stream.snapshot import Snapshot
 from engine.stream.terminal import escape, escape_json
 
+if TYPE_CHECKING:
+    from engine.documents import Document, DocumentInfo
+
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
@@ -62,7 +65,14 @@ def _parser() -> argparse.ArgumentParser:
     ex.add_argument("--model", default=None, help="model id (default: the provider's)")
     ex.add_argument("--mode", default=None, help=" | ".join(MODES))
     ex.add_argument("--max-tokens", type=int, default=None)
-    ex.add_argument("--file", default=None, help="read the text from this file, not stdin")
+    ex.add_argument("--file", default=None,
+                    help="read the text from this document (PDF, Word .docx, HTML, e-mail .eml, "
+                         "Markdown, plain text), not stdin")
+    ex.add_argument("--chunking", choices=("auto", "always"), default=None,
+                    help="split the text only when it does not fit the model (auto, the "
+                         "default; FIELDSTREAM_CHUNKING) or always")
+    ex.add_argument("--passes", type=int, default=0, metavar="N",
+                    help="a split text: read it N more times for the values still missing")
     ex.add_argument("--quiet", action="store_true", help="print only the final JSON")
     ex.add_argument("--no-history", action="store_true",
                     help="do not record this run in the history")
@@ -181,7 +191,10 @@ def _who() -> str | None:
 
 def run_extract(args: argparse.Namespace, stdin: TextIO, out: TextIO, err: TextIO) -> int:
     resolved = resolve_schema(args.schema, err)
-    text = Path(args.file).read_text(encoding="utf-8") if args.file else stdin.read()
+    if args.passes < 0:
+        raise UsageError("--passes takes 0 or more.")
+    document = _read_document(args.file, err, quiet=args.quiet) if args.file else None
+    text = document.text if document is not None else stdin.read()
     if not text.strip():
         raise UsageError("No text to extract from: pipe it on stdin or pass --file.")
     provider = _provider(args.provider)
@@ -192,7 +205,8 @@ def run_extract(args: argparse.Namespace, stdin: TextIO, out: TextIO, err: TextI
     if not args.quiet:
         print(escape(f"# {provider.name} · {model} · {mode}"), file=err, flush=True)
     with _history(args, err):
-        runner = _start(args, text, resolved, provider, model, mode, err)
+        runner = _start(args, text, resolved, provider, model, mode, err,
+                        document.info if document is not None else None)
         try:
             runner.wait()
         except KeyboardInterrupt:
@@ -200,6 +214,29 @@ def run_extract(args: argparse.Namespace, stdin: TextIO, out: TextIO, err: TextI
             raise
         _say_if_pending(runner, err)
     return _finish(runner, out, err, quiet=args.quiet)
+
+
+def _read_document(path: str, err: TextIO, *, quiet: bool) -> Document:
+    """The file as a document (its text, pages); a file that cannot be read is a usage
+    problem with its plain message (exit 2), never a traceback."""
+    from engine.documents import DocumentError, read_path_document
+
+    def progress(done: int, total: int, what: str) -> None:
+        if not quiet and total > 1:
+            print(escape(f"# reading {Path(path).name}: {what}"), file=err, flush=True)
+
+    try:
+        document = read_path_document(path, on_progress=progress)
+    except DocumentError as exc:
+        raise UsageError(str(exc)) from None
+    if not quiet:
+        print(escape(f"# {document.name} · {document.type} · {_pages(document.pages)} · "
+                     f"{len(document.text):,} characters"), file=err, flush=True)
+    return document
+
+
+def _pages(count: int) -> str:
+    return "1 page" if count == 1 else f"{count} pages"
 
 
 @contextlib.contextmanager
@@ -236,19 +273,23 @@ def _say_if_pending(runner: Runner, err: TextIO) -> None:
 
 def _start(
     args: argparse.Namespace, text: str, resolved: Resolved, provider: Any, model: str,
-    mode: str, err: TextIO,
+    mode: str, err: TextIO, document: DocumentInfo | None = None,
 ) -> Runner:  # fmt: skip
-    """The run, as the page starts one (same path, same hooks), printing as it goes."""
-    from engine.runs.start import extraction_factory, start_run
+    """The run, as the page starts one (same path, same hooks), printing as it goes: each
+    field as it is done, or, for a text split into parts, each part as it ends."""
+    from engine.runs.start import start_run
+    from engine.settings import chunking
 
     spec = RunSpec.for_provider(text, resolved.name, resolved.schema, provider, model, mode,
                                 args.max_tokens, source=SOURCE_CLI, who=args.by or _who(),
-                                schema_version=resolved.version, system=resolved.system)
-    factory = extraction_factory(spec.request, provider)
+                                schema_version=resolved.version, system=resolved.system,
+                                document=document, chunking=args.chunking or chunking(),
+                                passes=args.passes)
     if args.quiet:
-        return start_run(spec, provider, factory=factory)
-    return start_run(spec, provider, factory=_printing(factory, err),
-                     on_wait=lambda what: _say_waiting(what, err))
+        return start_run(spec, provider)
+    return start_run(spec, provider, wrap=lambda f: _printing(f, err),
+                     on_wait=lambda what: _say_waiting(what, err),
+                     on_part=lambda line: print(escape(f"# {line}"), file=err, flush=True))
 
 
 def _printing(factory: StreamFactory, err: TextIO) -> StreamFactory:
@@ -300,6 +341,8 @@ def _finish(runner: Runner, out: TextIO, err: TextIO, *, quiet: bool) -> int:
     data = report.result if done else report.partial
     print(escape_json(json_text(data)), file=out, flush=True)  # reads back the same
     _say_grounding(report.grounding, data, err, quiet=quiet)
+    if report.spec is not None and report.spec.document is not None and not quiet:
+        _say_pages(report.grounding, report.spec.document, err)
     if error is not None:
         _say_error(error, err)
     return EXIT_OK if done else EXIT_FAILED
@@ -312,6 +355,14 @@ def _say_grounding(grounding: dict[str, Grounding], data: Any, err: TextIO, *, q
     missing = any(not g.found for g in grounding.values())
     if line and (missing or not quiet):
         print(escape(f"# {line}"), file=err, flush=True)
+
+
+def _say_pages(grounding: dict[str, Grounding], document: DocumentInfo, err: TextIO) -> None:
+    """Which page of the document each value found stands on (its first occurrence)."""
+    found = [f"{path} p.{document.page_at(g.spans[0].start)}"
+             for path, g in grounding.items() if g.found and g.spans]
+    if found:
+        print(escape(f"# pages: {' · '.join(found)}"), file=err, flush=True)
 
 
 def _say_error(exc: BaseException, err: TextIO) -> None:

@@ -142,5 +142,17 @@ class TextTooLong(ExtractionError, ProviderError):
             self.hint = hint
 
 
+class PartsFailed(ExtractionError):
+    """Some parts of a split document failed; what the others found is merged and kept.
+    `failed` names each failed part ("chunk 3 of 7 (pages 5–6): the connection was lost")."""
+
+    hint = ("The values shown come from the parts that were read. Run it again to read the "
+            "failed parts, or check the model server.")
+
+    def __init__(self, message: str, *, failed: tuple[str, ...] = (), **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.failed = failed
+
+
 class SchemaError(TypeError):
     """The schema cannot be used (not a model, unresolved annotations, invalid types)."""

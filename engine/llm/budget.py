@@ -129,3 +129,65 @@ def too_long(
         f"{headline} ({window:,} tokens in all, {answer:,} of them kept for the answer.)",
         tokens=tokens, limit=takes, exact=exact, headline=headline,
     )  # fmt: skip
+
+
+# --- a text too long for one request: split it ---------------------------------------------
+
+#: Characters per token assumed when deciding, without a tokenizer, whether a text must be
+#: split: fewer than prose's ~4, so a text near the limit is split rather than refused.
+SPLIT_CHARS_PER_TOKEN = 3.0
+#: The window assumed for a server that does not say its own (chunking forced on it).
+UNKNOWN_WINDOW = 8192
+#: Part of the room a part's text is given, the rest kept for the estimate's error.
+SPLIT_SAFETY = 0.9
+#: Fewest characters a part is given, however tight the window: below this, refuse.
+MIN_PART_CHARS = 400
+
+
+def check_length(text: str, limit: int) -> None:
+    """Refuse a text longer than `limit` characters (FIELDSTREAM_MAX_TEXT_CHARS), naming its
+    size, before anything is tokenized or split."""
+    if len(text) > limit:
+        headline = (f"The text is {len(text):,} characters long; Fieldstream extracts from "
+                    f"texts of up to {limit:,} characters.")
+        raise TextTooLong(headline, tokens=None, limit=None, exact=True, headline=headline,
+                          hint="Split the document into smaller files, or raise "
+                               "FIELDSTREAM_MAX_TEXT_CHARS.")
+
+
+def context_window(kind: str, model: str, local_ctx: int | None = None) -> int | None:
+    """The tokens one request may hold: the local model's slot context (`local_ctx`), a known
+    OpenAI model's window; None when the server does not say."""
+    if kind == "local":
+        return local_ctx
+    return openai_context(model) if kind == "openai" else None
+
+
+def needs_split(request: dict[str, Any], window: int | None, max_tokens: int | None) -> bool:
+    """Whether a request's text must be split to fit `window` tokens, judged on its length
+    alone (no tokenizer: the app asks before the local model has started). Conservative: a
+    text near the limit is split, since a split text still extracts and a refused one not."""
+    if window is None:
+        return False
+    answer = max_tokens or DEFAULT_ANSWER_ROOM
+    return prompt_chars(request) / SPLIT_CHARS_PER_TOKEN + answer > window
+
+
+def part_chars(
+    overhead_tokens: int, window: int, max_tokens: int | None, chars_per_token: float
+) -> int:
+    """Characters of text a part may have: the window minus the instruction and schema
+    (`overhead_tokens`) and the answer's room, in the text's own characters per token, less
+    a margin. Raises `TextTooLong` when not even `MIN_PART_CHARS` fit (a schema larger than
+    the context)."""
+    answer = max_tokens or DEFAULT_ANSWER_ROOM
+    room = window - overhead_tokens - answer
+    chars = int(room * chars_per_token * SPLIT_SAFETY)
+    if chars < MIN_PART_CHARS:
+        headline = (f"The schema and the answer's room ({overhead_tokens + answer:,} tokens) "
+                    f"leave no room for text in the model's {window:,}-token context.")
+        raise TextTooLong(headline, tokens=overhead_tokens, limit=window, exact=True,
+                          headline=headline,
+                          hint="Lower the token limit, choose a smaller schema, or a model "
+                               "with a larger context.")
+    return chars

@@ -116,6 +116,14 @@ class Grounder:
         self.grounding[path] = grounding
         self._new[path] = grounding
 
+    def adopt(self, grounding: dict[str, Grounding]) -> None:
+        """Take groundings made elsewhere (a split document's parts ground their own text;
+        lock held): the ones new or changed since the last adopt go out with the next take."""
+        for path, found in grounding.items():
+            if self.grounding.get(path) != found:
+                self._new[path] = found
+        self.grounding = dict(grounding)
+
     def settle(self) -> None:
         """Wait for the index when values are waiting for it (lock not held), so the run's
         report has them grounded; with none waiting, it does not wait."""

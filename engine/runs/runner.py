@@ -123,8 +123,12 @@ class Runner:
     def __init__(
         self, leaves: list[FieldNode], factory: StreamFactory, *, secret: str | None = None,
         spec: RunSpec | None = None, indexes: SharedIndexes | None = None,
+        announce: bool = True,
     ) -> None:  # fmt: skip
         self.run_id = uuid.uuid4().hex
+        #: Whether the run hooks hear of this run (a split document's parts are not runs of
+        #: their own: their run reports them).
+        self.announce = announce
         self.spec = spec
         self._factory = factory
         self._lock = threading.Lock()
@@ -181,11 +185,15 @@ class Runner:
 
     def _ended_waiting(self) -> None:
         """A run stopped before its turn: its hooks still hear of it (start and end)."""
-        hooks.run_started(RunStart(self.run_id, self.spec, self._started_at))
+        self._announce_start()
         self._report_end()
 
+    def _announce_start(self) -> None:
+        if self.announce:
+            hooks.run_started(RunStart(self.run_id, self.spec, self._started_at))
+
     def _stream(self) -> None:
-        hooks.run_started(RunStart(self.run_id, self.spec, self._started_at))
+        self._announce_start()
         gen: Iterator[Snapshot] | None = None
         try:
             self._grounder.start(self.spec.text if self.spec is not None else None)
@@ -211,6 +219,8 @@ class Runner:
         a failing hook: the run has ended either way). Values done before the text's index
         was ready are grounded first."""
         self._grounder.settle()
+        if not self.announce:
+            return
         try:
             report = self.report()
         except Exception:
@@ -377,6 +387,30 @@ class Runner:
         timings), for a chart."""
         with self._lock:
             return self._state.timeline()
+
+    def metrics_copy(self) -> Metrics:
+        with self._lock:
+            return Metrics(**vars(self._state.metrics))
+
+    @property
+    def started(self) -> float:
+        """When `start()` was called (perf_counter seconds: the stream's clock)."""
+        return self._state.started
+
+    @property
+    def waiting(self) -> str | None:
+        """What the run waits for before its request (WAIT_SLOT / WAIT_TURN), else None."""
+        return self._state.waiting
+
+    @property
+    def begun(self) -> bool:
+        """Its request's thread has started (its turn came)."""
+        return self._has_thread.is_set()
+
+    def leaves_copy(self) -> dict[str, LeafData]:
+        """The form's cells as they stand (copies, groundings included)."""
+        with self._lock:
+            return self._state.leaves_copy()
 
     def json_text(self) -> str:
         with self._lock:

@@ -50,9 +50,11 @@ def stream_extraction(
     must fit the model (`TextTooLong` otherwise, counted exactly for the local model), then
     the request streams with the read timeout. A run gets here once its provider's limiter
     let it in (`start_run`), so time spent in line never counts towards the timeout."""
-    from engine.llm.budget import check_fits
+    from engine.llm.budget import check_fits, check_length
     from engine.llm.extract import build_request, stream_request
+    from engine.settings import max_text_chars
 
+    check_length(request.text, max_text_chars())
     server = local_server(provider, request.model)
     check_fits(build_request(request), kind=provider.kind, model=request.model,
                max_tokens=request.max_tokens, server=server)
@@ -109,6 +111,8 @@ def stoppable_client(client: Any, cancel: threading.Event) -> tuple[Any, Callabl
 def start_run(
     spec: RunSpec, provider: Any, *, factory: StreamFactory | None = None,
     indexes: SharedIndexes | None = None, on_wait: Callable[[str | None], None] | None = None,
+    wrap: Callable[[StreamFactory], StreamFactory] | None = None,
+    on_part: Callable[[str], None] | None = None,
 ) -> Runner:  # fmt: skip
     """Start the extraction `spec` asks for on `provider` (whose key it uses; `spec` is
     `RunSpec.for_provider(...)` of that provider) in the background and return its Runner.
@@ -116,17 +120,44 @@ def start_run(
     waits in line, holding no thread, and says so (`on_wait(what)` too: WAIT_SLOT / WAIT_TURN,
     then None when its turn comes). `factory` replaces the provider's stream (tests, custom
     sources; the CLI's printing wrapper); `indexes` shares the text's index with the other
-    runs given the same (a comparison's lanes)."""
+    runs given the same (a comparison's lanes). A text that does not fit the model (or
+    chunking `always`) runs split (`engine.runs.chunked`): each part through the limiter.
+    `wrap` wraps the provider's stream (of the run, or of each part: the CLI's printing);
+    `on_part(line)` hears each part of a split run end ("chunk 3 of 7: done · 4 values")."""
+    from engine.runs.chunked import split_needed
     from engine.runs.limits import provider_limiter
     from engine.schemas.fields import leaves
 
     if spec.provider != provider.name:
         raise ValueError(f"The spec names the provider {spec.provider!r}, "
                          f"not {provider.name!r}.")
-    factory = factory or extraction_factory(spec.request, provider)
+    limiter, waits_for = provider_limiter(provider, spec.model)
+    wrap = wrap or (lambda f: f)
+    if factory is None and split_needed(spec, provider):
+        return _start_split(spec, provider, limiter, waits_for, on_wait, wrap, on_part)
+    factory = factory or wrap(extraction_factory(spec.request, provider))
     runner = Runner(leaves(spec.schema), factory, secret=provider.api_key, spec=spec,
                     indexes=indexes)
     if on_wait is not None:
         runner.cancel.on_notice(on_wait)
-    limiter, waits_for = provider_limiter(provider, spec.model)
     return runner.start(limiter, waits_for)
+
+
+def _start_split(
+    spec: RunSpec, provider: Any, limiter: Any, waits_for: str,
+    on_wait: Callable[[str | None], None] | None,
+    wrap: Callable[[StreamFactory], StreamFactory], on_part: Callable[[str], None] | None,
+) -> Runner:  # fmt: skip
+    """A text too long for one request (or chunking `always`): a `ChunkedRunner` whose parts
+    take their places with the provider's limiter."""
+    from engine.runs.chunked import ChunkedRunner, plan_parts
+    from engine.schemas.fields import leaves
+
+    runner = ChunkedRunner(
+        leaves(spec.schema), spec, plan=lambda: plan_parts(spec, provider),
+        part_factory=lambda part: wrap(extraction_factory(part.request, provider)),
+        limiter=limiter, waits_for=waits_for, secret=provider.api_key, on_part=on_part,
+    )  # fmt: skip
+    if on_wait is not None:
+        runner.cancel.on_notice(on_wait)
+    return runner.start()

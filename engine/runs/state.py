@@ -184,6 +184,7 @@ class RunState:
         self.usage: dict[str, Any] | None = None
         self.seq = 0
         self._text_len = 0
+        self.parts: PartsProgress | None = None  # a split document's run
 
     @property
     def ended(self) -> bool:
@@ -359,7 +360,33 @@ class RunState:
             seq=self.seq,
             waiting=self.waiting if not self.status.ended else None,
             grounded=grounded,
+            parts=self.parts,
         )
+
+    def put_leaves(self, merged: dict[str, LeafData], now: float,
+                   request_at: float | None) -> set[str]:
+        """Take the form's cells as a merge made them (a split document's run): the
+        placeholders that changed. `request_at` is when its first request began, the start
+        of `first_done`."""
+        changed = {k for k, d in merged.items() if k in self.leaves and self.leaves[k] != d}
+        for key in changed:
+            self.leaves[key] = merged[key]
+        self.dirty |= changed
+        done = sum(1 for d in self.leaves.values() if d.cell.state == DONE)
+        self.progress = done / max(len(self.leaves), 1)
+        if done and self.metrics.first_done is None:
+            self.metrics.first_done = now - (request_at if request_at is not None
+                                             else self.started)
+        self.metrics.elapsed = now - self.started
+        if changed and (now - self.json_at >= 1.0 / JSON_HZ):
+            self.json_at = now
+            self.value = self.mirror()
+            self.json = json_text(self.value)
+            self.json_dirty = True
+        return changed
+
+    def leaves_copy(self) -> dict[str, LeafData]:
+        return {k: _copy_leaf(d) for k, d in self.leaves.items()}
 
     def mark_all(self) -> None:
         """The next take carries everything (a redraw from scratch)."""

@@ -37,7 +37,7 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -173,6 +173,9 @@ class ReplayServer:
         self.api_key = api_key
         self.models = list(models)
         self.default: Reply | None = None
+        #: Answers a request by what it asks (its JSON body) when set: parallel requests
+        #: (a split document's parts) arrive in any order, so a queue cannot pair them.
+        self.responder: Callable[[dict[str, Any]], Reply | None] | None = None
         self.requests: list[dict[str, Any]] = []
         self.sent: list[tuple[float, str]] = []
         self.outcomes: list[str] = []
@@ -200,12 +203,16 @@ class ReplayServer:
         with self._lock:
             self._queue.clear()
             self.default = None
+            self.responder = None
             self.requests.clear()
             self.sent.clear()
             self.outcomes.clear()
             self.peak_in_flight = self.in_flight
 
-    def next_reply(self) -> Reply | None:
+    def next_reply(self, body: dict[str, Any] | None = None) -> Reply | None:
+        responder = self.responder
+        if responder is not None and body is not None:
+            return responder(body)
         with self._lock:
             return self._queue.popleft() if self._queue else self.default
 
@@ -287,7 +294,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._json(400, _error_body("Request body is not JSON", "invalid_json"))
             return
         self.server_state.record("requests", body)
-        self._answer(body, self.server_state.next_reply())
+        self._answer(body, self.server_state.next_reply(body))
 
     def _authorized(self) -> bool:
         expected = self.server_state.api_key

@@ -76,13 +76,14 @@ class _Part:
 class ChunkedRunner(Runner):
     """One run over a split text (see the module's doc). `plan` gives the parts' spans,
     `part_factory` each part's stream; `limiter` / `waits_for` are the provider's (each part
-    takes its place there; this run takes none); `on_part(line)` hears each part end."""
+    takes its place there; this run takes none); `on_part(line)` hears each part end;
+    `stagger`: the other parts start once the first has a value (`_await_first_value`)."""
 
     def __init__(
         self, leaves: list[FieldNode], spec: RunSpec, *, plan: Planner,
         part_factory: PartFactory, limiter: Limiter | None = None,
         waits_for: str = WAIT_TURN, secret: str | None = None,
-        on_part: Callable[[str], None] | None = None,
+        on_part: Callable[[str], None] | None = None, stagger: bool = False,
     ) -> None:  # fmt: skip
         super().__init__(leaves, _no_stream, secret=secret, spec=spec)
         self.spec: RunSpec = spec
@@ -94,6 +95,7 @@ class ChunkedRunner(Runner):
         self._wake_parts = threading.Event()
         self._first_request: float | None = None  # perf_counter when a part's request began
         self._on_part = on_part
+        self._stagger = stagger
         self._told: set[int] = set()  # the parts whose end on_part has heard
         self.cancel.on_set(self._stop_parts)
 
@@ -125,7 +127,13 @@ class ChunkedRunner(Runner):
 
     def _run_parts(self, wanted: list[tuple[str, TextChunk, str | None]]) -> None:
         """Start these parts (kind, span, the pass's hint) and merge until all have ended."""
-        started = [self._start_part(kind, chunk, hint) for kind, chunk, hint in wanted]
+        if not wanted:
+            return
+        started = [self._start_part(*wanted[0])]
+        if len(wanted) > 1:
+            if self._stagger:
+                self._await_first_value(started[0])
+            started += [self._start_part(kind, chunk, hint) for kind, chunk, hint in wanted[1:]]
         while not self.cancel.is_set():
             self._wake_parts.wait(0.5)
             self._wake_parts.clear()
@@ -136,6 +144,17 @@ class ChunkedRunner(Runner):
                 self._remerge()
                 return
             time.sleep(1.0 / MERGE_HZ)  # coalesce: many parts change many times a second
+
+    def _await_first_value(self, first: _Part) -> None:
+        """The other parts wait until the first has a value (or has ended): on a model that
+        reads every prompt on the same cores (the local model's slots), a second prompt read
+        beside the first would halve its speed, and a person waits for the first field."""
+        while not self.cancel.is_set() and not first.runner.ended:
+            self._wake_parts.wait(0.5)
+            self._wake_parts.clear()
+            self._remerge()
+            if any(d.cell.state == DONE or d.items for d in first.runner.leaves_copy().values()):
+                return
 
     def _start_part(self, kind: str, chunk: TextChunk, hint: str | None) -> _Part:
         text = self.spec.text[chunk.start:chunk.end]

@@ -157,6 +157,7 @@ def _start_split(
         leaves(spec.schema), spec, plan=lambda: plan_parts(spec, provider),
         part_factory=lambda part: wrap(extraction_factory(part.request, provider)),
         limiter=limiter, waits_for=waits_for, secret=provider.api_key, on_part=on_part,
+        stagger=provider.kind == "local",  # its slots read prompts on the same cores
     )  # fmt: skip
     if on_wait is not None:
         runner.cancel.on_notice(on_wait)

@@ -118,8 +118,8 @@ class TextTooLong(ExtractionError, ProviderError):
     `headline` is the one plain sentence a view shows first (the numbers, no server text)."""
 
     hint = (
-        "Shorten the text (or split it and extract each part in turn), or pick a model with a "
-        "larger context."
+        "Shorten the text, let Fieldstream split it (chunking `always`: FIELDSTREAM_CHUNKING, "
+        "or --chunking always in the CLI), or pick a model with a larger context."
     )
 
     def __init__(

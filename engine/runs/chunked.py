@@ -27,6 +27,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from engine.documents.chunks import TextChunk, split_text
+from engine.errors import (
+    ExtractionError,
+    PartsFailed,
+    ProviderError,
+    StreamInterrupted,
+    ValidationFailed,
+)
 from engine.grounding import Grounding
 from engine.runs.display import json_text
 from engine.runs.hooks import PartEnd, RunEnd
@@ -39,13 +46,6 @@ from engine.runs.status import RunStatus
 from engine.schemas.fields import FieldNode
 from engine.stream import paths
 from engine.stream.changes import DONE
-from engine.stream.errors import (
-    ExtractionError,
-    PartsFailed,
-    ProviderError,
-    StreamInterrupted,
-    ValidationFailed,
-)
 
 KIND_CHUNK, KIND_PASS = "chunk", "pass"
 #: Characters two neighbouring parts share (a value cut at a boundary is whole in one of

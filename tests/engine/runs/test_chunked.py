@@ -42,7 +42,7 @@ FACTS = {"party": "Party: Müller & Söhne GmbH.", "city": "Place of signing: Ly
 
 
 def document_text() -> str:
-    """Four facts, far apart: each split part holds at most one of them."""
+    """Four facts, far apart: a part of 700 characters holds one or two of them."""
     blocks = []
     for fact in FACTS.values():
         blocks.append(FILLER * 4 + fact + " Tag: clause-" + fact.split(":")[0].lower().split()[0]
@@ -166,8 +166,11 @@ def test_a_failed_part_is_named_and_the_others_still_merge(server: ReplayServer)
     assert isinstance(runner.error, PartsFailed)
     assert re.search(r"chunk \d of \d \(page[s]? [\d–]+\): .*500", str(runner.error))
     merged = runner.report().partial
-    assert merged["party"] == "Müller & Söhne GmbH" and merged["signed_on"] == "2026-03-01"
-    assert merged["amount"] is None
+    read = [text[c.start:c.end] for c in split_text(text, 700, 60)]
+    read = [chunk for chunk in read if "FAIL-HERE" not in chunk]  # the parts that answered
+    expected = answer_for("\n".join(read))
+    assert {k: merged[k] for k in PATTERNS} == {k: expected[k] for k in PATTERNS}
+    assert merged["amount"] is None and merged["party"] == "Müller & Söhne GmbH"
 
 
 def test_stop_keeps_what_was_merged_and_stops_every_part(server: ReplayServer) -> None:

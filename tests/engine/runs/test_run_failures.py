@@ -296,10 +296,12 @@ def test_a_5mb_text_for_openai_is_refused_before_sending(monkeypatch: pytest.Mon
         finish(runner, 10)
         assert srv.requests == [], "5 MB were sent to a model that cannot take them"
     error = runner.error
-    assert isinstance(error, TextTooLong) and not error.exact
+    assert isinstance(error, TextTooLong)
     outcome = explain(error)
-    assert outcome.headline.startswith("The text is too long for gpt-4o-mini: about 1,")
-    assert "and it takes 125,952" in outcome.headline  # 128,000 less 2,048 for the answer
+    # Longer than any text Fieldstream splits (FIELDSTREAM_MAX_TEXT_CHARS): refused by size.
+    assert outcome.headline == ("The text is 5,280,000 characters long; Fieldstream extracts "
+                                "from texts of up to 2,000,000 characters.")
+    assert "FIELDSTREAM_MAX_TEXT_CHARS" in outcome.hint
     assert "sidebar" not in outcome.hint and "could not be reached" not in outcome.headline
     assert time.monotonic() - started < 5
 
@@ -312,8 +314,8 @@ def test_cli_says_the_text_is_too_long(monkeypatch: pytest.MonkeyPatch) -> None:
         code, _, err = run_cli(["extract", "--schema", "Report", "--provider", "openai"], HUGE)
         assert srv.requests == []
     assert code == cli.EXIT_USAGE
-    assert "error: The text is too long for gpt-4o-mini: about 1," in err
-    assert "hint: Shorten the text" in err
+    assert "error: The text is 5,280,000 characters long" in err
+    assert "hint: Split the document" in err
 
 
 VLLM_TOO_LONG = (
@@ -397,7 +399,9 @@ def request_messages(text: str) -> list[dict[str, str]]:
 def test_local_texts_are_counted_exactly_against_a_slots_context(local: Any) -> None:
     provider = pv.local_provider()
     window = local.slot_ctx
-    long_text = "word " * (window + 200)
+    # One token a character: short enough that its length alone does not call for a split
+    # (`budget.needs_split` assumes 3 characters a token), too long when counted.
+    long_text = "7 " * ((window + 200) // 2)
     runner = start_run(RunSpec.for_provider(long_text, "Report", Report, provider, local.model,
                                             "json_schema", 512), provider)
     finish(runner, 30)
@@ -408,7 +412,7 @@ def test_local_texts_are_counted_exactly_against_a_slots_context(local: Any) -> 
         f"The text is too long for {local.model}: {error.tokens:,} tokens, and it takes "
         f"{window - 512:,}."
     )
-    fits = "word " * (window - 1500)  # fits, but not with a 2,048-token answer
+    fits = "7 " * ((window - 1500) // 2)  # fits, but not with a 2,048-token answer
     runner = start_run(RunSpec.for_provider(fits, "Report", Report, provider, local.model,
                                             "json_schema", 2048), provider)
     finish(runner, 30)
@@ -426,9 +430,9 @@ def test_a_5mb_text_for_the_local_model_is_refused_at_once(local: Any) -> None:
                                             "json_schema"), prov)
     finish(runner, 10)
     error = runner.error
-    assert isinstance(error, TextTooLong) and not error.exact
-    assert explain(error).headline.startswith(f"The text is too long for {local.model}: about")
-    assert time.monotonic() - started < 3  # estimated from its length: nothing tokenized
+    assert isinstance(error, TextTooLong)
+    assert explain(error).headline.startswith("The text is 5,280,000 characters long")
+    assert time.monotonic() - started < 3  # refused on its length: nothing tokenized
 
 
 @pytest.mark.local_model

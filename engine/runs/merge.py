@@ -8,6 +8,8 @@ part's values change.
 
 Only done cells are candidates, and only with a value: a part that answered null, an empty
 string or an empty list says nothing (a chunk that does not mention the date answers null).
+A scalar without a candidate stays `PENDING` (value None), even once every part has answered
+null: what an ended run shows for it is the caller's to say (`missing` lists it).
 "The same value" is the grounding layer's (`engine.grounding.normalise`): text by its
 canonical tokens (case, accents, whitespace, punctuation), numbers by value (`18,500` is
 18500), ISO dates and times by their date and time (`same_value`). Every merged cell keeps
@@ -23,7 +25,7 @@ the part it came from (`Cell.part`) and its grounding moved to offsets into the 
   and at least one agrees (the most agreeing row wins, then the earliest); the merged row
   fills its empty columns from the other, each column cell keeping its own part and
   grounding. Two rows of one part are never merged: a part that lists two equal rows (two
-  identical invoice lines) read two rows; only a part's overlap with another repeats one.
+  identical invoice lines) has read two rows; only an overlap between parts repeats one.
 - A list's own cell is done when any part's list is done; its value is the merged list.
 
 Cost: 30 parts of a MeetingInfo-like schema (6 scalars, an item list of 3 and a users table

@@ -35,6 +35,14 @@ class Grounding:
     def found(self) -> bool:
         return self.status != NOT_FOUND
 
+    def shifted(self, by: int) -> Grounding:
+        """The same grounding with every span moved `by` characters: a part's spans as
+        offsets into the whole text the part was cut from (#19)."""
+        if not by or not self.spans:
+            return self
+        spans = tuple(Span(s.start + by, s.end + by) for s in self.spans)
+        return Grounding(self.status, spans, self.score)
+
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"status": self.status,
                                "spans": [[s.start, s.end] for s in self.spans]}

@@ -38,7 +38,7 @@ from pathlib import Path
 
 from engine import settings
 from engine.documents.model import Document, DocumentError, Progress
-from engine.documents.read import check_size, read_bytes
+from engine.documents.read import precheck, read_bytes
 
 #: Read in the caller's process (see the module's docstring).
 IN_PROCESS = frozenset({".txt", ".text", ".log", ".csv", ".md", ".markdown"})
@@ -61,9 +61,8 @@ def convert(name: str, data: bytes, *, env: settings.Env | None = None,
     """The document in `data`, read in a child process under the limits; one `DocumentError`
     for anything that goes wrong (the child's own, or a time limit, memory, a crash)."""
     max_bytes = settings.max_file_bytes(env)
-    if Path(name).suffix.lower() in IN_PROCESS:
+    if precheck(name, data, max_bytes) in IN_PROCESS:  # size, name, emptiness: no process yet
         return Converted(read_bytes(name, data, max_bytes=max_bytes), in_process=True)
-    check_size(name, len(data), max_bytes)  # before any process is started
     timeout = settings.convert_timeout(env)
     memory = settings.convert_memory_bytes(env)
     child_env = settings.child_env()

@@ -191,8 +191,9 @@ def _runs(element: object, first: bool = True) -> Iterator[object]:
             first = False
             if _on(node, "pageBreakBefore"):
                 yield PAGE
-        elif tag == f"{W}t":
-            yield node.text or ""
+        elif tag == f"{W}t":  # its text around any (unexpanded) entity reference in it
+            yield (node.text or "") + "".join(child.tail or "" for child in node)
+            continue
         elif tag == f"{W}tab" and node.getparent().tag == f"{W}r":
             yield "\t"
         elif tag in (f"{W}br", f"{W}cr"):

@@ -48,16 +48,7 @@ def read_bytes(name: str, data: bytes, *, max_bytes: int = MAX_BYTES,
                on_progress: Progress | None = None) -> Document:
     """The document in `data`, a file named `name` (its extension picks the format).
     `on_progress` hears how far a PDF's pages or a Word file's paragraphs are."""
-    suffix = Path(name).suffix.lower()
-    check_size(name, len(data), max_bytes)
-    if suffix in REFUSED:
-        raise DocumentError(name, REFUSED[suffix])
-    if suffix not in TYPES:
-        known = ", ".join(sorted(TYPES))
-        raise DocumentError(name, f"this kind of file ({suffix or 'no extension'}) cannot be "
-                                  f"read. Fieldstream reads {known}.")
-    if not data.strip():
-        raise DocumentError(name, "the file is empty.")
+    suffix = precheck(name, data, max_bytes)
     kind = binary_kind(data)
     if suffix == ".pdf":
         if kind != "a PDF":
@@ -100,8 +91,31 @@ def read_bytes(name: str, data: bytes, *, max_bytes: int = MAX_BYTES,
                     encoding=encoding, notes=notes)
 
 
+def precheck(name: str, data: bytes, max_bytes: int) -> str:
+    """What can be said from the name and the size alone (no parsing): the file's extension,
+    lower case, or a `DocumentError`. Run before a conversion process is started, too."""
+    suffix = Path(name).suffix.lower()
+    check_size(name, len(data), max_bytes)
+    if suffix in REFUSED:
+        raise DocumentError(name, REFUSED[suffix])
+    if suffix not in TYPES:
+        known = ", ".join(sorted(TYPES))
+        raise DocumentError(name, f"this kind of file ({suffix or 'no extension'}) cannot be "
+                                  f"read. Fieldstream reads {known}.")
+    if not data.strip():
+        raise DocumentError(name, "the file is empty.")
+    return suffix
+
+
 def check_size(name: str, size: int, max_bytes: int) -> None:
     """The size limit (FIELDSTREAM_MAX_FILE_MB), checked before anything is read."""
     if size > max_bytes:
-        raise DocumentError(name, f"the file is {size / 2**20:.1f} MB; the limit is "
-                                  f"{max_bytes / 2**20:g} MB.")
+        raise DocumentError(name, f"the file is {_amount(size, '.1f')}; the limit is "
+                                  f"{_amount(max_bytes, 'g')}.")
+
+
+def _amount(size: int, spec: str) -> str:
+    """MB, or KB under 1 MB (a limit set small says "2 KB", not "0.0 MB")."""
+    if size >= 2**20:
+        return f"{round(size / 2**20, 1):{spec}} MB"
+    return f"{round(size / 2**10, 1):{spec}} KB"

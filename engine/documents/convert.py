@@ -75,9 +75,11 @@ def convert(name: str, data: bytes, *, env: settings.Env | None = None,
         cwd=str(ROOT), close_fds=True, start_new_session=True)
     try:
         out, err = _talk(proc, data, started + timeout, on_progress)
-    except TimeoutError:
+    except BaseException as exc:  # the time limit, or the caller stopped (a rerun, Ctrl-C)
         proc.kill()
         proc.wait()
+        if not isinstance(exc, TimeoutError):
+            raise
         raise DocumentError(name, f"reading it took longer than {timeout:g} s, the limit "
                                   "(FIELDSTREAM_CONVERT_TIMEOUT). Choose a smaller file, or "
                                   "copy its text into the text box.") from None

@@ -37,6 +37,28 @@ def test_a_pdf_reads_in_a_child_and_says_its_progress() -> None:
     assert seen == [(0, 25, "pages"), (10, 25, "pages"), (20, 25, "pages"), (25, 25, "pages")]
 
 
+def test_a_caller_that_stops_during_progress_stops_the_child(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """`on_progress` raising (Streamlit's rerun does) ends the conversion: the exception is the
+    caller's, the child is killed and reaped."""
+    import subprocess
+
+    started: list[subprocess.Popen[bytes]] = []
+
+    class Recorded(subprocess.Popen):  # type: ignore[type-arg]
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+            started.append(self)
+
+    def stop(done: int, total: int, what: str) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(subprocess, "Popen", Recorded)
+    with pytest.raises(KeyboardInterrupt):
+        read_document("big.pdf", pdf(_pages(2000)), on_progress=stop)  # seconds of reading
+    assert len(started) == 1 and started[0].returncode == -signal.SIGKILL
+
+
 def test_plain_text_reads_in_process() -> None:
     converted = convert("notes.md", b"# Notes\n\nplain")
     assert converted.in_process and converted.document.text == "# Notes\n\nplain"

@@ -69,7 +69,8 @@ postgresql:
 	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql; }
 
 run: install
-	$(BIN)/streamlit run app.py --server.port $(PORT)
+	mb="$$($(BIN)/python -m engine.documents upload-mb)" && \
+		$(BIN)/streamlit run app.py --server.port $(PORT) --server.maxUploadSize "$$mb"
 
 lint:
 	$(BIN)/ruff check .

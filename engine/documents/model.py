@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import bisect
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+
+#: `on_progress(done, total, what)`: a big file's conversion saying how far it is ("page 3
+#: of 120": `what` is "pages" or "paragraphs").
+Progress = Callable[[int, int, str], None]
 
 #: Between two pages' texts when a paginated document is joined (`Document.from_pages`).
 PAGE_BREAK = "\n\n"

@@ -5,14 +5,17 @@ thread-safe, and its memory is C memory that only a process limit bounds."""
 
 from __future__ import annotations
 
-from engine.documents.model import DocumentError
+from engine.documents.model import DocumentError, Progress
+
+#: Progress is said every this many pages (and after the last).
+PROGRESS_EVERY = 10
 
 #: Fewer visible characters than this per page, on average: no text layer, a scan.
 SCAN_CHARS_PER_PAGE = 5
 SCAN = ("This PDF has no text layer — it is a scan. Fieldstream reads text, not images.")
 
 
-def pdf_pages(name: str, data: bytes) -> list[str]:
+def pdf_pages(name: str, data: bytes, on_progress: Progress | None = None) -> list[str]:
     """Each page's text: lines ending in `\\n`, PDFium's line-end hyphen mark (`\\x02`, the
     word already joined) removed."""
     import pypdfium2 as pdfium  # here, not at import: only the conversion child needs it
@@ -24,8 +27,11 @@ def pdf_pages(name: str, data: bytes) -> list[str]:
                                       "without the password and choose that.") from exc
         raise DocumentError(name, "this PDF is damaged or incomplete and cannot be read.") from exc
     pages: list[str] = []
+    total = len(pdf)
     try:
-        for index in range(len(pdf)):
+        for index in range(total):
+            if on_progress and index % PROGRESS_EVERY == 0:
+                on_progress(index, total, "pages")
             page = pdf[index]
             textpage = page.get_textpage()
             try:
@@ -34,6 +40,8 @@ def pdf_pages(name: str, data: bytes) -> list[str]:
                 textpage.close()
                 page.close()
             pages.append(text.replace("\r\n", "\n").replace("\r", "\n").replace("\x02", ""))
+        if on_progress:
+            on_progress(total, total, "pages")
     finally:
         pdf.close()
     visible = sum(len("".join(text.split())) for text in pages)

@@ -174,7 +174,8 @@ def test_an_html_only_email_gives_its_visible_text() -> None:
     ("report.pdf", b"Dear Sir, this is no PDF.", "report.pdf: the name says .pdf but the file is "
      "text."),
     ("report.pdf", b"PK\x03\x04", "the name says .pdf but the file is a ZIP archive"),
-    ("report.docx", b"PK\x03\x04", "report.docx: Word (.docx) files cannot be read yet."),
+    ("report.docx", b"PK\x03\x04", "report.docx: the name says .docx but the file is not a Word "
+     "document."),
     ("photo.jpeg", b"\xff\xd8\xff", "photo.jpeg: this kind of file (.jpeg) cannot be read. "
      "Fieldstream reads"),
     ("README", b"text", "README: this kind of file (no extension) cannot be read."),

@@ -7,6 +7,7 @@ both and older files still import; a split run's parts replay with their recorde
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 import threading
@@ -24,7 +25,7 @@ from sqlalchemy import Engine, inspect
 from engine.documents.model import DocumentInfo
 from engine.errors import ProviderError, Truncated
 from engine.grounding import EXACT, Grounding, Span
-from engine.history import delete_run, export_jsonl, get_run, import_jsonl
+from engine.history import delete_run, export_csv, export_jsonl, get_run, import_jsonl
 from engine.history.importer import ImportFormatError, parse_line
 from engine.history.recorder import Recorder
 from engine.history.replay import part_factories
@@ -252,6 +253,10 @@ def test_json_lines_carry_the_document_and_the_parts(store: Store) -> None:
     check_parts(back)
     assert import_jsonl(store, io.StringIO(out.getvalue())).skipped == 1  # parts not doubled
     assert len(store.run_parts(run.id)) == 2
+    sheet = io.StringIO(newline="")
+    export_csv(store, sheet)
+    [row] = csv.DictReader(io.StringIO(sheet.getvalue()))
+    assert row["document"] == "contract.pdf"  # a spreadsheet gets the file's name
 
 
 def test_an_export_from_before_documents_imports_without_them(store: Store) -> None:

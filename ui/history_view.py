@@ -2,8 +2,8 @@
 selected run in detail (input, result, errors, metrics, timeline, Replay, Open in Extract,
 Delete, where each value stands in the input; its document and a split run's parts), two
 selected runs side by side; the Compare page's comparisons (ui/saved_comparisons); exports,
-import, charts. Logic lives in
-engine/history; this module only draws. Model output and user text are shown as text."""
+import, charts. Logic lives in engine/history; this module only draws. Model output and user
+text are shown as text."""
 
 from __future__ import annotations
 

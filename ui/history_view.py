@@ -1,8 +1,9 @@
 """The History page: every recorded run, newest first, filtered and paged by the database; one
 selected run in detail (input, result, errors, metrics, timeline, Replay, Open in Extract,
-Delete, where each value stands in the input), two selected runs side by side; the Compare
-page's comparisons (ui/saved_comparisons); exports, import, charts. Logic lives in
-engine/history; this module only draws. Model output and user text are shown as text."""
+Delete, where each value stands in the input; its document and a split run's parts), two
+selected runs side by side; the Compare page's comparisons (ui/saved_comparisons); exports,
+import, charts. Logic lives in engine/history; this module only draws. Model output and user
+text are shown as text."""
 
 from __future__ import annotations
 
@@ -14,12 +15,14 @@ import pandas as pd
 import streamlit as st
 
 from engine import history
+from engine.documents.model import DocumentInfo
 from engine.grounding import NOT_FOUND
 from engine.history import diff, replay, stats
 from engine.history.queries import RunFilters, RunSummary
 from engine.runs.display import grounding_summary, json_text, span_context, value_at
 from engine.runs.group import RunnerGroup
 from engine.store import INTERRUPTED, STATUSES, Store, StoredRun
+from engine.store.records import StoredPart
 from ui import context
 from ui.keys import RunKeys
 from ui.live_form import LiveView, stream_lanes
@@ -166,11 +169,19 @@ def table_rows(rows: list[RunSummary]) -> pd.DataFrame:
             "comparison": f"?{COMPARE_PARAM}={r.compare_id}" if r.compare_id else None,
             "first field": _seconds(r.first_field_ms), "total": _seconds(r.total_ms),
             "not in text": r.not_found,
+            "document": document_cell(r.document),
             "input": (r.input_preview or "").replace("\n", " ")[:80],
             "link": f"?run={r.id}",
         }
         for r in rows
     ])  # fmt: skip
+
+
+def document_cell(document: DocumentInfo | None) -> str | None:
+    """A run's document in the list: its name and pages (None: the text was pasted)."""
+    if document is None:
+        return None
+    return f"{document.name} · {document.pages} p." if document.pages > 1 else document.name
 
 
 def _styled(rows: list[RunSummary]) -> Any:
@@ -212,6 +223,8 @@ def render_detail(store: Store, run_id: str) -> None:
     version = f" v{run.schema_version}" if run.schema_version else ""
     st.subheader(escape_md(f"{run.schema_name}{version} · {run.provider} · {run.model}"))
     st.caption(escape_md(_describe(run, shown)))
+    if run.document is not None:
+        st.caption(escape_md(f"Document: {document_line(run.document)}"))
     _render_metrics(run)
     _render_actions(store, run)
     left, right = st.columns(2, gap="large")
@@ -229,9 +242,56 @@ def render_detail(store: Store, run_id: str) -> None:
         st.markdown("**Problems by field**")
         st.dataframe([{"field": k, "problem": _plain(v)} for k, v in run.field_errors.items()],
                      hide_index=True, width="stretch")
+    render_parts(run)
     render_grounding(run)
     _render_timeline(store, run)
     _render_replay_area(store, run)
+
+
+def document_line(document: DocumentInfo) -> str:
+    """name · type · pages · size · sha256 (short): what a run keeps of its file."""
+    pages = f"{document.pages} page{'s' if document.pages != 1 else ''}"
+    return " · ".join((document.name, document.type, pages, stats.human_size(document.size),
+                       f"sha256 {document.sha256[:12]}"))
+
+
+def render_parts(run: StoredRun) -> None:
+    """A split document's parts: each chunk's (and extra pass's) pages, ending and timings."""
+    if not run.parts:
+        return
+    chunks = sum(1 for part in run.parts if part.kind == "chunk")
+    st.markdown(escape_md(f"**Parts** · the text was split in {chunks} "
+                          f"chunk{'s' if chunks != 1 else ''} and merged"))
+    st.dataframe(part_rows(run.parts), hide_index=True, width="stretch", key="fs_hist_parts",
+                 column_config=_part_columns())
+
+
+def part_rows(parts: list[StoredPart]) -> pd.DataFrame:
+    """One row per part, numbered per kind in order ("chunk 3", "pass 1")."""
+    counted: dict[str, int] = {}
+    rows = []
+    for part in parts:
+        counted[part.kind] = counted.get(part.kind, 0) + 1
+        pages = (str(part.first_page) if part.first_page == part.last_page
+                 else f"{part.first_page}–{part.last_page}")
+        error = " ".join(filter(None, (part.error_type and f"{part.error_type}:",
+                                       part.error_message)))
+        rows.append({"part": f"{part.kind} {counted[part.kind]}", "pages": pages,
+                     "status": part.status, "first token": _seconds(part.ttft_ms),
+                     "total": _seconds(part.total_ms), "tokens": part.tokens,
+                     "error": error or None})
+    return pd.DataFrame(rows, columns=["part", "pages", "status", "first token", "total",
+                                       "tokens", "error"])
+
+
+def _part_columns() -> dict[str, Any]:
+    cc = st.column_config
+    return {
+        "first token": cc.NumberColumn("first token", format="%.2f s",
+                                       help="Time to the part's first token, from its request"),
+        "total": cc.NumberColumn("total", format="%.2f s", help="The part's request"),
+        "tokens": cc.NumberColumn("tokens", help="Tokens of its answer, as the server counted"),
+    }
 
 
 def render_grounding(run: StoredRun) -> None:
@@ -260,8 +320,11 @@ def grounding_rows(run: StoredRun) -> list[dict[str, str]]:
         else:
             more = f" (+{len(g.spans) - 1} more)" if len(g.spans) > 1 else ""
             where = span_context(run.input_text, g.spans[0]) + more
-        rows.append({"field": path, "value": "" if value is None else _plain(value),
-                     "status": g.status, "in the text": where})
+        row = {"field": path, "value": "" if value is None else _plain(value),
+               "status": g.status, "in the text": where}
+        if run.document is not None:  # where a value stands in the file: its page
+            row["page"] = str(run.document.page_at(g.spans[0].start)) if g.spans else ""
+        rows.append(row)
     return rows
 
 
@@ -280,7 +343,10 @@ def _render_metrics(run: StoredRun) -> None:
     cols[0].metric("Time to first token", _fmt_ms(run.ttft_ms))
     cols[1].metric("Time to first done field", _fmt_ms(run.first_field_ms))
     cols[2].metric("Total", _fmt_ms(run.total_ms))
-    cols[3].metric("Chunks", f"{len(run.timeline):,}")
+    if run.parts:  # a split run's chunk logs are its parts'
+        cols[3].metric("Parts", f"{len(run.parts):,}")
+    else:
+        cols[3].metric("Chunks", f"{len(run.timeline):,}")
 
 
 def _fmt_ms(ms: float | None) -> str:

@@ -34,7 +34,7 @@ from engine.compare.lanes import (
     summary_from_run,
 )
 from engine.compare.verdict import LaneRow, compare_lanes, lane_fields
-from engine.history.export import jsonl_line
+from engine.history.export import jsonl_line, with_parts
 from engine.history.queries import get_run, shown_status, to_run
 from engine.schemas.resolve import find_schema
 from engine.store import STALE_AFTER, Store, StoredRun
@@ -216,8 +216,7 @@ def export_comparison(store: Store, comparison: Comparison) -> str:
     }
     out = io.StringIO()
     out.write(json.dumps({"comparison": head}, ensure_ascii=True, default=str) + "\n")
-    for lane in comparison.lanes:
-        run = comparison.runs.get(lane.lane)
-        if run is not None:
-            out.write(jsonl_line(run))
+    lanes = [run for lane in comparison.lanes if (run := comparison.runs.get(lane.lane))]
+    for run in with_parts(store, lanes):  # a split document's lane keeps its parts (#19)
+        out.write(jsonl_line(run))
     return out.getvalue()

@@ -4,9 +4,10 @@ CSV: the run's own columns, then one column per top-level field of each schema a
 exported runs (the union, in order of first appearance); nested values are written as JSON.
 Every CSV the app writes goes through `write_csv`, which passes every cell, the header's
 included, through `cell`: text a spreadsheet would run as a formula (starting with = + - @,
-tab or CR) gets a leading apostrophe. `not_found` counts the values not in the text. JSON Lines: one
-`StoredRun.to_dict()` per line (timeline and grounding included), pure ASCII, so any text
-survives and `import_jsonl` reads it back exactly.
+tab or CR) gets a leading apostrophe. `not_found` counts the values not in the text; `document`
+is the name of the file the text was read from. JSON Lines: one `StoredRun.to_dict()` per line
+(timeline, grounding, the document's metadata and a split run's parts included), pure ASCII, so
+any text survives and `import_jsonl` reads it back exactly.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from engine.store.tables import runs
 RUN_COLUMNS = ("id", "started_at", "ended_at", "status", "schema_name", "schema_version",
                "provider", "base_url_host", "model", "mode", "source", "group_kind", "group_id",
                "group_member", "ran_by", "ttft_ms", "first_field_ms", "total_ms", "input_text",
-               "field_errors", "usage", "not_found")
+               "field_errors", "usage", "not_found", "document")
 VALUE_COLUMN = "result"  # the column for results whose schema is not an object
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _UNWRITABLE = re.compile("[\x00\ud800-\udfff]")  # no spreadsheet or UTF-8 file takes these
@@ -40,10 +41,25 @@ def export_jsonl(
 ) -> int:
     """Write the filtered runs (newest first) as JSON Lines; returns how many."""
     count = 0
-    for run in iter_runs(store, filters, limit=limit, stale_after=stale_after):
+    for run in with_parts(store, iter_runs(store, filters, limit=limit, stale_after=stale_after)):
         out.write(jsonl_line(run))
         count += 1
     return count
+
+
+def with_parts(store: Store, found: Iterable[StoredRun]) -> Iterator[StoredRun]:
+    """The runs with their parts filled in, read a batch of runs at a time (one query each)."""
+    batch: list[StoredRun] = []
+    for run in chain(found, [None]):
+        if run is not None:
+            batch.append(run)
+            if len(batch) < _BATCH:
+                continue
+        parts = store.parts_of([r.id for r in batch])
+        for held in batch:
+            held.parts = parts.get(held.id, [])
+        yield from batch
+        batch = []
 
 
 def jsonl_line(run: StoredRun) -> str:
@@ -132,6 +148,7 @@ def _field_header(field: str) -> str:
 def _run_cells(run: StoredRun) -> list[Any]:
     values = {name: getattr(run, name) for name in RUN_COLUMNS}
     values["status"] = run.shown_status or run.status
+    values["document"] = run.document.name if run.document is not None else None
     for name in ("started_at", "ended_at"):
         values[name] = values[name] and values[name].isoformat()
     return [values[name] for name in RUN_COLUMNS]

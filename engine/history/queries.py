@@ -17,7 +17,6 @@ from sqlalchemy import (
     Connection,
     and_,
     case,
-    delete,
     func,
     not_,
     or_,
@@ -25,10 +24,11 @@ from sqlalchemy import (
     text,
 )
 
+from engine.documents.model import DocumentInfo
 from engine.history import search
 from engine.store import STALE_AFTER, Store, StoredRun
 from engine.store.db import db_now
-from engine.store.records import GROUP_COMPARE, INTERRUPTED, RUNNING
+from engine.store.records import GROUP_COMPARE, INTERRUPTED, RUNNING, document_from
 from engine.store.tables import runs
 from engine.store.timeline import unpack
 
@@ -73,6 +73,7 @@ class RunSummary:
     total_ms: float | None
     input_preview: str | None
     not_found: int | None = None  # values not in the text; None for runs recorded before
+    document: DocumentInfo | None = None  # the file the text was read from; None: pasted
 
     @property
     def compare_id(self) -> str | None:
@@ -82,7 +83,7 @@ class RunSummary:
 
 _SUMMARY = ("id", "started_at", "ended_at", "schema_name", "schema_version", "provider",
             "model", "mode", "source", "group_kind", "group_id", "group_member", "ran_by",
-            "ttft_ms", "first_field_ms", "total_ms", "not_found")
+            "ttft_ms", "first_field_ms", "total_ms", "not_found", "document")
 NEWEST_FIRST = (runs.c.started_at.desc(), runs.c.seq.desc())
 
 
@@ -167,10 +168,15 @@ class Page:
 
 
 def get_run(store: Store, run_id: str, *, stale_after: float = STALE_AFTER) -> StoredRun | None:
+    """The whole run, a split run's parts included."""
     query = select(runs, shown_status(store, stale_after)).where(runs.c.id == run_id)
     with store.reading() as conn:
         row = conn.execute(query).mappings().first()
-    return None if row is None else to_run(row)
+    if row is None:
+        return None
+    run = to_run(row)
+    run.parts = store.run_parts(run_id)
+    return run
 
 
 def timeline(store: Store, run_id: str) -> list[tuple[float, str]]:
@@ -181,13 +187,25 @@ def timeline(store: Store, run_id: str) -> list[tuple[float, str]]:
 
 
 def delete_run(store: Store, run_id: str) -> bool:
+    """Delete the run and its parts."""
     with store.transaction() as conn:
-        return conn.execute(delete(runs).where(runs.c.id == run_id)).rowcount > 0
+        return store.delete_runs(conn, runs.c.id == run_id) > 0
 
 
 def to_run(row: Any) -> StoredRun:
-    values = {k: v for k, v in row.items() if k not in ("seq", "timeline")}
-    return StoredRun(**values, timeline=unpack(row.get("timeline")))
+    """A `runs` row as a `StoredRun` (without its parts: `Store.run_parts`)."""
+    values = {k: v for k, v in row.items() if k not in ("seq", "timeline", "document")}
+    return StoredRun(**values, timeline=unpack(row.get("timeline")),
+                     document=_document(row.get("document")))
+
+
+def _document(value: Any) -> DocumentInfo | None:
+    # The recorder wrote it; a row edited by hand into something else shows no document
+    # rather than breaking the page.
+    try:
+        return document_from(value)
+    except ValueError:
+        return None
 
 
 def shown_status(store: Store, stale_after: float) -> ColumnElement[str]:
@@ -241,4 +259,5 @@ def _summary(row: Any) -> RunSummary:
     text_in = row["input_text"]
     preview = None if text_in is None else text_in[:PREVIEW_CHARS]
     values = {name: row[name] for name in _SUMMARY}
+    values["document"] = _document(values["document"])
     return RunSummary(**values, status=row["shown_status"], input_preview=preview)

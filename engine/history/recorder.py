@@ -21,7 +21,7 @@ from functools import lru_cache
 from typing import Any
 
 from engine.runs import hooks
-from engine.runs.hooks import RunEnd, RunStart
+from engine.runs.hooks import PartEnd, RunEnd, RunStart
 from engine.runs.spec import SOURCE_CLI, SOURCE_COMPARE, RunSpec
 from engine.store import (
     HistorySettings,
@@ -32,7 +32,13 @@ from engine.store import (
     load_settings,
     open_store,
 )
-from engine.store.records import JSON_FIELDS, json_problem
+from engine.store.records import (
+    JSON_FIELDS,
+    MAX_COUNT,
+    PART_JSON_FIELDS,
+    StoredPart,
+    json_problem,
+)
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +81,7 @@ def stored_run(start: RunStart, spec: RunSpec, who: str | None = None) -> Stored
         mode=spec.mode, input_text=spec.text, source=stored_source(spec),
         group_kind=kind, group_id=group_id, group_member=member, ran_by=spec.who or who,
         started_at=_when(start.started_at),
-        schema_version=spec.schema_version,
+        schema_version=spec.schema_version, document=spec.document,
     ))  # fmt: skip
 
 
@@ -93,7 +99,34 @@ def apply_end(run: StoredRun, end: RunEnd) -> StoredRun:
     run.ended_at = _when(t.ended_at)
     run.timeline = [(float(ms), delta) for ms, delta in end.chunks]
     run.set_grounding(end.grounding)
+    run.parts = [stored_part(run.id, part) for part in end.parts]
     return importable(run)
+
+
+def stored_part(run_id: str, part: PartEnd) -> StoredPart:
+    """One part of a split run as `run_parts` keeps it (its answer: result, else partial)."""
+    t = part.timings
+    usage = part.usage
+    tokens = usage.get("completion_tokens") if isinstance(usage, dict) else None
+    stored = StoredPart(
+        idx=part.index, kind=part.kind, span_start=part.start, span_end=part.end,
+        first_page=part.first_page, last_page=part.last_page, status=str(part.status),
+        error_type=type(part.error).__name__ if part.error is not None else None,
+        error_message=part.error_message, offset_ms=ms(part.offset),
+        ttft_ms=ms(t.first_token), first_field_ms=ms(t.first_done), total_ms=ms(t.total),
+        usage=usage,
+        tokens=tokens if _count(tokens) else None,
+        answer=part.result if part.result is not None else part.partial,
+        grounding={path: g.to_json() for path, g in part.grounding.items()},
+        timeline=[(float(ms), delta) for ms, delta in part.chunks],
+    )  # fmt: skip
+    for name in PART_JSON_FIELDS:  # as `importable` does for the run's own
+        problem = json_problem(getattr(stored, name))
+        if problem:
+            log.warning("run %s, part %s: its %s %s; it is not recorded", run_id, part.index,
+                        name, problem)
+            setattr(stored, name, None)
+    return stored
 
 
 def importable(run: StoredRun) -> StoredRun:
@@ -208,6 +241,10 @@ def uninstall() -> None:
 
 def current() -> Recorder | None:
     return _current
+
+
+def _count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_COUNT
 
 
 def _when(epoch: float) -> datetime:

@@ -14,11 +14,14 @@ import time
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+from engine import errors
+from engine.errors import ExtractionError, ProviderError, StreamInterrupted
 from engine.runs.runner import Runner, StreamFactory
 from engine.runs.state import timeline_rows
 from engine.schemas import resolve
 from engine.schemas.fields import leaves
 from engine.store import Store, StoredRun
+from engine.store.records import StoredPart
 from engine.stream.model_stream import ModelStream
 from engine.stream.snapshot import Snapshot
 
@@ -38,9 +41,11 @@ def schema_for(run: StoredRun, store: Store | None = None) -> Any | None:
 
 
 def replay_factory(
-    schema: Any, chunks: Sequence[tuple[float, str]], speed: float = 1.0
+    schema: Any, chunks: Sequence[tuple[float, str]], speed: float = 1.0, *,
+    ending: ExtractionError | None = None,
 ) -> StreamFactory:
-    """A stream factory yielding the recorded deltas at their offsets divided by `speed`."""
+    """A stream factory yielding the recorded deltas at their offsets divided by `speed`;
+    `ending`: how the recorded stream ended badly (given to its final snapshot, as live)."""
     if speed <= 0:
         raise ValueError("speed must be positive")
 
@@ -53,9 +58,83 @@ def replay_factory(
                 return
             stream.mark_first_token()
             yield stream.feed(delta)
-        yield stream.close()
+        yield stream.close(ending)
 
     return factory
+
+
+def part_factories(
+    run: StoredRun, parts: Sequence[StoredPart], speed: float = 1.0, *,
+    store: Store | None = None,
+) -> list[tuple[StoredPart, StreamFactory]]:
+    """A stream factory per part of a split run (`Store.run_parts`, in order), each replaying
+    that part's recorded chunk log as `replay_factory` does: the split run replayed through
+    the same merge as a live one. Timing as recorded: the parts share one clock, started by
+    the first factory called, and each part's request starts `offset_ms` (divided by
+    `speed`) after it, its chunks at their own offsets from there. A factory called late (a
+    slot was busy) starts at once. A part that ended badly ends so again: its final snapshot
+    carries the recorded error (`recorded_ending`), and a part that failed before its first
+    chunk (the server could not be used) raises a `ProviderError` with the recorded message,
+    as a live request does. ValueError when the schema cannot be found (`schema_for`, `store`
+    for saved schemas)."""
+    if speed <= 0:
+        raise ValueError("speed must be positive")
+    schema = schema_for(run, store)
+    if schema is None:
+        raise ValueError(f"The schema {run.schema_name!r} is neither in the library nor saved.")
+    clock = _SharedStart()
+
+    def factory_of(part: StoredPart) -> StreamFactory:
+        ending = recorded_ending(part)
+        replayed = replay_factory(schema, part.timeline, speed,
+                                  ending=ending if isinstance(ending, ExtractionError) else None)
+
+        def factory(cancel: threading.Event) -> Iterator[Snapshot]:
+            due = clock.origin() + (part.offset_ms or 0.0) / 1000.0 / speed
+            if cancel.wait(max(0.0, due - time.perf_counter())):
+                return
+            if isinstance(ending, ProviderError) and not isinstance(ending, ExtractionError):
+                raise ending
+            yield from replayed(cancel)
+
+        return factory
+
+    return [(part, factory_of(part)) for part in parts]
+
+
+# Endings a stream cannot tell from its chunks, by the status a part recorded.
+_SELF_EVIDENT = ("done", "invalid")  # the replayed chunks end the same way by themselves
+
+
+def recorded_ending(part: StoredPart) -> Exception | None:
+    """The error a part ended with, rebuilt from its recorded type and message: an
+    `ExtractionError` subclass of `engine.errors` by name (Truncated, Refused, Cancelled, ...),
+    else `StreamInterrupted` when chunks had arrived, else a `ProviderError` (the request
+    failed before its first chunk). None for a part that ended done or invalid."""
+    if part.status in _SELF_EVIDENT:
+        return None
+    message = part.error_message or f"The part ended {part.status}."
+    known = getattr(errors, part.error_type or "", None)
+    if isinstance(known, type) and issubclass(known, ExtractionError):
+        try:
+            return known(message)
+        except TypeError:  # a subclass needing more than its message
+            pass
+    return StreamInterrupted(message) if part.timeline else ProviderError(message)
+
+
+class _SharedStart:
+    """The moment the first of a replay's parts asked for its start (one clock for all)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._origin: float | None = None
+
+    def origin(self) -> float:
+        with self._lock:
+            if self._origin is None:
+                self._origin = time.perf_counter()
+            return self._origin
 
 
 def start_replay(run: StoredRun, speed: float = 1.0, store: Store | None = None) -> Runner:

@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+from engine.documents.model import DocumentInfo
 from engine.grounding import NOT_FOUND, Grounding
 from engine.grounding import STATUSES as GROUNDING_STATUSES
 from engine.store.timeline import MAX_MS
@@ -115,6 +116,11 @@ class StoredRun:
     # not_found None) for a run recorded before grounding existed.
     grounding: dict[str, Any] | None = None
     not_found: int | None = None  # how many grounded values are nowhere in the text
+    # The file the text was read from (its metadata, never its bytes); None for pasted text.
+    document: DocumentInfo | None = None
+    # A split document's chunks and extra passes, in order (the `run_parts` table, not a
+    # column); empty for a run in one piece. The store writes them with the run's ending.
+    parts: list[StoredPart] = field(default_factory=list)
     shown_status: str | None = None  # filled by queries: status, or "interrupted"
 
     def __post_init__(self) -> None:
@@ -152,6 +158,8 @@ class StoredRun:
         for name in ("started_at", "ended_at", "heartbeat_at"):
             out[name] = out[name] and out[name].isoformat()
         out["timeline"] = [[ms, text] for ms, text in self.timeline]
+        out["document"] = self.document.to_json() if self.document is not None else None
+        out["parts"] = [part.to_dict() for part in self.parts]
         return out
 
     @classmethod
@@ -184,10 +192,162 @@ class StoredRun:
         _check_count("not_found", kwargs.get("not_found"))
         for name in _TIMINGS:
             kwargs[name] = _milliseconds(name, kwargs.get(name))
+        kwargs["document"] = document_from(kwargs.get("document"))
+        kwargs["parts"] = _parts(kwargs.get("parts"))
         try:
             return cls(**kwargs)
         except TypeError as exc:
             raise ValueError(str(exc)) from None
+
+
+PART_KINDS = ("chunk", "pass")  # a split text's chunk, or an extra pass over it
+PART_JSON_FIELDS = ("usage", "answer", "grounding")
+_PART_TIMINGS = ("offset_ms", "ttft_ms", "first_field_ms", "total_ms")
+_PART_COUNTS = ("idx", "span_start", "span_end", "first_page", "last_page")
+
+
+@dataclass
+class StoredPart:
+    """One part of a split document's run (`engine.runs.hooks.PartEnd`), as stored: a row of
+    `run_parts`. `span_start:span_end` are characters of the run's text, on pages
+    `first_page`..`last_page`; timings are milliseconds from the part's own request start,
+    `offset_ms` when that request started after the run's start; `answer` its result or
+    partial; `grounding` path -> Grounding.to_json(), offsets in the whole text; `timeline`
+    its chunk log as [(ms, delta)], like a run's."""
+
+    idx: int
+    kind: str = "chunk"
+    span_start: int = 0
+    span_end: int = 0
+    first_page: int = 1
+    last_page: int = 1
+    status: str = "done"
+    error_type: str | None = None
+    error_message: str | None = None
+    offset_ms: float | None = None
+    ttft_ms: float | None = None
+    first_field_ms: float | None = None
+    total_ms: float | None = None
+    usage: dict[str, Any] | None = None
+    tokens: int | None = None  # completion tokens, when the server said
+    answer: Any = None
+    grounding: dict[str, Any] | None = None
+    timeline: list[tuple[float, str]] = field(default_factory=list)
+
+    def groundings(self) -> dict[str, Grounding]:
+        return {path: Grounding.from_json(g) for path, g in (self.grounding or {}).items()}
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready, as a run's `parts` hold it in an export (the timeline as pairs)."""
+        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        out["timeline"] = [[ms, text] for ms, text in self.timeline]
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Any) -> StoredPart:
+        """The inverse of `to_dict`; raises ValueError naming the first bad field."""
+        if not isinstance(data, dict):
+            raise ValueError("expected a JSON object")
+        unknown = sorted(set(data) - {f.name for f in fields(cls)})
+        if unknown:
+            raise ValueError(f"unknown field(s): {', '.join(unknown)}")
+        for name in PART_JSON_FIELDS:
+            problem = json_problem(data.get(name))
+            if problem:
+                raise ValueError(f"{name!r} {problem}")
+        kwargs = dict(data)
+        if not isinstance(kwargs.get("idx"), int) or isinstance(kwargs["idx"], bool):
+            raise ValueError(f"'idx' must be a whole number, got {_shown(kwargs.get('idx'))}")
+        _check_part_types(kwargs)
+        for name in (*_PART_COUNTS, "tokens"):
+            _check_count(name, kwargs.get(name))
+        if kwargs.get("kind", "chunk") not in PART_KINDS:
+            raise ValueError(f"'kind' must be one of {', '.join(PART_KINDS)}, "
+                             f"got {_shown(kwargs['kind'])}")
+        if kwargs.get("status", "done") not in ENDED:
+            raise ValueError(f"'status' must be one of {', '.join(ENDED)}, "
+                             f"got {_shown(kwargs['status'])}")
+        if kwargs.get("span_start", 0) > kwargs.get("span_end", 0):
+            raise ValueError("'span_start' is after 'span_end'")
+        _check_grounding(kwargs.get("grounding"))
+        kwargs["timeline"] = _timeline(kwargs.get("timeline") or [])
+        for name in _PART_TIMINGS:
+            kwargs[name] = _milliseconds(name, kwargs.get(name))
+        return cls(**kwargs)
+
+
+_PART_TYPES: dict[str, type | tuple[type, ...]] = {
+    **dict.fromkeys(_PART_COUNTS, int), "tokens": int, "kind": str, "status": str,
+    "error_type": str, "error_message": str, "usage": dict, "grounding": dict,
+    **dict.fromkeys(_PART_TIMINGS, (int, float)),
+}
+
+
+def _check_part_types(kwargs: dict[str, Any]) -> None:
+    for name, kind in _PART_TYPES.items():
+        value = kwargs.get(name)
+        if name in kwargs and name in ("kind", "status", *_PART_COUNTS) and value is None:
+            raise ValueError(f"{name!r} must not be null")  # NOT NULL columns
+        if value is not None and (not isinstance(value, kind) or isinstance(value, bool)):
+            raise ValueError(f"{name!r} has the wrong type: {_shown(value)}")
+
+
+def _parts(value: Any) -> list[StoredPart]:
+    """A run's `parts` from an export: each checked, their indexes unique (the table's key)."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise ValueError("'parts' must be a list of parts")
+    parts, seen = [], set()
+    for i, data in enumerate(value):
+        try:
+            part = StoredPart.from_dict(data)
+        except ValueError as exc:
+            raise ValueError(f"'parts'[{i}]: {exc}") from None
+        if part.idx in seen:
+            raise ValueError(f"'parts'[{i}]: 'idx' {part.idx} is already a part of this run")
+        seen.add(part.idx)
+        parts.append(part)
+    return parts
+
+
+_DOCUMENT_TEXT = ("name", "type", "sha256", "encoding")
+_DOCUMENT_COUNTS = ("size", "pages", "chars")
+
+
+def document_from(value: Any) -> DocumentInfo | None:
+    """A stored or exported `document` (`DocumentInfo.to_json()`) read back; ValueError
+    naming what is wrong. Strict, not coerced: an export holds what the recorder wrote."""
+    if value is None or isinstance(value, DocumentInfo):
+        return value
+    problem = json_problem(value) if isinstance(value, dict) else "is not a JSON object"
+    if problem is None:
+        problem = _document_problem(value)
+    if problem:
+        raise ValueError(f"'document' {problem}")
+    return DocumentInfo.from_json(value)
+
+
+def _document_problem(data: dict[str, Any]) -> str | None:
+    unknown = sorted(set(data) - {f.name for f in fields(DocumentInfo)})
+    if unknown:
+        return f"has unknown field(s): {', '.join(unknown)}"
+    for name in _DOCUMENT_TEXT:
+        if not isinstance(data.get(name, ""), str):
+            return f"{name!r} must be text, got {_shown(data[name])}"
+    for name in _DOCUMENT_COUNTS:
+        value = data.get(name, 0)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            return f"{name!r} must be a count, got {_shown(value)}"
+    starts = data.get("page_starts", [0])
+    ok = isinstance(starts, list) and starts and all(
+        isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in starts)
+    if not ok or starts != sorted(starts):
+        return f"'page_starts' must be offsets in order, got {_shown(starts)}"
+    notes = data.get("notes", [])
+    if not isinstance(notes, list) or not all(isinstance(n, str) for n in notes):
+        return f"'notes' must be a list of text, got {_shown(notes)}"
+    return None
 
 
 # What a run exported before run groups (0007) may hold instead of group_*: `_grouped`.

@@ -34,9 +34,9 @@ from engine.redact import Redactor
 from engine.store import db, urls
 from engine.store.config import HistorySettings, load_settings
 from engine.store.pending import PendingEnds, folder_for, unreachable
-from engine.store.records import ENDED, RUNNING, StoredRun, url_host, utcnow
-from engine.store.tables import runs
-from engine.store.timeline import pack
+from engine.store.records import ENDED, RUNNING, StoredPart, StoredRun, url_host, utcnow
+from engine.store.tables import run_parts, runs
+from engine.store.timeline import pack, unpack
 
 log = logging.getLogger(__name__)
 
@@ -45,11 +45,17 @@ STALE_AFTER = 60.0
 PURGE_EVERY = 24 * 3600.0
 _PURGE_BATCH = 1000  # short transactions: a big purge must not hold SQLite's write lock long
 _RESULT_COLUMNS = ("ended_at", "status", "result", "field_errors", "usage", "ttft_ms",
-                   "first_field_ms", "total_ms", "timeline", "grounding", "not_found")
+                   "first_field_ms", "total_ms", "timeline", "grounding", "not_found",
+                   "document")
 # What `finish` did with an ending: written, kept in the pending folder, or nothing (history off).
 SAVED, PENDING, OFF = "saved", "pending", "off"
-# Columns that are StoredRun fields of the same name (seq is the store's; timeline is packed).
-_FIELD_COLUMNS = tuple(c.name for c in runs.columns if c.name not in ("seq", "timeline"))
+# Columns that are StoredRun fields of the same name (seq is the store's; timeline is packed;
+# document is DocumentInfo.to_json()).
+_FIELD_COLUMNS = tuple(c.name for c in runs.columns
+                       if c.name not in ("seq", "timeline", "document"))
+# Likewise for StoredPart and run_parts (run_id is the run's id).
+_PART_COLUMNS = tuple(c.name for c in run_parts.columns
+                      if c.name not in ("seq", "run_id", "timeline"))
 
 
 class Store:
@@ -189,9 +195,10 @@ class Store:
         if run.ended_at is None:
             run.ended_at = utcnow()
         values = self.row_values(run)
+        parts = self.part_rows(run)
         try:
             with self.transaction() as conn:
-                self._write_end(conn, values)
+                self._write_end(conn, values, parts)
         except Exception as exc:
             if not unreachable(exc):
                 raise
@@ -199,15 +206,19 @@ class Store:
             return PENDING
         return SAVED
 
-    def _write_end(self, conn: Connection, values: dict[str, Any]) -> None:
+    def _write_end(self, conn: Connection, values: dict[str, Any],
+                   parts: list[dict[str, Any]]) -> None:
         """The ending over a row still running (shown "interrupted" if it went silent), or
-        the whole row when there is none; a row that already has an ending keeps it."""
+        the whole row when there is none; a row that already has an ending keeps it (and
+        its parts). A split run's parts go in with the ending, in the same transaction."""
         ended = {name: values[name] for name in _RESULT_COLUMNS}
         done = conn.execute(self._statements.finish, {**ended, "run_id": values["id"]})
-        if done.rowcount == 0 and conn.execute(
-            select(runs.c.seq).where(runs.c.id == values["id"])
-        ).first() is None:  # the start row never made it (or was purged): write it all
-            conn.execute(insert(runs), values)
+        if done.rowcount == 0:
+            if conn.execute(select(runs.c.seq).where(runs.c.id == values["id"])).first():
+                return  # ended already: a late ending changes nothing
+            conn.execute(insert(runs), values)  # the start row never made it (or was purged)
+        if parts:
+            conn.execute(insert(run_parts), parts)
 
     # -- endings the database could not take (engine.store.pending) -----------------------
 
@@ -224,6 +235,8 @@ class Store:
         redact = self._redactor
         data = {k: redact.value(v) for k, v in run.to_dict().items() if k != "timeline"}
         data["timeline"] = [[ms, text] for ms, text in redact.timeline(run.timeline)]
+        for part, kept in zip(run.parts, data["parts"], strict=True):
+            kept["timeline"] = [[ms, text] for ms, text in redact.timeline(part.timeline)]
         data["base_url_host"] = url_host(run.base_url_host)
         if not self.keep_input:
             data["input_text"] = None
@@ -236,7 +249,7 @@ class Store:
             for path, run in self._pending.waiting():
                 try:
                     with self.transaction() as conn:
-                        self._write_end(conn, self.row_values(run))
+                        self._write_end(conn, self.row_values(run), self.part_rows(run))
                 except IntegrityError:
                     pass  # another process wrote this run's row at the same moment
                 except Exception as exc:
@@ -278,9 +291,13 @@ class Store:
                 self.insert_many(conn, [run])
 
     def insert_many(self, conn: Connection, batch: list[StoredRun]) -> int:
-        """Insert finished or imported runs inside the caller's transaction (one executemany)."""
+        """Insert finished or imported runs, and their parts, inside the caller's transaction
+        (one executemany each)."""
         if batch:
             conn.execute(insert(runs), [self.row_values(run) for run in batch])
+            parts = [row for run in batch for row in self.part_rows(run)]
+            if parts:
+                conn.execute(insert(run_parts), parts)
         return len(batch)
 
     def row_values(self, run: StoredRun) -> dict[str, Any]:
@@ -296,7 +313,48 @@ class Store:
                 for k, v in values.items()
             }
         values["timeline"] = pack(redact.timeline(run.timeline)) if run.timeline else None
+        document = run.document.to_json() if run.document is not None else None
+        values["document"] = redact.value(document)  # metadata only, whatever keep_input says
         return values
+
+    def part_rows(self, run: StoredRun) -> list[dict[str, Any]]:
+        """The `run_parts` rows of a split run, masked as its row is (a part holds no input)."""
+        redact = self._redactor
+        rows = []
+        for part in run.parts:
+            values = {column: getattr(part, column) for column in _PART_COLUMNS}
+            if redact:
+                values = {k: redact.text(v) if isinstance(v, str) else redact.value(v)
+                          for k, v in values.items()}
+            values["run_id"] = run.id
+            values["timeline"] = pack(redact.timeline(part.timeline)) if part.timeline else None
+            rows.append(values)
+        return rows
+
+    # -- reading parts ------------------------------------------------------------------------
+
+    def run_parts(self, run_id: str) -> list[StoredPart]:
+        """A split run's parts in order (empty for a run in one piece)."""
+        return self.parts_of([run_id]).get(run_id, [])
+
+    def parts_of(self, run_ids: Sequence[str]) -> dict[str, list[StoredPart]]:
+        """The parts of these runs, by run id, each run's in order (runs without: absent)."""
+        found: dict[str, list[StoredPart]] = {}
+        if not run_ids:
+            return found
+        query = (select(run_parts).where(run_parts.c.run_id.in_(list(run_ids)))
+                 .order_by(run_parts.c.run_id, run_parts.c.idx))
+        with self.reading() as conn:
+            for row in conn.execute(query).mappings():
+                found.setdefault(row["run_id"], []).append(stored_part(row))
+        return found
+
+    def delete_runs(self, conn: Connection, condition: Any) -> int:
+        """Delete the runs matching `condition` and their parts, in the caller's transaction;
+        returns how many runs."""
+        ids = select(runs.c.id).where(condition).scalar_subquery()
+        conn.execute(delete(run_parts).where(run_parts.c.run_id.in_(ids)))
+        return conn.execute(delete(runs).where(condition)).rowcount
 
     def _beat(self, run_ids: list[str], **extra: Any) -> None:
         if not self.enabled or not run_ids:
@@ -319,8 +377,9 @@ class Store:
         removed = 0
         while True:
             with self.transaction() as conn:
-                batch = select(runs.c.seq).where(runs.c.started_at < cutoff).limit(_PURGE_BATCH)
-                count = conn.execute(delete(runs).where(runs.c.seq.in_(batch))).rowcount
+                batch = conn.execute(select(runs.c.seq).where(runs.c.started_at < cutoff)
+                                     .limit(_PURGE_BATCH)).scalars().all()
+                count = self.delete_runs(conn, runs.c.seq.in_(batch)) if batch else 0
             removed += count
             if count < _PURGE_BATCH:
                 return removed
@@ -441,6 +500,12 @@ class _PendingRetry(_Loop):
                     return
         with self._lock:
             self._thread = None
+
+
+def stored_part(row: Any) -> StoredPart:
+    """A `run_parts` row (a mapping) as a `StoredPart`."""
+    values = {name: row[name] for name in _PART_COLUMNS}
+    return StoredPart(**values, timeline=unpack(row["timeline"]))
 
 
 def open_store(settings: HistorySettings | None = None, **kwargs: Any) -> Store:

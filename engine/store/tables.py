@@ -65,12 +65,45 @@ runs = Table(
     Column("timeline", LargeBinary()),
     Column("grounding", SafeJSON()),  # path -> Grounding.to_json(); NULL before grounding
     Column("not_found", Integer()),  # how many values are not in the text; NULL: not known
+    # The file the text was read from (0008): DocumentInfo.to_json(), NULL for pasted text.
+    Column("document", SafeJSON()),
     # The History page lists newest first, filtered by one of these (0001).
     Index("ix_runs_started", "started_at"),
     Index("ix_runs_schema", "schema_name", "started_at"),
     Index("ix_runs_model", "provider", "model", "started_at"),
     Index("ix_runs_status", "status", "started_at"),
     Index("ix_runs_group", "group_kind", "group_id"),  # 0007
+)
+
+# The parts of a split document's run (0008): one row per chunk or extra pass, `run_id` the
+# run's `id` (no foreign key: the store deletes a run's parts with it, on both databases);
+# (run_id, idx) unique, its index the one a run's parts are read by. Spans and grounding are
+# offsets in the run's whole text; `offset_ms` is when the part's request started after the
+# run's; `timeline` its chunk log, packed as runs.timeline (`engine.store.timeline`).
+run_parts = Table(
+    "run_parts",
+    metadata,
+    Column("seq", SEQ_TYPE, primary_key=True, autoincrement=True),
+    Column("run_id", SafeText(), nullable=False),
+    Column("idx", Integer(), nullable=False),
+    Column("kind", SafeText(), nullable=False),  # "chunk" or "pass"
+    Column("span_start", Integer(), nullable=False),
+    Column("span_end", Integer(), nullable=False),
+    Column("first_page", Integer(), nullable=False),
+    Column("last_page", Integer(), nullable=False),
+    Column("status", SafeText(), nullable=False),
+    Column("error_type", SafeText()),
+    Column("error_message", SafeText()),
+    Column("offset_ms", Float()),
+    Column("ttft_ms", Float()),
+    Column("first_field_ms", Float()),
+    Column("total_ms", Float()),
+    Column("usage", SafeJSON()),
+    Column("tokens", Integer()),  # completion tokens, when the server said
+    Column("answer", SafeJSON()),  # the part's result, or its partial
+    Column("grounding", SafeJSON()),  # path -> Grounding.to_json()
+    Column("timeline", LargeBinary()),
+    UniqueConstraint("run_id", "idx", name="uq_run_parts_run_idx"),
 )
 
 # NAME_KEY: `schemas` and `compare_presets` keep one row per version of a name, and a name is

@@ -106,7 +106,7 @@ UI_FLOORS: tuple[tuple[str, ...], ...] = (
     ("text", "keys"),
     ("context",),
     ("charts", "highlight", "verdict_table", "live_form", "provider_widgets", "run_lane",
-     "saved_comparisons"),
+     "saved_comparisons", "document_input"),
     ("shell", "*_view"),
 )
 WIDGETS = 2

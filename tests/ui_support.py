@@ -6,6 +6,7 @@ each field box `st-key-fsbox_<lane>-<field>`: the keys of `ui/keys.py`)."""
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import shutil
 import signal
@@ -76,6 +77,7 @@ def streamlit_app(env: dict[str, str] | None = None, script: str = "app.py") -> 
             "--server.port", str(port), "--server.address", "127.0.0.1",
             "--server.headless", "true", "--browser.gatherUsageStats", "false",
             "--server.fileWatcherType", "none",
+            "--server.maxUploadSize", str(upload_limit_mb(full_env)),
         ]
         proc = subprocess.Popen(cmd, cwd=ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT,
                                 start_new_session=True)
@@ -86,6 +88,14 @@ def streamlit_app(env: dict[str, str] | None = None, script: str = "app.py") -> 
         finally:
             _stop(proc)
             log.close()
+
+
+def upload_limit_mb(env: dict[str, str]) -> int:
+    """Streamlit's upload limit (whole MB) from the app's own, FIELDSTREAM_MAX_FILE_MB, as
+    `make run` sets it: the browser refuses a bigger file before the app reads it."""
+    from engine import settings
+
+    return max(1, math.ceil(settings.max_file_bytes(env) / 2**20))
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:

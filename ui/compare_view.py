@@ -19,6 +19,7 @@ import streamlit as st
 
 from engine.compare import verdict
 from engine.compare.lanes import LanePin, LaneSpec, pin_schemas
+from engine.documents import Document, DocumentInfo
 from engine.runs.group import RunnerGroup
 from engine.runs.runner import Runner, SharedIndexes
 from engine.runs.spec import GROUP_COMPARE, SOURCE_COMPARE, RunGroup, RunSpec
@@ -27,7 +28,8 @@ from engine.schemas.library import SCHEMAS
 from engine.schemas.resolve import resolve_schema
 from engine.schemas.saved import SchemaChoice
 from ui import context
-from ui.keys import RunKeys
+from ui.document_input import render_document_input
+from ui.keys import UPLOAD_KEYS, RunKeys
 from ui.live_form import LiveView, stream_lanes
 from ui.provider_widgets import pick_mode, pick_model, pick_provider
 from ui.run_lane import SAVED_MARK, build_view, render_outcome, render_text_input
@@ -90,6 +92,7 @@ class CompareRun:
     saved: bool = False
     captions: dict[str, str] = field(default_factory=dict)  # what each lane runs where
     pending: dict[str, Callable[[], Runner]] = field(default_factory=dict)  # not started yet
+    document: DocumentInfo | None = None  # the file the lanes' text was read from
 
 
 # --- the lane set, kept across pages ---------------------------------------------------------
@@ -153,6 +156,7 @@ def render_compare_page() -> None:
     text_col, ref_col = st.columns([3, 2], gap="medium")
     with text_col:
         text = render_text_input()
+        document = render_document_input(UPLOAD_KEYS["compare"])
     with ref_col:
         reference = render_reference()
         render_presets(providers)
@@ -165,7 +169,7 @@ def render_compare_page() -> None:
     if stop and current is not None:
         RunnerGroup(_runners(current)).stop(wait=1.0)
     if run_all:
-        current = _start_all(text, choices, reference, current) or current
+        current = _start_all(text, choices, reference, current, document) or current
     st.divider()
     if current is None:
         st.caption("Press Run all to stream every lane side by side.")
@@ -301,11 +305,15 @@ def _cannot_start(text: str, choices: list[LaneChoice], reference: Reference) ->
 
 
 def _start_all(text: str, choices: list[LaneChoice], reference: Reference,
-               old: CompareRun | None) -> CompareRun | None:
+               old: CompareRun | None, document: Document | None = None) -> CompareRun | None:
     """Record the comparison and get every lane ready to start (`CompareRun.pending`: the
     page builds the lanes' placeholders first, then starts them); None when the inputs are
-    not ready."""
+    not ready. With a `document`, every lane reads its text."""
     from engine.compare.comparisons import new_compare_id
+
+    info = document.info if document is not None else None
+    if document is not None:
+        text = document.text
 
     problem = _cannot_start(text, choices, reference)
     if problem:
@@ -323,7 +331,7 @@ def _start_all(text: str, choices: list[LaneChoice], reference: Reference,
             text, c.schema.name, c.schema.schema, c.provider, c.model, c.mode, MAX_TOKENS,
             source=SOURCE_COMPARE, group=RunGroup(GROUP_COMPARE, compare_id, c.lane),
             who=context.current_user(), schema_version=c.schema.version,
-            system=c.schema.system),
+            system=c.schema.system, document=info),
         c.provider, indexes=indexes)
         for c in choices if c.schema is not None}  # checked by _cannot_start
     for lane in pending:
@@ -332,7 +340,7 @@ def _start_all(text: str, choices: list[LaneChoice], reference: Reference,
                          {c.lane: c.label for c in choices},
                          {c.lane: c.schema.schema for c in choices if c.schema}, reference, saved,
                          {c.lane: f"{c.label} · {c.provider.name} · {c.mode}" for c in choices},
-                         pending)
+                         pending, info)
     st.session_state[CURRENT_KEY] = current
     return current
 
@@ -361,7 +369,8 @@ def render_lanes_run(current: CompareRun) -> None:
     for lane, col in zip(current.lanes, cols, strict=True):
         with col:
             views[lane] = build_view(current.schemas[lane], RunKeys(lane),
-                                     escape_md(current.captions[lane]), **LANE_VIEW)
+                                     escape_md(current.captions[lane]), **LANE_VIEW,
+                                     document=current.document)
     pending, current.pending = current.pending, {}
     for lane, start in pending.items():
         st.session_state[RunKeys(lane).run] = start()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from engine.documents import Document
 from engine.runs.runner import Runner
 from engine.runs.spec import SOURCE_EXTRACT, RunSpec
 from engine.runs.start import start_run
@@ -11,7 +12,8 @@ from engine.schemas.fields import schema_rows
 from engine.schemas.library import SAMPLE_FOR_SCHEMA, SAMPLES, SCHEMAS
 from engine.schemas.saved import SchemaChoice
 from ui import context
-from ui.keys import EXTRACT_KEYS
+from ui.document_input import render_document_input
+from ui.keys import EXTRACT_KEYS, UPLOAD_KEYS
 from ui.live_form import LiveView
 from ui.run_lane import (
     SAVED_MARK,
@@ -62,8 +64,8 @@ def render_schema_picker() -> SchemaChoice:
 
 def render_extract_page() -> None:
     st.title("Extract")
-    st.caption("Paste a text, pick a schema and a model, press Extract, and watch the fields "
-               "fill in.")
+    st.caption("Paste a text or drop a file, pick a schema and a model, press Extract, and "
+               "watch the fields fill in.")
     note = st.session_state.pop("fs_prefill_note", None)
     if note:
         st.info(escape_md(note))  # opened from the History page without the run's text
@@ -72,6 +74,7 @@ def render_extract_page() -> None:
     text_col, schema_col, settings_col = st.columns([5, 4, 3], gap="medium")
     with text_col:
         text = render_text_input()
+        document = render_document_input(UPLOAD_KEYS["extract"])
     with schema_col:
         picked = render_schema_picker()
     with settings_col:
@@ -87,18 +90,25 @@ def render_extract_page() -> None:
     if wants_start and settings.provider is not None:
         if runner is not None:
             runner.stop()
-        if _start_and_stream(text, picked, settings):
+        if _start_and_stream(text, picked, settings, document):
             return
     st.divider()
     if runner is not None:
         render_run(runner, KEYS)
     else:
         st.caption("Press Extract to fill in this form.")
-        LiveView(picked.schema, KEYS, source=text).build()  # the same tabs as a run's, text first
+        # the same tabs as a run's, text first
+        LiveView(picked.schema, KEYS, source=document.text if document else text,
+                 document=document.info if document else None).build()
 
 
-def _start_and_stream(text: str, picked: SchemaChoice, settings: Settings) -> bool:
-    """Start a run and stream it into a fresh live area; False if the inputs are not ready."""
+def _start_and_stream(text: str, picked: SchemaChoice, settings: Settings,
+                      document: Document | None = None) -> bool:
+    """Start a run (on the document's text when a file is given) and stream it into a fresh
+    live area; False if the inputs are not ready."""
+    info = document.info if document is not None else None
+    if document is not None:
+        text = document.text
     problem = _cannot_start(text, settings.model)
     if problem:
         st.warning(problem)
@@ -108,11 +118,12 @@ def _start_and_stream(text: str, picked: SchemaChoice, settings: Settings) -> bo
                            settings.mode)
     st.session_state.pop(KEYS.pick, None)  # a new run: no field picked in its text yet
     # the placeholders exist before the request
-    view = build_view(picked.schema, KEYS, caption, source=text)
+    view = build_view(picked.schema, KEYS, caption, source=text, document=info)
     spec = RunSpec.for_provider(text, picked.name, picked.schema, settings.provider,
                                 settings.model, settings.mode, settings.max_tokens,
                                 source=SOURCE_EXTRACT, who=context.current_user(),
-                                schema_version=picked.version, system=picked.system)
+                                schema_version=picked.version, system=picked.system,
+                                document=info)
     runner = start_run(spec, settings.provider)
     st.session_state[KEYS.run] = runner
     render_run(runner, KEYS, view)

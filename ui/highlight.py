@@ -7,21 +7,26 @@ path may hold a key the model chose).
 
 Overlapping spans (two values found at the same words) are cut into pieces at every start and
 end; each piece is marked once, by the selected field if it covers the piece, else by the best
-status among the values there. A long text is drawn as excerpts around its marks, and the
-number of marks is capped, so a 200 KB text costs about as much as a short one
-(`bench/grounding_view_bench.py` measures it).
+status among the values there. A document's text (`document`, its `DocumentInfo`) shows where
+each page starts ("— page 3 —") and each mark says its page ("p. 3"). A long text is drawn
+as excerpts around its marks, and the number of marks is capped, so a 200 KB text costs about
+as much as a short one (`bench/grounding_view_bench.py` measures it).
 """
 
 from __future__ import annotations
 
 import html
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from itertools import pairwise
+from typing import TYPE_CHECKING
 
 from engine.grounding import EXACT, FUZZY, NORMALISED, STATUSES, Grounding
 from engine.runs.display import grounding_label
 from ui.keys import slug
+
+if TYPE_CHECKING:
+    from engine.documents.model import DocumentInfo
 
 #: A text up to this long is drawn whole; a longer one as excerpts around its marks.
 FULL_LIMIT = 30_000
@@ -43,6 +48,8 @@ BOX_STYLE = ("white-space:pre-wrap;overflow-wrap:anywhere;max-height:520px;overf
              "font-size:0.9rem;line-height:1.5;padding:0.5rem 0.75rem;"
              "border:1px solid rgba(49,51,63,0.2);border-radius:0.5rem")
 GAP_STYLE = "color:#6b7280;font-style:italic"
+PAGE_STYLE = ("display:block;text-align:center;color:#6b7280;font-size:0.8rem;"
+              "letter-spacing:0.05em;border-top:1px dashed rgba(49,51,63,0.25);margin:0.4rem 0")
 NOTE_STYLE = "color:#6b7280;font-size:0.8rem;margin-bottom:0.25rem"
 _RANK = {status: i for i, status in enumerate(STATUSES)}
 
@@ -79,9 +86,11 @@ def capped(marks: list[Mark], limit: int = MAX_MARKS) -> list[Mark]:
     return sorted(keep, key=lambda m: (m.start, m.end))
 
 
-def pieces(start: int, end: int, marks: list[Mark]) -> list[tuple[int, int, Mark | None]]:
-    """`start:end` cut at every mark's ends: (from, to, the mark shown there or None)."""
-    cuts = {start, end}
+def pieces(start: int, end: int, marks: list[Mark],
+           breaks: Collection[int] = ()) -> list[tuple[int, int, Mark | None]]:
+    """`start:end` cut at every mark's ends (and at `breaks`, where pages start): (from, to,
+    the mark shown there or None)."""
+    cuts = {start, end, *(c for c in breaks if start < c < end)}
     for m in marks:
         cuts.update(c for c in (m.start, m.end) if start < c < end)
     bounds = sorted(cuts)
@@ -120,23 +129,42 @@ def windows(text_len: int, marks: list[Mark]) -> list[tuple[int, int]]:
     return [(a, b) for a, b in out]
 
 
-def _mark_html(text: str, mark: Mark) -> str:
+def _mark_html(text: str, mark: Mark, page: int | None) -> str:
     g = mark.grounding
     style = SELECTED_STYLE if mark.selected else STYLES.get(g.status, "")
     cls = f"fs-g fs-g-{slug(g.status)}" + (" fs-g-selected" if mark.selected else "")
-    tip = f"{mark.path} · {grounding_label(g)}"
-    return (f'<mark class="{cls}" data-path="{html.escape(mark.path)}" '
+    tip = f"{mark.path} · {grounding_label(g)}" + (f" · p. {page}" if page else "")
+    on_page = f' data-page="{page}"' if page else ""
+    return (f'<mark class="{cls}" data-path="{html.escape(mark.path)}"{on_page} '
             f'title="{html.escape(tip)}" style="{style}">{html.escape(text)}</mark>')
 
 
-def _gap_html(chars: int) -> str:
-    return f'<span class="fs-g-gap" style="{GAP_STYLE}">\n… {chars:,} characters …\n</span>'
+def _gap_html(chars: int, page: int | None = None) -> str:
+    then = f" page {page}" if page else ""
+    return (f'<span class="fs-g-gap" style="{GAP_STYLE}">\n… {chars:,} characters …{then}\n'
+            "</span>")
+
+
+def _page_html(page: int) -> str:
+    return f'<span class="fs-g-page" style="{PAGE_STYLE}">— page {page} —</span>'
+
+
+def page_breaks(text_len: int, document: DocumentInfo | None) -> dict[int, int]:
+    """Where each page after the first starts in the text -> its number; none for a text
+    without a document or a document of one page."""
+    if document is None or document.pages < 2:
+        return {}
+    return {start: n for n, start in enumerate(document.page_starts[1:], start=2)
+            if 0 < start < text_len}
 
 
 def highlight_html(text: str, grounding: Mapping[str, Grounding],
-                   selected: str | None = None) -> str:
+                   selected: str | None = None, *,
+                   document: DocumentInfo | None = None) -> str:
     """The input text as HTML, each grounded value's span(s) in a `<mark>` coloured by status
-    (the `selected` field's distinctly); a long text as excerpts, marks capped."""
+    (the `selected` field's distinctly); a long text as excerpts, marks capped. With the
+    run's `document`, a separator where each page starts and each mark's page in its title."""
+    breaks = page_breaks(len(text), document)
     every = collect_marks(len(text), grounding, selected)
     marks = capped(every)
     notes = []
@@ -151,11 +179,14 @@ def highlight_html(text: str, grounding: Mapping[str, Grounding],
     at = 0
     for a, b in windows(len(text), marks):
         if a > at:
-            body.append(_gap_html(a - at))
+            body.append(_gap_html(a - at, document.page_at(a) if breaks and document else None))
         inside = [m for m in marks if m.end > a and m.start < b]
-        for start, end, mark in pieces(a, b, inside):
+        for start, end, mark in pieces(a, b, inside, breaks):
+            if start in breaks:
+                body.append(_page_html(breaks[start]))
             chunk = text[start:end]
-            body.append(_mark_html(chunk, mark) if mark else html.escape(chunk))
+            page = document.page_at(start) if document is not None else None
+            body.append(_mark_html(chunk, mark, page) if mark else html.escape(chunk))
         at = b
     if at < len(text):
         body.append(_gap_html(len(text) - at))

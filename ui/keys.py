@@ -14,6 +14,10 @@ model. Keys (and so the CSS classes Streamlit derives from them, `st-key-<key>`)
 | a field's box / a nested model's card | `fsbox_<lane>-<field>` / `fsgroup_<lane>-<field>` |
 | a field's header, redrawn on each state | `fs_<lane>-<field>__<state>__<n>` |
 
+A page's document (`ui/document_input.py`): its file uploader, `UPLOAD_KEYS[page]`
+(`fs_extract_upload`, `fs_cmp_upload`), and the documents this session has read,
+`DOCUMENTS_KEY` (`fs_documents`: sha256 of the bytes -> the document or its message).
+
 `<field>` is the path's slug (`users[0].name` -> `users_0_name`: letters, digits and single
 underscores), `<state>` a field state (pending, streaming, done, invalid) and `<n>` a counter
 that makes each redraw's key new. Browser tests find fields by these classes
@@ -76,3 +80,9 @@ class RunKeys:
 
 #: The Extract page's single lane.
 EXTRACT_KEYS = RunKeys("extract")
+
+#: The document uploader of each page that takes one (a page's own: a widget's value does not
+#: follow the person to another page).
+UPLOAD_KEYS = {"extract": "fs_extract_upload", "compare": "fs_cmp_upload"}
+#: The documents this session has read, by the sha256 of their bytes (read once per file).
+DOCUMENTS_KEY = "fs_documents"

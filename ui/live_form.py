@@ -11,13 +11,19 @@ Grounding: a done value's box says where it stands in the input text (a badge in
 line. Given the input text (`LiveView(..., source=text)`), the view also shows that text with
 each value highlighted as its field completes (`ui.highlight`), redrawn at most
 `TEXT_HZ` times a second, and after the run a field picker that marks one field's spans.
+
+Documents (#19): given the run's document (`document=`, its `DocumentInfo`), every badge
+says the page its value stands on ("in text · page 3") and the text shows where pages start.
+A split document's run (`Update.parts`) says how far its chunks are under the progress bar
+("Chunk 3 of 7 · 2 done · 1 failed"), and a value the other chunks disagree with lists their
+values under it ("2 other values in the document: A; B"), as plain text.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
@@ -34,11 +40,15 @@ from engine.runs.display import (
 )
 from engine.runs.group import RunnerGroup
 from engine.runs.runner import WAIT_SLOT, WAIT_TURN, Cell, LeafData, Runner, Update
+from engine.runs.state import PartsProgress
 from engine.schemas.fields import GROUP, ITEMS, TABLE, FieldNode, field_tree, leaves
 from engine.stream.changes import INVALID, PENDING
 from ui.highlight import highlight_html, legend_html
 from ui.keys import RunKeys
 from ui.text import escape_md
+
+if TYPE_CHECKING:
+    from engine.documents.model import DocumentInfo
 
 #: While streaming, the JSON / raw tabs show at most this many characters (the end of it);
 #: the whole text is shown once the stream ended, so a 100 KB answer stays cheap to draw.
@@ -67,20 +77,24 @@ class Slots:
     body: DeltaGenerator
     error: DeltaGenerator
     warn: DeltaGenerator
+    others: DeltaGenerator | None = None  # a scalar's other values in the document
     items: DeltaGenerator | None = None
     item_slots: list[DeltaGenerator] = field(default_factory=list)
     item_seen: list[tuple[str, Any, Grounding | None]] = field(default_factory=list)
     header_seen: tuple[str, str] | None = None
     body_seen: str = ""
     warn_seen: str = ""
+    others_seen: str = ""
 
 
 class LiveForm:
     """Placeholders for every leaf of a schema, drawn inside the current container, with the
-    lane's keys."""
+    lane's keys (`document`: the run's, so badges say pages)."""
 
-    def __init__(self, schema: Any, keys: RunKeys) -> None:
+    def __init__(self, schema: Any, keys: RunKeys, *,
+                 document: DocumentInfo | None = None) -> None:
         self.keys = keys
+        self.document = document
         self.tree = field_tree(schema)
         self.nodes = {n.path: n for n in leaves(schema)}
         self.slots: dict[str, Slots] = {}
@@ -108,6 +122,8 @@ class LiveForm:
                           warn=st.empty())
             if node.kind == ITEMS:
                 slots.items = st.container()
+            elif node.kind != TABLE:
+                slots.others = st.empty()
         self.slots[node.path] = slots
         self._draw_header(node, slots, PENDING, "")
         if node.kind != ITEMS:
@@ -160,14 +176,25 @@ class LiveForm:
 
     def _draw_scalar(self, node: FieldNode, cell: Cell) -> None:
         slots = self.slots[node.path]
-        self._draw_header(node, slots, cell.state, badge(cell.grounding))
+        self._draw_header(node, slots, cell.state, badge(cell.grounding, self.document))
         shown = display_value(cell.value)
         if shown and shown != slots.body_seen:  # a state change alone leaves the text as is
             slots.body_seen = shown
             slots.body.text(shown)
+        self._draw_others(slots, others_line(cell.others))
         self._draw_error(slots, cell)
         missing = cell.grounding is not None and not cell.grounding.found
         self._draw_warning(slots, WARNING if missing else "")
+
+    def _draw_others(self, slots: Slots, line: str) -> None:
+        """The values other chunks gave (plain text: model output), redrawn when changed."""
+        if slots.others is None or slots.others_seen == line:
+            return
+        slots.others_seen = line
+        if line:
+            slots.others.text(line)
+        else:
+            slots.others.empty()
 
     def _draw_items(self, node: FieldNode, data: LeafData) -> None:
         slots = self.slots[node.path]
@@ -189,7 +216,7 @@ class LiveForm:
         mark = state_label(item.state).split(" ")[0]
         line = f"{mark} {display_value(item.value)}"
         if item.grounding is not None:
-            line += f" · {grounding_label(item.grounding)}"
+            line += f" · {grounding_label(item.grounding)}{on_page(item.grounding, self.document)}"
         if item.state == INVALID and item.error:
             with slot.container():
                 st.text(line)
@@ -224,12 +251,43 @@ def _missing(cell: Cell) -> bool:
     return cell.grounding is not None and not cell.grounding.found
 
 
-def badge(grounding: Grounding | None) -> str:
-    """A field header's grounding badge (markdown of our own words), "" when not grounded."""
+def badge(grounding: Grounding | None, document: DocumentInfo | None = None) -> str:
+    """A field header's grounding badge (markdown of our own words), "" when not grounded;
+    with a document, the page the value stands on ("in text · page 3")."""
     if grounding is None:
         return ""
     colour = BADGE_COLOURS.get(grounding.status, "gray")
-    return f" · :{colour}-badge[{grounding_label(grounding)}]"
+    return f" · :{colour}-badge[{grounding_label(grounding)}{on_page(grounding, document)}]"
+
+
+def value_page(grounding: Grounding | None, document: DocumentInfo | None) -> int | None:
+    """The page of a value's first place in the document (None: no document, not found)."""
+    if grounding is None or document is None or not grounding.spans:
+        return None
+    return document.page_at(grounding.spans[0].start)
+
+
+def on_page(grounding: Grounding | None, document: DocumentInfo | None) -> str:
+    """" · page 3" after a grounding's label when the run read a document, else ""."""
+    page = value_page(grounding, document)
+    return f" · page {page}" if page is not None else ""
+
+
+def others_line(others: tuple[Any, ...]) -> str:
+    """A split document's disagreeing values, as plain text: "2 other values in the
+    document: A; B" ("" when the chunks agree)."""
+    if not others:
+        return ""
+    n = len(others)
+    values = "; ".join(display_value(v) for v in others)
+    return f"{n} other value{'s' if n != 1 else ''} in the document: {values}"
+
+
+def parts_line(parts: PartsProgress) -> str:
+    """How far a split document's run is: "Chunk 3 of 7 · 2 done · 1 failed" (the failed
+    count only when a chunk failed)."""
+    line = f"Chunk {parts.current} of {parts.total} · {parts.done} done"
+    return line + (f" · {parts.failed} failed" if parts.failed else "")
 
 
 def missing_badge(count: int) -> str:
@@ -260,10 +318,11 @@ class LiveView:
     highlighted as they are grounded."""
 
     def __init__(self, schema: Any, keys: RunKeys, *, source: str | None = None,
-                 tabs: bool = True) -> None:
+                 tabs: bool = True, document: DocumentInfo | None = None) -> None:
         self.keys = keys
         self.tabs = tabs  # the JSON / raw / timeline tabs (a narrow Compare lane has none)
-        self.form = LiveForm(schema, keys)
+        self.document = document  # the file the text was read from (None: pasted)
+        self.form = LiveForm(schema, keys, document=document)
         self.source = source if tabs else None  # its tab sits beside the JSON / raw tabs
         self.grounding: dict[str, Grounding] = {}
         self.selected: str | None = None
@@ -273,12 +332,14 @@ class LiveView:
         self._timeline_at = 0.0
         self._metrics_at = 0.0
         self._progress_seen: tuple[int, int, bool, str | None] | None = None
+        self._parts_seen: PartsProgress | None = None
         self._metrics_seen: list[str | None] = [None] * len(METRIC_LABELS)
         self._json_pending = False
         self._text_pending = False
 
     def build(self) -> None:
         self.progress = st.empty()
+        self.parts_slot = st.empty()  # a split document's chunks, under the progress bar
         if not self.tabs:
             # A narrow lane says its four numbers in one line: one small element to redraw
             # instead of four metrics, which cost the browser most of a lane's redraw.
@@ -314,7 +375,8 @@ class LiveView:
     def _draw_text(self) -> None:
         if self.source is None:
             return
-        self.text_slot.html(highlight_html(self.source, self.grounding, self.selected))
+        self.text_slot.html(highlight_html(self.source, self.grounding, self.selected,
+                                           document=self.document))
         self._text_at = time.perf_counter()
         self._marks_pending = False
 
@@ -328,11 +390,14 @@ class LiveView:
         with self.pick_slot.container():
             path = st.selectbox("Show a field in the text", list(found), index=None,
                                 key=self.keys.pick, placeholder="Pick a field…",
-                                format_func=lambda p: f"{p} · {grounding_label(found[p])}")
+                                format_func=lambda p: f"{p} · {grounding_label(found[p])}"
+                                f"{on_page(found[p], self.document)}")
             if path is not None:
                 spans = found[path].spans
                 for span in spans[:PICKED_SPANS]:
-                    st.text(span_context(self.source, span))
+                    where = (f"p. {self.document.page_at(span.start)}: "
+                             if self.document is not None else "")
+                    st.text(where + span_context(self.source, span))
                 if len(spans) > PICKED_SPANS:
                     st.caption(f"… and {len(spans) - PICKED_SPANS} more places.")
                 if not found[path].found:
@@ -357,6 +422,7 @@ class LiveView:
         """Draw one coalesced update (and everything still pending when `final`)."""
         self.form.draw(update.leaves, force=final)
         self._draw_progress(update, final)
+        self._draw_parts(update.parts)
         if update.grounded:
             self.grounding.update(update.grounded)
             self._marks_pending = True
@@ -393,6 +459,14 @@ class LiveView:
         else:
             text = f"{update.done_leaves} of {update.total_leaves} fields done"
         self.progress.progress(min(max(update.progress, 0.0), 1.0), text=text)
+
+    def _draw_parts(self, parts: PartsProgress | None) -> None:
+        """The chunks' line, redrawn only when it changed (an update without parts, a run of
+        one request, leaves it as it is)."""
+        if parts is None or parts == self._parts_seen:
+            return
+        self._parts_seen = parts
+        self.parts_slot.text(parts_line(parts))
 
     def _draw_metrics(self, update: Update) -> None:
         m = update.metrics

@@ -91,7 +91,8 @@ def lane_caption(schema: str, version: str | None, provider: str, model: str, mo
 
 def build_view(schema: Any, keys: RunKeys, caption: str, **options: Any) -> LiveView:
     """A lane's caption (what runs where) and its empty live area (`options`: LiveView's:
-    `source`, the input text in which the values are highlighted; `tabs`)."""
+    `source`, the input text in which the values are highlighted; `tabs`; `document`, the
+    file that text was read from)."""
     st.caption(caption)
     view = LiveView(schema, keys, **options)
     view.build()
@@ -105,7 +106,7 @@ def render_run(runner: Runner, keys: RunKeys, view: LiveView | None = None) -> N
         view = build_view(spec.schema, keys,
                           lane_caption(spec.schema_name, spec.schema_version, spec.provider,
                                        spec.model, spec.mode),
-                          source=spec.text)
+                          source=spec.text, document=spec.document)
     if not runner.ended:
         stream_lanes({keys.lane: view}, RunnerGroup({keys.lane: runner}))
     view.apply(runner.snapshot_all(), runner, final=True)

@@ -51,7 +51,9 @@ def filler(rng: random.Random, chars: int) -> str:
     return "\n\n".join(paragraphs)
 
 
-def meeting_pages(chars: int = 24_000, pages: int = 4, seed: int = 7) -> tuple[list[str], dict[str, int]]:
+def meeting_pages(
+    chars: int = 24_000, pages: int = 4, seed: int = 7
+) -> tuple[list[str], dict[str, int]]:
     """`pages` pages of about `chars` characters in all; the 1-based page each fact is on."""
     rng = random.Random(seed)
     per_page = max(200, chars // pages)

@@ -16,14 +16,14 @@ import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
 from engine.documents import Document, DocumentError, Progress, read_document
-from engine.documents.read import NOT_YET, TYPES
+from engine.documents.read import REFUSED, TYPES
 from engine.settings import SettingError
 from ui.keys import DOCUMENTS_KEY
 from ui.text import escape_md
 
 #: What the uploader takes: every extension the reader knows, those it cannot read yet too
 #: (they get the reader's own message rather than the uploader's silent refusal).
-EXTENSIONS = sorted({*TYPES, *NOT_YET})
+EXTENSIONS = sorted({*TYPES, *REFUSED})
 #: Documents kept per session (the latest read first to go): a few, as each holds its text.
 KEPT = 4
 #: A document type as a person names it.

@@ -56,15 +56,26 @@ def to_json_schema(defn: SchemaDefinition) -> dict[str, Any]:
     return _const_to_enum(strict_json_schema(build_model(defn)))
 
 
+#: Keywords whose values map names to schemas: a field named "const" there is no keyword.
+_NAME_MAPS = frozenset({"properties", "$defs", "definitions"})
+
+
 def _const_to_enum(node: Any) -> Any:
     if isinstance(node, dict):
-        out = {k: _const_to_enum(v) for k, v in node.items() if k != "const"}
+        out = {k: _names(v) if k in _NAME_MAPS else _const_to_enum(v)
+               for k, v in node.items() if k != "const"}
         if "const" in node:
             out["enum"] = [node["const"]]
         return out
     if isinstance(node, list):
         return [_const_to_enum(v) for v in node]
     return node
+
+
+def _names(mapping: Any) -> Any:
+    if not isinstance(mapping, dict):
+        return _const_to_enum(mapping)
+    return {name: _const_to_enum(schema) for name, schema in mapping.items()}
 
 
 # --- JSON Schema in ------------------------------------------------------------------------

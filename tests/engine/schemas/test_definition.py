@@ -317,3 +317,12 @@ def test_the_form_tree_names_fields_by_their_labels() -> None:
     assert {"Due date", "Paid?", "Address.Geo.lat", "Line items"} <= set(nodes)
     assert nodes["Due date"].type_label == "date" and not nodes["Price"].required
     assert [c.name for c in nodes["Line items"].children] == ["What", "Qty"]
+
+
+@pytest.mark.parametrize("name", ["const", "enum", "properties"])
+def test_a_field_named_like_a_keyword_survives_export_and_import(name: str) -> None:
+    """Found by the round-trip property above: a field named "const" was rewritten as the
+    keyword (`{"enum": [...]}` in `properties`) and the import refused it."""
+    defn = SchemaDefinition(name="Keywords", fields=[FieldDef(name=name, required=False)])
+    back = from_json_schema(json.dumps(to_json_schema(defn)), name=defn.name)
+    assert [f.name for f in back.fields] == [name]

@@ -369,7 +369,7 @@ def _render_timeline(store: Store, run: StoredRun) -> None:
 
 
 def _render_actions(store: Store, run: StoredRun) -> None:
-    can_replay = replay.schema_for(run, store) is not None and bool(run.timeline)
+    can_replay = replay.schema_for(run, store) is not None and bool(run.timeline or run.parts)
     cols = st.columns(4)
     if cols[0].button("Replay", key="fs_hist_replay", disabled=not can_replay,
                       help="Stream the recorded chunks again at their original pace."):
@@ -432,7 +432,7 @@ def _render_replay_area(store: Store, run: StoredRun) -> None:
     schema = replay.schema_for(run, store)
     st.divider()
     st.markdown(f"**Replay** · {'original pace' if speed == 1.0 else f'{speed:g}× faster'}")
-    view = LiveView(schema, REPLAY_KEYS)
+    view = LiveView(schema, REPLAY_KEYS, document=run.document)
     view.build()
     if not runner.ended:
         stream_lanes({REPLAY_KEYS.lane: view}, RunnerGroup({REPLAY_KEYS.lane: runner}))

@@ -142,9 +142,28 @@ def start_replay(run: StoredRun, speed: float = 1.0, store: Store | None = None)
     schema = schema_for(run, store)
     if schema is None:
         raise ValueError(f"The schema {run.schema_name!r} is neither in the library nor saved.")
+    if run.parts:
+        return _start_split_replay(run, schema, speed, store)
     if not run.timeline:
         raise ValueError("This run recorded no chunks to replay.")
     return Runner(leaves(schema), replay_factory(schema, run.timeline, speed)).start()
+
+
+def _start_split_replay(run: StoredRun, schema: Any, speed: float, store: Store | None) -> Runner:
+    """A split run's parts replayed at their recorded times through the same merge as the
+    live run (`engine.runs.chunked`), so the form fills in as it did. Told to no hook."""
+    from engine.documents.chunks import TextChunk
+    from engine.runs.chunked import ChunkedRunner
+    from engine.runs.spec import RunSpec
+
+    made = part_factories(run, run.parts, speed, store=store)
+    chunks = [TextChunk(i, part.span_start, part.span_end) for i, (part, _) in enumerate(made)]
+    factories = iter([factory for _, factory in made])
+    spec = RunSpec(run.input_text or "", run.schema_name, schema, run.provider, None, run.model,
+                   run.mode or "json_schema", document=run.document)
+    runner = ChunkedRunner(leaves(schema), spec, plan=lambda: chunks,
+                           part_factory=lambda _part: next(factories), announce=False)
+    return runner.start()
 
 
 def field_timeline(schema: Any, chunks: Sequence[tuple[float, str]]) -> list[dict[str, Any]]:

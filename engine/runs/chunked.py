@@ -77,15 +77,17 @@ class ChunkedRunner(Runner):
     """One run over a split text (see the module's doc). `plan` gives the parts' spans,
     `part_factory` each part's stream; `limiter` / `waits_for` are the provider's (each part
     takes its place there; this run takes none); `on_part(line)` hears each part end;
-    `stagger`: the other parts start once the first has a value (`_await_first_value`)."""
+    `stagger`: the other parts start once the first has a value (`_await_first_value`);
+    `announce=False`: the hooks hear nothing of it (a replay is not a run)."""
 
     def __init__(
         self, leaves: list[FieldNode], spec: RunSpec, *, plan: Planner,
         part_factory: PartFactory, limiter: Limiter | None = None,
         waits_for: str = WAIT_TURN, secret: str | None = None,
         on_part: Callable[[str], None] | None = None, stagger: bool = False,
+        announce: bool = True,
     ) -> None:  # fmt: skip
-        super().__init__(leaves, _no_stream, secret=secret, spec=spec)
+        super().__init__(leaves, _no_stream, secret=secret, spec=spec, announce=announce)
         self.spec: RunSpec = spec
         self._nodes = leaves
         self._plan = plan

@@ -8,6 +8,7 @@ import json
 import re
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -263,3 +264,48 @@ def test_a_text_over_the_longest_allowed_is_refused_with_its_size(
         assert runner.wait(10)
         assert "1,500 characters" in str(runner.error) and "1,000" in str(runner.error)
     assert server.requests == []
+
+
+def test_a_recorded_split_run_replays_through_the_same_merge(
+    server: ReplayServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from engine.history import get_run
+    from engine.history.recorder import Recorder
+    from engine.history.replay import start_replay
+    from engine.schemas.definition import FieldDef, SchemaDefinition, build_model
+    from engine.schemas.saved import save_schema
+    from engine.store import Store
+    from tests.support import isolate
+
+    isolate(monkeypatch, tmp_path)
+    text = document_text()
+    info = DocumentInfo("c.pdf", "pdf", 1, "0" * 64, 2, len(text), (0, len(text) // 2))
+    fields = [FieldDef(name=n, required=False) for n in PATTERNS]
+    defn = SchemaDefinition(name="Contract", fields=[
+        *fields, FieldDef(name="tags", type="list of text", required=False)])
+    with Store(f"sqlite:///{tmp_path / 'h.db'}", data_dir=tmp_path) as store:
+        saved = save_schema(store, defn)  # a replay finds the schema where the run found it
+        schema, prov = build_model(defn), provider(server)
+        spec = RunSpec.for_provider(text, "Contract", schema, prov, "m", "json_schema",
+                                    schema_version=str(saved.version), document=info)
+        recorder = Recorder(store, owns_store=False).register()
+        try:
+            runner = ChunkedRunner(
+                leaves(schema), spec, plan=lambda: split_text(text, 700, 60),
+                part_factory=lambda part: extraction_factory(part.request, prov),
+                limiter=Limiter(2)).start()
+            assert runner.wait(20) and runner.status is RunStatus.DONE
+        finally:
+            recorder.unregister()
+        run = get_run(store, runner.run_id)
+        assert run is not None and run.document == info
+        assert [p.span_start for p in run.parts] == [c.start for _, c, _ in runner.parts]
+        starts: list[Any] = []
+        with hooks.registered(on_start=starts.append):
+            again = start_replay(run, speed=4.0, store=store)
+            assert again.wait(20)
+        assert starts == []  # a replay is not a run: nothing recorded
+    assert isinstance(again, ChunkedRunner) and again.status is RunStatus.DONE
+    assert again.result == runner.result
+    assert {p: g.spans for p, g in again.grounding.items()} == {
+        p: g.spans for p, g in runner.grounding.items()}

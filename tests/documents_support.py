@@ -8,6 +8,8 @@ from __future__ import annotations
 import io
 from email.message import EmailMessage
 
+from tests.fixtures.documents.make_documents import pdf as make_pdf
+
 #: The meeting, page by page: each fact of `MEETING` on a page of its own, after the first.
 PAGES = [
     ["Meeting note of the tech conference committee",
@@ -25,34 +27,6 @@ TEXT = "\n\n".join("\n".join(lines) for lines in PAGES)
 #: In the HTML page: what must never run or be drawn.
 HOSTILE = ('<script>window.__pwned=1</script>'
            '<img src=x onerror="window.__pwned=1">')
-
-
-def make_pdf(pages: list[list[str]]) -> bytes:
-    """A PDF whose page i shows pages[i]'s lines in Helvetica (as tests/engine/documents'
-    test_pdf builds them: by hand, no PDF writer needed)."""
-    objects = [b"<< /Type /Catalog /Pages 2 0 R >>", b""]
-    kids = []
-    for lines in pages:
-        ops = "".join(f"BT /F1 12 Tf 72 {720 - 16 * i} Td ({line}) Tj ET\n"
-                      for i, line in enumerate(lines)).encode("latin-1")
-        objects.append(b"<< /Length %d >>\nstream\n%s\nendstream" % (len(ops), ops))
-        objects.append(b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] "
-                       b"/Resources << /Font << /F1 %d 0 R >> >> /Contents %d 0 R >>"
-                       % (3 + 2 * len(pages), len(objects)))
-        kids.append(len(objects))
-    objects[1] = b"<< /Type /Pages /Kids [%s] /Count %d >>" % (
-        b" ".join(b"%d 0 R" % k for k in kids), len(pages))
-    objects.append(b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>")
-    out, offsets = bytearray(b"%PDF-1.4\n"), []
-    for number, body in enumerate(objects, 1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
-        len(objects) + 1, xref)
-    return bytes(out)
 
 
 def meeting_pdf() -> bytes:

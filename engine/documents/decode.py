@@ -1,8 +1,7 @@
 """Bytes to text in any common encoding: a BOM, else UTF-8, else detected (charset-normalizer).
 
-charset-normalizer is in uv.lock as requests' dependency, not ours: declare it in pyproject.toml
-before this ships (#19). Without it, only BOM-marked and UTF-8 text is read, and anything else is
-refused with a message saying to save the file as UTF-8."""
+charset-normalizer is one of our dependencies (pyproject.toml); it is imported only when the
+bytes are neither BOM-marked nor UTF-8."""
 
 from __future__ import annotations
 
@@ -39,10 +38,8 @@ def decode(data: bytes, declared: str = "") -> tuple[str, str]:
 
 
 def _detect(data: bytes) -> tuple[str, str]:
-    try:
-        from charset_normalizer import from_bytes
-    except ImportError as exc:  # pragma: no cover - present wherever uv.lock is installed
-        raise Undecodable("it is not UTF-8 (save it as UTF-8 and try again)") from exc
+    from charset_normalizer import from_bytes
+
     matches = list(from_bytes(data))
     if not matches:
         raise Undecodable("its bytes are no text in any common encoding")

@@ -405,7 +405,7 @@ def plan_parts(spec: RunSpec, provider: Any) -> list[TextChunk]:
         prompt_chars,
     )
     from engine.llm.extract import build_request
-    from engine.runs.start import local_server
+    from engine.runs.limits import local_server
 
     check_length(spec.text, settings.max_text_chars())
     empty = build_request(dataclasses.replace(spec.request, text=""))

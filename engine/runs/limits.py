@@ -134,6 +134,16 @@ def provider_limiter(provider: Any, model: str) -> tuple[Limiter, str]:
     return limiter_for((provider.kind, provider.base_url or ""), provider_limit()), WAIT_TURN
 
 
+def local_server(provider: Any, model: str) -> Any | None:
+    """The local model's server (`engine.local.server.LocalServer`) for a local provider,
+    started when it is not running; None for any other provider."""
+    if provider.kind != "local":
+        return None
+    from engine.local.server import ensure_server
+
+    return ensure_server(model or provider.default_model)
+
+
 def limiter_for(key: Hashable, size: int) -> Limiter:
     """The process's one limiter for `key` (a provider's address and model, say), made with
     `size` places the first time it is asked for."""

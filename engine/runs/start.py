@@ -30,15 +30,6 @@ if TYPE_CHECKING:
     from engine.llm.request import RequestSpec
 
 
-def local_server(provider: Any, model: str) -> Any | None:
-    """The local model's server (`engine.local.server.LocalServer`) for a local provider."""
-    if provider.kind != "local":
-        return None
-    from engine.local.server import ensure_server
-
-    return ensure_server(model or provider.default_model)
-
-
 def stream_extraction(
     request: RequestSpec,
     provider: Any,
@@ -52,6 +43,7 @@ def stream_extraction(
     let it in (`start_run`), so time spent in line never counts towards the timeout."""
     from engine.llm.budget import check_fits, check_length
     from engine.llm.extract import build_request, stream_request
+    from engine.runs.limits import local_server
     from engine.settings import max_text_chars
 
     check_length(request.text, max_text_chars())

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -35,6 +36,7 @@ from engine.errors import (
     ValidationFailed,
 )
 from engine.grounding import Grounding
+from engine.llm.request import DEFAULT_SYSTEM
 from engine.runs.display import json_text
 from engine.runs.hooks import PartEnd, RunEnd
 from engine.runs.limits import Limiter
@@ -55,6 +57,10 @@ OVERLAP_CHARS = 300
 MERGE_HZ = 10.0
 #: How long the report waits for stopped parts to close their requests.
 PART_CLOSE_WAIT = 2.0
+#: Said to the model with every part: the same words for all, so the prompt's beginning is
+#: the same for every part (a server's prompt cache reuses it).
+PART_HINT = ("The text is one part of a longer document. Give only what this part states; "
+             "answer null for a field it does not mention.")
 #: Said to the model on an extra pass: the fields the first reading left empty.
 PASS_HINT = ("An earlier reading of this text found no value for: {fields}. Read it again "
              "carefully and fill those in if the text states them; leave the rest as they are.")
@@ -160,11 +166,10 @@ class ChunkedRunner(Runner):
 
     def _start_part(self, kind: str, chunk: TextChunk, hint: str | None) -> _Part:
         text = self.spec.text[chunk.start:chunk.end]
-        system = self.spec.system
-        if hint:
-            system = f"{system}\n\n{hint}" if system else hint
+        system = "\n\n".join(filter(None, (self.spec.system or DEFAULT_SYSTEM, PART_HINT, hint)))
         part_spec = dataclasses.replace(self.spec, text=text, system=system, group=None,
-                                        document=None, chunking="auto", passes=0)
+                                        document=None, chunking="auto", passes=0,
+                                        schema=part_schema(self.spec.schema))
         runner = Runner(self._nodes, self._part_factory(part_spec), secret=self._state.secret,
                         spec=part_spec, announce=False)
         with self._lock:
@@ -339,6 +344,23 @@ class ChunkedRunner(Runner):
         """Each part's kind, span and status, in order."""
         with self._lock:
             return [(p.kind, p.chunk, p.runner.status) for p in self._parts]
+
+
+@functools.lru_cache(maxsize=64)
+def part_schema(schema: Any) -> Any:
+    """What a part is asked for: the schema with each top-level field optional (null when
+    the part does not mention it), so a part that lacks a value need not invent one to fill
+    a required field; the merged answer is checked against `schema` itself. Nested models and
+    list items keep their own rules (their paths, and so the form's cells, are the same)."""
+    from pydantic import BaseModel, Field, create_model
+
+    if not (isinstance(schema, type) and issubclass(schema, BaseModel)):
+        return schema  # a list root: its items are the parts' own finds already
+    fields: dict[str, Any] = {
+        name: (info.annotation | None, Field(None, description=info.description,
+                                             title=info.title, alias=info.alias))
+        for name, info in schema.model_fields.items()}
+    return create_model(schema.__name__, __doc__=schema.__doc__, **fields)
 
 
 def _no_stream(cancel: threading.Event) -> Any:

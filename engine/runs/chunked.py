@@ -57,10 +57,6 @@ OVERLAP_CHARS = 300
 MERGE_HZ = 10.0
 #: How long the report waits for stopped parts to close their requests.
 PART_CLOSE_WAIT = 2.0
-#: Said to the model with every part: the same words for all, so the prompt's beginning is
-#: the same for every part (a server's prompt cache reuses it).
-PART_HINT = ("The text is one part of a longer document. Give only what this part states; "
-             "answer null for a field it does not mention.")
 #: Said to the model on an extra pass: the fields the first reading left empty.
 PASS_HINT = ("An earlier reading of this text found no value for: {fields}. Read it again "
              "carefully and fill those in if the text states them; leave the rest as they are.")
@@ -166,7 +162,11 @@ class ChunkedRunner(Runner):
 
     def _start_part(self, kind: str, chunk: TextChunk, hint: str | None) -> _Part:
         text = self.spec.text[chunk.start:chunk.end]
-        system = "\n\n".join(filter(None, (self.spec.system or DEFAULT_SYSTEM, PART_HINT, hint)))
+        # No words about being a part: on the 0.5B model they cost the meeting's chair (a
+        # 24,500-character test document: Anna Berg no longer found) and gained nothing.
+        system = self.spec.system
+        if hint:
+            system = f"{system or DEFAULT_SYSTEM}\n\n{hint}"
         part_spec = dataclasses.replace(self.spec, text=text, system=system, group=None,
                                         document=None, chunking="auto", passes=0,
                                         schema=part_schema(self.spec.schema))

@@ -223,7 +223,8 @@ def _read_document(path: str, err: TextIO, *, quiet: bool) -> Document:
 
     def progress(done: int, total: int, what: str) -> None:
         if not quiet and total > 1:
-            print(escape(f"# reading {Path(path).name}: {what}"), file=err, flush=True)
+            print(escape(f"# reading {Path(path).name}: {done} of {total} {what}"), file=err,
+                  flush=True)
 
     try:
         document = read_path_document(path, on_progress=progress)

@@ -111,3 +111,18 @@ def test_a_file_over_the_size_limit_is_refused_before_it_is_read(
         code, _, err = extract(["--file", str(big)], srv, monkeypatch)
     assert code == cli.EXIT_USAGE
     assert "big.txt: the file is 1.4 MB; the limit is 1 MB." in err
+
+
+def test_a_big_file_says_how_far_its_reading_is(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from tests.fixtures.documents.make_documents import pdf
+
+    path = tmp_path / "long.pdf"
+    path.write_bytes(pdf([[f"Clause {n}: Northwind Traders Ltd supplies."] for n in range(25)]))
+    with ReplayServer(models=["m"]) as srv:
+        srv.responder = respond
+        code, _, err = extract(["--file", str(path)], srv, monkeypatch)
+    assert code == cli.EXIT_OK, err
+    assert "# reading long.pdf: 10 of 25 pages" in err
+    assert "# reading long.pdf: 25 of 25 pages" in err

@@ -255,7 +255,7 @@ def _render_lane(lane: str, providers: list[Any], saved: dict[str, Any],
     provider = pick_provider(providers, key=keys.picker("provider"))
     model = pick_model(provider, key=keys.picker("model")) if provider else ""
     mode = pick_mode(provider, key=keys.picker("mode")) if provider else "json_schema"
-    chunking = render_chunking(keys.picker("chunking"), CHUNK_LANE_LABEL)
+    chunking = render_chunking(keys.picker("chunking"), CHUNK_LANE_LABEL, toggle=True)
     if provider is None:
         problem = problem or "No provider is available."
     elif not model:

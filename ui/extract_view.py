@@ -76,11 +76,12 @@ def render_extract_page() -> None:
     with text_col:
         text = render_text_input()
         document = render_document_input(UPLOAD_KEYS["extract"])
+        # here, not with the settings: the label is long for their narrow column
+        chunking = render_chunking(KEYS.picker("chunking"))
     with schema_col:
         picked = render_schema_picker()
     with settings_col:
         settings = render_settings()
-        chunking = render_chunking(KEYS.picker("chunking"))
         go_col, stop_col = st.columns(2)
         extract = go_col.button("Extract", type="primary", key="fs_extract", width="stretch",
                                 disabled=settings.provider is None)

@@ -89,9 +89,10 @@ CHUNK_HELP = ("Extract from the text in parts and merge their answers, as a text
               "the model is; on Compare, set a chunked lane beside a single-shot one.")
 
 
-def render_chunking(key: str, label: str = CHUNK_ALWAYS_LABEL) -> str:
-    """The toggle that splits a text even when it fits (off by default unless
-    FIELDSTREAM_CHUNKING is `always`); returns the run's `chunking`, `auto` or `always`."""
+def render_chunking(key: str, label: str = CHUNK_ALWAYS_LABEL, *, toggle: bool = False) -> str:
+    """The option that splits a text even when it fits (off by default unless
+    FIELDSTREAM_CHUNKING is `always`): a checkbox, whose label wraps in a narrow column, or a
+    `toggle` for a short label; returns the run's `chunking`, `auto` or `always`."""
     from engine.settings import CHUNKING_ALWAYS, CHUNKING_AUTO, SettingError, chunking
 
     if key not in st.session_state:
@@ -100,7 +101,7 @@ def render_chunking(key: str, label: str = CHUNK_ALWAYS_LABEL) -> str:
         except SettingError as exc:  # said once, where the option is; the option still works
             st.warning(escape_md(str(exc)))
             st.session_state[key] = False
-    on = st.toggle(label, key=key, help=CHUNK_HELP)
+    on = (st.toggle if toggle else st.checkbox)(label, key=key, help=CHUNK_HELP)
     return CHUNKING_ALWAYS if on else CHUNKING_AUTO
 
 

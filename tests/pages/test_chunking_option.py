@@ -36,14 +36,14 @@ def test_the_extract_option_splits_the_run_and_is_on_the_spec(
 ) -> None:
     answer_meeting(server)
     at = extract_page()
-    assert at.toggle(key=OPTION).value is False  # FIELDSTREAM_CHUNKING's default: auto
-    assert at.toggle(key=OPTION).label == "Split into chunks even when the text fits"
+    assert at.checkbox(key=OPTION).value is False  # FIELDSTREAM_CHUNKING's default: auto
+    assert at.checkbox(key=OPTION).label == "Split into chunks even when the text fits"
     press_extract(at)
     runner = at.session_state[EXTRACT_KEYS.run]
     assert runner.spec.chunking == "auto" and not isinstance(runner, ChunkedRunner)
     assert not any(line.startswith("Chunk ") for line in lines(at))
 
-    at.toggle(key=OPTION).set_value(True).run()
+    at.checkbox(key=OPTION).set_value(True).run()
     press_extract(at)
     runner = at.session_state[EXTRACT_KEYS.run]
     assert runner.spec.chunking == "always" and isinstance(runner, ChunkedRunner)
@@ -53,17 +53,17 @@ def test_the_extract_option_splits_the_run_and_is_on_the_spec(
     assert len(server.requests) == 2
     run(at.switch_page(COMPARE))
     run(at.switch_page(EXTRACT))
-    assert at.toggle(key=OPTION).value is True  # kept across pages, as the token limit is
+    assert at.checkbox(key=OPTION).value is True  # kept across pages, as the token limit is
 
 
 def test_the_setting_turns_the_option_on_by_default(
     server: ReplayServer, monkeypatch: pytest.MonkeyPatch,  # noqa: F811
 ) -> None:
     monkeypatch.setenv("FIELDSTREAM_CHUNKING", "always")
-    assert extract_page().toggle(key=OPTION).value is True
+    assert extract_page().checkbox(key=OPTION).value is True
     monkeypatch.setenv("FIELDSTREAM_CHUNKING", "often")
     at = extract_page()
-    assert at.toggle(key=OPTION).value is False
+    assert at.checkbox(key=OPTION).value is False
     assert [w.value for w in at.warning] == [
         "FIELDSTREAM\\_CHUNKING must be auto or always, got 'often'"]
 

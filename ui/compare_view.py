@@ -1,6 +1,7 @@
-"""The Compare page: one text, 2 to 4 lanes (schema version, provider, model, mode each), an
-optional reference; Run all streams every lane into its own column from one polling loop, then
-the verdict, the lane summaries and a chart of fields done over time. Presets keep lane sets.
+"""The Compare page: one text, 2 to 4 lanes (schema version, provider, model, mode, and
+whether the text is split into chunks even when it fits, each), an optional reference; Run all
+streams every lane into its own column from one polling loop, then the verdict, the lane
+summaries and a chart of fields done over time. Presets keep lane sets.
 
 The lane set lives in non-widget session state (`LANES_KEY`, `KEPT_KEY`) so it survives moving
 between pages (Streamlit drops the widget keys of a page that is not drawn) and is put back into
@@ -27,12 +28,21 @@ from engine.runs.start import start_run
 from engine.schemas.library import SCHEMAS
 from engine.schemas.resolve import resolve_schema
 from engine.schemas.saved import SchemaChoice
+from engine.settings import CHUNKING_ALWAYS, CHUNKING_AUTO
 from ui import context
 from ui.document_input import render_document_input
 from ui.keys import UPLOAD_KEYS, RunKeys
 from ui.live_form import LiveView, stream_lanes
 from ui.provider_widgets import pick_mode, pick_model, pick_provider
-from ui.run_lane import SAVED_MARK, build_view, render_outcome, render_text_input
+from ui.run_lane import (
+    CHUNK_LANE_LABEL,
+    CHUNKED,
+    SAVED_MARK,
+    build_view,
+    render_chunking,
+    render_outcome,
+    render_text_input,
+)
 from ui.run_lane import saved_schemas as saved_schema_labels
 from ui.saved_comparisons import PARAM as COMPARISON_PARAM
 from ui.text import escape_md
@@ -46,7 +56,7 @@ NOTICE_KEY = "fs_cmp_notice"  # (kind, text) left by a preset callback for the n
 #: lane -> `LanePin`: a loaded preset's pinned schema or version that is not here. The
 #: lane picks nothing and cannot run until the person picks a schema (or a version) for it.
 PINS_KEY = "fs_cmp_missing_pins"
-PICKERS = ("schema", "version", "provider", "model", "mode")
+PICKERS = ("schema", "version", "provider", "model", "mode", "chunking")
 REF_NONE, REF_JSON, REF_RUN = "None", "Expected answer (JSON)", "A History run"
 MAX_TOKENS = 2048
 #: Several lanes redraw in one loop: their JSON / raw tabs refresh less often and their
@@ -64,12 +74,20 @@ class LaneChoice:
     model: str
     mode: str
     problem: str | None = None
+    chunking: str = CHUNKING_AUTO
 
     @property
     def label(self) -> str:
+        """The lane in the verdict and the chart: `A · Invoice v2 · model`, and `· chunked`
+        for a lane that splits its text (beside a single-shot lane of the same model)."""
         name = self.schema.name if self.schema else "?"
         version = f" v{self.schema.version}" if self.schema and self.schema.version else ""
-        return f"{self.lane.upper()} · {name}{version} · {self.model}"
+        return lane_label(self.lane, f"{name}{version} · {self.model}", self.chunking)
+
+
+def lane_label(lane: str, what: str, chunking: str) -> str:
+    chunked = f" · {CHUNKED}" if chunking == CHUNKING_ALWAYS else ""
+    return f"{lane.upper()} · {what}{chunked}"
 
 
 @dataclass
@@ -237,13 +255,14 @@ def _render_lane(lane: str, providers: list[Any], saved: dict[str, Any],
     provider = pick_provider(providers, key=keys.picker("provider"))
     model = pick_model(provider, key=keys.picker("model")) if provider else ""
     mode = pick_mode(provider, key=keys.picker("mode")) if provider else "json_schema"
+    chunking = render_chunking(keys.picker("chunking"), CHUNK_LANE_LABEL, toggle=True)
     if provider is None:
         problem = problem or "No provider is available."
     elif not model:
         problem = problem or "Pick or type a model name."
     if problem:
         st.warning(escape_md(problem))
-    return LaneChoice(lane, picked, provider, model, mode, problem)
+    return LaneChoice(lane, picked, provider, model, mode, problem, chunking)
 
 
 def _pick_schema(lane: str, keys: RunKeys,
@@ -323,7 +342,7 @@ def _start_all(text: str, choices: list[LaneChoice], reference: Reference,
         RunnerGroup(_runners(old)).stop()
     compare_id = new_compare_id()
     specs = [LaneSpec(c.lane, c.label, c.schema.name, c.schema.version, c.provider.name,
-                      c.model, c.mode) for c in choices if c.schema is not None]
+                      c.model, c.mode, c.chunking) for c in choices if c.schema is not None]
     saved = _save_comparison(compare_id, specs, reference)
     indexes = SharedIndexes()  # the lanes' one text is indexed once, not once per lane
     pending = {c.lane: functools.partial(
@@ -331,7 +350,7 @@ def _start_all(text: str, choices: list[LaneChoice], reference: Reference,
             text, c.schema.name, c.schema.schema, c.provider, c.model, c.mode, MAX_TOKENS,
             source=SOURCE_COMPARE, group=RunGroup(GROUP_COMPARE, compare_id, c.lane),
             who=context.current_user(), schema_version=c.schema.version,
-            system=c.schema.system, document=info),
+            system=c.schema.system, document=info, chunking=c.chunking),
         c.provider, indexes=indexes)
         for c in choices if c.schema is not None}  # checked by _cannot_start
     for lane in pending:
@@ -435,8 +454,9 @@ def _current_specs() -> list[Any]:
     specs = []
     pins = _missing_pins()
     for lane, values in st.session_state.get(KEPT_KEY, {}).items():
+        chunking = CHUNKING_ALWAYS if values.get("chunking") else CHUNKING_AUTO
         if lane in pins:  # nothing picked yet: the lane keeps what its preset pinned
-            specs.append(replace(pins[lane].spec,
+            specs.append(replace(pins[lane].spec, chunking=chunking,
                                  **{what: str(values.get(what) or "") for what in
                                     ("provider", "model", "mode")}))
             continue
@@ -444,9 +464,9 @@ def _current_specs() -> list[Any]:
         saved = label.endswith(SAVED_MARK)
         name = label.removesuffix(SAVED_MARK)
         version = values.get("version") if saved else None
-        specs.append(LaneSpec(lane, f"{lane.upper()} · {name}", name, version,
+        specs.append(LaneSpec(lane, lane_label(lane, name, chunking), name, version,
                               str(values.get("provider") or ""), str(values.get("model") or ""),
-                              str(values.get("mode") or "")))
+                              str(values.get("mode") or ""), chunking))
     return specs
 
 
@@ -491,6 +511,7 @@ def _load_preset(available: list[str]) -> None:
             **_schema_pickers(pins[spec.lane]),
             **({} if spec.lane in missing else
                {"provider": spec.provider, "model": spec.model, "mode": spec.mode}),
+            "chunking": spec.chunking == CHUNKING_ALWAYS,
         }
         for what in PICKERS:
             st.session_state.pop(RunKeys(spec.lane).picker(what), None)

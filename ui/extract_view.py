@@ -20,6 +20,7 @@ from ui.run_lane import (
     Settings,
     build_view,
     lane_caption,
+    render_chunking,
     render_run,
     render_settings,
     render_text_input,
@@ -75,6 +76,8 @@ def render_extract_page() -> None:
     with text_col:
         text = render_text_input()
         document = render_document_input(UPLOAD_KEYS["extract"])
+        # here, not with the settings: the label is long for their narrow column
+        chunking = render_chunking(KEYS.picker("chunking"))
     with schema_col:
         picked = render_schema_picker()
     with settings_col:
@@ -90,7 +93,7 @@ def render_extract_page() -> None:
     if wants_start and settings.provider is not None:
         if runner is not None:
             runner.stop()
-        if _start_and_stream(text, picked, settings, document):
+        if _start_and_stream(text, picked, settings, document, chunking):
             return
     st.divider()
     if runner is not None:
@@ -103,9 +106,10 @@ def render_extract_page() -> None:
 
 
 def _start_and_stream(text: str, picked: SchemaChoice, settings: Settings,
-                      document: Document | None = None) -> bool:
-    """Start a run (on the document's text when a file is given) and stream it into a fresh
-    live area; False if the inputs are not ready."""
+                      document: Document | None = None, chunking: str = "auto") -> bool:
+    """Start a run (on the document's text when a file is given; split into chunks when it
+    does not fit, or when `chunking` is `always`) and stream it into a fresh live area;
+    False if the inputs are not ready."""
     info = document.info if document is not None else None
     if document is not None:
         text = document.text
@@ -115,7 +119,7 @@ def _start_and_stream(text: str, picked: SchemaChoice, settings: Settings,
         return False
     st.divider()
     caption = lane_caption(picked.name, picked.version, settings.provider.name, settings.model,
-                           settings.mode)
+                           settings.mode, chunking)
     st.session_state.pop(KEYS.pick, None)  # a new run: no field picked in its text yet
     # the placeholders exist before the request
     view = build_view(picked.schema, KEYS, caption, source=text, document=info)
@@ -123,7 +127,7 @@ def _start_and_stream(text: str, picked: SchemaChoice, settings: Settings,
                                 settings.model, settings.mode, settings.max_tokens,
                                 source=SOURCE_EXTRACT, who=context.current_user(),
                                 schema_version=picked.version, system=picked.system,
-                                document=info)
+                                document=info, chunking=chunking)
     runner = start_run(spec, settings.provider)
     st.session_state[KEYS.run] = runner
     render_run(runner, KEYS, view)

@@ -10,7 +10,8 @@ model. Keys (and so the CSS classes Streamlit derives from them, `st-key-<key>`)
 | "start this lane's run on the next draw" (the Home page's sample button) | `fs_<lane>_autostart` |
 | the Download JSON button | `fs_<lane>_download` |
 | the field picker of the highlighted input text (after the run) | `fs_<lane>_pick` |
-| a lane's picker (Compare): schema, version, provider, model, mode | `fs_<lane>_<picker>` |
+| a lane's picker (Compare): schema, version, provider, model, mode, chunking | `fs_<lane>_<what>` |
+| the Extract page's "Split into chunks even when the text fits" | `fs_extract_chunking` |
 | a field's box / a nested model's card | `fsbox_<lane>-<field>` / `fsgroup_<lane>-<field>` |
 | a field's header, redrawn on each state | `fs_<lane>-<field>__<state>__<n>` |
 
@@ -64,8 +65,9 @@ class RunKeys:
         return f"fs_{self.lane}_pick"
 
     def picker(self, what: str) -> str:
-        """A lane's own picker (`schema`, `version`, `provider`, `model`, `mode`); the Extract
-        page keeps its older unprefixed keys (`fs_schema`, ...), shared with History."""
+        """A lane's own picker (`schema`, `version`, `provider`, `model`, `mode`, `chunking`);
+        the Extract page keeps its older unprefixed keys (`fs_schema`, ...), shared with
+        History, but for its newer `chunking`."""
         return f"fs_{self.lane}_{what}"
 
     def box(self, path: str) -> str:

@@ -80,13 +80,41 @@ def render_settings() -> Settings:
     return Settings(provider, model, mode, int(max_tokens))
 
 
+#: The Extract page's chunking option, and a Compare lane's.
+CHUNK_ALWAYS_LABEL = "Split into chunks even when the text fits"
+CHUNK_LANE_LABEL = "Split into chunks"
+#: Said in a chunked run's caption and a chunked lane's label (the verdict's columns).
+CHUNKED = "chunked"
+CHUNK_HELP = ("Extract from the text in parts and merge their answers, as a text too long for "
+              "the model is; on Compare, set a chunked lane beside a single-shot one.")
+
+
+def render_chunking(key: str, label: str = CHUNK_ALWAYS_LABEL, *, toggle: bool = False) -> str:
+    """The option that splits a text even when it fits (off by default unless
+    FIELDSTREAM_CHUNKING is `always`): a checkbox, whose label wraps in a narrow column, or a
+    `toggle` for a short label; returns the run's `chunking`, `auto` or `always`."""
+    from engine.settings import CHUNKING_ALWAYS, CHUNKING_AUTO, SettingError, chunking
+
+    if key not in st.session_state:
+        try:
+            st.session_state[key] = chunking() == CHUNKING_ALWAYS
+        except SettingError as exc:  # said once, where the option is; the option still works
+            st.warning(escape_md(str(exc)))
+            st.session_state[key] = False
+    on = (st.toggle if toggle else st.checkbox)(label, key=key, help=CHUNK_HELP)
+    return CHUNKING_ALWAYS if on else CHUNKING_AUTO
+
+
 # --- what a run shows -------------------------------------------------------------------------
 
 
-def lane_caption(schema: str, version: str | None, provider: str, model: str, mode: str) -> str:
-    """What runs where, as Markdown: `Invoice v2 · Custom server · model · json_schema`."""
+def lane_caption(schema: str, version: str | None, provider: str, model: str, mode: str,
+                 chunking: str | None = None) -> str:
+    """What runs where, as Markdown: `Invoice v2 · Custom server · model · json_schema`, and
+    `· chunked` when the text is split even if it fits (`chunking` `always`)."""
     name = f"{schema} v{version}" if version else schema
-    return escape_md(f"{name} · {provider} · {model} · {mode}")
+    chunked = f" · {CHUNKED}" if chunking == "always" else ""
+    return escape_md(f"{name} · {provider} · {model} · {mode}{chunked}")
 
 
 def build_view(schema: Any, keys: RunKeys, caption: str, **options: Any) -> LiveView:
@@ -105,7 +133,7 @@ def render_run(runner: Runner, keys: RunKeys, view: LiveView | None = None) -> N
         spec = _spec(runner)
         view = build_view(spec.schema, keys,
                           lane_caption(spec.schema_name, spec.schema_version, spec.provider,
-                                       spec.model, spec.mode),
+                                       spec.model, spec.mode, spec.chunking),
                           source=spec.text, document=spec.document)
     if not runner.ended:
         stream_lanes({keys.lane: view}, RunnerGroup({keys.lane: runner}))

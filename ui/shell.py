@@ -15,6 +15,7 @@ import streamlit as st
 from engine import settings
 from engine.schemas.library import MEETING_NOTE, SAMPLE_FOR_SCHEMA
 from ui import context
+from ui.keys import EXTRACT_KEYS
 
 if TYPE_CHECKING:
     from streamlit.navigation.page import StreamlitPage
@@ -27,7 +28,7 @@ FRAMED_KEY = "fs_framed"
 #: Session keys of inputs that must survive moving between pages (Streamlit forgets widget
 #: values of widgets a page does not draw, unless they are re-assigned each run).
 KEPT = ("fs_text", "fs_sample", "fs_schema", "fs_provider", "fs_model", "fs_mode", "fs_max_tokens",
-        context.WHO_KEY)
+        EXTRACT_KEYS.picker("chunking"), context.WHO_KEY)
 
 DEFAULTS: dict[str, object] = {
     "fs_schema": "MeetingInfo",

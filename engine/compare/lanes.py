@@ -22,16 +22,19 @@ from engine.runs.hooks import RunEnd
 from engine.schemas.fields import leaves
 from engine.schemas.resolve import resolve_schema
 from engine.schemas.saved import SchemaChoice, get_schema
+from engine.settings import CHUNKING_ALWAYS, CHUNKING_AUTO
 from engine.store import Store, StoredRun
 
 MAX_LANES = 4
 MAX_NAME = 100  # a preset's or a lane's name, in characters
+CHUNKINGS = (CHUNKING_AUTO, CHUNKING_ALWAYS)
 
 
 @dataclass(frozen=True)
 class LaneSpec:
     """What a lane asks for (no key). `schema_version` pins a saved schema's version (None for
-    a library schema)."""
+    a library schema); `chunking` is the run's (`RunSpec.chunking`): `auto`, or `always` to
+    split the text even when it fits, so a chunked lane can be set beside a single-shot one."""
 
     lane: str
     label: str
@@ -40,11 +43,12 @@ class LaneSpec:
     provider: str
     model: str
     mode: str
+    chunking: str = CHUNKING_AUTO
 
     def to_json(self) -> dict[str, Any]:
         return {"lane": self.lane, "label": self.label, "schema_name": self.schema_name,
                 "schema_version": self.schema_version, "provider": self.provider,
-                "model": self.model, "mode": self.mode}
+                "model": self.model, "mode": self.mode, "chunking": self.chunking}
 
     @classmethod
     def from_json(cls, d: Any) -> LaneSpec:
@@ -59,7 +63,13 @@ class LaneSpec:
         version = d.get("schema_version")
         if version is not None and not isinstance(version, str | int):
             raise ValueError(f"a lane's 'schema_version' must be text, got {version!r}")
-        return cls(schema_version=None if version is None else str(version), **values)
+        # lanes stored before lanes could be chunked have no `chunking`: they ran as `auto`
+        chunking = d.get("chunking", CHUNKING_AUTO)
+        if chunking not in CHUNKINGS:
+            raise ValueError(f"a lane's 'chunking' must be one of {', '.join(CHUNKINGS)}, "
+                             f"got {chunking!r}")
+        return cls(schema_version=None if version is None else str(version), chunking=chunking,
+                   **values)
 
 
 @dataclass(frozen=True)

@@ -118,3 +118,40 @@ def test_the_verdict_of_two_lanes_that_ran(store: Store) -> None:
     assert rows["venue"].present == {"a": False, "b": True}
     assert rows["users[0].email"].values["a"] == "johndoe@email.com"
     assert rows["users[0].email"].present["b"] is False
+
+
+# --- a lane's chunking (#19): kept in its JSON, absent from lanes stored before it -----------
+
+
+def test_a_lanes_chunking_round_trips_and_old_lanes_load_as_auto() -> None:
+    chunked = LaneSpec("b", "B · MeetingInfo · m · chunked", "MeetingInfo", None,
+                       "Custom server", "m", "json_schema", "always")
+    assert lanes.lanes_from_json(json.dumps([chunked.to_json()])) == [chunked]
+    old = chunked.to_json()
+    del old["chunking"]  # a lane saved before lanes could be chunked
+    assert LaneSpec.from_json(old).chunking == "auto"
+    with pytest.raises(ValueError, match="'chunking' must be one of auto, always, got 'often'"):
+        LaneSpec.from_json({**old, "chunking": "often"})
+
+
+def test_a_preset_stored_before_chunking_loads_and_a_new_one_keeps_it(store: Store) -> None:
+    from dataclasses import replace
+
+    from sqlalchemy import insert
+
+    from engine.compare.presets import get_preset, save_preset
+    from engine.schemas.saved import name_key
+    from engine.store.records import utcnow
+    from engine.store.tables import compare_presets
+
+    old = [{k: v for k, v in _lane("MeetingInfo", None, lane).to_json().items()
+            if k != "chunking"} for lane in "ab"]
+    with store.transaction() as conn:
+        conn.execute(insert(compare_presets).values(
+            name="Old", name_key=name_key("Old"), version=1, created_by=None,
+            created_at=utcnow(), lanes=json.dumps(old)))
+    a, b = get_preset(store, "Old").lanes
+    assert (a.chunking, b.chunking) == ("auto", "auto")
+    save_preset(store, "Old", [a, replace(b, chunking="always")])
+    assert [lane.chunking for lane in get_preset(store, "Old").lanes] == ["auto", "always"]
+    assert get_preset(store, "Old", 1).lanes == [a, b]  # the old version reads as it was

@@ -339,6 +339,29 @@ class ChunkedRunner(Runner):
             grounding={path: g.shifted(start) for path, g in own.grounding.items()},
         )  # fmt: skip
 
+    def timeline(self) -> list[dict[str, Any]]:
+        """One bar per part, from its request's start to its end (seconds from the first
+        part's request), for the same chart a run's fields get: where the time of a split
+        run went."""
+        with self._lock:
+            parts = list(self._parts)
+            origin = self._first_request
+            now = time.perf_counter()
+        rows = []
+        for part in parts:
+            m = part.runner.metrics_copy()
+            if m.wait is None:
+                continue  # still in line: no request yet
+            begun = part.runner.started + m.wait
+            base = origin if origin is not None else begun
+            ended = part.runner.ended
+            end = part.runner.started + m.elapsed if ended else now
+            rows.append({"field": self.part_name(part, len(parts)),
+                         "start": round(begun - base, 4), "end": round(end - base, 4),
+                         "state": "done" if part.runner.status is RunStatus.DONE
+                         else "unfinished"})
+        return rows
+
     @property
     def parts(self) -> list[tuple[str, TextChunk, RunStatus]]:
         """Each part's kind, span and status, in order."""

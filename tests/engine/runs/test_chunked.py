@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import re
 import threading
@@ -320,3 +321,16 @@ def test_each_part_may_answer_null_for_what_it_does_not_mention() -> None:
     assert [n.path for n in leaves(lenient)] == [n.path for n in leaves(MeetingInfo)]
     assert lenient.model_fields["budget"].description == MeetingInfo.model_fields[
         "budget"].description
+
+
+def test_the_timeline_has_a_bar_per_part(server: ReplayServer) -> None:
+    text = document_text()
+    runner = chunked(server, text, limit=1).start()
+    assert runner.wait(20)
+    rows = runner.timeline()
+    assert [r["field"] for r in rows] == [f"chunk {i} of {len(rows)}"
+                                          for i in range(1, len(rows) + 1)]
+    assert len(rows) == len(runner.parts) and all(r["state"] == "done" for r in rows)
+    assert rows[0]["start"] == 0.0
+    for before, after in itertools.pairwise(rows):  # one at a time: one after another
+        assert after["start"] >= before["end"] - 0.05 and after["end"] > after["start"]

@@ -92,7 +92,7 @@ def render_filters(store: Store) -> RunFilters:
     end = cols[1].date_input("To", value=None, key="fs_hist_to")
     compare_id = cols[2].text_input("Comparison", key="fs_hist_compare_id",
                                     help="Only the lanes of this comparison (its id)")
-    term = cols[3].text_input("Search in input and output", key="fs_hist_search")
+    term = cols[3].text_input("Search in input, output and file name", key="fs_hist_search")
     return RunFilters(
         schema=_chosen(schema), provider=_chosen(provider), model=_chosen(model),
         status=status or None, started_from=_day_start(start),

@@ -194,7 +194,8 @@ def delete_run(store: Store, run_id: str) -> bool:
 
 def to_run(row: Any) -> StoredRun:
     """A `runs` row as a `StoredRun` (without its parts: `Store.run_parts`)."""
-    values = {k: v for k, v in row.items() if k not in ("seq", "timeline", "document")}
+    skipped = ("seq", "timeline", "document", "document_name")  # the name is in the document
+    values = {k: v for k, v in row.items() if k not in skipped}
     return StoredRun(**values, timeline=unpack(row.get("timeline")),
                      document=_document(row.get("document")))
 

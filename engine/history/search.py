@@ -1,7 +1,7 @@
-"""Search in a run's input and output: case-insensitive substring, per database.
+"""Search in a run's input, output and document name: case-insensitive substring, per database.
 
-SQLite answers from the FTS5 trigram tables of migration 0002 (`MATCH "term"`), Postgres
-from the pg_trgm GIN indexes (`ILIKE '%term%'`; the index finds candidates, each is checked
+SQLite answers from the FTS5 trigram tables of migrations 0002 and 0009 (`MATCH "term"`),
+Postgres from the pg_trgm GIN indexes (`ILIKE '%term%'`; the index finds candidates, each is checked
 against the text). Terms shorter than a trigram are scanned with LIKE / ILIKE (on SQLite,
 LIKE folds only ASCII case).
 
@@ -36,7 +36,8 @@ from engine.store.textsafe import SafeText
 
 COUNT_CAP = 2000  # matches counted exactly; beyond it the total shows as "2,000+"
 _TRIGRAM = 3
-_FTS = (("q_in", "runs_input_text_fts"), ("q_out", "runs_result_fts"))
+_FTS = (("q_in", "runs_input_text_fts"), ("q_out", "runs_result_fts"),
+        ("q_doc", "runs_document_name_fts"))
 
 
 def uses_fts(store: Store, term: str) -> bool:
@@ -102,7 +103,7 @@ def _phrase(term: str) -> str:
 def _like(store: Store, term: str) -> ColumnElement[bool]:
     pattern = "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
     # The result column is JSON: search its stored text, not a JSON-encoded pattern.
-    columns = (runs.c.input_text, type_coerce(runs.c.result, SafeText()))
+    columns = (runs.c.input_text, type_coerce(runs.c.result, SafeText()), runs.c.document_name)
     if store.dialect == "sqlite":  # LIKE ignores ASCII case already; lower() would copy
         return or_(*(col.like(pattern, escape="\\") for col in columns))
     return or_(*(col.ilike(pattern, escape="\\") for col in columns))

@@ -46,13 +46,13 @@ PURGE_EVERY = 24 * 3600.0
 _PURGE_BATCH = 1000  # short transactions: a big purge must not hold SQLite's write lock long
 _RESULT_COLUMNS = ("ended_at", "status", "result", "field_errors", "usage", "ttft_ms",
                    "first_field_ms", "total_ms", "timeline", "grounding", "not_found",
-                   "document")
+                   "document", "document_name")
 # What `finish` did with an ending: written, kept in the pending folder, or nothing (history off).
 SAVED, PENDING, OFF = "saved", "pending", "off"
 # Columns that are StoredRun fields of the same name (seq is the store's; timeline is packed;
-# document is DocumentInfo.to_json()).
+# document is DocumentInfo.to_json(), document_name its name).
 _FIELD_COLUMNS = tuple(c.name for c in runs.columns
-                       if c.name not in ("seq", "timeline", "document"))
+                       if c.name not in ("seq", "timeline", "document", "document_name"))
 # Likewise for StoredPart and run_parts (run_id is the run's id).
 _PART_COLUMNS = tuple(c.name for c in run_parts.columns
                       if c.name not in ("seq", "run_id", "timeline"))
@@ -315,6 +315,8 @@ class Store:
         values["timeline"] = pack(redact.timeline(run.timeline)) if run.timeline else None
         document = run.document.to_json() if run.document is not None else None
         values["document"] = redact.value(document)  # metadata only, whatever keep_input says
+        # The name again, masked as in the document, for search (0009).
+        values["document_name"] = values["document"]["name"] if document is not None else None
         return values
 
     def part_rows(self, run: StoredRun) -> list[dict[str, Any]]:

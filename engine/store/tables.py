@@ -4,9 +4,9 @@ Migrations in `engine/store/migrations/versions/` create and change them; this m
 describes them for queries (nothing creates tables from it). Keep the two in step:
 tests/engine/store/test_tables.py upgrades an empty SQLite and Postgres database to the newest
 migration and compares it with this metadata, columns, types, indexes and unique constraints.
-Kept outside the metadata on purpose: the search (0002: SQLite's FTS5 tables `runs_*_fts` and
-their triggers, Postgres's pg_trgm GIN indexes `ix_runs_*_trgm`) and the migrations' own
-version table.
+Kept outside the metadata on purpose: the search (0002 and 0009: SQLite's FTS5 tables
+`runs_*_fts` and their triggers, Postgres's pg_trgm GIN indexes `ix_runs_*_trgm`) and the
+migrations' own version table.
 """
 
 from __future__ import annotations
@@ -67,6 +67,8 @@ runs = Table(
     Column("not_found", Integer()),  # how many values are not in the text; NULL: not known
     # The file the text was read from (0008): DocumentInfo.to_json(), NULL for pasted text.
     Column("document", SafeJSON()),
+    # Its `name` (0009), a column of its own so search can index it; NULL for pasted text.
+    Column("document_name", SafeText()),
     # The History page lists newest first, filtered by one of these (0001).
     Index("ix_runs_started", "started_at"),
     Index("ix_runs_schema", "schema_name", "started_at"),

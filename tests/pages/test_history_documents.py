@@ -66,6 +66,8 @@ def test_a_split_runs_document_and_parts(server: ReplayServer, store: Store) -> 
     grounding = next(df.value for df in at.dataframe if "in the text" in df.value.columns)
     assert grounding.to_dict("records")[0]["page"] == "2"
     assert [m.label for m in at.metric][-1] == "Parts"
+    at.text_input(key="fs_hist_search").input("contract").run()  # a word of the file name
+    assert list(table(at)["document"]) == ["contract <b>2024</b>.pdf · 3 p."]
 
 
 def test_a_pasted_runs_detail_has_no_document_or_parts(

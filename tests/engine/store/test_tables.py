@@ -7,8 +7,8 @@ Left out of the comparison, on purpose, because the metadata does not describe t
 search of migrations 0002 and 0009 (SQLite's FTS5 tables `runs_input_text_fts`,
 `runs_result_fts` and `runs_document_name_fts`, their shadow tables and triggers; Postgres's
 pg_trgm GIN indexes `ix_runs_input_text_trgm`, `ix_runs_result_trgm` and
-`ix_runs_document_name_trgm`) and the version table `fieldstream_alembic_version`. The test checks that
-those are there, so the list cannot go stale unseen."""
+`ix_runs_document_name_trgm`) and the version table `fieldstream_alembic_version`. The test
+checks that those are there, so the list cannot go stale unseen."""
 
 from __future__ import annotations
 
@@ -28,8 +28,9 @@ pytest_plugins = ["tests.postgres"]
 
 SEARCHED = ("input_text", "result", "document_name")  # the columns 0002 and 0009 index
 # FTS5 makes `<name>_data`, `_idx`, `_docsize` and `_config` beside each table it indexes into.
-FTS_TABLE = re.compile(r"runs_(?:input_text|result|document_name)_fts(?:_data|_idx|_docsize|_config)?")
-TRGM_INDEX = re.compile(r"ix_runs_(?:input_text|result|document_name)_trgm")
+_SEARCHED = "|".join(SEARCHED)
+FTS_TABLE = re.compile(rf"runs_(?:{_SEARCHED})_fts(?:_data|_idx|_docsize|_config)?")
+TRGM_INDEX = re.compile(rf"ix_runs_(?:{_SEARCHED})_trgm")
 
 
 def outside_the_metadata(name: str | None, kind: str, _parents: dict[str, Any]) -> bool:

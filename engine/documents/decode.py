@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import codecs
 import unicodedata
+from typing import Any
 
 BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
         (codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"),
@@ -47,6 +48,8 @@ def _detect(data: bytes) -> tuple[str, str]:
     # among the equally good, the most common in our users' files wins.
     best = min(matches, key=lambda m: (round(m.chaos, 3), -round(m.coherence, 3),
                                        _rank(m.encoding)))
+    if _rank(best.encoding) > _rank(WESTERN_FLOOR):
+        best = _western(data) or best
     text = str(best)
     if _garbled(text):
         raise Undecodable("its bytes are no text in any common encoding")
@@ -57,6 +60,23 @@ def _detect(data: bytes) -> tuple[str, str]:
 COMMON = ("utf_8", "cp1252", "latin_1", "iso8859_15", "cp1250", "cp1251", "utf_16", "utf_16_le",
           "utf_16_be", "shift_jis", "cp932", "euc_jp", "gb18030", "big5", "euc_kr", "cp949",
           "koi8_r", "iso8859_2", "cp1253", "cp1254", "cp1255", "cp1256", "cp1257", "mac_roman")
+
+
+#: A detection less common than this is checked against Windows' Western code page first.
+WESTERN_FLOOR = "cp1251"
+#: charset-normalizer's own limit of "mess" in a text it accepts.
+MESS_LIMIT = 0.2
+
+
+def _western(data: bytes) -> Any:
+    """cp1252's reading, when it is acceptable text: charset-normalizer scores `n° 1000` as
+    messy (a sign beside digits) and a rare code page that reads `°` as a letter (`nḞ 1000`,
+    ISO 8859-14) as clean, so short French or German exports from Windows came out garbled.
+    A rare detection loses to cp1252 when cp1252 reads the bytes within the usual limit."""
+    from charset_normalizer import from_bytes
+
+    found = from_bytes(data, cp_isolation=["cp1252"]).best()
+    return found if found is not None and found.chaos <= MESS_LIMIT else None
 
 
 def _rank(encoding: str) -> int:

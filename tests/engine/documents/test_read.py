@@ -39,6 +39,17 @@ def test_encodings_that_need_detecting(data: bytes, text: str) -> None:
     assert read_bytes("a.txt", data).text == text
 
 
+INVOICES = "id;note\n" + "".join(f"{i};Facture n° {1000 + i} réglée\n" for i in range(25))
+
+
+@pytest.mark.parametrize("text", [INVOICES, INVOICES + "26;tiret — fin\n"])
+def test_a_short_western_export_is_not_read_as_a_rare_code_page(text: str) -> None:
+    """charset-normalizer alone reads these cp1252 bytes as ISO 8859-14 (`nḞ 1000`) or Mac
+    Latin 2 (`rťglťe`): a rare detection now loses to cp1252 when cp1252 reads them cleanly."""
+    doc = read_bytes("factures.csv", text.encode("cp1252"))
+    assert doc.text == text and doc.encoding == "cp1252"
+
+
 def test_metadata_size_sha256_and_one_page() -> None:
     data = b"# Title\n\nSome *Markdown* text.\r\n"
     doc = read_bytes("notes.MD", data)

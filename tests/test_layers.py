@@ -18,10 +18,6 @@ LAYERS = ("errors", "redact", "settings", "documents", "stream", "grounding", "t
           "local", "providers", "store", "schemas", "runs", "history", "compare", "cli")
 #: Layers of the standard library only: every layer above stands on them.
 BOTTOM = ("errors", "redact")
-#: Old import paths kept for branches in flight (#18): each only re-exports the layer it
-#: names, and no engine module imports it. Delete an entry with its shim.
-OLD_PATHS = {"engine.history.compare": "compare", "engine.history.comparison": "compare",
-             "engine.history.lanes": "compare"}
 FORBIDDEN_IN_STREAM = ("openai", "httpx", "sqlalchemy", "psycopg", "sqlite3", "alembic")
 #: documents/ reads untrusted files: nothing in it may reach the network (#19).
 FORBIDDEN_IN_DOCUMENTS = ("openai", "httpx", "requests", "urllib.request", "http.client",
@@ -68,11 +64,8 @@ def test_imports_point_down(module: str, path: Path) -> None:
     rank = LAYERS.index(_layer(module))
     for name in _imports(path):
         assert name.split(".")[0] != "streamlit", f"{module} imports {name}"
-        assert name not in OLD_PATHS, f"{module} imports {name}, an old path: import its layer"
         if name.startswith("engine.") and name.count(".") >= 1:
             target = _layer(name)
-            if target == OLD_PATHS.get(module):
-                continue
             if target in LAYERS:
                 assert LAYERS.index(target) <= rank, f"{module} imports {name} (a layer above)"
         if _layer(module) == "stream":

@@ -131,7 +131,7 @@ schemas = Table(
     Index("uq_schemas_name_key_version", "name_key", "version", unique=True),  # 0006
 )
 
-# Comparisons made on the Compare page (engine/history/comparison.py): `id` is the public id
+# Comparisons made on the Compare page (engine/compare/comparisons.py): `id` is the public id
 # the lanes' runs carry in runs.group_id (group_kind "compare"). `lanes` and `reference` are
 # JSON kept as text and parsed by the reader, so one broken row is skipped instead of breaking
 # the list.

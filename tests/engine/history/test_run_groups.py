@@ -16,8 +16,8 @@ import sqlalchemy as sa
 from alembic import command
 from sqlalchemy import Engine, inspect
 
+from engine.compare import LaneSpec, get_comparison, save_comparison
 from engine.history import import_jsonl, list_runs
-from engine.history.comparison import LaneSpec, get_comparison, save_comparison
 from engine.history.importer import ImportFormatError
 from engine.history.queries import RunFilters
 from engine.runs.spec import GROUP_COMPARE, RunGroup

@@ -139,9 +139,7 @@ class ChunkedRunner(Runner):
                 self._await_first_value(started[0])
             started += [self._start_part(kind, chunk, hint) for kind, chunk, hint in wanted[1:]]
         while not self.cancel.is_set():
-            self._wake_parts.wait(0.5)
-            self._wake_parts.clear()
-            self._remerge()
+            self._merge_when_changed()
             if all(p.runner.ended for p in started):
                 for part in started:
                     part.runner.wait(PART_CLOSE_WAIT)  # its last values grounded
@@ -154,11 +152,15 @@ class ChunkedRunner(Runner):
         reads every prompt on the same cores (the local model's slots), a second prompt read
         beside the first would halve its speed, and a person waits for the first field."""
         while not self.cancel.is_set() and not first.runner.ended:
-            self._wake_parts.wait(0.5)
-            self._wake_parts.clear()
-            self._remerge()
+            self._merge_when_changed()
             if any(d.cell.state == DONE or d.items for d in first.runner.leaves_copy().values()):
                 return
+
+    def _merge_when_changed(self) -> None:
+        """Wait until a part's values change (at most half a second), then merge."""
+        self._wake_parts.wait(0.5)
+        self._wake_parts.clear()
+        self._remerge()
 
     def _start_part(self, kind: str, chunk: TextChunk, hint: str | None) -> _Part:
         text = self.spec.text[chunk.start:chunk.end]
@@ -493,6 +495,8 @@ def split_needed(spec: RunSpec, provider: Any) -> bool:
 
         local_ctx = ServerSettings.from_env().ctx
     window = context_window(provider.kind, spec.model, local_ctx)
+    if window is None:
+        return False  # a server that does not say its context: its own error says too long
     return needs_split(build_request(spec.request), window, spec.max_tokens)
 
 

@@ -390,7 +390,7 @@ class Runner:
 
     def metrics_copy(self) -> Metrics:
         with self._lock:
-            return Metrics(**vars(self._state.metrics))
+            return self._state.metrics.copy()
 
     @property
     def started(self) -> float:

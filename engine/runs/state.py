@@ -79,6 +79,9 @@ class Metrics:
     completion_tokens: int | None = None
     wait: float | None = None
 
+    def copy(self) -> Metrics:
+        return Metrics(**vars(self))
+
     @property
     def tokens_per_s(self) -> float | None:
         """Completion tokens (or chunks while streaming, about one token each) per second
@@ -353,7 +356,7 @@ class RunState:
             progress=self.progress if self.progress else done / max(len(self.leaves), 1),
             done_leaves=done,
             total_leaves=len(self.leaves),
-            metrics=Metrics(**vars(self.metrics)),
+            metrics=self.metrics.copy(),
             status=self.status,
             json_text=json,
             text_changed=answer_changed,

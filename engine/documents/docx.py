@@ -5,8 +5,9 @@ comments and footnotes are left out.
 The zip is checked before python-docx opens it: a file that is no zip or has no
 `word/document.xml` is no Word document; more than `MAX_MEMBERS` members, more than
 `MAX_UNPACKED` bytes unpacked in all, or a member over 1 MB unpacked that grows more than
-`MAX_RATIO` times is refused as a zip bomb. (zipfile reads no more than a member's declared
-size, so the declared sizes checked here bound what is unpacked.) python-docx parses its XML
+`MAX_RATIO` times is refused as a zip bomb (`ziplimits`, shared with a batch's ZIP). (zipfile
+reads no more than a member's declared size, so the declared sizes checked bound what is
+unpacked.) python-docx parses its XML
 with lxml, `resolve_entities=False` and lxml's default `no_network=True`: no entity is expanded,
 nothing is fetched (tests/engine/documents/test_docx.py checks it with an XXE-style document).
 
@@ -24,12 +25,8 @@ import zipfile
 from collections.abc import Iterator
 
 from engine.documents.model import DocumentError, Progress
+from engine.documents.ziplimits import check_count, check_ratio, check_total
 
-MAX_MEMBERS = 5000
-MAX_UNPACKED = 200 * 2**20
-MAX_RATIO = 100
-#: Members smaller than this unpacked are not held to MAX_RATIO: they cannot hurt.
-RATIO_FROM = 2**20
 OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 
 W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
@@ -79,21 +76,10 @@ def _check_container(name: str, data: bytes) -> None:
                                   "Choose the .docx file itself.") from exc
     with archive:
         members = archive.infolist()
-        if len(members) > MAX_MEMBERS:
-            raise DocumentError(name, f"this file holds {len(members):,} parts; a Word "
-                                      f"document has far fewer (at most {MAX_MEMBERS:,} are "
-                                      "read). It looks like a zip bomb and is not opened.")
-        total = sum(m.file_size for m in members)
-        if total > MAX_UNPACKED:
-            raise DocumentError(name, f"this file would unpack to {total / 2**20:,.0f} MB (the "
-                                      f"limit is {MAX_UNPACKED // 2**20} MB). It looks like a "
-                                      "zip bomb and is not opened.")
+        check_count(name, len(members), usual="a Word document has far fewer")
+        check_total(name, members)
         for m in members:
-            if m.file_size > RATIO_FROM and m.file_size > MAX_RATIO * max(m.compress_size, 1):
-                raise DocumentError(name, f"a part of this file ({m.filename}) would grow "
-                                          f"{m.file_size / max(m.compress_size, 1):,.0f} times "
-                                          f"when unpacked (the limit is {MAX_RATIO}). It looks "
-                                          "like a zip bomb and is not opened.")
+            check_ratio(name, m, f"a part of this file ({m.filename})")
         if "word/document.xml" not in archive.namelist():
             raise DocumentError(name, "the name says .docx but the file is another kind of "
                                       "zip archive, not a Word document.")

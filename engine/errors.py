@@ -11,7 +11,18 @@ from typing import Any
 
 class ProviderError(Exception):
     """A provider could not be used: unreachable server, rejected key, unknown model. The message
-    says what to fix; it never contains the API key."""
+    says what to fix; it never contains the API key.
+
+    `transient`: trying again later may work (unreachable, overloaded, rate-limited, 5xx);
+    `retry_after`: the seconds the server asked to wait (its `Retry-After`), when it said."""
+
+    transient: bool = False
+    retry_after: float | None = None
+
+    def later(self, retry_after: float | None = None) -> ProviderError:
+        """This error, marked as one that may pass (see the class doc)."""
+        self.transient, self.retry_after = True, retry_after
+        return self
 
 
 class ExtractionError(Exception):

@@ -24,6 +24,17 @@ Documents (engine.documents) and long texts (engine.runs.chunked):
     FIELDSTREAM_CONVERT_MEMORY_MB=1024     the conversion process's address space (RLIMIT_AS)
     FIELDSTREAM_MAX_TEXT_CHARS=2000000     longest text extracted (pasted or read from a file)
     FIELDSTREAM_CHUNKING=auto|always       split only a text that does not fit, or every text
+Batches (engine.batch):
+    FIELDSTREAM_EXECUTOR_ID                this process's name on the batch queue (the app:
+                                           app-<host>; `fieldstream worker --id NAME` sets it)
+    FIELDSTREAM_QUEUE_POLL=0.2             seconds between a process's looks at the queue
+    FIELDSTREAM_WORKER_HEARTBEAT=10        seconds between heartbeats; 3 missed: taken over
+    FIELDSTREAM_BATCH_RETRIES=3, FIELDSTREAM_BATCH_BACKOFF=5   a provider that fails on its
+                                           own (down, 429, 5xx): tries again after 5, 10, 20 s
+    FIELDSTREAM_PROVIDER_RPM               requests per minute to each hosted provider, across
+                                           every process (unset: no rate limit)
+    FIELDSTREAM_PRICES                     JSON: price per million tokens by provider name,
+                                           {"OpenAI": {"input": 0.15, "output": 0.6}} or a number
 The history (engine.store, engine.history):
     FIELDSTREAM_DATABASE_URL               else `[connections.fieldstream] url` in secrets.toml
     FIELDSTREAM_HISTORY=off, FIELDSTREAM_KEEP_INPUT=0, FIELDSTREAM_HISTORY_DAYS=N
@@ -365,3 +376,95 @@ def pending_retry(env: Env | None = None) -> tuple[float, ...]:
             f"got {raw!r}"
         )
     return waits
+
+
+# --- batches ------------------------------------------------------------------------------------
+
+DEFAULT_QUEUE_POLL = 0.2  # 2 slots at 1 s (DBOS's default) would cap a batch at 2 documents/s
+DEFAULT_HEARTBEAT = 10.0
+STALE_BEATS = 3  # missed heartbeats before a process's documents are taken over
+DEFAULT_BATCH_RETRIES = 3
+DEFAULT_BATCH_BACKOFF = 5.0
+
+
+def executor_id(env: Env | None = None) -> str | None:
+    """FIELDSTREAM_EXECUTOR_ID: this process's stable name on the batch queue (None: the
+    caller's default, `app-<host>` for the app)."""
+    return _text("FIELDSTREAM_EXECUTOR_ID", env)
+
+
+def queue_poll(env: Env | None = None) -> float:
+    """FIELDSTREAM_QUEUE_POLL: seconds between a process's looks at the batch queue (0.2)."""
+    return _positive("FIELDSTREAM_QUEUE_POLL", env, DEFAULT_QUEUE_POLL, "seconds")
+
+
+def worker_heartbeat(env: Env | None = None) -> float:
+    """FIELDSTREAM_WORKER_HEARTBEAT: seconds between a batch process's heartbeats (10); after
+    `STALE_BEATS` missed ones another process takes over its documents."""
+    return _positive("FIELDSTREAM_WORKER_HEARTBEAT", env, DEFAULT_HEARTBEAT, "seconds")
+
+
+def batch_retries(env: Env | None = None) -> int:
+    """FIELDSTREAM_BATCH_RETRIES: tries after the first when a provider fails on its own (3;
+    0 allowed)."""
+    raw = _text("FIELDSTREAM_BATCH_RETRIES", env)
+    if raw is None:
+        return DEFAULT_BATCH_RETRIES
+    if not raw.strip().isdigit():
+        raise SettingError(f"FIELDSTREAM_BATCH_RETRIES must be a whole number, got {raw!r}")
+    return int(raw)
+
+
+def batch_backoff(env: Env | None = None) -> float:
+    """FIELDSTREAM_BATCH_BACKOFF: seconds before the first retry, doubled each time (5)."""
+    return _positive("FIELDSTREAM_BATCH_BACKOFF", env, DEFAULT_BATCH_BACKOFF, "seconds")
+
+
+def provider_rpm(env: Env | None = None) -> int | None:
+    """FIELDSTREAM_PROVIDER_RPM: requests per minute to each hosted provider across every
+    process of a batch (None: no rate limit, only the concurrency limit)."""
+    return _count("FIELDSTREAM_PROVIDER_RPM", env)
+
+
+@dataclass(frozen=True)
+class Price:
+    """Dollars per million tokens, read (`input`) and written (`output`)."""
+
+    input: float
+    output: float
+
+    def cost(self, prompt_tokens: int, completion_tokens: int) -> float:
+        return (prompt_tokens * self.input + completion_tokens * self.output) / 1e6
+
+
+def prices(env: Env | None = None) -> dict[str, Price]:
+    """FIELDSTREAM_PRICES: a JSON object of provider name -> price per million tokens, a
+    number (both ways) or {"input": x, "output": y}. No built-in table: a price is what your
+    contract says. Unset: {} (no cost is shown)."""
+    import json
+
+    raw = _text("FIELDSTREAM_PRICES", env)
+    if raw is None:
+        return {}
+    try:
+        data = json.loads(raw)
+        if not isinstance(data, dict):
+            raise ValueError("not an object")
+        return {str(name): _price(value) for name, value in data.items()}
+    except (ValueError, TypeError) as exc:
+        raise SettingError(
+            'FIELDSTREAM_PRICES must be JSON like {"OpenAI": {"input": 0.15, "output": 0.6}} '
+            f"or {{\"OpenAI\": 0.3}} (dollars per million tokens): {exc}") from None
+
+
+def _price(value: Any) -> Price:
+    if isinstance(value, dict):
+        return Price(_dollars(value.get("input")), _dollars(value.get("output")))
+    return Price(_dollars(value), _dollars(value))
+
+
+def _dollars(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(
+            value) or value < 0:
+        raise ValueError(f"a price is a number of dollars ≥ 0, got {value!r}")
+    return float(value)

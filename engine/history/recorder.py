@@ -22,7 +22,7 @@ from typing import Any
 
 from engine.runs import hooks
 from engine.runs.hooks import PartEnd, RunEnd, RunStart
-from engine.runs.spec import SOURCE_CLI, SOURCE_COMPARE, RunSpec
+from engine.runs.spec import SOURCE_BATCH, SOURCE_CLI, SOURCE_COMPARE, RunSpec
 from engine.store import (
     HistorySettings,
     Store,
@@ -63,7 +63,7 @@ def schema_json(spec: RunSpec) -> tuple[dict[str, Any], str]:
 
 
 # The store's `source` for a spec's: the Extract and Schemas pages' runs are "page".
-_STORED_SOURCE = {SOURCE_CLI: "cli", SOURCE_COMPARE: "compare"}
+_STORED_SOURCE = {SOURCE_CLI: "cli", SOURCE_COMPARE: "compare", SOURCE_BATCH: "batch"}
 
 
 def stored_source(spec: RunSpec) -> str:

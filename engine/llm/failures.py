@@ -63,12 +63,13 @@ def translate(
     if isinstance(exc, openai.APITimeoutError):
         if timeout is not None:
             return timed_out(timeout, started=False)
-        return ProviderError(f"{where} did not answer in time. Is the server overloaded or stuck?")
+        return ProviderError(
+            f"{where} did not answer in time. Is the server overloaded or stuck?").later()
     if isinstance(exc, openai.APIConnectionError):
         cause = redact(str(exc.__cause__ or exc), key)
         return ProviderError(
             f"Could not reach {where} ({cause}). Is the server running? Check its address too."
-        )
+        ).later()
     if model is None:  # the model list came back in a shape no OpenAI server sends
         return ProviderError(not_openai(where))
     return ProviderError(redact(f"{where} failed: {type(exc).__name__}: {exc}", key))
@@ -91,7 +92,21 @@ def _status_failure(
     # A 401's own text often echoes part of the key: it is left out entirely.
     if detail.strip() and status != 401:
         message += f" The server said: {detail.strip()[:DETAIL_CHARS]}"
-    return ProviderError(message)
+    error = ProviderError(message)
+    return error.later(retry_after(exc)) if status in _PASSING or status >= 500 else error
+
+
+#: Statuses that may pass on their own (5xx too): a batch tries again after a pause.
+_PASSING = (408, 409, 429)
+
+
+def retry_after(exc: openai.APIStatusError) -> float | None:
+    """The server's `Retry-After` in seconds (a number; an HTTP date is rare and ignored)."""
+    try:
+        value = float(exc.response.headers.get("retry-after", ""))
+    except (AttributeError, ValueError):
+        return None
+    return value if 0 <= value <= 3600 else None
 
 
 def _server_message(exc: openai.APIStatusError) -> str:

@@ -87,9 +87,10 @@ class ChunkedRunner(Runner):
         part_factory: PartFactory, limiter: Limiter | None = None,
         waits_for: str = WAIT_TURN, secret: str | None = None,
         on_part: Callable[[str], None] | None = None, stagger: bool = False,
-        announce: bool = True,
+        announce: bool = True, run_id: str | None = None,
     ) -> None:  # fmt: skip
-        super().__init__(leaves, _no_stream, secret=secret, spec=spec, announce=announce)
+        super().__init__(leaves, _no_stream, secret=secret, spec=spec, announce=announce,
+                         run_id=run_id)
         self.spec: RunSpec = spec
         self._nodes = leaves
         self._plan = plan

@@ -123,9 +123,10 @@ class Runner:
     def __init__(
         self, leaves: list[FieldNode], factory: StreamFactory, *, secret: str | None = None,
         spec: RunSpec | None = None, indexes: SharedIndexes | None = None,
-        announce: bool = True,
+        announce: bool = True, run_id: str | None = None,
     ) -> None:  # fmt: skip
-        self.run_id = uuid.uuid4().hex
+        #: Unique per run; a batch's document passes its workflow id (its row's key).
+        self.run_id = run_id or uuid.uuid4().hex
         #: Whether the run hooks hear of this run (a split document's parts are not runs of
         #: their own: their run reports them).
         self.announce = announce

@@ -19,9 +19,11 @@ if TYPE_CHECKING:
 SOURCE_EXTRACT = "extract"
 SOURCE_CLI = "cli"
 SOURCE_COMPARE = "compare"
+SOURCE_BATCH = "batch"
 
 #: The kinds of `RunGroup` (batches and evaluations will be more, with no new column).
 GROUP_COMPARE = "compare"
+GROUP_BATCH = "batch"
 
 
 @dataclass(frozen=True)

@@ -104,7 +104,7 @@ def start_run(
     spec: RunSpec, provider: Any, *, factory: StreamFactory | None = None,
     indexes: SharedIndexes | None = None, on_wait: Callable[[str | None], None] | None = None,
     wrap: Callable[[StreamFactory], StreamFactory] | None = None,
-    on_part: Callable[[str], None] | None = None,
+    on_part: Callable[[str], None] | None = None, run_id: str | None = None,
 ) -> Runner:  # fmt: skip
     """Start the extraction `spec` asks for on `provider` (whose key it uses; `spec` is
     `RunSpec.for_provider(...)` of that provider) in the background and return its Runner.
@@ -115,7 +115,8 @@ def start_run(
     runs given the same (a comparison's lanes). A text that does not fit the model (or
     chunking `always`) runs split (`engine.runs.chunked`): each part through the limiter.
     `wrap` wraps the provider's stream (of the run, or of each part: the CLI's printing);
-    `on_part(line)` hears each part of a split run end ("chunk 3 of 7: done · 4 values")."""
+    `on_part(line)` hears each part of a split run end ("chunk 3 of 7: done · 4 values");
+    `run_id` names the run (a batch's document: its workflow id), else a new uuid."""
     from engine.runs.chunked import split_needed
     from engine.runs.limits import provider_limiter
     from engine.schemas.fields import leaves
@@ -126,10 +127,11 @@ def start_run(
     limiter, waits_for = provider_limiter(provider, spec.model)
     wrap = wrap or (lambda f: f)
     if factory is None and split_needed(spec, provider):
-        return _start_split(spec, provider, limiter, waits_for, on_wait, wrap, on_part)
+        return _start_split(spec, provider, limiter, waits_for, on_wait, wrap, on_part,
+                            run_id)
     factory = factory or wrap(extraction_factory(spec.request, provider))
     runner = Runner(leaves(spec.schema), factory, secret=provider.api_key, spec=spec,
-                    indexes=indexes)
+                    indexes=indexes, run_id=run_id)
     if on_wait is not None:
         runner.cancel.on_notice(on_wait)
     return runner.start(limiter, waits_for)
@@ -139,6 +141,7 @@ def _start_split(
     spec: RunSpec, provider: Any, limiter: Any, waits_for: str,
     on_wait: Callable[[str | None], None] | None,
     wrap: Callable[[StreamFactory], StreamFactory], on_part: Callable[[str], None] | None,
+    run_id: str | None,
 ) -> Runner:  # fmt: skip
     """A text too long for one request (or chunking `always`): a `ChunkedRunner` whose parts
     take their places with the provider's limiter."""
@@ -150,6 +153,7 @@ def _start_split(
         part_factory=lambda part: wrap(extraction_factory(part.request, provider)),
         limiter=limiter, waits_for=waits_for, secret=provider.api_key, on_part=on_part,
         stagger=provider.kind == "local",  # its slots read prompts on the same cores
+        run_id=run_id,
     )  # fmt: skip
     if on_wait is not None:
         runner.cancel.on_notice(on_wait)

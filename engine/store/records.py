@@ -28,7 +28,7 @@ RUNNING = "running"
 INTERRUPTED = "interrupted"  # derived from a stale heartbeat, never stored
 ENDED = ("done", "invalid", "error", "cancelled", "truncated", "refused", "filtered")
 STATUSES = (RUNNING, *ENDED)
-SOURCES = ("page", "cli", "compare")
+SOURCES = ("page", "cli", "compare", "batch")
 GROUP_COMPARE = "compare"  # a comparison's lanes' group kind (`engine.runs.spec.GROUP_COMPARE`)
 
 # What a run's fields may hold: what both databases' columns take and what a live run can

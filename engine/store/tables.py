@@ -163,3 +163,58 @@ compare_presets = Table(
     UniqueConstraint("name", "version", name="uq_compare_presets_name_version"),  # 0005
     Index("uq_compare_presets_name_key_version", "name_key", "version", unique=True),  # 0006
 )
+
+# Batches (0010, #20): a batch's settings (`spec`, JSON kept as text: `engine.batch.model`),
+# whether it is running or stopped, and how many documents it has. Its documents' runs are the
+# run group ("batch", id); `batch_items` is one row per document: its name as shown, sha256,
+# its DocumentInfo JSON, its converted text until it is done (kept only under
+# FIELDSTREAM_KEEP_INPUT), status and why, which attempt, the run that answered it (its
+# workflow id), the first item with the same bytes (a duplicate runs once).
+batches = Table(
+    "batches",
+    metadata,
+    Column("seq", SEQ_TYPE, primary_key=True, autoincrement=True),
+    Column("id", SafeText(), nullable=False, unique=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("created_by", SafeText()),
+    Column("name", SafeText()),
+    Column("spec", SafeText(), nullable=False),
+    Column("state", SafeText(), nullable=False),
+    Column("total", Integer(), nullable=False),
+    Index("ix_batches_created", "created_at"),
+)
+
+batch_items = Table(
+    "batch_items",
+    metadata,
+    Column("seq", SEQ_TYPE, primary_key=True, autoincrement=True),
+    Column("batch_id", SafeText(), nullable=False),
+    Column("idx", Integer(), nullable=False),
+    Column("name", SafeText(), nullable=False),
+    Column("sha256", SafeText()),
+    Column("document", SafeText()),
+    Column("text", SafeText()),
+    Column("status", SafeText(), nullable=False),
+    Column("reason", SafeText()),
+    Column("attempt", Integer(), nullable=False),
+    Column("run_id", SafeText()),
+    Column("duplicate_of", Integer()),
+    Column("executor", SafeText()),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("batch_id", "idx", name="uq_batch_items_batch_idx"),
+    Index("ix_batch_items_status", "batch_id", "status"),
+    Index("ix_batch_items_sha", "sha256"),
+)
+
+# The processes that run batches (the app, each `fieldstream worker`): a heartbeat each, so a
+# live one can take over a dead one's documents (`engine.batch.executors`).
+batch_executors = Table(
+    "batch_executors",
+    metadata,
+    Column("id", SafeText(), primary_key=True),
+    Column("role", SafeText(), nullable=False),
+    Column("host", SafeText()),
+    Column("pid", Integer()),
+    Column("started_at", UTCDateTime(), nullable=False),
+    Column("beat_at", UTCDateTime(), nullable=False),
+)

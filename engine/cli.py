@@ -6,6 +6,10 @@
     fieldstream prepare              # join and verify the local model's weights
     fieldstream schemas import invoice.json   # a definition or a JSON Schema, saved versioned
     fieldstream schemas list | show NAME | export NAME --as json-schema
+    fieldstream batch start --schema Invoice invoices/   # many documents, a progress bar
+    fieldstream batch status ID | list | resume ID | retry ID | stop ID
+    fieldstream batch export ID --as csv|jsonl|xlsx
+    fieldstream worker               # run queued batch documents here until Ctrl-C
 
 `--schema` names a library schema, a `module:Class`, or a saved schema (library names win; a
 saved schema's name and version are printed on stderr).
@@ -36,6 +40,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple, TextIO
 
+from engine.batch.commands import CommandError
 from engine.errors import ProviderError
 from engine.grounding import Grounding
 from engine.llm.modes import MODES
@@ -84,6 +89,9 @@ def _parser() -> argparse.ArgumentParser:
     prep = sub.add_parser("prepare", help="join and verify the local model's weights")
     prep.add_argument("models", nargs="*")
     _schemas_parser(sub)
+    from engine.batch.commands import add_parsers
+
+    add_parsers(sub)
     return ap
 
 
@@ -163,6 +171,16 @@ def _provider(name: str | None) -> Any:
     return providers.find_provider(listed, name) if name else providers.default_provider(listed)
 
 
+def pick_provider(name: str | None, model: str | None, mode: str | None) -> tuple[Any, str, str]:
+    """The provider (`--provider`, else the default), its model (`--model`, else its own, else
+    the first it lists) and mode (`--mode`, else its first)."""
+    provider = _provider(name)
+    picked = provider.pick_mode(mode)
+    if mode and picked != mode:
+        raise UsageError(f"{provider.name} does not support mode {mode!r}.")
+    return provider, model or provider.default_model or _first_model(provider), picked
+
+
 def _is_leaf(value: Any) -> bool:
     # Containers (objects, lists, nested models) are reported through their leaves.
     return value is None or isinstance(value, str | int | float | bool)
@@ -197,11 +215,7 @@ def run_extract(args: argparse.Namespace, stdin: TextIO, out: TextIO, err: TextI
     text = document.text if document is not None else stdin.read()
     if not text.strip():
         raise UsageError("No text to extract from: pipe it on stdin or pass --file.")
-    provider = _provider(args.provider)
-    mode = provider.pick_mode(args.mode)
-    if args.mode and mode != args.mode:
-        raise UsageError(f"{provider.name} does not support mode {args.mode!r}.")
-    model = args.model or provider.default_model or _first_model(provider)
+    provider, model, mode = pick_provider(args.provider, args.model, args.mode)
     if not args.quiet:
         print(escape(f"# {provider.name} · {model} · {mode}"), file=err, flush=True)
     with _history(args, err):
@@ -409,6 +423,14 @@ def main(
             return run_providers(out)
         if args.command == "models":
             return run_models(args, out)
+        if args.command == "batch":
+            from engine.batch.commands import run_batch
+
+            return run_batch(args, out, err, pick=pick_provider, who=_who())
+        if args.command == "worker":
+            from engine.batch.commands import run_worker
+
+            return run_worker(args, err)
         if args.command == "schemas":
             from engine.schemas.commands import run_schemas
 
@@ -417,7 +439,7 @@ def main(
 
         return local_main(["prepare", *args.models])
     except (UsageError, ProviderError, SchemaDefinitionError, LookupError,
-            StoreUnavailable) as exc:
+            StoreUnavailable, CommandError) as exc:
         _say_error(exc, err)
         return EXIT_USAGE
     except KeyboardInterrupt:

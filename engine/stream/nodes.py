@@ -9,6 +9,7 @@ is one of the schema's leaf fields counted by `progress`.
 from __future__ import annotations
 
 import re
+import threading
 from typing import Annotated, Any, get_origin
 
 from pydantic import (
@@ -196,12 +197,20 @@ def _model_node(model: type[BaseModel], check: Any, *, counted: bool, seen: froz
 
 
 _TABLES: dict[type[BaseModel], dict[str, tuple[str, Node]]] = {}
+#: A table is registered empty before it is filled (see below): another thread must not take
+#: it half-filled. Re-entrant: a recursive model fills its tables in the same thread.
+_FILLING = threading.RLock()
 
 
 def _shared_table(model: type[BaseModel]) -> dict[str, tuple[str, Node]]:
     """The field table of a model below a list, a dict or itself (not counted by progress):
     one per model, registered before it is filled, so a recursive model refers to its own
     table instead of building it again."""
+    with _FILLING:
+        return _table(model)
+
+
+def _table(model: type[BaseModel]) -> dict[str, tuple[str, Node]]:
     table = _TABLES.get(model)
     if table is None:
         table = _TABLES[model] = {}

@@ -7,6 +7,7 @@ satisfy a pattern yet. They still run, per field, the moment a field is complete
 
 from __future__ import annotations
 
+import threading
 from typing import Annotated, Any, Optional, Union, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
@@ -18,6 +19,10 @@ __all__ = ["Partial", "is_model", "partial_annotation", "partial_model"]
 _PARTIALS: dict[type[BaseModel], type[BaseModel]] = {}
 _NAMES: dict[type[BaseModel], str] = {}
 _NAMESPACE: dict[str, type[BaseModel]] = {}
+#: One build at a time: a model half-built by one thread is in `_NAMES`, which another thread
+#: would take for a recursive reference and get the name, not the class (batch documents run
+#: in threads). Re-entrant: a recursive model builds its parts in the same thread.
+_BUILDING = threading.RLock()
 
 
 class Partial:
@@ -33,6 +38,14 @@ def partial_model(model: type[BaseModel]) -> type[BaseModel]:
     """The cached partial class for `model` (recursive models refer to it by name)."""
     cached = _PARTIALS.get(model)
     if cached is not None:
+        return cached
+    with _BUILDING:
+        return _build(model)
+
+
+def _build(model: type[BaseModel]) -> type[BaseModel]:
+    cached = _PARTIALS.get(model)
+    if cached is not None:  # another thread built it while this one waited
         return cached
     if model in _NAMES:  # being built further up the stack: a recursive reference
         return _NAMES[model]  # type: ignore[return-value]

@@ -37,6 +37,7 @@ from engine.stream.terminal import escape
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 FINISH_SECONDS = 3600  # leaving: how long the documents in hand may take to end
+SETTLE_SECONDS = 3.0  # leaving: how long the last workflows may take to write their end
 WATCH_EVERY = 0.25  # seconds between looks at the batch's counts while waiting
 PLAIN_EVERY = 5.0  # without a terminal: seconds between progress lines
 
@@ -197,12 +198,33 @@ def _on_queue(store: Store, serve: str | None) -> Iterator[None]:
         yield
     finally:
         try:
-            queue.shutdown(finish_seconds=FINISH_SECONDS if waiting else 0, hand_back=False)
+            _leave(executor, waiting)
         except KeyboardInterrupt:
             _hand_back()
         finally:
             if waiting:
                 recorder.uninstall()
+
+
+def _leave(executor: str, waiting: bool) -> None:
+    """Off the queue. The last documents' workflows are still writing their end for a moment
+    (their rows already say done): give them `SETTLE_SECONDS`, looking often (DBOS's own
+    wait looks once a second). Holding none then: leave at once, handing back, so that one
+    taken in the meantime is run by the others rather than lost. Still holding some (another
+    batch's, from the same queue): finish them first."""
+    if not waiting:
+        queue.shutdown(hand_back=False)
+        return
+    from dbos import DBOS
+
+    def holding() -> bool:
+        return bool(DBOS.list_workflows(status="PENDING", executor_id=executor, limit=1,
+                                        load_input=False, load_output=False))
+
+    deadline = time.monotonic() + SETTLE_SECONDS
+    while (held := holding()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    queue.shutdown(finish_seconds=FINISH_SECONDS if held else 0, hand_back=not held)
 
 
 def _hand_back() -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import tempfile
 import time
 import tracemalloc
@@ -144,9 +143,14 @@ def _many(n: int) -> Iterator[ExportRow]:
                         not_in_text=("note",), run_id=f"run-{i}", seconds=i / 10, tokens=i)
 
 
-def test_ten_thousand_rows_stream_to_excel_and_leave_no_temp_files() -> None:
+def test_ten_thousand_rows_stream_to_excel_and_leave_no_temp_files(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     write_xlsx(io.BytesIO(), [], [])  # xlsxwriter imported before memory is counted
-    before = set(os.listdir(tempfile.gettempdir()))
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # (others share the real one)
+    made: list[str] = []
+    real = tempfile.mkstemp
+    monkeypatch.setattr(tempfile, "mkstemp", lambda *a, **kw: made.append(kw.get("dir")) or
+                        real(*a, **kw))
     tracemalloc.start()
     started = time.perf_counter()
     out = io.BytesIO()
@@ -158,7 +162,9 @@ def test_ten_thousand_rows_stream_to_excel_and_leave_no_temp_files() -> None:
     # without constant_memory).
     assert peak < 8 * 2**20, peak
     assert elapsed < 30
-    assert set(os.listdir(tempfile.gettempdir())) <= before
+    # xlsxwriter's row file went to a directory of our own in the temp folder, now gone.
+    assert made and all(Path(d).parent == tmp_path for d in made)
+    assert list(tmp_path.iterdir()) == []
     book = openpyxl.load_workbook(io.BytesIO(out.getvalue()), read_only=True)
     rows = list(book.active.iter_rows(values_only=True))
     assert len(rows) == 10_001 and rows[-1][:4] == ("doc 9999.pdf", "done", "=name 9999", 9999)

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from engine.batch.model import BatchSpec, NewItem
-from engine.testing.replay_server import Reply, ReplayServer
+from engine.testing.replay_server import ReplayServer, Reply
 from tests.support import HISTORY_ENV, chunks, isolate
 
 SCHEMA = "MeetingInfo"
@@ -102,3 +102,58 @@ def batch_world(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, *,
             queue.shutdown(hand_back=False)
             recorder.uninstall()
             store.close()
+
+
+def meeting_variants(count: int) -> list[NewItem]:
+    """The built-in meeting note, `count` times with its day and budget changed: documents a
+    real model reads differently, each with a known date and budget."""
+    from engine.schemas.library import MEETING_NOTE
+
+    out = []
+    for n in range(count):
+        text = (MEETING_NOTE.replace("March 15th", f"March {n + 1}th")
+                .replace("$50,000", f"${50_000 + 1000 * n:,}"))
+        out.append(NewItem(f"meeting-{n + 1}.txt", text=text, sha256=f"meeting-{n}"))
+    return out
+
+
+@contextlib.contextmanager
+def local_batch_world(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Any]:
+    """The queue launched here on SQLite in tmp_path, runs recorded, the embedded model as the
+    provider (its queue allows its slots)."""
+    from engine.batch import queue
+    from engine.history import recorder
+    from engine.providers.registry import local_provider
+    from engine.store import Store, load_settings
+
+    isolate(monkeypatch, tmp_path)
+    for name in HISTORY_ENV:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("FIELDSTREAM_QUEUE_POLL", "0.1")
+    store = Store.from_settings(load_settings()).open()
+    recorder.install(store=store)
+    queue.launch(store, executor_id="local-test", role="app")
+    try:
+        yield store, local_provider()
+    finally:
+        queue.shutdown(hand_back=False)
+        recorder.uninstall()
+        store.close()
+
+
+def overlapping(store: Any, batch_id: str) -> int:
+    """The most runs of the batch that were running at one moment (from their rows)."""
+    from sqlalchemy import select
+
+    from engine.store.tables import runs
+
+    with store.reading() as conn:
+        spans = conn.execute(select(runs.c.started_at, runs.c.ended_at).where(
+            runs.c.group_kind == "batch", runs.c.group_id == batch_id)).all()
+    edges = sorted([(s, 1) for s, _ in spans] + [(e, -1) for _, e in spans if e is not None],
+                   key=lambda x: (x[0], x[1]))
+    most = now = 0
+    for _, step in edges:
+        now += step
+        most = max(most, now)
+    return most

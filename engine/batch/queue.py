@@ -20,6 +20,7 @@ batch to its end before the second's first document).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import socket
 import threading
@@ -84,8 +85,19 @@ def system_database(store: Store) -> tuple[str, str | None]:
     if store.dialect == "sqlite":
         folder = settings.data_dir()
         folder.mkdir(parents=True, exist_ok=True)
+        _write_ahead(folder / QUEUE_FILE)
         return f"sqlite:///{folder / QUEUE_FILE}", None
     return store.url, PG_SCHEMA
+
+
+def _write_ahead(path: Any) -> None:
+    """Put the queue's SQLite file in WAL mode (it stays so): DBOS opens it in rollback-journal
+    mode, where each of a document's several commits syncs the file and readers (the page,
+    the other processes' polls) block the writer."""
+    import sqlite3
+
+    with contextlib.closing(sqlite3.connect(path, timeout=30)) as conn:
+        conn.execute("PRAGMA journal_mode=WAL")
 
 
 def launch(store: Store, *, executor_id: str, role: str,

@@ -84,10 +84,11 @@ def run_document(store: Store, batch_id: str, idx: int, attempt: int, *,
     if provider is None:
         return _no_provider(store, batch, item)
     retries, backoff = settings.batch_retries(env), settings.batch_backoff(env)
+    if item.run_id and item.run_id != run_id:
+        records.drop_run(store, item.run_id)  # the attempt this one replaces (Resume, Retry)
     for tried in range(retries + 1):
-        records.drop_run(store, run_id)  # a dead try's row, so this one writes the only one
-        if item.run_id and item.run_id != run_id:
-            records.drop_run(store, item.run_id)  # the attempt Retry replaced
+        if earlier is not None or tried:  # a dead or failed try's row: this one is the only one
+            records.drop_run(store, run_id)
         records.mark(store, batch_id, idx, RUNNING, run_id=run_id, executor=executor,
                      reason=None if tried == 0 else f"Try {tried + 1} of {retries + 1}.")
         runner = _start(store, batch, item, provider, run_id)

@@ -18,10 +18,21 @@ people, and the member's bytes (to convert with `read_document`), a CSV row's te
 - **A CSV** (`.csv` or `.tsv`) with `text_column` set: each row whose cell in that column is
   not blank is one document, named `file.csv row N` with N as a spreadsheet numbers it (the
   header is row 1; a quoted multi-line cell is one row). Any common encoding (`decode`); the
-  delimiter is the most frequent of `, ; tab |` in the header line. `csv_columns` lists the
-  columns to pick from. Without `text_column` a CSV is one plain document.
-- **Excel** (`.xlsx`, `.xls`) is not read yet (openpyxl is not a dependency): one row says to
-  save the sheet as CSV.
+  delimiter is the most frequent of `, ; tab |` in the header line. Without `text_column` a CSV
+  is one plain document.
+- **An Excel workbook** (`.xlsx`, `.xlsm`) works like a CSV, on its active sheet (the first
+  worksheet if the active one is a chart): the header is the first row that is not blank, and
+  each later row whose cell in `text_column` is not blank is one document, `file.xlsx row N`
+  (N as Excel numbers it). Only the values Excel saved are read (openpyxl, `data_only`): a
+  formula gives the value it had when the file was saved, never computed here, and a formula
+  with none saved is blank. Numbers, dates and booleans in the text column become text
+  (`12`, `2024-05-01`, `TRUE`). The workbook is a ZIP: the same zip-bomb checks as a Word
+  file (`ziplimits`: members, total, ratio) come first and refuse it with one message; so is
+  a damaged file, and a password-protected one (Office then writes an OLE file, not a ZIP).
+  An `.xlsm`'s macros are never run nor read. Without `text_column` a workbook is one row
+  saying to choose the column. An old binary `.xls` is refused: save it as `.xlsx` or CSV.
+- `table_columns(name, data)` lists a CSV's or a workbook's header for a person to pick the
+  text column (`csv_columns` is its CSV half).
 - **Anything else** is one item with its bytes; `read_document` decides whether it can read it.
 
 Duplicates: an item whose bytes (a row: its text) were seen before in the same call, or in the
@@ -31,14 +42,16 @@ name), so a batch can run it once and point both rows at the result."""
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import re
 import stat
 import sys
 import unicodedata
+import warnings
 import zipfile
 import zlib
-from collections.abc import Iterator, MutableMapping
+from collections.abc import Iterable, Iterator, MutableMapping
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
@@ -50,6 +63,13 @@ from engine.documents.ziplimits import check_count, check_ratio, check_total
 
 CSV_SUFFIXES = (".csv", ".tsv")
 EXCEL_SUFFIXES = (".xlsx", ".xlsm", ".xls")
+#: The workbooks read (Office Open XML); `.xls` is the old binary format, refused.
+XLSX_SUFFIXES = (".xlsx", ".xlsm")
+OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # Office's old container, and an encrypted file's
+OLD_XLS = ("this is an old Excel file (.xls), which is not read. Open it in Excel and save it "
+           "as .xlsx (Excel Workbook) or as CSV UTF-8, and choose that.")
+NO_COLUMN = ("an Excel file gives one document per row: choose the column that holds the "
+             "text.")
 DELIMITERS = ",;\t|"
 #: Characters a reader or a terminal would act on (as engine.stream.terminal; documents/ sits
 #: below stream/ and cannot import it).
@@ -93,24 +113,43 @@ def iter_inputs(name: str, data: bytes, *, text_column: str | None = None,
     max_bytes = settings.max_file_bytes(env)
     if suffix == ".zip":
         items = _zip_items(shown, data, max_bytes)
+    elif suffix in XLSX_SUFFIXES and text_column is not None:
+        items = _table_items(shown, _excel_rows(shown, data), text_column, max_bytes)
     elif suffix in EXCEL_SUFFIXES:
-        items = iter([_failed(shown, shown, "Excel files cannot be read yet. Save the sheet as "
-                                            "CSV (File → Save as → CSV UTF-8) and choose that.")])
+        items = iter([_failed(shown, shown, OLD_XLS if suffix == ".xls" else NO_COLUMN)])
     elif suffix in CSV_SUFFIXES and text_column is not None:
-        items = _csv_items(shown, data, text_column, max_bytes)
+        items = _table_items(shown, _csv_rows(shown, data), text_column, max_bytes)
     else:
         items = iter([InputItem(shown, shown, data=data, sha256=sha256(data))])
     for item in items:
         yield _flag_duplicate(item, seen)
 
 
+def table_columns(name: str, data: bytes) -> list[str]:
+    """The column names of a CSV (`.csv`, `.tsv`) or Excel workbook (`.xlsx`, `.xlsm`): its
+    header row, stripped, for a person to pick the text column. A `DocumentError` for a file
+    that cannot be read, is empty, or is no table (an `.xls` says what to do)."""
+    shown, _ = shown_name(name)
+    suffix = PurePosixPath(name).suffix.lower()
+    if suffix in CSV_SUFFIXES:
+        return csv_columns(data, name=shown)
+    if suffix == ".xls":
+        raise DocumentError(shown, OLD_XLS)
+    if suffix not in XLSX_SUFFIXES:
+        raise DocumentError(shown, "only a CSV or an Excel (.xlsx) file has columns to pick.")
+    header = _header(_excel_rows(shown, data))
+    if header is None:
+        raise DocumentError(shown, "the sheet is empty.")
+    return header
+
+
 def csv_columns(data: bytes, *, name: str = "the CSV file") -> list[str]:
-    """The CSV's column names (its header row, stripped), for a person to pick the text
+    """The CSV's column names (its header, the first row not blank, stripped), to pick the text
     column; a `DocumentError` for a file that is no CSV text or is empty."""
-    header = next(_csv_rows(name, data), None)
+    header = _header(_csv_rows(name, data))
     if header is None:
         raise DocumentError(name, "the file is empty.")
-    return [cell.strip() for cell in header]
+    return header
 
 
 def to_document(item: InputItem, *, env: settings.Env | None = None) -> Document:
@@ -235,10 +274,15 @@ def _member_problem(info: zipfile.ZipInfo) -> str:
 # --- CSV ---------------------------------------------------------------------------------
 
 
-def _csv_items(source: str, data: bytes, column: str, max_bytes: int) -> Iterator[InputItem]:
-    rows = _csv_rows(source, data)
+def _table_items(source: str, rows: Iterator[list[str]], column: str,
+                 max_bytes: int) -> Iterator[InputItem]:
+    """A CSV's or a sheet's rows as documents. `rows` yields each row's cells, row 1 first
+    (blank rows included, so the count is the spreadsheet's), and raises `DocumentError`
+    when the file cannot be read (further); the header is the first row not blank."""
+    numbered = enumerate(rows, start=1)
     try:
-        header = [cell.strip() for cell in next(rows, [])]
+        header = next((_stripped(row) for _, row in numbered if any(c.strip() for c in row)),
+                      [])
     except DocumentError as exc:
         yield InputItem(source, source, error=exc)
         return
@@ -251,13 +295,22 @@ def _csv_items(source: str, data: bytes, column: str, max_bytes: int) -> Iterato
     index = header.index(column.strip())
     number = 1
     try:
-        for number, row in enumerate(rows, start=2):
+        for number, row in numbered:
             cell = row[index] if index < len(row) else ""
             if cell.strip():
                 yield _row_item(f"{source} row {number}", source, cell, max_bytes)
     except DocumentError as exc:
         yield _failed(source, source, f"after row {number}: {exc.problem} The rows before it "
                                       "were read.")
+
+
+def _header(rows: Iterator[list[str]]) -> list[str] | None:
+    """The first row that is not blank, its cells stripped; None for a table without one."""
+    return next((_stripped(row) for row in rows if any(c.strip() for c in row)), None)
+
+
+def _stripped(row: Iterable[str]) -> list[str]:
+    return [cell.strip() for cell in row]
 
 
 def _row_item(name: str, source: str, cell: str, max_bytes: int) -> InputItem:
@@ -295,3 +348,93 @@ def _allow_fields(chars: int) -> None:
     wanted = min(chars + 1, 2**31 - 1, sys.maxsize)
     if csv.field_size_limit() < wanted:
         csv.field_size_limit(wanted)
+
+
+# --- Excel -------------------------------------------------------------------------------
+
+
+def _excel_rows(name: str, data: bytes) -> Iterator[list[str]]:
+    """The active sheet's rows as text, row 1 first (blank rows as empty lists); a
+    `DocumentError` for a workbook that cannot be read (see the module's docstring)."""
+    _check_workbook(name, data)
+    import openpyxl  # here: only a workbook needs it
+
+    damaged = ("the workbook is damaged or is not an Excel workbook, and cannot be read. Open "
+               "it in Excel and save it again, or save it as CSV UTF-8.")
+    try:
+        with warnings.catch_warnings():  # (unsupported extensions, styles: nothing to tell)
+            warnings.simplefilter("ignore")
+            book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except (DocumentError, MemoryError):
+        raise
+    except Exception as exc:  # openpyxl's, zipfile's and the XML parsers' many errors
+        raise DocumentError(name, damaged) from exc
+    try:
+        sheet = _sheet(book)
+        if sheet is None:
+            raise DocumentError(name, "the workbook has no worksheet (only charts).")
+        try:
+            for row in sheet.iter_rows(values_only=True):
+                yield [_cell_text(value) for value in row]
+        except (DocumentError, MemoryError):
+            raise
+        except Exception as exc:
+            raise DocumentError(name, damaged) from exc
+    finally:
+        book.close()
+
+
+def _check_workbook(name: str, data: bytes) -> None:
+    """The container's checks before openpyxl opens it: no OLE file, a ZIP within the
+    zip-bomb limits, with a workbook part."""
+    if data.startswith(OLE):
+        if "EncryptedPackage".encode("utf-16-le") in data:
+            raise DocumentError(name, "this workbook is protected by a password. Save a copy "
+                                      "without the password and choose that.")
+        raise DocumentError(name, OLD_XLS)
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+        raise DocumentError(name, "the name says Excel but the file is not an Excel workbook, "
+                                  "or it is damaged.") from exc
+    with archive:
+        members = archive.infolist()
+        check_count(name, len(members), usual="a workbook has far fewer")
+        check_total(name, members)
+        for member in members:
+            check_ratio(name, member, f"a part of this file ({shown_name(member.filename)[0]})")
+        if "xl/workbook.xml" not in archive.namelist():
+            raise DocumentError(name, "the name says Excel but the file is another kind of "
+                                      "zip archive, not an Excel workbook.")
+
+
+def _sheet(book: object) -> object | None:
+    """The active sheet, or the first worksheet when the active one is a chart."""
+    active = getattr(book, "active", None)
+    if hasattr(active, "iter_rows"):
+        return active
+    return next((ws for ws in getattr(book, "worksheets", []) if hasattr(ws, "iter_rows")),
+                None)
+
+
+def _cell_text(value: object) -> str:
+    """A cell's saved value as text: numbers as written (`12`, not `12.0`), dates ISO,
+    booleans as Excel shows them, Excel's escaped carriage return as one; "" for an empty
+    cell."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+        return str(int(value))
+    if isinstance(value, dt.datetime):
+        if value.time() == dt.time(0):
+            return value.date().isoformat()
+        return value.isoformat(sep=" ")
+    if isinstance(value, dt.date | dt.time):
+        return value.isoformat()
+    if isinstance(value, str):
+        # Excel saves a carriage return (a pasted CRLF) as `_x000D_`; openpyxl leaves it.
+        return value.replace("_x000D_", "\r")
+    return str(value)
+

@@ -236,3 +236,27 @@ def test_the_cli_starts_from_the_same_default(
     code = cli.main(["extract", "--schema", "MeetingInfo"], stdin=io.StringIO("a note"),
                     stdout=io.StringIO(), stderr=err)  # fmt: skip
     assert code == 2 and "No OpenAI API key" in err.getvalue()
+
+
+def test_batch_settings_have_defaults_and_refuse_nonsense() -> None:
+    assert settings.queue_poll({}) == 0.2 and settings.worker_heartbeat({}) == 10.0
+    assert settings.batch_retries({}) == 3 and settings.batch_retries(
+        {"FIELDSTREAM_BATCH_RETRIES": "0"}) == 0
+    with pytest.raises(settings.SettingError, match="whole number"):
+        settings.batch_retries({"FIELDSTREAM_BATCH_RETRIES": "-1"})
+    with pytest.raises(settings.SettingError, match="positive"):
+        settings.queue_poll({"FIELDSTREAM_QUEUE_POLL": "0"})
+    assert settings.provider_rpm({}) is None
+    assert settings.provider_rpm({"FIELDSTREAM_PROVIDER_RPM": "600"}) == 600
+    assert settings.executor_id({"FIELDSTREAM_EXECUTOR_ID": " gpu-1 "}) == "gpu-1"
+
+
+def test_prices_are_per_million_tokens_by_provider() -> None:
+    found = settings.prices({"FIELDSTREAM_PRICES":
+                             '{"OpenAI": {"input": 0.15, "output": 0.6}, "Lab": 2}'})
+    assert found["OpenAI"].cost(1_000_000, 500_000) == pytest.approx(0.45)
+    assert found["Lab"].cost(250_000, 250_000) == pytest.approx(1.0)
+    assert settings.prices({}) == {}
+    for bad in ('["OpenAI"]', '{"OpenAI": -1}', '{"OpenAI": {"input": "x"}}', "{"):
+        with pytest.raises(settings.SettingError, match="FIELDSTREAM_PRICES"):
+            settings.prices({"FIELDSTREAM_PRICES": bad})

@@ -20,3 +20,30 @@ def test_a_batch_runs_every_document_once(monkeypatch, tmp_path):
         assert len(world.srv.requests) == 5
         assert counts[FAILED] == 0
         assert records.get(world.store, batch.id).total == 5
+
+
+def test_a_batch_exports_its_rows(monkeypatch, tmp_path):
+    import csv
+    import io
+    import json
+
+    from openpyxl import load_workbook
+
+    with batch_world(monkeypatch, tmp_path) as world:
+        batch = service.start_batch(world.store, spec(), items(3), world.provider)
+        service.wait_until_finished(world.store, batch.id, timeout=60)
+        out = io.BytesIO()
+        assert service.export(world.store, batch, "csv", out) == 3
+        table = list(csv.DictReader(io.StringIO(out.getvalue().decode("utf-8-sig"))))
+        assert [r["location"] for r in table] == ["Room 0", "Room 1", "Room 2"]
+        assert {r["status"] for r in table} == {DONE}
+        out = io.BytesIO()
+        service.export(world.store, batch, "jsonl", out)
+        lines = [json.loads(line) for line in out.getvalue().splitlines()]
+        assert [line["fields"]["budget"] for line in lines] == [1000, 1001, 1002]
+        out = io.BytesIO()
+        service.export(world.store, batch, "xlsx", out)
+        sheet = load_workbook(out, read_only=True).active
+        values = list(sheet.iter_rows(values_only=True))
+        assert values[0][0] == "document" and values[1][0] == "note-0.txt"
+        assert len(values) == 4

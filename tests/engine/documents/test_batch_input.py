@@ -1,18 +1,24 @@
 """engine.documents.batch_input (#20): many documents from one upload. Every hostile input is
 built here: zip-slip names, bombs, a nested ZIP, a password-protected and a damaged member,
-duplicates, a cp1252 CSV with a quoted multi-line cell, a column that is not there."""
+duplicates, a cp1252 CSV with a quoted multi-line cell, a column that is not there; Excel
+workbooks written here with xlsxwriter and openpyxl (formulas, blank rows, numbers, dates), a
+workbook bomb, a damaged and a password-protected one."""
 
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import os
+import re
 import stat
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
+import openpyxl
 import pytest
+import xlsxwriter
 
 from engine.documents import DocumentError, batch_input
 from engine.documents.batch_input import (
@@ -20,6 +26,7 @@ from engine.documents.batch_input import (
     csv_columns,
     iter_inputs,
     shown_name,
+    table_columns,
     to_document,
 )
 
@@ -287,13 +294,174 @@ def test_a_plain_file_and_a_csv_without_a_column_pass_through_as_one_item() -> N
     assert table.data == b"a,b\n1,2\n" and table.text is None
 
 
-def test_excel_is_refused_with_what_to_do() -> None:
-    [item] = _items("sheet.xlsx", _zip({"xl/workbook.xml": b"<w/>"}), text_column="text")
-    assert item.error is not None and "Save the sheet as CSV" in item.error.problem
-
-
 def test_to_document_reads_a_members_bytes_and_raises_an_items_error() -> None:
     items = _by_name(_items("m.zip", _zip({"a.md": b"# Title\n\nBody", "x.exe": b"MZ..."})))
     assert to_document(items["a.md"]).type == "markdown"
     with pytest.raises(DocumentError, match=r"^x\.exe: this kind of file \(\.exe\)"):
         to_document(items["x.exe"])
+
+
+# --- Excel --------------------------------------------------------------------------------
+
+
+def _workbook(write: object, options: dict[str, object] | None = None) -> bytes:
+    """A workbook written by xlsxwriter: `write(book, sheet)` fills its first sheet."""
+    out = io.BytesIO()
+    book = xlsxwriter.Workbook(out, options or {})
+    write(book, book.add_worksheet("Mails"))  # type: ignore[operator]
+    book.close()
+    return out.getvalue()
+
+
+def _mails(book: xlsxwriter.Workbook, sheet: object) -> None:
+    sheet.write_row(0, 0, ["id", " text ", "note"])  # type: ignore[attr-defined]
+    sheet.write_row(1, 0, [1, "Café Müller, Rechnung über 120 €", "a"])  # type: ignore[attr-defined]
+    sheet.write_row(2, 0, [2, "", "blank text: no document"])  # type: ignore[attr-defined]
+    # row 4 left out entirely; row 5: a formula whose saved value is the text
+    sheet.write_formula(4, 1, '="Invoice "&A2', value="Invoice 1")  # type: ignore[attr-defined]
+    sheet.write_row(5, 0, [6, 1234.5])  # type: ignore[attr-defined]
+    sheet.write_number(6, 1, 42)  # type: ignore[attr-defined]
+    sheet.write_datetime(7, 1, dt.datetime(2024, 5, 1),  # type: ignore[attr-defined]
+                         book.add_format({"num_format": "yyyy-mm-dd"}))
+    sheet.write_boolean(8, 1, True)  # type: ignore[attr-defined]
+    sheet.write_string(9, 1, "Line one\r\nline two")  # type: ignore[attr-defined]
+    sheet.write_string(10, 1, "Café Müller, Rechnung über 120 €")  # type: ignore[attr-defined]
+    sheet.write_string(11, 1, "   ")  # type: ignore[attr-defined]
+
+
+def test_a_workbooks_rows_by_column_with_saved_values_and_spreadsheet_numbers() -> None:
+    data = _workbook(_mails)
+    assert table_columns("mails.xlsx", data) == ["id", "text", "note"]
+    items = _items("mails.xlsx", data, text_column="text")
+    assert [(item.name, item.text) for item in items] == [
+        ("mails.xlsx row 2", "Café Müller, Rechnung über 120 €"),
+        ("mails.xlsx row 5", "Invoice 1"),  # the saved value, never recomputed
+        ("mails.xlsx row 6", "1234.5"),
+        ("mails.xlsx row 7", "42"),
+        ("mails.xlsx row 8", "2024-05-01"),
+        ("mails.xlsx row 9", "TRUE"),
+        ("mails.xlsx row 10", "Line one\nline two"),
+        ("mails.xlsx row 11", "Café Müller, Rechnung über 120 €"),
+    ]
+    assert items[-1].duplicate_of == "mails.xlsx row 2" and items[0].duplicate_of is None
+    assert {item.source for item in items} == {"mails.xlsx"}
+    doc = to_document(items[1])
+    assert doc.type == "text" and doc.text == "Invoice 1" and doc.sha256 == items[1].sha256
+    # The same rows when the file is written a row at a time (inline strings, not shared).
+    streamed = _items("m.xlsm", _workbook(_mails, {"constant_memory": True}),
+                      text_column="text")
+    assert [item.text for item in streamed] == [item.text for item in items]
+
+
+def test_a_formula_with_no_saved_value_is_blank_and_nothing_is_computed() -> None:
+    book = openpyxl.Workbook()  # openpyxl saves formulas without values, as Excel never does
+    sheet = book.active
+    sheet.append(["text", "n"])
+    sheet.append(["=1+1", 2])
+    sheet.append(['=HYPERLINK("http://127.0.0.1:9/x","click")', 3])
+    sheet.append(["plain", 4])
+    out = io.BytesIO()
+    book.save(out)
+    items = _items("f.xlsx", out.getvalue(), text_column="text")
+    assert [(item.name, item.text) for item in items] == [("f.xlsx row 4", "plain")]
+
+
+def test_a_header_below_blank_rows_and_a_missing_column() -> None:
+    def write(book: xlsxwriter.Workbook, sheet: object) -> None:
+        sheet.write_row(2, 0, ["subject", "body"])  # type: ignore[attr-defined]
+        sheet.write_row(3, 0, ["Hi", "Hello there"])  # type: ignore[attr-defined]
+
+    data = _workbook(write)
+    assert table_columns("t.xlsx", data) == ["subject", "body"]
+    [item] = _items("t.xlsx", data, text_column="body")
+    assert item.name == "t.xlsx row 4" and item.text == "Hello there"
+    [missing] = _items("t.xlsx", data, text_column="text")
+    assert str(missing.error) == 't.xlsx: there is no column “text”. Its columns: “subject”, ' \
+                                 '“body”.'
+
+
+def test_the_active_sheet_is_read() -> None:
+    def write(book: xlsxwriter.Workbook, sheet: object) -> None:
+        sheet.write_row(0, 0, ["text"])  # type: ignore[attr-defined]
+        sheet.write_row(1, 0, ["first sheet"])  # type: ignore[attr-defined]
+        other = book.add_worksheet("Shown")
+        other.write_row(0, 0, ["text"])
+        other.write_row(1, 0, ["the sheet Excel opens on"])
+        other.activate()
+
+    [item] = _items("a.xlsx", _workbook(write), text_column="text")
+    assert item.text == "the sheet Excel opens on"
+
+
+def test_a_workbook_bomb_is_refused_before_openpyxl_opens_it() -> None:
+    good = _workbook(_mails)
+    out = io.BytesIO()
+    with (zipfile.ZipFile(io.BytesIO(good)) as inner,
+          zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive):
+        for info in inner.infolist():
+            archive.writestr(info.filename, inner.read(info))
+        with archive.open("xl/media/zeros.bin", "w") as member:
+            for _ in range(20):
+                member.write(bytes(2**20))
+    [item] = _items("bomb.xlsx", out.getvalue(), text_column="text")
+    assert item.name == "bomb.xlsx" and item.error is not None
+    assert re.fullmatch(r"a part of this file \(xl/media/zeros\.bin\) would grow 1,0\d\d times "
+                        r"when unpacked \(the limit is 100\)\. It looks like a zip bomb and "
+                        r"is not opened\.", item.error.problem), item.error.problem
+    with pytest.raises(DocumentError, match="zip bomb"):
+        table_columns("bomb.xlsx", out.getvalue())
+
+
+@pytest.mark.parametrize(("data", "problem"), [
+    (b"id,text\n1,hello\n", "the name says Excel but the file is not an Excel workbook"),
+    (_zip({"word/document.xml": b"<w/>"}), "another kind of zip archive"),
+    (_zip({"xl/workbook.xml": b"<not even xml", "[Content_Types].xml": b"<x/>"}),
+     "the workbook is damaged"),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(500) + "EncryptedPackage".encode("utf-16-le")
+     + bytes(500), "protected by a password"),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(1000), "old Excel file (.xls)"),
+])
+def test_a_workbook_that_cannot_be_read_is_one_message(data: bytes, problem: str) -> None:
+    [item] = _items("bad.xlsx", data, text_column="text")
+    assert item.name == "bad.xlsx" and item.error is not None
+    assert problem in item.error.problem
+    with pytest.raises(DocumentError, match=re.escape(problem)):
+        table_columns("bad.xlsx", data)
+
+
+def test_a_damaged_sheet_is_one_message() -> None:
+    good = _workbook(_mails)
+    out = io.BytesIO()
+    with (zipfile.ZipFile(io.BytesIO(good)) as inner,
+          zipfile.ZipFile(out, "w") as archive):
+        for info in inner.infolist():
+            body = inner.read(info)
+            if info.filename == "xl/worksheets/sheet1.xml":
+                body = body[: len(body) // 2]  # cut off mid-way
+            archive.writestr(info.filename, body)
+    items = _items("cut.xlsx", out.getvalue(), text_column="text")
+    assert items[-1].name == "cut.xlsx" and items[-1].error is not None
+    assert "the workbook is damaged" in items[-1].error.problem
+    assert len(items) >= 2 and all(item.error is None for item in items[:-1])  # rows before it
+
+
+def test_old_xls_and_a_workbook_without_a_column_say_what_to_do() -> None:
+    for column in ("text", None):
+        [item] = _items("old.xls", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(600),
+                        text_column=column)
+        assert item.error is not None
+        assert "save it as .xlsx (Excel Workbook) or as CSV UTF-8" in item.error.problem
+    with pytest.raises(DocumentError, match="old Excel file"):
+        table_columns("old.xls", b"")
+    [item] = _items("new.xlsx", _workbook(_mails))
+    assert item.error is not None and "choose the column that holds the text" in str(item.error)
+
+
+def test_table_columns_for_a_csv_an_empty_sheet_and_another_file() -> None:
+    assert table_columns("t.csv", _csv(ROWS, "utf-8", ",")) == ["id", "text", "note"]
+    assert csv_columns(_csv(ROWS, "utf-8", ",")) == ["id", "text", "note"]
+    with pytest.raises(DocumentError, match="the sheet is empty"):
+        table_columns("e.xlsx", _workbook(lambda book, sheet: None))
+    with pytest.raises(DocumentError, match=r"^n\.txt: only a CSV or an Excel"):
+        table_columns("n.txt", b"text")
+

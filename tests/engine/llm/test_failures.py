@@ -318,3 +318,26 @@ def test_a_read_timeout_is_timed_out_whichever_http_stack_raised_it() -> None:
         assert isinstance(stream_failure(exc, key=None, model="m", timeout=5), TimedOut), exc
     assert isinstance(stream_failure(ConnectionResetError("reset"), key=None, model="m",
                                      timeout=5), StreamInterrupted)
+
+
+def test_failures_that_may_pass_are_marked_with_their_retry_after() -> None:
+    import httpx2 as httpx
+    import openai
+
+    from engine.llm.failures import translate
+
+    def status(code: int, headers: dict[str, str] | None = None) -> openai.APIStatusError:
+        request = httpx.Request("POST", "http://127.0.0.1:1/v1/chat/completions")
+        response = httpx.Response(code, headers=headers or {}, request=request, json={})
+        return openai.APIStatusError("no", response=response, body={})
+
+    limited = translate(status(429, {"Retry-After": "7"}), where="Lab", key=None, model="m")
+    assert limited.transient and limited.retry_after == 7.0
+    assert translate(status(503), where="Lab", key=None, model="m").transient
+    for final in (401, 404, 400):
+        assert not translate(status(final), where="Lab", key=None, model="m").transient
+    gone = openai.APIConnectionError(request=httpx.Request("POST", "http://127.0.0.1:1/v1"))
+    assert translate(gone, where="Lab", key=None, model="m").transient
+    odd = translate(status(429, {"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"}),
+                    where="Lab", key=None, model="m")
+    assert odd.transient and odd.retry_after is None

@@ -18,8 +18,11 @@ from pathlib import Path
 
 import pytest
 
+from engine.batch import records
+from engine.batch.model import DONE, FAILED, Counts
+from engine.store import Store, load_settings
 from engine.testing.replay_server import ReplayServer, Reply
-from tests.batch_support import MODEL, meeting_responder, note
+from tests.batch_support import MODEL, meeting_responder, note, room_of
 from tests.support import HISTORY_ENV, PROVIDER_ENV
 from tests.ui_support import custom_server_env
 
@@ -65,6 +68,21 @@ def notes_folder(root: Path) -> Path:
     (folder / "more/b-copy.txt").write_text(note(1), encoding="utf-8")
     (folder / ".hidden.txt").write_text(note(99), encoding="utf-8")
     return folder
+
+
+def wait_for(env: dict[str, str], cwd: Path, ident: str, timeout: float = 30) -> Counts:
+    """The batch's counts once nothing is queued or running (read from its database here:
+    a `status` child a poll would cost a second or two each)."""
+    with Store.from_settings(load_settings(env, cwd=cwd, home=cwd)).open() as store:
+        deadline = time.monotonic() + timeout
+        while (counts := records.counts(store, ident)).left and time.monotonic() < deadline:
+            time.sleep(0.2)
+    return counts
+
+
+def recent_batch(env: dict[str, str], cwd: Path) -> str:
+    with Store.from_settings(load_settings(env, cwd=cwd, home=cwd)).open() as store:
+        return records.recent(store, 1)[0].id
 
 
 def batch_id(summary: str) -> str:
@@ -163,24 +181,53 @@ def test_a_worker_runs_a_batch_queued_by_a_cli_that_left(
         ident = queued.stdout.strip()
         assert re.fullmatch(r"[0-9a-f]{16}", ident), queued.stdout
         assert f"# queued; see `fieldstream batch status {ident}`" in queued.stderr
-        deadline, figures = time.monotonic() + 30, {}
-        while time.monotonic() < deadline:
-            figures = json.loads(fieldstream(env, tmp_path, "batch", "status", ident,
-                                             "--json").stdout)
-            if figures["left"] == 0:
-                break
-            time.sleep(0.3)
-        assert figures["counts"]["done"] == 5 and figures["counts"]["failed"] == 1, figures
+        counts = wait_for(env, tmp_path, ident)
+        assert counts[DONE] == 5 and counts[FAILED] == 1, counts
         assert len(srv.requests) == 4
+    finally:
+        err = stop(worker)
+    assert worker.returncode == 0, err
+    assert "# worker test-worker: serving fs-local-model, fs-custom-server;" in err
+    assert "# worker stopped: nothing left in hand." in err
+
+
+def test_a_killed_cli_s_documents_are_taken_over_by_a_worker(
+    tmp_path: Path, env: dict[str, str], srv: ReplayServer,
+) -> None:
+    srv.responder = meeting_responder(delay=1.0)
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    for n in range(6):
+        (folder / f"n{n}.txt").write_text(note(n), encoding="utf-8")
+    cli = spawn(env, tmp_path, "batch", "start", "--schema", "MeetingInfo", str(folder))
+    while len(srv.requests) < 2:  # the CLI is running documents
+        assert cli.poll() is None, cli.communicate()
+        time.sleep(0.05)
+    cli.kill()
+    cli.wait()
+    killed = time.monotonic()
+    worker = spawn(env, tmp_path, "worker", "--id", "heir")
+    try:
+        counts = wait_for(env, tmp_path, recent_batch(env, tmp_path))
+        took = time.monotonic() - killed
+    finally:
+        err = stop(worker)
+    assert counts[DONE] == 6, counts
+    assert took < 15  # the CLI's beat is stale after 3 s (FIELDSTREAM_WORKER_HEARTBEAT=1)
+    rooms = [room_of(r) for r in srv.requests]
+    assert set(rooms) == set(range(6)) and len(rooms) <= 6 + 8  # at most the in-flight again
+    assert worker.returncode == 0, err
+
+
+def stop(worker: subprocess.Popen[str]) -> str:
+    """Ctrl-C the worker; what it said on stderr (killed if it does not stop in 30 s)."""
+    try:
         worker.send_signal(signal.SIGINT)
-        _out, err = worker.communicate(timeout=30)
+        return worker.communicate(timeout=30)[1]
     finally:
         if worker.poll() is None:
             worker.kill()
             worker.wait()
-    assert worker.returncode == 0, err
-    assert "# worker test-worker: serving" in err
-    assert "# worker stopped: nothing left in hand." in err
 
 
 @pytest.mark.parametrize(("args", "said"), [

@@ -144,7 +144,8 @@ def shutdown(*, finish_seconds: int = 0, hand_back: bool = True) -> None:
 
 def limits_for(provider: Any) -> dict[str, Any]:
     """A provider's queue limits: the local model's slots on each worker, else the provider's
-    limit across every process (and its requests per minute, when set)."""
+    limit across every process (each process's share too, `FIELDSTREAM_WORKER_LIMIT`, and its
+    requests per minute, when set)."""
     from engine import settings
 
     if provider.kind == "local":
@@ -152,6 +153,9 @@ def limits_for(provider: Any) -> dict[str, Any]:
 
         return {"worker_concurrency": ServerSettings.from_env().parallel}
     limits: dict[str, Any] = {"global_concurrency": settings.provider_limit()}
+    per_worker = settings.worker_limit()
+    if per_worker:  # e.g. each worker's share of a server, or its own connection's limit
+        limits["worker_concurrency"] = min(per_worker, limits["global_concurrency"])
     rpm = settings.provider_rpm()
     if rpm:
         limits["limiter"] = {"limit": rpm, "period": 60.0}

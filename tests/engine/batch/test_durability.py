@@ -1,0 +1,95 @@
+"""A batch survives its processes (#20, "Durability"): a worker or the app killed with SIGKILL
+mid-batch loses nothing, each document ends with exactly one run row, and a request repeats
+only for the documents that were in flight. Every document runs in a child process
+(`tests.batch_children`); this process only enqueues and watches the rows."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import psycopg
+import pytest
+
+from engine.batch import service
+from engine.batch.model import DONE
+from tests.batch_support import items, spec
+from tests.engine.batch.process_support import (
+    process_world,
+    running_on,
+    runs_per_document,
+    wait_for,
+)
+
+pytest_plugins = ["tests.postgres"]
+
+DOCS = 40
+#: A provider limit of 4 across every process, 2 in each: two workers, two in flight each.
+LIMITS = {"FIELDSTREAM_PROVIDER_LIMIT": "4", "FIELDSTREAM_WORKER_LIMIT": "2"}
+
+
+@pytest.fixture
+def owned_database(pg_cluster) -> str:
+    """A database owned by a role that may not create databases (the queue's schema goes in
+    it): its URL."""
+    role, name = "fs_batch", f"fs_{uuid.uuid4().hex[:12]}"
+    try:
+        pg_cluster.admin(f'CREATE ROLE "{role}" LOGIN NOCREATEDB NOCREATEROLE')
+    except psycopg.errors.DuplicateObject:
+        pass
+    pg_cluster.admin(f'CREATE DATABASE "{name}" OWNER "{role}"')
+    yield f"postgresql+psycopg://{role}@127.0.0.1:{pg_cluster.port}/{name}"
+    pg_cluster.drop_database(name)
+
+
+def _holding(world, batch, executor: str) -> list[int]:
+    """The documents `executor` runs now, once 5 are done (else nothing)."""
+    if service.progress(world.store, batch).counts[DONE] < 5:
+        return []
+    return running_on(world.store, batch.id, executor)
+
+
+def _finished_once(world, batch, *, timeout: float) -> None:
+    counts = service.wait_until_finished(world.store, batch.id, timeout=timeout, every=0.2)
+    assert counts[DONE] == DOCS, (counts.by_status, [c.output()[-2000:] for c in world.children])
+    per_doc = runs_per_document(world.store, batch.id)
+    assert per_doc == {str(i): 1 for i in range(DOCS)}, per_doc
+    rows = service.table(world.store, batch, service.fields_of(world.store, batch), limit=None)
+    assert [r.values.get("location") for r in rows] == [f"Room {n}" for n in range(DOCS)]
+
+
+def test_a_worker_killed_mid_batch_and_restarted_loses_nothing_on_postgres(
+        monkeypatch, tmp_path, owned_database):
+    with process_world(monkeypatch, tmp_path, database_url=owned_database, **LIMITS) as world:
+        first = world.child("worker", "w1")
+        second = world.child("worker", "w2")
+        first.wait_ready(), second.wait_ready()
+        started = time.monotonic()
+        batch = service.start_batch(world.store, spec(), items(DOCS), world.provider)
+        in_hand = wait_for(lambda: _holding(world, batch, "w1"), 60, every=0.02)
+        first.kill()
+        world.child("worker", "w1").wait_ready()
+        _finished_once(world, batch, timeout=90)
+        seen = len(world.srv.requests)
+        print(f"\n40 documents, w1 killed holding {in_hand}: {seen} requests, "
+              f"{time.monotonic() - started:.1f} s, peak in flight {world.srv.peak_in_flight}")
+        assert DOCS <= seen <= DOCS + 2
+        assert seen - DOCS <= len(in_hand)  # only what was in flight ran twice
+        assert world.srv.peak_in_flight <= 4
+
+
+def test_the_app_killed_mid_batch_and_restarted_loses_nothing_on_sqlite(monkeypatch, tmp_path):
+    with process_world(monkeypatch, tmp_path, FIELDSTREAM_PROVIDER_LIMIT="4") as world:
+        world.child("app", "app-x").wait_ready()
+        started = time.monotonic()
+        batch = service.start_batch(world.store, spec(), items(DOCS), world.provider)
+        in_hand = wait_for(lambda: _holding(world, batch, "app-x"), 60, every=0.02)
+        world.children[0].kill()
+        world.child("app", "app-x").wait_ready()
+        _finished_once(world, batch, timeout=90)
+        seen = len(world.srv.requests)
+        print(f"\n40 documents, app killed holding {in_hand}: {seen} requests, "
+              f"{time.monotonic() - started:.1f} s, peak in flight {world.srv.peak_in_flight}")
+        assert DOCS <= seen <= DOCS + 2
+        assert seen - DOCS <= len(in_hand)
+        assert world.srv.peak_in_flight <= 4

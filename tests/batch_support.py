@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from engine.batch.model import BatchSpec, NewItem
-from engine.testing.replay_server import Reply, ReplayServer
+from engine.testing.replay_server import ReplayServer, Reply
 from tests.support import HISTORY_ENV, chunks, isolate
 
 SCHEMA = "MeetingInfo"

@@ -127,9 +127,7 @@ def retry_failed(store: Store, batch_id: str, provider: Any, *,
     batch = _batch(store, batch_id)
     records.set_state(store, batch_id, ACTIVE)
     _remember_key(batch, session_key)
-    failed = [d for d in records.items(store, batch_id, statuses=[FAILED])
-              if d.duplicate_of is None and d.document is not None]
-    return _requeue(store, batch, failed, provider)
+    return _requeue(store, batch, records.retryable(store, batch_id), provider)
 
 
 def _requeue(store: Store, batch: Batch, docs: Sequence[Any], provider: Any) -> int:

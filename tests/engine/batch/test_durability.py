@@ -5,6 +5,7 @@ only for the documents that were in flight. Every document runs in a child proce
 
 from __future__ import annotations
 
+import contextlib
 import time
 import uuid
 
@@ -33,10 +34,8 @@ def owned_database(pg_cluster) -> str:
     """A database owned by a role that may not create databases (the queue's schema goes in
     it): its URL."""
     role, name = "fs_batch", f"fs_{uuid.uuid4().hex[:12]}"
-    try:
+    with contextlib.suppress(psycopg.errors.DuplicateObject):  # made by an earlier test
         pg_cluster.admin(f'CREATE ROLE "{role}" LOGIN NOCREATEDB NOCREATEROLE')
-    except psycopg.errors.DuplicateObject:
-        pass
     pg_cluster.admin(f'CREATE DATABASE "{name}" OWNER "{role}"')
     yield f"postgresql+psycopg://{role}@127.0.0.1:{pg_cluster.port}/{name}"
     pg_cluster.drop_database(name)

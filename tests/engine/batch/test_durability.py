@@ -12,7 +12,7 @@ import uuid
 import psycopg
 import pytest
 
-from engine.batch import service
+from engine.batch import records, service
 from engine.batch.model import DONE
 from tests.batch_support import items, spec
 from tests.engine.batch.process_support import (
@@ -23,6 +23,8 @@ from tests.engine.batch.process_support import (
 )
 
 pytest_plugins = ["tests.postgres"]
+#: 10-20 s each: `make test` only (`make check` leaves `processes` out).
+pytestmark = pytest.mark.processes
 
 DOCS = 40
 #: A provider limit of 4 across every process, 2 in each: two workers, two in flight each.
@@ -92,3 +94,31 @@ def test_the_app_killed_mid_batch_and_restarted_loses_nothing_on_sqlite(monkeypa
         assert DOCS <= seen <= DOCS + 2
         assert seen - DOCS <= len(in_hand)
         assert world.srv.peak_in_flight <= 4
+
+
+def test_a_dead_workers_documents_are_taken_over_by_a_live_one(monkeypatch, tmp_path):
+    docs = 8
+    with process_world(monkeypatch, tmp_path, **LIMITS) as world:
+        dead = world.child("worker", "w1")
+        live = world.child("worker", "w2")
+        dead.wait_ready(), live.wait_ready()
+        batch = service.start_batch(world.store, spec(), items(docs), world.provider)
+        held = wait_for(lambda: (lambda h: h if len(h) == 2 else [])(
+            running_on(world.store, batch.id, "w1")), 30, every=0.02)
+        dead.kill()
+        killed = time.monotonic()
+
+        def taken() -> bool:
+            return all(d.executor == "w2" for d in records.items(world.store, batch.id)
+                       if d.idx in held)
+
+        wait_for(taken, 30)
+        took = time.monotonic() - killed
+        counts = service.wait_until_finished(world.store, batch.id, timeout=30, every=0.2)
+        seen = len(world.srv.requests)
+        print(f"\nw1 killed holding {held}: w2 took them {took:.1f} s later "
+              f"(heartbeat 1 s, stale after 3); {seen} requests for {docs} documents")
+        assert counts[DONE] == docs, counts.by_status
+        assert runs_per_document(world.store, batch.id) == {str(i): 1 for i in range(docs)}
+        assert docs <= seen <= docs + len(held)
+        assert 2.0 <= took <= 10.0  # not before its beat is stale, and soon after

@@ -94,7 +94,7 @@ def launch(store: Store, *, executor_id: str, role: str,
     launched (its own PENDING documents resume), the heartbeat going."""
     global _runtime
     from engine import settings
-    from engine.batch.executors import Heartbeat
+    from engine.batch.executors import Heartbeat, beat
 
     with _lock:
         if _runtime is not None:
@@ -110,6 +110,9 @@ def launch(store: Store, *, executor_id: str, role: str,
         _runtime = Runtime(store, executor_id, role, settings.queue_poll(),
                            list(listen) if listen is not None else None)
         try:
+            # Beat before taking any work: a peer that found this id stale while it was
+            # away must not re-queue what it runs from now on (executors.Heartbeat.tick).
+            beat(store, executor_id, role)
             DBOS(config=config)
             if listen is not None:
                 DBOS.listen_queues(list(listen))

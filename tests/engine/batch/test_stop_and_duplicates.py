@@ -79,6 +79,7 @@ def test_a_duplicate_runs_once_and_a_new_batch_runs_again_unless_it_reuses(
         again, rows_again = run()
         assert len(world.srv.requests) == 4  # a new batch asks again
         assert {r.run_id for r in rows_again}.isdisjoint({r.run_id for r in rows})
+        assert runs_per_document(world.store, again.id) == {"0": 1, "2": 1}
 
         reused, rows_reused = run(reuse=True)
         assert len(world.srv.requests) == 4  # nothing asked: the answers are reused

@@ -1,6 +1,6 @@
 # Two entry points: `make run` (app on the embedded local model) and `make test` (the whole suite);
 # `make check` is the quick tier for every edit: lint and the tests that need no browser, no
-# local model and no PostgreSQL.
+# local model and no PostgreSQL, and start no processes of their own (`processes`: slow).
 # Every Python package comes from uv.lock (exact versions and hashes), installed by a pinned uv
 # on the machine's own Python: a fresh machine next month gets what passed today.
 PYTHON ?= python3
@@ -83,7 +83,7 @@ WORKERS := -n 2 --dist loadfile
 
 check: install-check
 	$(BIN)/ruff check .
-	$(PYTEST) $(WORKERS) -m "not browser and not local_model and not postgres"
+	$(PYTEST) $(WORKERS) -m "not browser and not local_model and not postgres and not processes"
 
 test: install-test
 	$(BIN)/ruff check .

@@ -33,6 +33,8 @@ Batches (engine.batch):
                                            own (down, 429, 5xx): tries again after 5, 10, 20 s
     FIELDSTREAM_PROVIDER_RPM               requests per minute to each hosted provider, across
                                            every process (unset: no rate limit)
+    FIELDSTREAM_WORKER_LIMIT               a hosted provider's documents at once in each process,
+                                           under FIELDSTREAM_PROVIDER_LIMIT across all (unset: none)
     FIELDSTREAM_PRICES                     JSON: price per million tokens by provider name,
                                            {"OpenAI": {"input": 0.15, "output": 0.6}} or a number
 The history (engine.store, engine.history):
@@ -418,6 +420,12 @@ def batch_retries(env: Env | None = None) -> int:
 def batch_backoff(env: Env | None = None) -> float:
     """FIELDSTREAM_BATCH_BACKOFF: seconds before the first retry, doubled each time (5)."""
     return _positive("FIELDSTREAM_BATCH_BACKOFF", env, DEFAULT_BATCH_BACKOFF, "seconds")
+
+
+def worker_limit(env: Env | None = None) -> int | None:
+    """FIELDSTREAM_WORKER_LIMIT: a hosted provider's documents at once in each batch process,
+    under the limit across all of them (None: only that limit)."""
+    return _count("FIELDSTREAM_WORKER_LIMIT", env)
 
 
 def provider_rpm(env: Env | None = None) -> int | None:

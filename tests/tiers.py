@@ -3,7 +3,8 @@
 Three markers name what a test needs beyond Python: `browser` (Debian's Chromium), `local_model`
 (the embedded model: xllamacpp and its weights) and `postgres` (Debian's PostgreSQL binaries;
 set by tests/postgres.py on every test that uses its cluster). `make check` runs the tests that
-need none of them; `make test` runs everything.
+need none of them and are not marked `processes` (tests that start and kill batch processes:
+they need nothing more, but take 10-20 s each); `make test` runs everything.
 
 Outside CI, a test whose need is missing from the machine is skipped with the reason and the
 command that installs it. With CI=true a skipped test fails the run: CI must run every test.

@@ -14,6 +14,7 @@ their next beat instead of 30 s later.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
@@ -84,6 +85,14 @@ def age(store: Store, executor_id: str) -> None:
                      .values(beat_at=_LONG_AGO))
 
 
+def _unclaim(store: Store, executor_id: str) -> None:
+    """Put back a dead process's row, still stale, after taking it over failed."""
+    with contextlib.suppress(IntegrityError), store.transaction() as conn:
+        conn.execute(insert(batch_executors).values(
+            id=executor_id, role="?", host="?", pid=0, started_at=utcnow(),
+            beat_at=_LONG_AGO))
+
+
 def take_over(store: Store, dead: str) -> int:
     """Re-queue the unfinished documents of a dead process; how many."""
     from dbos._dbos import _get_dbos_instance
@@ -125,9 +134,17 @@ class Heartbeat:
     def tick(self) -> None:
         beat(self.store, self.executor_id, self.role)
         for dead in stale(self.store, but=self.executor_id, after=self.stale_after):
-            take_over(self.store, dead)
-            if forget(self.store, dead, if_stale_after=self.stale_after):
-                self.taken_over.append(dead)
+            # Claim it first (its row deleted only while still stale): a process restarted
+            # under the same id beats before it takes any work, so once it is back nobody
+            # re-queues the documents it runs now (they would run twice).
+            if not forget(self.store, dead, if_stale_after=self.stale_after):
+                continue
+            try:
+                take_over(self.store, dead)
+            except Exception:
+                _unclaim(self.store, dead)  # the next beat (here or elsewhere) tries again
+                raise
+            self.taken_over.append(dead)
 
     def stop(self, *, hand_back: bool = False) -> None:
         self._stop.set()

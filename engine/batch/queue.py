@@ -106,7 +106,7 @@ def launch(store: Store, *, executor_id: str, role: str,
     launched (its own PENDING documents resume), the heartbeat going."""
     global _runtime
     from engine import settings
-    from engine.batch.executors import Heartbeat
+    from engine.batch.executors import Heartbeat, beat
 
     with _lock:
         if _runtime is not None:
@@ -122,6 +122,9 @@ def launch(store: Store, *, executor_id: str, role: str,
         _runtime = Runtime(store, executor_id, role, settings.queue_poll(),
                            list(listen) if listen is not None else None)
         try:
+            # Beat before taking any work: a peer that found this id stale while it was
+            # away must not re-queue what it runs from now on (executors.Heartbeat.tick).
+            beat(store, executor_id, role)
             DBOS(config=config)
             if listen is not None:
                 DBOS.listen_queues(list(listen))
@@ -156,7 +159,8 @@ def shutdown(*, finish_seconds: int = 0, hand_back: bool = True) -> None:
 
 def limits_for(provider: Any) -> dict[str, Any]:
     """A provider's queue limits: the local model's slots on each worker, else the provider's
-    limit across every process (and its requests per minute, when set)."""
+    limit across every process (each process's share too, `FIELDSTREAM_WORKER_LIMIT`, and its
+    requests per minute, when set)."""
     from engine import settings
 
     if provider.kind == "local":
@@ -164,6 +168,9 @@ def limits_for(provider: Any) -> dict[str, Any]:
 
         return {"worker_concurrency": ServerSettings.from_env().parallel}
     limits: dict[str, Any] = {"global_concurrency": settings.provider_limit()}
+    per_worker = settings.worker_limit()
+    if per_worker:  # e.g. each worker's share of a server, or its own connection's limit
+        limits["worker_concurrency"] = min(per_worker, limits["global_concurrency"])
     rpm = settings.provider_rpm()
     if rpm:
         limits["limiter"] = {"limit": rpm, "period": 60.0}

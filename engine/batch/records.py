@@ -318,6 +318,16 @@ def waiting_items(store: Store, batch_id: str) -> list[Item]:
         return [_item(row, False) for row in conn.execute(query).mappings()]
 
 
+def retryable(store: Store, batch_id: str) -> list[Item]:
+    """Failed documents that have their text (a file that could not be read has none)."""
+    query = select(*[c for c in batch_items.c if c.name != "text"]).where(
+        batch_items.c.batch_id == batch_id, batch_items.c.duplicate_of.is_(None),
+        batch_items.c.text.is_not(None), batch_items.c.status == FAILED,
+    ).order_by(batch_items.c.idx)
+    with store.reading() as conn:
+        return [_item(row, False) for row in conn.execute(query).mappings()]
+
+
 def delete_batch(store: Store, batch_id: str) -> None:
     """The batch and its documents (their runs stay in the history)."""
     with store.transaction() as conn:

@@ -101,7 +101,10 @@ def stop(store: Store, batch_id: str) -> int:
     waiting = [d for d in records.items(store, batch_id, statuses=[QUEUED])
                if d.duplicate_of is None]
     if queue.current() is not None:
-        queue.cancel([d.workflow_id for d in waiting])
+        # One a process has just taken (PENDING) sees the state at its start and ends itself:
+        # cancelling it under its feet only makes DBOS log an error with a traceback.
+        states = queue.states([d.workflow_id for d in waiting])
+        queue.cancel([d.workflow_id for d in waiting if states.get(d.workflow_id) != "PENDING"])
     records.mark_many(store, batch_id, [d.idx for d in waiting], CANCELLED,
                       reason="Stopped before it ran.")
     return len(waiting)
@@ -116,7 +119,10 @@ def resume(store: Store, batch_id: str, provider: Any, *, session_key: str | Non
     _remember_key(batch, session_key)
     todo = [d for d in records.waiting_items(store, batch_id) if d.status != FAILED]
     live = queue.states([d.workflow_id for d in todo])
-    todo = [d for d in todo if live.get(d.workflow_id) not in _LIVE_WORKFLOW]
+    # A cancelled document goes back whatever its workflow says: one stopped a moment ago is
+    # still PENDING while its step returns, and would otherwise never run again.
+    todo = [d for d in todo
+            if d.status == CANCELLED or live.get(d.workflow_id) not in _LIVE_WORKFLOW]
     return _requeue(store, batch, todo, provider)
 
 
@@ -127,9 +133,7 @@ def retry_failed(store: Store, batch_id: str, provider: Any, *,
     batch = _batch(store, batch_id)
     records.set_state(store, batch_id, ACTIVE)
     _remember_key(batch, session_key)
-    failed = [d for d in records.items(store, batch_id, statuses=[FAILED])
-              if d.duplicate_of is None and d.document is not None]
-    return _requeue(store, batch, failed, provider)
+    return _requeue(store, batch, records.retryable(store, batch_id), provider)
 
 
 def _requeue(store: Store, batch: Batch, docs: Sequence[Any], provider: Any) -> int:

@@ -44,7 +44,7 @@ from engine.llm.events import (
     UsageReport,
     chunk_events,
 )
-from engine.llm.failures import request_failure, stream_failure
+from engine.llm.failures import request_failure, retry_after, stream_failure
 from engine.llm.request import RequestSpec, build_request, tool_schemas
 from engine.llm.strict_schema import ItemsUnwrapper, is_list_root
 from engine.redact import redact_error
@@ -58,6 +58,8 @@ CallKey = tuple[int, int]  # (choice index, tool-call index); tool-call index is
 
 CONNECT_TIMEOUT = 10.0
 _RETRY_STATUS = (408, 409, 429, 500, 502, 503, 504)
+#: The longest `Retry-After` waited for inside a request; a longer one ends the request.
+INLINE_RETRY_AFTER = 5.0
 
 
 def open_stream(
@@ -70,7 +72,9 @@ def open_stream(
 
     `timeout`: seconds without a byte before giving up (`TimedOut`, never retried: a silent
     server would only be waited for twice). Other passing failures are retried as often as
-    the client's `max_retries` says, with a short pause."""
+    the client's `max_retries` says, with a short pause (or the server's `Retry-After`, when
+    it asks for one of at most `INLINE_RETRY_AFTER` seconds; a longer one is the caller's to
+    wait for: a batch's document waits for it and tries again)."""
     retries = int(getattr(client, "max_retries", 0) or 0)
     if timeout is not None:
         request = {**request, "timeout": _timeout(timeout)}
@@ -80,10 +84,25 @@ def open_stream(
         try:
             return client.chat.completions.create(**request)
         except openai.OpenAIError as exc:
-            again = attempt < retries and _retryable(exc)
-            if not again or (cancel is not None and cancel.wait(0.5 * 2**attempt)):
+            pause = max(0.5 * 2**attempt, _asked_pause(exc))
+            again = attempt < retries and _retryable(exc) and pause <= INLINE_RETRY_AFTER
+            if not again or _waited_in_vain(cancel, pause):
                 raise request_failure(exc, client, request.get("model", ""), timeout) from None
     raise AssertionError("unreachable")
+
+
+def _asked_pause(exc: openai.OpenAIError) -> float:
+    """The server's `Retry-After` in seconds (0 when it did not ask)."""
+    asked = retry_after(exc) if isinstance(exc, openai.APIStatusError) else None
+    return asked or 0.0
+
+
+def _waited_in_vain(cancel: threading.Event | None, pause: float) -> bool:
+    """Pause before trying again; True when the run was stopped meanwhile."""
+    if cancel is not None:
+        return cancel.wait(pause)
+    time.sleep(pause)
+    return False
 
 
 def _timeout(seconds: float) -> openai.Timeout:

@@ -98,6 +98,7 @@ class Reply:
     drop_after: int | None = None
     status: int = 200
     message: str = ""
+    headers: dict[str, str] = field(default_factory=dict)  # of an error answer (Retry-After)
 
     @classmethod
     def content(
@@ -141,9 +142,12 @@ class Reply:
         return cls(events=read_sse(path), pace=pace, drop_after=drop_after)
 
     @classmethod
-    def error(cls, status: int, message: str = "scripted failure") -> Reply:
-        """Answer with HTTP `status` and an OpenAI-style JSON error body."""
-        return cls(status=status, message=message)
+    def error(cls, status: int, message: str = "scripted failure", *,
+              retry_after: float | None = None) -> Reply:
+        """Answer with HTTP `status` and an OpenAI-style JSON error body (and a `Retry-After`
+        header of that many seconds, when given)."""
+        headers = {"Retry-After": f"{retry_after:g}"} if retry_after is not None else {}
+        return cls(status=status, message=message, headers=headers)
 
 
 def _words(text: str) -> list[str]:
@@ -311,7 +315,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._json(500, _error_body("ReplayServer has no reply queued", "no_reply"))
             self.server_state.record("outcomes", "error 500")
         elif reply.status != 200:
-            self._json(reply.status, _error_body(reply.message, f"http_{reply.status}"))
+            self._json(reply.status, _error_body(reply.message, f"http_{reply.status}"),
+                       reply.headers)
             self.server_state.record("outcomes", f"error {reply.status}")
         elif body.get("stream"):
             self._stream(reply)
@@ -365,9 +370,12 @@ class _Handler(BaseHTTPRequestHandler):
         with contextlib.suppress(OSError):
             self.connection.shutdown(socket.SHUT_RDWR)
 
-    def _json(self, status: int, payload: dict[str, Any]) -> None:
+    def _json(self, status: int, payload: dict[str, Any],
+              headers: dict[str, str] | None = None) -> None:
         data = json.dumps(payload).encode("utf-8")
         self.send_response(status)
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()

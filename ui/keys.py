@@ -82,9 +82,12 @@ class RunKeys:
 
 #: The Extract page's single lane.
 EXTRACT_KEYS = RunKeys("extract")
+#: The Batch page: its pickers (`fs_batch_<what>`) and the chosen document's live form.
+BATCH_KEYS = RunKeys("batch")
 
 #: The document uploader of each page that takes one (a page's own: a widget's value does not
 #: follow the person to another page).
-UPLOAD_KEYS = {"extract": "fs_extract_upload", "compare": "fs_cmp_upload"}
+UPLOAD_KEYS = {"extract": "fs_extract_upload", "compare": "fs_cmp_upload",
+               "batch": "fs_batch_upload"}
 #: The documents this session has read, by the sha256 of their bytes (read once per file).
 DOCUMENTS_KEY = "fs_documents"

@@ -74,9 +74,9 @@ def render_batch_page() -> None:
         return
     store = context.history_store()
     assert store is not None  # batch_runtime needs it
-    notice = st.session_state.pop(NOTICE_KEY, None)
+    notice, slot = st.session_state.pop(NOTICE_KEY, None), st.empty()  # a slot: no shift
     if notice:
-        {"error": st.error, "warning": st.warning}.get(notice[0], st.success)(
+        {"error": slot.error, "warning": slot.warning}.get(notice[0], slot.success)(
             escape_md(notice[1]))
     batch_id = st.query_params.get(PARAM)
     batch = records.get(store, batch_id) if batch_id else None

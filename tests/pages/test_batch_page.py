@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -143,11 +144,22 @@ def records_store() -> Any:
 
 
 def test_stop_then_resume(server: ReplayServer) -> None:
-    server.responder = meeting_responder(delay=1.5)
+    server.responder = meeting_responder(pace=0.12)  # about 2 s a document
     at = support.app_page(PAGE)
     batch_id = start(at, notes(0, 1, 2, 3, 4, 5))
-    wait_table(at, lambda frame: "running" in statuses(frame))
+    # a running document's fields show as they arrive (its runner is in this process)
+    frame = wait_table(at, lambda f: any(s == "running" and d for s, d in zip(
+        f["status"], f["date"], strict=True)))
     assert "Updates every second" in texts(at)
+    idx = next(i for i, (s, d) in enumerate(zip(frame["status"], frame["date"], strict=True))
+               if s == "running" and d)
+    assert "ana" in frame["users"][idx]
+    # its live form below the table
+    at.session_state[f"fs_batch_table_{batch_id}_1"] = {
+        "selection": {"rows": [idx], "columns": [], "cells": []}}
+    run(at)
+    progress = [p.proto.text for p in at.get("progress")]
+    assert any(re.fullmatch(r"\d+ of \d+ fields done", t) for t in progress), progress
     at.button(key="fs_batch_stop").click()
     run(at)
     assert "Stopped:" in texts(at)

@@ -136,13 +136,13 @@ def _open_store() -> tuple[Store | None, str | None]:
 @st.cache_resource(show_spinner=False)
 def _batch_queue(url: str, _store: Store) -> Any:
     """This process on the batch queue, launched once (DBOS is one per process): its own
-    unfinished documents resume, and the queues of unfinished batches are served again."""
+    documents that were running resume, and it serves every queue in the queue's database
+    (queues live there: queued documents of any batch are taken again, no page needed)."""
     from engine import settings
     from engine.batch import queue
 
     runtime = queue.launch(_store, executor_id=settings.executor_id()
                            or queue.default_executor("app"), role="app")
-    serve_unfinished(_store)
     return runtime
 
 
@@ -163,25 +163,6 @@ def batch_runtime() -> tuple[Any | None, str | None]:
         return None, ("The history database changed since this app started its batch queue: "
                       "restart the app to run batches on the new one.")
     return runtime, None
-
-
-def serve_unfinished(store: Store) -> None:
-    """Register the queues of unfinished batches' providers, so their queued documents run
-    here again (a provider this process lacks, or a key typed in a browser that is gone:
-    they wait, and the Batch page says why)."""
-    from engine.batch import queue, records
-    from engine.batch.view import unfinished_batches
-    from engine.batch.work import find_provider
-
-    seen: set[tuple[str, bool]] = set()
-    for batch_id in unfinished_batches(store):
-        batch = records.get(store, batch_id)
-        if batch is None or (batch.spec.provider, batch.spec.session_key) in seen:
-            continue
-        provider = find_provider(batch)
-        if provider is not None:
-            queue.register(provider, session=batch.spec.session_key)
-            seen.add((batch.spec.provider, batch.spec.session_key))
 
 
 @st.cache_resource(show_spinner=False)

@@ -212,3 +212,29 @@ def test_an_unknown_batch_and_a_history_run_link_back(server: ReplayServer) -> N
     run(at)
     links = [link for link in at.get("page_link") if link.proto.page == "Batch"]
     assert len(links) == 1 and batch_id in str(links[0].proto)
+
+
+def test_a_restarted_app_takes_up_its_unfinished_batch_on_any_page(
+        server: ReplayServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Documents queued by an app that then stopped run when the app's next process draws
+    its first page (Home), nobody opening the Batch page."""
+    from engine.batch import queue, service
+    from engine.history import recorder
+    from tests.batch_support import custom_provider, items, spec
+    from ui import context
+
+    store = context.shared_store().open()
+    recorder.install(store=store)
+    # the first process serves no queue: it queues the documents, then is gone
+    queue.launch(store, executor_id=queue.default_executor("app"), role="app", listen=[])
+    batch = service.start_batch(store, spec(), items(3), custom_provider())
+    queue.shutdown(hand_back=False)
+    assert records.counts(store, batch.id)["queued"] == 3 and not server.requests
+
+    at = AppTest.from_file(str(Path(__file__).resolve().parents[2] / "app.py"),
+                           default_timeout=30)
+    run(at)
+    assert at.title[0].value == "Fieldstream"  # Home
+    counts = service.wait_until_finished(store, batch.id, timeout=30)
+    assert counts["done"] == 3, counts
+    assert sorted(room_of(body) for body in server.requests) == [0, 1, 2]

@@ -16,6 +16,7 @@ pages = [
     st.Page("pages/3_Schemas.py", title="Schemas", icon=":material/schema:", url_path="Schemas"),
     st.Page("pages/4_Compare.py", title="Compare", icon=":material/compare_arrows:",
             url_path="Compare"),
+    st.Page("pages/5_Batch.py", title="Batch", icon=":material/dataset:", url_path="Batch"),
 ]
 page = st.navigation(pages)
 frame(page, pages)

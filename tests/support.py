@@ -99,10 +99,22 @@ def app_server(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
         try:
             yield srv
         finally:
+            stop_app_queue()
             recorder.uninstall()
             from ui import context
 
             context._store.clear()
+
+
+def stop_app_queue() -> None:
+    """Leave the batch queue the app's pages launched in this process (one per process) and
+    forget it, so the next test's app launches its own."""
+    from engine.batch import queue
+    from ui import context
+
+    queue.shutdown(hand_back=False)
+    context._batch_queue.clear()
+    context._resumed.clear()
 
 
 def chunks(text: str, size: int = 6) -> list[str]:

@@ -15,6 +15,7 @@ app's pages (for links). How long each lives, and why:
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, unquote
@@ -27,6 +28,8 @@ if TYPE_CHECKING:
     from streamlit.navigation.page import StreamlitPage
 
     from engine.store import HistorySettings, Store
+
+log = logging.getLogger(__name__)
 
 #: This script run's attempt to open the history: (store, None) or (None, why not).
 STORE_KEY = "fs_store_opened"
@@ -125,6 +128,65 @@ def _open_store() -> tuple[Store | None, str | None]:
         return shared_store().open(), None
     except StoreUnavailable as exc:  # the one place a page turns it into a message
         return None, str(exc)
+
+
+# --- the batch queue --------------------------------------------------------------------------
+
+
+@st.cache_resource(show_spinner=False)
+def _batch_queue(url: str, _store: Store) -> Any:
+    """This process on the batch queue, launched once (DBOS is one per process): its own
+    documents that were running resume, and it serves every queue in the queue's database
+    (queues live there: queued documents of any batch are taken again, no page needed)."""
+    from engine import settings
+    from engine.batch import queue
+
+    runtime = queue.launch(_store, executor_id=settings.executor_id()
+                           or queue.default_executor("app"), role="app")
+    return runtime
+
+
+def batch_runtime() -> tuple[Any | None, str | None]:
+    """(the queue's runtime, None), or (None, why batches cannot run here): a batch needs the
+    history database (its documents, rows and runs live there)."""
+    if not history_settings().enabled:
+        return None, ("Batches need the history, which is off (FIELDSTREAM_HISTORY=off): each "
+                      "document's text and result are kept there.")
+    store = history_store()
+    if store is None:
+        return None, f"Batches need the history database. {store_problem() or ''}".strip()
+    try:
+        runtime = _batch_queue(store.url, store)
+    except Exception as exc:  # a queue database that cannot be opened: said, tried again
+        return None, f"The batch queue could not start: {exc}"
+    if runtime.store.url != store.url:
+        return None, ("The history database changed since this app started its batch queue: "
+                      "restart the app to run batches on the new one.")
+    return runtime, None
+
+
+@st.cache_resource(show_spinner=False)
+def _resumed(url: str) -> bool:
+    """Once per process and history: launch the queue if a batch is unfinished (a history
+    out of reach now is not tried again here: the Batch page launches the queue when opened)."""
+    from engine.batch.view import unfinished_batches
+
+    try:
+        store = history_store()
+        if store is None or not unfinished_batches(store, limit=1):
+            return False
+        return batch_runtime()[0] is not None
+    except Exception:  # never stops a page from drawing: the Batch page says what is wrong
+        log.exception("Could not take up the unfinished batches")
+        return False
+
+
+def resume_batches() -> None:
+    """On the process's first script run (the frame's): take up unfinished batches at once,
+    so a restarted app goes on without anyone opening the Batch page."""
+    settings = history_settings()
+    if settings.enabled:
+        _resumed(settings.url)
 
 
 # --- providers --------------------------------------------------------------------------------

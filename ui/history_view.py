@@ -21,6 +21,7 @@ from engine.history import diff, replay, stats
 from engine.history.queries import RunFilters, RunSummary
 from engine.runs.display import grounding_summary, json_text, span_context, value_at
 from engine.runs.group import RunnerGroup
+from engine.runs.spec import GROUP_BATCH
 from engine.store import INTERRUPTED, STATUSES, Store, StoredRun
 from engine.store.records import StoredPart
 from ui import context
@@ -167,6 +168,7 @@ def table_rows(rows: list[RunSummary]) -> pd.DataFrame:
             "status": r.status, "schema": r.schema_name, "provider": r.provider,
             "model": r.model, "mode": r.mode, "by": r.ran_by, "source": r.source,
             "comparison": f"?{COMPARE_PARAM}={r.compare_id}" if r.compare_id else None,
+            "batch": f"Batch?batch={r.group_id}" if r.group_kind == GROUP_BATCH else None,
             "first field": _seconds(r.first_field_ms), "total": _seconds(r.total_ms),
             "not in text": r.not_found,
             "document": document_cell(r.document),
@@ -203,6 +205,8 @@ def _columns() -> dict[str, Any]:
         "link": cc.LinkColumn("link", display_text="open", help="A link to this run"),
         "comparison": cc.LinkColumn("comparison", display_text=rf"\?{COMPARE_PARAM}=(.*)",
                                     help="The Compare page comparison this run is a lane of"),
+        "batch": cc.LinkColumn("batch", display_text=r"Batch\?batch=(.*)",
+                               help="The batch this run is a document of (the Batch page)"),
     }
 
 
@@ -225,6 +229,9 @@ def render_detail(store: Store, run_id: str) -> None:
     st.caption(escape_md(_describe(run, shown)))
     if run.document is not None:
         st.caption(escape_md(f"Document: {document_line(run.document)}"))
+    if run.group_kind == GROUP_BATCH and run.group_id:
+        st.page_link(context.page("Batch"), label="Open its batch", icon=":material/dataset:",
+                     query_params={"batch": run.group_id})
     _render_metrics(run)
     _render_actions(store, run)
     left, right = st.columns(2, gap="large")

@@ -15,6 +15,10 @@ model. Keys (and so the CSS classes Streamlit derives from them, `st-key-<key>`)
 | a field's box / a nested model's card | `fsbox_<lane>-<field>` / `fsgroup_<lane>-<field>` |
 | a field's header, redrawn on each state | `fs_<lane>-<field>__<state>__<n>` |
 
+The Batch page (`BATCH_KEYS`, lane `batch`): its pickers `fs_batch_<what>` (schema, version,
+provider, model, mode, chunking, reuse, name), its uploader `fs_batch_upload`, its table
+`fs_batch_table_<batch>_<page>`, and the chosen document's live form under the lane's keys.
+
 A page's document (`ui/document_input.py`): its file uploader, `UPLOAD_KEYS[page]`
 (`fs_extract_upload`, `fs_cmp_upload`), and the documents this session has read,
 `DOCUMENTS_KEY` (`fs_documents`: sha256 of the bytes -> the document or its message).
@@ -82,9 +86,12 @@ class RunKeys:
 
 #: The Extract page's single lane.
 EXTRACT_KEYS = RunKeys("extract")
+#: The Batch page: its pickers (`fs_batch_<what>`) and the chosen document's live form.
+BATCH_KEYS = RunKeys("batch")
 
 #: The document uploader of each page that takes one (a page's own: a widget's value does not
 #: follow the person to another page).
-UPLOAD_KEYS = {"extract": "fs_extract_upload", "compare": "fs_cmp_upload"}
+UPLOAD_KEYS = {"extract": "fs_extract_upload", "compare": "fs_cmp_upload",
+               "batch": "fs_batch_upload"}
 #: The documents this session has read, by the sha256 of their bytes (read once per file).
 DOCUMENTS_KEY = "fs_documents"

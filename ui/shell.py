@@ -74,6 +74,7 @@ def frame(page: StreamlitPage, pages: Sequence[StreamlitPage]) -> None:
             _warm_local_model()
     _keep_inputs()
     context.start_run(pages)
+    context.resume_batches()  # once per process: a restarted app takes up its batches
     context.current_user()  # read before the name box is drawn, which then shows it
     _sidebar()
     st.session_state[FRAMED_KEY] = True

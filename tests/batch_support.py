@@ -77,7 +77,8 @@ def custom_provider() -> Any:
 
 @contextlib.contextmanager
 def batch_world(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, *,
-                executor: str = "test-app", **env: str) -> Iterator[BatchWorld]:
+                executor: str = "test-app", listen: list[str] | None = None,
+                follow: bool = False, **env: str) -> Iterator[BatchWorld]:
     """The queue launched here on SQLite in tmp_path, the recorder writing the runs, a
     replay server as the Custom server."""
     from engine.batch import queue
@@ -95,7 +96,7 @@ def batch_world(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, *,
         srv.responder = meeting_responder()
         store = Store.from_settings(load_settings()).open()
         recorder.install(store=store)
-        queue.launch(store, executor_id=executor, role="app")
+        queue.launch(store, executor_id=executor, role="app", listen=listen, follow=follow)
         try:
             yield BatchWorld(store, srv, custom_provider(), tmp_path / "data")
         finally:

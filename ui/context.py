@@ -136,14 +136,16 @@ def _open_store() -> tuple[Store | None, str | None]:
 @st.cache_resource(show_spinner=False)
 def _batch_queue(url: str, _store: Store) -> Any:
     """This process on the batch queue, launched once (DBOS is one per process): its own
-    documents that were running resume, and it serves every queue in the queue's database
-    (queues live there: queued documents of any batch are taken again, no page needed)."""
+    documents that were running resume, and it serves its providers' queues (queued
+    documents are taken again, no page needed); a document for a provider only a worker has
+    is left for that worker."""
     from engine import settings
     from engine.batch import queue
 
-    runtime = queue.launch(_store, executor_id=settings.executor_id()
-                           or queue.default_executor("app"), role="app")
-    return runtime
+    found, _ = providers(saved_problems=False)
+    return queue.launch(_store, executor_id=settings.executor_id()
+                        or queue.default_executor("app"), role="app",
+                        listen=queue.app_queues(found), follow=True)
 
 
 def batch_runtime() -> tuple[Any | None, str | None]:

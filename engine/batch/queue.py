@@ -71,6 +71,9 @@ class Runtime:
     poll: float
     listen: list[str] | None
     heartbeat: Any = None  # executors.Heartbeat
+    #: Serve the queue of a batch this process starts or resumes, even one not in `listen`
+    #: (the app: a provider added after it launched). A CLI that only queues must not.
+    follow: bool = False
 
 
 _runtime: Runtime | None = None
@@ -101,9 +104,10 @@ def _write_ahead(path: Any) -> None:
 
 
 def launch(store: Store, *, executor_id: str, role: str,
-           listen: Sequence[str] | None = None) -> Runtime:
+           listen: Sequence[str] | None = None, follow: bool = False) -> Runtime:
     """Start this process on the queue (once; a second call returns the first runtime): DBOS
-    launched (its own PENDING documents resume), the heartbeat going."""
+    launched (its own PENDING documents resume), the heartbeat going. `listen`: the queues it
+    takes documents from (None: all); `follow`: also those of batches it starts later."""
     global _runtime
     from engine import settings
     from engine.batch.executors import Heartbeat, beat
@@ -120,7 +124,7 @@ def launch(store: Store, *, executor_id: str, role: str,
         if schema:
             config["dbos_system_schema"] = schema
         _runtime = Runtime(store, executor_id, role, settings.queue_poll(),
-                           list(listen) if listen is not None else None)
+                           list(listen) if listen is not None else None, follow=follow)
         try:
             # Beat before taking any work: a peer that found this id stale while it was
             # away must not re-queue what it runs from now on (executors.Heartbeat.tick).
@@ -184,7 +188,27 @@ def register(provider: Any, *, session: bool = False) -> str:
     name = queue_name(provider.name, session=session)
     DBOS.register_queue(name, polling_interval_sec=runtime.poll, on_conflict="always_update",
                         **limits_for(provider))
+    if runtime.follow:
+        _serve(runtime, name)
     return name
+
+
+def app_queues(providers: Iterable[Any]) -> list[str]:
+    """The queues the app serves: its providers', and theirs for keys typed in its pages."""
+    return [name for p in providers
+            for name in (queue_name(p.name), queue_name(p.name, session=True))]
+
+
+def _serve(runtime: Runtime, name: str) -> None:
+    """Take documents from this queue too. DBOS fixes `listen_queues` before launch; its queue
+    thread reads the list again every second, so adding to it (a private attribute of the
+    pinned minor version, tested) serves a provider added after launch."""
+    from dbos._dbos import _get_dbos_instance
+
+    listening = _get_dbos_instance()._listening_queues
+    if runtime.listen is not None and listening is not None and name not in listening:
+        listening.append(name)
+        runtime.listen.append(name)
 
 
 def enqueue(batch: Batch, docs: Iterable[Item]) -> int:

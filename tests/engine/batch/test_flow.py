@@ -47,3 +47,21 @@ def test_a_batch_exports_its_rows(monkeypatch, tmp_path):
         values = list(sheet.iter_rows(values_only=True))
         assert values[0][0] == "document" and values[1][0] == "note-0.txt"
         assert len(values) == 4
+
+
+def test_a_process_serves_only_its_queues_and_follows_the_batches_it_starts(
+        monkeypatch, tmp_path):
+    import time
+
+    from engine.batch.model import QUEUED
+
+    with batch_world(monkeypatch, tmp_path, listen=["fs-elsewhere"]) as world:
+        batch = service.start_batch(world.store, spec(), items(2), world.provider)
+        time.sleep(1.5)  # the queue polled ~30 times: nothing taken
+        assert records.counts(world.store, batch.id)[QUEUED] == 2
+        assert world.srv.requests == []
+    with batch_world(monkeypatch, tmp_path / "b", listen=["fs-elsewhere"],
+                     follow=True) as world:
+        batch = service.start_batch(world.store, spec(), items(2), world.provider)
+        counts = service.wait_until_finished(world.store, batch.id, timeout=30)
+        assert counts[DONE] == 2

@@ -388,8 +388,9 @@ def render_table(store: Store, batch: Batch) -> None:
 
 
 def render_document(store: Store, row: Any) -> None:
-    """The chosen document: its live form while it runs in this process, else its stored
-    result; always a link to its run in History (the form with grounding)."""
+    """The chosen document: its live form while it runs in this process, else its stored run
+    drawn as a finished form (grounded in its text when the text was kept; `replay.settled`),
+    and always a link to its run in History."""
     st.markdown(f"**{escape_md(row.item.name)}** · {escape_md(row.status)}")
     if row.reason:
         st.caption(escape_md(row.reason))
@@ -407,6 +408,7 @@ def render_document(store: Store, row: Any) -> None:
     if row.run_id is None:
         return
     from engine import history
+    from engine.history.replay import settled
 
     run = history.get_run(store, row.run_id)
     if run is None:
@@ -414,8 +416,18 @@ def render_document(store: Store, row: Any) -> None:
         return
     if row.not_in_text:
         st.warning(escape_md("Not in the text — check them: " + ", ".join(row.not_in_text)))
-    st.markdown("**Result**" if run.status == DONE else "**What arrived (partial)**")
-    st.code(json_text(run.result), language="json")
+    runner = settled(run, store)
+    schema = runner.spec.schema if runner is not None and runner.spec is not None else None
+    if runner is None or not runner.ended:
+        st.markdown("**Result**" if run.status == DONE else "**What arrived (partial)**")
+        st.code(json_text(run.result), language="json")
+        return
+    from engine.history.replay import schema_for
+
+    view = LiveView(schema or schema_for(run, store), KEYS, source=run.input_text,
+                    document=run.document)
+    view.build()
+    view.apply(runner.snapshot_all(), runner, final=True)
 
 
 # --- exports and the recent batches ------------------------------------------------------------

@@ -149,6 +149,35 @@ def start_replay(run: StoredRun, speed: float = 1.0, store: Store | None = None)
     return Runner(leaves(schema), replay_factory(schema, run.timeline, speed)).start()
 
 
+#: A replay this fast is over as soon as its chunks are parsed (a stored run drawn as a form).
+INSTANT = 1e9
+
+
+def settled(run: StoredRun, store: Store | None = None, *,
+            timeout: float = 10.0) -> Runner | None:
+    """The stored run as a finished live one: its chunks replayed at once into a Runner whose
+    state a view draws like any run's form, with each value grounded in the run's input text
+    when it was kept (the spec is not told to any hook: nothing is recorded). None when it
+    cannot be replayed (its schema is gone, or it recorded no chunks)."""
+    from engine.runs.spec import RunSpec
+
+    schema = schema_for(run, store)
+    if schema is None:
+        return None
+    if run.parts:
+        runner = _start_split_replay(run, schema, INSTANT, store)
+    elif run.timeline:
+        spec = RunSpec(run.input_text, run.schema_name, schema, run.provider, None, run.model,
+                       run.mode or "json_schema", document=run.document) \
+            if run.input_text else None
+        runner = Runner(leaves(schema), replay_factory(schema, run.timeline, INSTANT),
+                        spec=spec, announce=False).start()
+    else:
+        return None
+    runner.wait(timeout)
+    return runner
+
+
 def _start_split_replay(run: StoredRun, schema: Any, speed: float, store: Store | None) -> Runner:
     """A split run's parts replayed at their recorded times through the same merge as the
     live run (`engine.runs.chunked`), so the form fills in as it did. Told to no hook."""

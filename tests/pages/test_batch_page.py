@@ -115,12 +115,13 @@ def test_a_batch_of_three_fills_in_its_rows_and_exports(server: ReplayServer) ->
     assert any(f"batch={batch_id}" in str(link.proto) for link in links), \
         [str(x.proto) for x in links]
 
-    # a row's document: its stored result and its run in History
+    # a row's document: its stored run drawn as its form, grounded, and its run in History
     at.session_state[f"fs_batch_table_{batch_id}_1"] = {
         "selection": {"rows": [2], "columns": [], "cells": []}}
     run(at)
     shown = texts(at)
     assert "note-2.txt" in shown and '"location": "Room 2"' in shown
+    assert "**location** · ✓ done · :green-badge[in text · page 1]" in shown  # its box, grounded
     history = [link for link in at.get("page_link") if link.proto.page == "History"]
     assert len(history) == 1 and f"{batch_id}.2.1" in str(history[0].proto)
 

@@ -65,3 +65,18 @@ def test_a_process_serves_only_its_queues_and_follows_the_batches_it_starts(
         batch = service.start_batch(world.store, spec(), items(2), world.provider)
         counts = service.wait_until_finished(world.store, batch.id, timeout=30)
         assert counts[DONE] == 2
+
+
+def test_a_finished_document_is_drawn_from_its_stored_run(monkeypatch, tmp_path):
+    from engine import history
+    from engine.history.replay import settled
+
+    with batch_world(monkeypatch, tmp_path) as world:
+        batch = service.start_batch(world.store, spec(), items(1), world.provider)
+        service.wait_until_finished(world.store, batch.id, timeout=30)
+        row = service.table(world.store, batch, service.fields_of(world.store, batch))[0]
+        runner = settled(history.get_run(world.store, row.run_id), world.store)
+        assert runner is not None and runner.ended and not world.srv.requests[1:]
+        assert runner.result.location == "Room 0"
+        grounding = runner.report().grounding
+        assert grounding["location"].status == "exact"  # found in its stored input text

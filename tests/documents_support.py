@@ -6,6 +6,7 @@ e-mail, so a replayed answer of `MEETING` grounds in each of them."""
 from __future__ import annotations
 
 import io
+import zipfile
 from email.message import EmailMessage
 
 from tests.fixtures.documents.make_documents import pdf as make_pdf
@@ -71,3 +72,12 @@ def documents() -> dict[str, tuple[bytes, str]]:
         "meeting.html": (meeting_html(), "text/html"),
         "meeting.eml": (meeting_eml(), "message/rfc822"),
     }
+
+
+def zip_of(members: dict[str, bytes], method: int = zipfile.ZIP_DEFLATED) -> bytes:
+    """A ZIP archive of these members (name -> bytes), made in memory."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", method) as archive:
+        for name, body in members.items():
+            archive.writestr(name, body)
+    return out.getvalue()

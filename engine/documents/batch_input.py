@@ -59,13 +59,18 @@ from engine import settings
 from engine.documents.decode import Undecodable, decode
 from engine.documents.model import Document, DocumentError, sha256
 from engine.documents.read import check_size
-from engine.documents.ziplimits import check_count, check_ratio, check_total
+from engine.documents.ziplimits import (
+    OfficeKind,
+    check_count,
+    check_office,
+    check_ratio,
+    check_total,
+)
 
 CSV_SUFFIXES = (".csv", ".tsv")
 EXCEL_SUFFIXES = (".xlsx", ".xlsm", ".xls")
 #: The workbooks read (Office Open XML); `.xls` is the old binary format, refused.
 XLSX_SUFFIXES = (".xlsx", ".xlsm")
-OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # Office's old container, and an encrypted file's
 OLD_XLS = ("this is an old Excel file (.xls), which is not read. Open it in Excel and save it "
            "as .xlsx (Excel Workbook) or as CSV UTF-8, and choose that.")
 NO_COLUMN = ("an Excel file gives one document per row: choose the column that holds the "
@@ -385,27 +390,19 @@ def _excel_rows(name: str, data: bytes) -> Iterator[list[str]]:
 
 
 def _check_workbook(name: str, data: bytes) -> None:
-    """The container's checks before openpyxl opens it: no OLE file, a ZIP within the
-    zip-bomb limits, with a workbook part."""
-    if data.startswith(OLE):
-        if "EncryptedPackage".encode("utf-16-le") in data:
-            raise DocumentError(name, "this workbook is protected by a password. Save a copy "
-                                      "without the password and choose that.")
-        raise DocumentError(name, OLD_XLS)
-    try:
-        archive = zipfile.ZipFile(io.BytesIO(data))
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
-        raise DocumentError(name, "the name says Excel but the file is not an Excel workbook, "
-                                  "or it is damaged.") from exc
-    with archive:
-        members = archive.infolist()
-        check_count(name, len(members), usual="a workbook has far fewer")
-        check_total(name, members)
-        for member in members:
-            check_ratio(name, member, f"a part of this file ({shown_name(member.filename)[0]})")
-        if "xl/workbook.xml" not in archive.namelist():
-            raise DocumentError(name, "the name says Excel but the file is another kind of "
-                                      "zip archive, not an Excel workbook.")
+    """The container's checks before openpyxl opens it (`ziplimits.check_office`)."""
+    check_office(name, data, WORKBOOK, lambda member: shown_name(member)[0])
+
+
+WORKBOOK = OfficeKind(
+    part="xl/workbook.xml", usual="a workbook has far fewer",
+    locked="this workbook is protected by a password. Save a copy without the password and "
+           "choose that.",
+    older=OLD_XLS,
+    not_zip="the name says Excel but the file is not an Excel workbook, or it is damaged.",
+    other_zip="the name says Excel but the file is another kind of zip archive, not an Excel "
+              "workbook.",
+)
 
 
 def _sheet(book: object) -> object | None:

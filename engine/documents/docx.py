@@ -21,13 +21,10 @@ from __future__ import annotations
 
 import io
 import itertools
-import zipfile
 from collections.abc import Iterator
 
 from engine.documents.model import DocumentError, Progress
-from engine.documents.ziplimits import check_count, check_ratio, check_total
-
-OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+from engine.documents.ziplimits import OfficeKind, check_office
 
 W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 PAGE = object()  # a token: a new page starts here
@@ -37,7 +34,7 @@ FALLBACK = "{http://schemas.openxmlformats.org/markup-compatibility/2006}Fallbac
 
 def docx_pages(name: str, data: bytes, on_progress: Progress | None = None) -> list[str]:
     """The document's text, one string per page (see the module's docstring on pages)."""
-    _check_container(name, data)
+    check_office(name, data, WORD)
     import docx  # here, not at import: only the conversion child needs it
 
     try:
@@ -62,27 +59,17 @@ def docx_pages(name: str, data: bytes, on_progress: Progress | None = None) -> l
     return out
 
 
-def _check_container(name: str, data: bytes) -> None:
-    if data.startswith(OLE):
-        if "EncryptedPackage".encode("utf-16-le") in data:
-            raise DocumentError(name, "this Word file is protected by a password. Save a copy "
-                                      "without the password and choose that.")
-        raise DocumentError(name, "this is an older Word (.doc) or other Office file, not "
-                                  ".docx. Save it as .docx in Word and choose that.")
-    try:
-        archive = zipfile.ZipFile(io.BytesIO(data))
-    except (zipfile.BadZipFile, OSError, ValueError) as exc:
-        raise DocumentError(name, "the name says .docx but the file is not a Word document. "
-                                  "Choose the .docx file itself.") from exc
-    with archive:
-        members = archive.infolist()
-        check_count(name, len(members), usual="a Word document has far fewer")
-        check_total(name, members)
-        for m in members:
-            check_ratio(name, m, f"a part of this file ({m.filename})")
-        if "word/document.xml" not in archive.namelist():
-            raise DocumentError(name, "the name says .docx but the file is another kind of "
-                                      "zip archive, not a Word document.")
+WORD = OfficeKind(
+    part="word/document.xml", usual="a Word document has far fewer",
+    locked="this Word file is protected by a password. Save a copy without the password and "
+           "choose that.",
+    older="this is an older Word (.doc) or other Office file, not .docx. Save it as .docx in "
+          "Word and choose that.",
+    not_zip="the name says .docx but the file is not a Word document. Choose the .docx file "
+            "itself.",
+    other_zip="the name says .docx but the file is another kind of zip archive, not a Word "
+              "document.",
+)
 
 
 def _blocks(body: object) -> Iterator[object]:

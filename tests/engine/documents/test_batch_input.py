@@ -29,17 +29,12 @@ from engine.documents.batch_input import (
     table_columns,
     to_document,
 )
+from tests.documents_support import zip_of
 
 LETTER = b"Dear team,\nthe invoice 2026-117 is attached. Total: 1 250 EUR.\n"
 SMALL = {"FIELDSTREAM_MAX_FILE_MB": "1"}
 
 
-def _zip(members: dict[str, bytes], method: int = zipfile.ZIP_DEFLATED) -> bytes:
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", method) as archive:
-        for name, body in members.items():
-            archive.writestr(name, body)
-    return out.getvalue()
 
 
 def _items(name: str, data: bytes, **kw: object) -> list[InputItem]:
@@ -56,7 +51,7 @@ def _by_name(items: list[InputItem]) -> dict[str, InputItem]:
 def test_zip_slip_names_are_shown_escaped_and_nothing_is_written(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
-    data = _zip({"../../evil.txt": LETTER, "/etc/abs.txt": LETTER + b"2",
+    data = zip_of({"../../evil.txt": LETTER, "/etc/abs.txt": LETTER + b"2",
                  "C:\\win\\sys.txt": LETTER + b"3", "clear\x1b[2J\u202etxt.md": LETTER + b"4",
                  "fine/ok.txt": LETTER + b"5"})
     items = _items("upload.zip", data)
@@ -123,14 +118,14 @@ def test_a_member_that_grows_too_much_is_refused_by_name_and_the_rest_goes_on() 
 
 
 def test_too_many_members_refuse_the_archive() -> None:
-    data = _zip({f"{i}.txt": b"" for i in range(5001)}, zipfile.ZIP_STORED)
+    data = zip_of({f"{i}.txt": b"" for i in range(5001)}, zipfile.ZIP_STORED)
     [item] = _items("many.zip", data)
     assert item.error is not None
     assert item.error.problem.startswith("this file holds 5,001 entries (at most 5,000")
 
 
 def test_a_member_over_the_file_limit_is_refused_by_its_declared_size() -> None:
-    items = _by_name(_items("big.zip", _zip({"big.txt": os.urandom(2 * 2**20),
+    items = _by_name(_items("big.zip", zip_of({"big.txt": os.urandom(2 * 2**20),
                                              "a.txt": LETTER}), env=SMALL))
     assert items["big.txt"].error is not None
     assert items["big.txt"].error.problem == "the file is 2.0 MB; the limit is 1 MB."
@@ -138,8 +133,8 @@ def test_a_member_over_the_file_limit_is_refused_by_its_declared_size() -> None:
 
 
 def test_a_nested_zip_is_not_opened() -> None:
-    inner = _zip({"deep.txt": LETTER})
-    items = _by_name(_items("outer.zip", _zip({"inner.zip": inner, "a.txt": LETTER})))
+    inner = zip_of({"deep.txt": LETTER})
+    items = _by_name(_items("outer.zip", zip_of({"inner.zip": inner, "a.txt": LETTER})))
     assert items.keys() == {"inner.zip", "a.txt"}  # deep.txt is never reached
     assert items["inner.zip"].error is not None
     assert "a ZIP inside the ZIP is not opened" in items["inner.zip"].error.problem
@@ -156,7 +151,7 @@ def _patch_flags(data: bytes, flag: int) -> bytes:
 
 
 def test_a_password_protected_member_is_refused_with_a_message() -> None:
-    data = _patch_flags(_zip({"secret.txt": LETTER, "open.txt": LETTER + b"!"},
+    data = _patch_flags(zip_of({"secret.txt": LETTER, "open.txt": LETTER + b"!"},
                              zipfile.ZIP_STORED), 0x1)
     with (zipfile.ZipFile(io.BytesIO(data)) as archive,  # what reading it would have done
           pytest.raises(RuntimeError, match="password required")):
@@ -194,12 +189,12 @@ def test_a_file_named_zip_that_is_not_one_is_one_error() -> None:
 
 
 def test_duplicates_are_flagged_within_an_upload_and_across_shared_ones() -> None:
-    items = _items("d.zip", _zip({"a.txt": LETTER, "copy/a.txt": LETTER, "b.txt": b"other"}))
+    items = _items("d.zip", zip_of({"a.txt": LETTER, "copy/a.txt": LETTER, "b.txt": b"other"}))
     assert [item.duplicate_of for item in items] == [None, "a.txt", None]
     assert items[1].data == LETTER and items[1].sha256 == items[0].sha256
     seen: dict[str, str] = {}
     first = _items("letter.txt", LETTER, seen=seen)
-    again = _items("d.zip", _zip({"a.txt": LETTER}), seen=seen)
+    again = _items("d.zip", zip_of({"a.txt": LETTER}), seen=seen)
     assert first[0].duplicate_of is None and again[0].duplicate_of == "letter.txt"
 
 
@@ -295,7 +290,7 @@ def test_a_plain_file_and_a_csv_without_a_column_pass_through_as_one_item() -> N
 
 
 def test_to_document_reads_a_members_bytes_and_raises_an_items_error() -> None:
-    items = _by_name(_items("m.zip", _zip({"a.md": b"# Title\n\nBody", "x.exe": b"MZ..."})))
+    items = _by_name(_items("m.zip", zip_of({"a.md": b"# Title\n\nBody", "x.exe": b"MZ..."})))
     assert to_document(items["a.md"]).type == "markdown"
     with pytest.raises(DocumentError, match=r"^x\.exe: this kind of file \(\.exe\)"):
         to_document(items["x.exe"])
@@ -414,8 +409,8 @@ def test_a_workbook_bomb_is_refused_before_openpyxl_opens_it() -> None:
 
 @pytest.mark.parametrize(("data", "problem"), [
     (b"id,text\n1,hello\n", "the name says Excel but the file is not an Excel workbook"),
-    (_zip({"word/document.xml": b"<w/>"}), "another kind of zip archive"),
-    (_zip({"xl/workbook.xml": b"<not even xml", "[Content_Types].xml": b"<x/>"}),
+    (zip_of({"word/document.xml": b"<w/>"}), "another kind of zip archive"),
+    (zip_of({"xl/workbook.xml": b"<not even xml", "[Content_Types].xml": b"<x/>"}),
      "the workbook is damaged"),
     (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(500) + "EncryptedPackage".encode("utf-16-le")
      + bytes(500), "protected by a password"),

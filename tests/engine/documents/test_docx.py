@@ -14,6 +14,7 @@ import pytest
 from docx.enum.text import WD_BREAK
 
 from engine.documents import DocumentError, read_bytes, read_document
+from tests.documents_support import zip_of
 
 W_NS = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
 
@@ -98,12 +99,6 @@ def test_an_xxe_document_reads_no_local_file_and_expands_no_entity(tmp_path: Pat
     assert "before" in doc.text and "after" in doc.text
 
 
-def _zip(members: dict[str, bytes], method: int = zipfile.ZIP_DEFLATED) -> bytes:
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", method) as archive:
-        for name, body in members.items():
-            archive.writestr(name, body)
-    return out.getvalue()
 
 
 def _bomb(megabytes: int, parts: int = 1) -> bytes:
@@ -125,7 +120,7 @@ def _bomb(megabytes: int, parts: int = 1) -> bytes:
         "zip bomb and is not opened.")),
     (lambda: _bomb(20), r"a part of this file \(word/media/bomb0.bin\) would grow [\d,]+ times "
      r"when unpacked \(the limit is 100\)\. It looks like a zip bomb"),
-    (lambda: _zip({f"word/{i}.xml": b"" for i in range(5001)} | {"word/document.xml": b"<w/>"},
+    (lambda: zip_of({f"word/{i}.xml": b"" for i in range(5001)} | {"word/document.xml": b"<w/>"},
                   zipfile.ZIP_STORED),
      "this file holds 5,002 parts; a Word document has far fewer"),
 ], ids=["200 MB", "ratio 100", "parts"])
@@ -144,7 +139,7 @@ def test_a_zip_that_lies_about_its_sizes_is_stopped_by_zipfile() -> None:
     source = zipfile.ZipFile(io.BytesIO(base))
     members = {info.filename: source.read(info) for info in source.infolist()}
     members["word/document.xml"] = _body(_p(_r("y" * (5 * 2**20)))).encode()
-    data = bytearray(_zip(members))
+    data = bytearray(zip_of(members))
     # Rewrite document.xml's declared size (local header and central directory) to 1,000.
     real = len(members["word/document.xml"]).to_bytes(4, "little")
     assert data.count(real) == 2
@@ -156,7 +151,7 @@ def test_a_zip_that_lies_about_its_sizes_is_stopped_by_zipfile() -> None:
 @pytest.mark.parametrize(("name", "data", "message"), [
     ("notes.docx", b"Dear team, these are notes saved as text.",
      "notes.docx: the name says .docx but the file is text, not a Word document."),
-    ("sheet.docx", _zip({"xl/workbook.xml": b"<workbook/>"}),
+    ("sheet.docx", zip_of({"xl/workbook.xml": b"<workbook/>"}),
      "the file is another kind of zip archive, not a Word document"),
     ("truncated.docx", _saved(docx.Document())[:3000], "is not a Word document"),
     ("locked.docx", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 500

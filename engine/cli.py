@@ -424,11 +424,11 @@ def main(
         if args.command == "models":
             return run_models(args, out)
         if args.command == "batch":
-            from engine.batch.commands import run_batch
+            from engine.batch.console import run_batch  # loads the queue: only here
 
             return run_batch(args, out, err, pick=pick_provider, who=_who())
         if args.command == "worker":
-            from engine.batch.commands import run_worker
+            from engine.batch.console import run_worker
 
             return run_worker(args, err)
         if args.command == "schemas":

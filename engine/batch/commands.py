@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
-from typing import Any, TextIO
+from typing import Any
 
 EXPORT_KINDS = ("csv", "jsonl", "xlsx")
 
@@ -97,15 +97,3 @@ def _waiting_flag(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-wait", action="store_true",
                         help="queue and leave: a worker or the app runs the documents")
 
-
-def run_batch(args: argparse.Namespace, out: TextIO, err: TextIO, *, pick: PickProvider,
-              who: str | None = None) -> int:
-    from engine.batch import console
-
-    return console.run_batch(args, out, err, pick=pick, who=who)
-
-
-def run_worker(args: argparse.Namespace, err: TextIO) -> int:
-    from engine.batch import console
-
-    return console.run_worker(args, err)

@@ -243,8 +243,29 @@ def render_batch(store: Store, batch: Batch) -> None:
                + escape_md(f" · {batch.total:,} documents · started "
                            f"{batch.created_at:%Y-%m-%d %H:%M}{who} · id {batch.id}"))
     live = records.counts(store, batch.id).left > 0
-    st.fragment(run_every=REFRESH if live else None)(render_live)(store, batch.id, live)
+    st.fragment(run_every=REFRESH if live else None)(_timed(render_live))(store, batch.id, live)
     render_exports(store, batch)
+
+
+def _timed(draw: Any) -> Any:
+    """FIELDSTREAM_BATCH_TIMING=<file>: each run of `draw` appends `<epoch s>\\t<ms>` to the
+    file (bench/batch_ui_bench.py reads it); unset: `draw` itself."""
+    import os
+
+    path = os.environ.get("FIELDSTREAM_BATCH_TIMING")
+    if not path:
+        return draw
+
+    @functools.wraps(draw)
+    def timed(*args: Any) -> None:
+        started = time.perf_counter()
+        try:
+            draw(*args)
+        finally:
+            with open(path, "a", encoding="utf-8") as out:
+                out.write(f"{time.time():.3f}\t{(time.perf_counter() - started) * 1000:.1f}\n")
+
+    return timed
 
 
 def render_live(store: Store, batch_id: str, live: bool) -> None:

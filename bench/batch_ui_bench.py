@@ -224,7 +224,7 @@ def server_times(path: Path, since: float) -> list[float]:
 
 
 def scenario(page: Any, url: str, env: dict[str, str], data: Path, timing: Path, name: str,
-             seconds: float) -> dict[str, Any]:
+             seconds: float, probes: bool = True) -> dict[str, Any]:
     count, table_page = SCENARIOS[name]
     batch = queue_batch(env, data, count, name)
     page.goto(f"{url}/Batch?batch={batch}", wait_until="domcontentloaded")
@@ -245,7 +245,9 @@ def scenario(page: Any, url: str, env: dict[str, str], data: Path, timing: Path,
         if not page.get_by_text("Updates every second").count():
             break  # the batch ended: no more redraws
         with contextlib.suppress(Exception):  # a probe that times out is noted as such
-            if k % 3 == 2:
+            if not probes:
+                pass
+            elif k % 3 == 2:
                 flips.append(probe_page(page, up=(k // 3) % 2 == 0))
             else:
                 clicks.append(probe_row(page, k % 7))
@@ -300,7 +302,8 @@ def run(args: argparse.Namespace, tree: Path | None = None) -> list[dict[str, An
             page.goto(f"{url}/Batch", wait_until="domcontentloaded")  # the queue launches
             page.get_by_text("Recent batches").wait_for(timeout=60_000)
             for name in args.scenarios.split(","):
-                results.append(scenario(page, url, env, data, timing, name, args.seconds))
+                results.append(scenario(page, url, env, data, timing, name, args.seconds,
+                                        not args.no_probes))
                 print(f"  {'old' if tree else 'this'} {name}: {line(results[-1])}", flush=True)
                 page.goto(f"{url}/Batch", wait_until="domcontentloaded")
                 # stop what is left so the next batch's documents run while it is measured
@@ -333,6 +336,9 @@ def main() -> int:
     parser.add_argument("--scenarios", default=",".join(SCENARIOS))
     parser.add_argument("--old", help="also run this revision's app (a temporary worktree)")
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--no-probes", action="store_true",
+                        help="no row clicks or page turns: the redraws of rows filling in only "
+                             "(a click draws the document's form: a redraw of another kind)")
     args = parser.parse_args()
     started = time.perf_counter()
     out: dict[str, list[dict[str, Any]]] = {}

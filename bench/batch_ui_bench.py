@@ -42,6 +42,7 @@ import csv
 import itertools
 import json
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -298,7 +299,12 @@ def run(args: argparse.Namespace, tree: Path | None = None) -> list[dict[str, An
                    FIELDSTREAM_PROVIDER_LIMIT=str(args.in_flight),
                    FIELDSTREAM_BATCH_TIMING=str(timing), PYTHONPATH=str(tree or ROOT))
         app_env = {k: v for k, v in env.items() if k.startswith(("FIELDSTREAM_", "OPENAI_"))}
-        with app_tree(tree), streamlit_app(app_env) as url, chromium_page(1500, 1400) as page:
+        if args.worker:  # the app has no Custom server: a worker beside it runs the documents
+            for name in ("FIELDSTREAM_BASE_URL", "FIELDSTREAM_MODEL", "FIELDSTREAM_API_KEY",
+                         "FIELDSTREAM_DEFAULT_PROVIDER"):
+                app_env.pop(name, None)
+        with (app_tree(tree), streamlit_app(app_env) as url, chromium_page(1500, 1400) as page,
+              worker(env, tree) if args.worker else contextlib.nullcontext()):
             page.goto(f"{url}/Batch", wait_until="domcontentloaded")  # the queue launches
             page.get_by_text("Recent batches").wait_for(timeout=60_000)
             for name in args.scenarios.split(","):
@@ -311,6 +317,19 @@ def run(args: argparse.Namespace, tree: Path | None = None) -> list[dict[str, An
                                 results[-1]["batch"]], cwd=ROOT, env=env,
                                capture_output=True, timeout=120, check=False)
     return results
+
+
+@contextlib.contextmanager
+def worker(env: dict[str, str], tree: Path | None) -> Iterator[None]:
+    """A `fieldstream worker` beside the app, serving the Custom server's queue."""
+    child = subprocess.Popen([sys.executable, "-m", "engine.cli", "worker", "--id", "bench-w"],
+                             cwd=tree or ROOT, env=env, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+    try:
+        yield
+    finally:
+        child.send_signal(signal.SIGINT)
+        child.wait(60)
 
 
 def line(r: dict[str, Any]) -> str:
@@ -336,6 +355,9 @@ def main() -> int:
     parser.add_argument("--scenarios", default=",".join(SCENARIOS))
     parser.add_argument("--old", help="also run this revision's app (a temporary worktree)")
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--worker", action="store_true",
+                        help="the documents run in a `fieldstream worker` beside the app (the "
+                             "app only draws), not in the app's own process")
     parser.add_argument("--no-probes", action="store_true",
                         help="no row clicks or page turns: the redraws of rows filling in only "
                              "(a click draws the document's form: a redraw of another kind)")

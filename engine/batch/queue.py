@@ -20,14 +20,17 @@ batch to its end before the second's first document).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import functools
 import logging
 import socket
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from importlib import metadata
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from dbos import (
     DBOS,
@@ -42,6 +45,8 @@ from engine.batch.model import Batch, Item, queue_name
 from engine.store import Store
 
 log = logging.getLogger(__name__)
+P = ParamSpec("P")
+R = TypeVar("R")
 
 APP_NAME = "fieldstream"
 PG_SCHEMA = "fieldstream_queue"
@@ -161,6 +166,25 @@ def shutdown(*, finish_seconds: int = 0, hand_back: bool = True) -> None:
 # --- queues -------------------------------------------------------------------------------------
 
 
+def off_loop(call: Callable[P, R]) -> Callable[P, R]:
+    """Run `call` in a thread of its own when this one has a running event loop. DBOS's
+    blocking calls refuse such a thread (`check_async`): a caller inside Jupyter, or under
+    Playwright's sync API, would otherwise fail; its context (SetWorkflowID) is per thread,
+    so the whole call moves, not each DBOS call."""
+
+    @functools.wraps(call)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return call(*args, **kwargs)
+        with ThreadPoolExecutor(1, thread_name_prefix="fieldstream-queue") as pool:
+            return pool.submit(call, *args, **kwargs).result()
+
+    return wrapper
+
+
+
 def limits_for(provider: Any) -> dict[str, Any]:
     """A provider's queue limits: the local model's slots on each worker, else the provider's
     limit across every process (each process's share too, `FIELDSTREAM_WORKER_LIMIT`, and its
@@ -181,6 +205,7 @@ def limits_for(provider: Any) -> dict[str, Any]:
     return limits
 
 
+@off_loop
 def register(provider: Any, *, session: bool = False) -> str:
     """Register the provider's queue with this process's limits (every process registers the
     same: the last registration wins). Returns its name."""
@@ -211,6 +236,7 @@ def _serve(runtime: Runtime, name: str) -> None:
         runtime.listen.append(name)
 
 
+@off_loop
 def enqueue(batch: Batch, docs: Iterable[Item]) -> int:
     """Put these documents on the batch's queue (ids already there are not added again)."""
     _need()
@@ -223,6 +249,7 @@ def enqueue(batch: Batch, docs: Iterable[Item]) -> int:
     return count
 
 
+@off_loop
 def cancel(workflow_ids: Sequence[str]) -> None:
     """Take these documents off the queue (one running now ends at its step's end)."""
     _need()
@@ -230,6 +257,7 @@ def cancel(workflow_ids: Sequence[str]) -> None:
         DBOS.cancel_workflows(list(workflow_ids[start:start + 500]))
 
 
+@off_loop
 def resume(workflow_ids: Sequence[str], queue: str) -> list[str]:
     """Put cancelled documents back on their queue; returns the ids DBOS does not know (to be
     enqueued anew)."""
@@ -245,6 +273,7 @@ def resume(workflow_ids: Sequence[str], queue: str) -> list[str]:
     return missing
 
 
+@off_loop
 def states(workflow_ids: Sequence[str]) -> dict[str, str]:
     """DBOS's status of these workflows (ENQUEUED, PENDING, SUCCESS, ERROR, CANCELLED, ...)."""
     _need()

@@ -80,3 +80,22 @@ def test_a_finished_document_is_drawn_from_its_stored_run(monkeypatch, tmp_path)
         assert runner.result.location == "Room 0"
         grounding = runner.report().grounding
         assert grounding["location"].status == "exact"  # found in its stored input text
+
+
+def test_a_batch_starts_and_stops_in_a_thread_with_a_running_event_loop(monkeypatch, tmp_path):
+    """DBOS refuses its blocking calls where an event loop runs (Jupyter, Playwright's sync
+    API): the queue's calls move to a thread of their own there."""
+    import asyncio
+
+    with batch_world(monkeypatch, tmp_path) as world:
+        async def inside():
+            batch = service.start_batch(world.store, spec(), items(2), world.provider)
+            return batch, service.wait_until_finished(world.store, batch.id, timeout=30)
+
+        batch, counts = asyncio.run(inside())
+        assert counts[DONE] == 2
+
+        async def resume_inside():
+            return service.resume(world.store, batch.id, world.provider)
+
+        assert asyncio.run(resume_inside()) == 0  # nothing left to run: asked, not refused

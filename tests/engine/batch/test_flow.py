@@ -86,16 +86,17 @@ def test_a_batch_starts_and_stops_in_a_thread_with_a_running_event_loop(monkeypa
     """DBOS refuses its blocking calls where an event loop runs (Jupyter, Playwright's sync
     API): the queue's calls move to a thread of their own there."""
     import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    def in_a_loop(call):  # a thread of its own: this one may have a loop already
+        async def inside():
+            return call()
+
+        with ThreadPoolExecutor(1) as pool:
+            return pool.submit(asyncio.run, inside()).result()
 
     with batch_world(monkeypatch, tmp_path) as world:
-        async def inside():
-            batch = service.start_batch(world.store, spec(), items(2), world.provider)
-            return batch, service.wait_until_finished(world.store, batch.id, timeout=30)
-
-        batch, counts = asyncio.run(inside())
-        assert counts[DONE] == 2
-
-        async def resume_inside():
-            return service.resume(world.store, batch.id, world.provider)
-
-        assert asyncio.run(resume_inside()) == 0  # nothing left to run: asked, not refused
+        batch = in_a_loop(lambda: service.start_batch(world.store, spec(), items(2),
+                                                      world.provider))
+        assert service.wait_until_finished(world.store, batch.id, timeout=30)[DONE] == 2
+        assert in_a_loop(lambda: service.resume(world.store, batch.id, world.provider)) == 0

@@ -75,8 +75,9 @@ run: install
 lint:
 	$(BIN)/ruff check .
 
-# The suite in tiers (README, "Tests"). Tests that need the local model get both cores, alone;
-# the others run on two workers, a test file per worker at a time (a browser test module shares
+# The suite in tiers (README, "Tests"). Tests that need the local model, and those that start
+# and kill batch processes of their own (timed by their children), get both cores, alone; the
+# others run on two workers, a test file per worker at a time (a browser test module shares
 # one app; each worker starts its own PostgreSQL cluster). With CI=true a skipped test fails.
 PYTEST := $(BIN)/python -m pytest -q -p no:cacheprovider
 WORKERS := -n 2 --dist loadfile
@@ -87,8 +88,8 @@ check: install-check
 
 test: install-test
 	$(BIN)/ruff check .
-	$(PYTEST) $(WORKERS) --durations=10 -m "not local_model"
-	$(PYTEST) --durations=10 -m local_model
+	$(PYTEST) $(WORKERS) --durations=10 -m "not local_model and not processes"
+	$(PYTEST) --durations=10 -m "local_model or processes"
 
 bench: install-test
 	$(BIN)/python bench/engine_bench.py

@@ -108,6 +108,7 @@ def test_a_batch_of_three_fills_in_its_rows_and_exports(server: ReplayServer) ->
                                    "deadline", "not in text", "seconds", "tokens", "reason"]
     assert all(frame["seconds"].notna())
     assert len(server.requests) == 3
+    run(at)  # the figures above the table were read before its rows: the next redraw has all
     assert metric(at, "Done") == "3" and metric(at, "Time left") == "finished"
     assert "Updates every second" not in texts(at)  # finished: no more polling
     # the recent batches link back to it

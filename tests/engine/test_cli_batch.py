@@ -169,6 +169,7 @@ def test_retry_runs_the_failed_documents_again_once_the_server_answers(
     assert "done 5 · invalid 0 · failed 0 · cancelled 0" in retried.stdout
 
 
+@pytest.mark.processes  # a worker and CLIs as children, one killed: make test only
 def test_a_worker_runs_a_batch_queued_by_a_cli_that_left(
     tmp_path: Path, env: dict[str, str], srv: ReplayServer,
 ) -> None:
@@ -191,6 +192,7 @@ def test_a_worker_runs_a_batch_queued_by_a_cli_that_left(
     assert "# worker stopped: nothing left in hand." in err
 
 
+@pytest.mark.processes  # a worker and CLIs as children, one killed: make test only
 def test_a_killed_cli_s_documents_are_taken_over_by_a_worker(
     tmp_path: Path, env: dict[str, str], srv: ReplayServer,
 ) -> None:

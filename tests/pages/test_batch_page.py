@@ -146,7 +146,9 @@ def records_store() -> Any:
 
 
 def test_stop_then_resume(server: ReplayServer) -> None:
-    server.responder = meeting_responder(pace=0.12)  # about 2 s a document
+    # about 6 s a document: Stop (some 3 s in) must find them running with more than the
+    # second a running document takes to see it
+    server.responder = meeting_responder(pace=0.3)
     at = support.app_page(PAGE)
     batch_id = start(at, notes(0, 1, 2, 3, 4, 5))
     # a running document's fields show as they arrive (its runner is in this process)

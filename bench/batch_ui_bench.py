@@ -55,6 +55,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.ui_latency import app_tree  # noqa: E402  (the old revision's app from its worktree)
 from engine.testing.replay_server import ReplayServer  # noqa: E402
 from tests import ui_support  # noqa: E402
 from tests.batch_support import MODEL, SCHEMA, meeting_responder, note  # noqa: E402
@@ -272,18 +273,6 @@ def scenario(page: Any, url: str, env: dict[str, str], data: Path, timing: Path,
         "phases": phases(rd, since_page), "raw": rd,
         "server_raw": server_raw(timing, since_wall),
     }
-
-
-@contextlib.contextmanager
-def app_tree(tree: Path | None) -> Iterator[None]:
-    if tree is None:
-        yield
-        return
-    saved, ui_support.ROOT = ui_support.ROOT, tree
-    try:
-        yield
-    finally:
-        ui_support.ROOT = saved
 
 
 def run(args: argparse.Namespace, tree: Path | None = None) -> list[dict[str, Any]]:

@@ -34,6 +34,8 @@ from engine.store import Store
 from engine.store.records import utcnow
 from engine.store.tables import batch_items, batches, runs
 
+#: A document's columns but its text (read only by `item(..., with_text=True)`).
+_ITEM_COLUMNS = tuple(c for c in batch_items.c if c.name != "text")
 #: Columns of `runs` a row needs (never the input text or the timeline).
 _RUN_COLUMNS = (runs.c.id, runs.c.status, runs.c.result, runs.c.not_found, runs.c.total_ms,
                 runs.c.usage, runs.c.grounding, runs.c.started_at, runs.c.ended_at)
@@ -109,7 +111,7 @@ def item(store: Store, batch_id: str, idx: int, *, with_text: bool = False) -> I
 def items(store: Store, batch_id: str, *, statuses: Iterable[str] | None = None,
           offset: int = 0, limit: int | None = None) -> list[Item]:
     """The batch's documents in order (those in `statuses` only, when given)."""
-    query = select(*[c for c in batch_items.c if c.name != "text"]).where(
+    query = select(*_ITEM_COLUMNS).where(
         batch_items.c.batch_id == batch_id)
     if statuses is not None:
         query = query.where(batch_items.c.status.in_(list(statuses)))
@@ -218,7 +220,7 @@ def _firsts(store: Store, batch_id: str, page: Sequence[Item]) -> list[Item]:
     wanted = sorted({i.duplicate_of for i in page if i.duplicate_of is not None})
     if not wanted:
         return []
-    query = select(*[c for c in batch_items.c if c.name != "text"]).where(
+    query = select(*_ITEM_COLUMNS).where(
         batch_items.c.batch_id == batch_id, batch_items.c.idx.in_(wanted))
     with store.reading() as conn:
         return [_item(row, False) for row in conn.execute(query).mappings()]
@@ -320,7 +322,7 @@ def _usage_count(dialect: str, key: str) -> Any:
 
 def waiting_items(store: Store, batch_id: str) -> list[Item]:
     """Documents that still need a run and have their text (queued, running, cancelled)."""
-    query = select(*[c for c in batch_items.c if c.name != "text"]).where(
+    query = select(*_ITEM_COLUMNS).where(
         batch_items.c.batch_id == batch_id, batch_items.c.duplicate_of.is_(None),
         batch_items.c.text.is_not(None),
         or_(batch_items.c.status.not_in([*FINISHED, FAILED]),
@@ -331,7 +333,7 @@ def waiting_items(store: Store, batch_id: str) -> list[Item]:
 
 def retryable(store: Store, batch_id: str) -> list[Item]:
     """Failed documents that have their text (a file that could not be read has none)."""
-    query = select(*[c for c in batch_items.c if c.name != "text"]).where(
+    query = select(*_ITEM_COLUMNS).where(
         batch_items.c.batch_id == batch_id, batch_items.c.duplicate_of.is_(None),
         batch_items.c.text.is_not(None), batch_items.c.status == FAILED,
     ).order_by(batch_items.c.idx)

@@ -49,6 +49,7 @@ from engine.stream import paths
 __all__ = ["PAIR_THRESHOLD", "Cell", "FieldScore", "Tally", "Totals", "score", "score_many"]
 
 PAIR_THRESHOLD = 0.5  # list items less alike than this are not the same item
+_CACHE_LIMIT = 100_000  # leaves' comparable forms and paths kept by one scorer, then forgotten
 ITEM = "[]"  # a list's items in a field key
 
 
@@ -141,17 +142,17 @@ def score(answer: Any, gold: Any, *, fuzzy: float | None = None,
     two texts count as equal, None for no fuzzy matching."""
     if fuzzy is not None and not 0.0 <= fuzzy <= 1.0:
         raise ValueError(f"fuzzy must be between 0 and 1, not {fuzzy!r}")
-    out: list[Cell] = []
-    _Scorer(fuzzy, normalised).walk("", gold, answer, out)
-    return out
+    return _Scorer(fuzzy, normalised).score(answer, gold)
 
 
 def score_many(pairs: Iterable[tuple[Any, Any]], *, fuzzy: float | None = None,
                normalised: bool = True) -> Tally:
     """(answer, gold) pairs scored and added up: `.by_field()`, `.totals()`."""
-    tally = Tally()
+    if fuzzy is not None and not 0.0 <= fuzzy <= 1.0:
+        raise ValueError(f"fuzzy must be between 0 and 1, not {fuzzy!r}")
+    tally, scorer = Tally(), _Scorer(fuzzy, normalised)
     for answer, gold in pairs:
-        tally.add(score(answer, gold, fuzzy=fuzzy, normalised=normalised))
+        tally.add(scorer.score(answer, gold))
     return tally
 
 
@@ -163,10 +164,6 @@ def _empty(value: Any) -> bool:
     return isinstance(value, dict | list) and not value
 
 
-def _exact(value: Any) -> Any:
-    return (type(value), value)  # 1 != 1.0, True != 1, "a" != "A"
-
-
 def _similarity(cells: list[Cell]) -> float:
     """The mean over the cells' leaves of 1 (right) or 0 (wrong or one-sided)."""
     right = sum(c.tp for c in cells)
@@ -175,13 +172,45 @@ def _similarity(cells: list[Cell]) -> float:
 
 
 class _Scorer:
-    __slots__ = ("fuzzy", "key")
+    """One walk's rules, and what it has worked out: pairing list items compares the same
+    leaves many times, so each leaf's comparable form and each child path is made once."""
+
+    __slots__ = ("_keys", "_paths", "fuzzy", "normalised")
 
     def __init__(self, fuzzy: float | None, normalised: bool) -> None:
         self.fuzzy = fuzzy
-        self.key = normalise if normalised else _exact
+        self.normalised = normalised
+        self._keys: dict[tuple[type, Any], Any] = {}
+        self._paths: dict[tuple[str, str], str] = {}
+
+    def score(self, answer: Any, gold: Any) -> list[Cell]:
+        if len(self._keys) + len(self._paths) > _CACHE_LIMIT:
+            self._keys.clear()
+            self._paths.clear()
+        out: list[Cell] = []
+        self.walk("", gold, answer, out)
+        return out
+
+    def key(self, value: Any) -> Any:
+        exact = (type(value), value)  # by type too: 1, 1.0 and True are one dict key
+        if not self.normalised:
+            return exact
+        try:
+            return self._keys[exact]
+        except KeyError:
+            self._keys[exact] = found = normalise(value)
+            return found
 
     def walk(self, field: str, gold: Any, answer: Any, out: list[Cell]) -> None:
+        g_box, a_box = isinstance(gold, dict | list), isinstance(answer, dict | list)
+        if not (g_box or a_box):  # two leaves: most calls, so first and short
+            g_empty = gold is None or gold is MISSING or (isinstance(gold, str)
+                                                          and not gold.strip())
+            a_empty = answer is None or answer is MISSING or (isinstance(answer, str)
+                                                              and not answer.strip())
+            if not (g_empty and a_empty):
+                self._leaf(field or WHOLE, gold, answer, g_empty, a_empty, out)
+            return
         g_empty, a_empty = _empty(gold), _empty(answer)
         if g_empty and a_empty:
             return
@@ -194,12 +223,9 @@ class _Scorer:
                 else:
                     self._list(field, g, a, out)
                 return
-        if isinstance(gold, dict | list) or isinstance(answer, dict | list):
-            # a container against a leaf: neither side is the other's value
-            self.walk(field, gold, MISSING, out)
-            self.walk(field, MISSING, answer, out)
-            return
-        self._leaf(field or WHOLE, gold, answer, g_empty, a_empty, out)
+        # a container against a leaf: neither side is the other's value
+        self.walk(field, gold, MISSING, out)
+        self.walk(field, MISSING, answer, out)
 
     def _leaf(self, field: str, gold: Any, answer: Any, g_empty: bool, a_empty: bool,
               out: list[Cell]) -> None:
@@ -219,7 +245,7 @@ class _Scorer:
         return self.fuzzy is not None and self._text_similarity(g, a) >= self.fuzzy
 
     def _text_similarity(self, g: Any, a: Any) -> float:
-        if self.key is _exact:
+        if not self.normalised:
             g, a = g[1], a[1]
         if isinstance(g, str) and isinstance(a, str):  # text only: numbers are never "close"
             return Indel.normalized_similarity(g, a)
@@ -227,8 +253,15 @@ class _Scorer:
 
     def _object(self, field: str, gold: dict, answer: dict, out: list[Cell]) -> None:
         for key in dict.fromkeys([*gold, *answer]):
-            self.walk(paths.child(field, key), gold.get(key, MISSING),
+            self.walk(self._child(field, key), gold.get(key, MISSING),
                       answer.get(key, MISSING), out)
+
+    def _child(self, field: str, key: str) -> str:
+        try:
+            return self._paths[field, key]
+        except KeyError:
+            self._paths[field, key] = found = paths.child(field, key)
+            return found
 
     def _list(self, field: str, gold: list, answer: list, out: list[Cell]) -> None:
         items = field + ITEM

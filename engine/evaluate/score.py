@@ -140,16 +140,12 @@ def score(answer: Any, gold: Any, *, fuzzy: float | None = None,
           normalised: bool = True) -> list[Cell]:
     """One document's cells (see the module doc). `fuzzy`: a similarity in [0, 1] above which
     two texts count as equal, None for no fuzzy matching."""
-    if fuzzy is not None and not 0.0 <= fuzzy <= 1.0:
-        raise ValueError(f"fuzzy must be between 0 and 1, not {fuzzy!r}")
     return _Scorer(fuzzy, normalised).score(answer, gold)
 
 
 def score_many(pairs: Iterable[tuple[Any, Any]], *, fuzzy: float | None = None,
                normalised: bool = True) -> Tally:
     """(answer, gold) pairs scored and added up: `.by_field()`, `.totals()`."""
-    if fuzzy is not None and not 0.0 <= fuzzy <= 1.0:
-        raise ValueError(f"fuzzy must be between 0 and 1, not {fuzzy!r}")
     tally, scorer = Tally(), _Scorer(fuzzy, normalised)
     for answer, gold in pairs:
         tally.add(scorer.score(answer, gold))
@@ -178,6 +174,8 @@ class _Scorer:
     __slots__ = ("_keys", "_paths", "fuzzy", "normalised")
 
     def __init__(self, fuzzy: float | None, normalised: bool) -> None:
+        if fuzzy is not None and not 0.0 <= fuzzy <= 1.0:
+            raise ValueError(f"fuzzy must be between 0 and 1, not {fuzzy!r}")
         self.fuzzy = fuzzy
         self.normalised = normalised
         self._keys: dict[tuple[type, Any], Any] = {}

@@ -248,3 +248,9 @@ def test_with_normalisation_every_difference_is_a_listed_pair_the_normaliser_equ
             assert normalise(g) == normalise(a) and (type(g), g) != (type(a), a)
         k = len(equated)
         assert normal == FieldScore(raw.tp + k, raw.fp - k, raw.fn - k), (i, raw, normal)
+
+
+def test_a_fuzzy_threshold_outside_zero_to_one_is_refused_by_score_many_too() -> None:
+    for bad in (-0.1, 1.5, float("nan")):
+        with pytest.raises(ValueError, match="between 0 and 1"):
+            score_many([({"a": "x"}, {"a": "x"})], fuzzy=bad)

@@ -16,7 +16,7 @@ ENGINE, UI = ROOT / "engine", ROOT / "ui"
 #: Bottom first. A module may import its own layer and the layers listed before it.
 LAYERS = ("errors", "redact", "settings", "documents", "stream", "grounding", "testing", "llm",
           "local", "providers", "store", "schemas", "runs", "history", "compare", "batch",
-          "cli")
+          "evaluate", "cli")
 #: Layers of the standard library only: every layer above stands on them.
 BOTTOM = ("errors", "redact")
 FORBIDDEN_IN_STREAM = ("openai", "httpx", "sqlalchemy", "psycopg", "sqlite3", "alembic")

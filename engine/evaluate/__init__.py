@@ -1,0 +1,1 @@
+"""Evaluation (#21): answers scored against gold, field by field (`score`)."""

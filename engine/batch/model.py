@@ -67,7 +67,8 @@ class BatchSpec:
     """What each document of a batch runs with. `schema_version`: the saved schema's version
     (pinned when the batch starts; None for a built-in schema). `session_key`: the provider's
     key was typed in the browser (never stored: only this app process can run it). `reuse`:
-    a document answered before (same bytes, schema, provider, model, mode) takes that answer."""
+    a document answered before (same bytes, schema, provider, model, mode) takes that answer.
+    `kind`: its runs' group kind ("batch", or "eval" for an evaluation's lane)."""
 
     schema_name: str
     provider: str
@@ -79,6 +80,7 @@ class BatchSpec:
     who: str | None = None
     session_key: bool = False
     reuse: bool = False
+    kind: str = "batch"
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)

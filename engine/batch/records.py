@@ -30,6 +30,7 @@ from engine.batch.model import (
 )
 from engine.documents.model import DocumentInfo
 from engine.grounding.model import NOT_FOUND
+from engine.runs.spec import BATCH_KINDS, GROUP_EVAL
 from engine.store import Store
 from engine.store.records import utcnow
 from engine.store.tables import batch_items, batches, runs
@@ -81,8 +82,9 @@ def _batch(row: Any) -> Batch:
 
 
 def recent(store: Store, limit: int = 50) -> list[Batch]:
-    """The newest batches first."""
-    query = select(batches).order_by(batches.c.created_at.desc(), batches.c.seq.desc())
+    """The newest batches first (an evaluation's lanes left out: the Evaluate page has them)."""
+    query = (select(batches).where(~batches.c.spec.contains(f'"kind": "{GROUP_EVAL}"'))
+             .order_by(batches.c.created_at.desc(), batches.c.seq.desc()))
     with store.reading() as conn:
         return [_batch(row) for row in conn.execute(query.limit(limit)).mappings()]
 
@@ -297,10 +299,10 @@ def counts(store: Store, batch_id: str) -> Counts:
         .where(batch_items.c.batch_id == batch_id).group_by(status))
     timing = (select(func.min(runs.c.started_at), func.max(runs.c.ended_at),
                      func.sum(runs.c.total_ms))
-              .where(runs.c.group_kind == "batch", runs.c.group_id == batch_id))
+              .where(runs.c.group_kind.in_(BATCH_KINDS), runs.c.group_id == batch_id))
     usage = select(*(func.coalesce(func.sum(_usage_count(store.dialect, key)), 0)
                      for key in ("prompt_tokens", "completion_tokens", "total_tokens"))
-                   ).where(runs.c.group_kind == "batch", runs.c.group_id == batch_id,
+                   ).where(runs.c.group_kind.in_(BATCH_KINDS), runs.c.group_id == batch_id,
                            runs.c.usage.is_not(None))
     with store.reading() as conn:
         by_status = {s: n for s, n in conn.execute(query)}

@@ -130,7 +130,7 @@ def _no_provider(store: Store, batch: Batch, item: Item) -> Outcome:
 
 
 def _start(store: Store, batch: Batch, item: Item, provider: Any, run_id: str) -> Runner:
-    from engine.runs.spec import GROUP_BATCH, SOURCE_BATCH, RunGroup, RunSpec
+    from engine.runs.spec import SOURCE_BATCH, RunGroup, RunSpec
     from engine.runs.start import start_run
     from engine.schemas.resolve import resolve_schema
 
@@ -139,7 +139,7 @@ def _start(store: Store, batch: Batch, item: Item, provider: Any, run_id: str) -
     run_spec = RunSpec.for_provider(
         item.text or "", choice.name, choice.schema, provider, spec.model, spec.mode,
         source=SOURCE_BATCH, who=spec.who, schema_version=choice.version,
-        system=choice.system, group=RunGroup(GROUP_BATCH, batch.id, str(item.idx)),
+        system=choice.system, group=RunGroup(spec.kind, batch.id, str(item.idx)),
         document=item.document, chunking=spec.chunking, passes=spec.passes,
     )  # fmt: skip
     runner = start_run(run_spec, provider, run_id=run_id)

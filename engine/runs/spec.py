@@ -24,6 +24,9 @@ SOURCE_BATCH = "batch"
 #: The kinds of `RunGroup` (batches and evaluations will be more, with no new column).
 GROUP_COMPARE = "compare"
 GROUP_BATCH = "batch"
+GROUP_EVAL = "eval"  # an evaluation's lane batches: a batch's runs, in a group of this kind
+#: The kinds whose `group_id` is a batch's id (an evaluation runs each lane as a batch).
+BATCH_KINDS = (GROUP_BATCH, GROUP_EVAL)
 
 
 @dataclass(frozen=True)

@@ -218,3 +218,60 @@ batch_executors = Table(
     Column("started_at", UTCDateTime(), nullable=False),
     Column("beat_at", UTCDateTime(), nullable=False),
 )
+
+# Evaluation (0011, #21): a labelled set's versions (`eval_sets`), its documents' texts once per
+# sha256 (`eval_texts`, kept whatever the keep-input setting says), each version's documents
+# with their gold JSON (`eval_examples`), and the evaluations run on a set version
+# (`evaluations`: lanes as JSON, each with the batch that runs it: `engine.evaluate`).
+eval_sets = Table(
+    "eval_sets",
+    metadata,
+    Column("seq", SEQ_TYPE, primary_key=True, autoincrement=True),
+    Column("name", SafeText(), nullable=False),
+    Column("version", Integer(), nullable=False),
+    Column("schema_name", SafeText(), nullable=False),
+    Column("schema_version", SafeText()),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("created_by", SafeText()),
+    Column("note", SafeText()),
+    UniqueConstraint("name", "version", name="uq_eval_sets_name_version"),
+)
+
+eval_texts = Table(
+    "eval_texts",
+    metadata,
+    Column("sha256", SafeText(), primary_key=True),
+    Column("text", SafeText(), nullable=False),
+    Column("document", SafeText()),
+)
+
+eval_examples = Table(
+    "eval_examples",
+    metadata,
+    Column("seq", SEQ_TYPE, primary_key=True, autoincrement=True),
+    Column("set_name", SafeText(), nullable=False),
+    Column("version", Integer(), nullable=False),
+    Column("idx", Integer(), nullable=False),
+    Column("name", SafeText(), nullable=False),
+    Column("sha256", SafeText(), nullable=False),
+    Column("gold", SafeText(), nullable=False),
+    Column("reviewer", SafeText()),
+    Column("reviewed_at", UTCDateTime()),
+    Column("run_id", SafeText()),
+    UniqueConstraint("set_name", "version", "idx", name="uq_eval_examples_set_idx"),
+)
+
+evaluations = Table(
+    "evaluations",
+    metadata,
+    Column("seq", SEQ_TYPE, primary_key=True, autoincrement=True),
+    Column("id", SafeText(), nullable=False, unique=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("created_by", SafeText()),
+    Column("name", SafeText()),
+    Column("set_name", SafeText(), nullable=False),
+    Column("set_version", Integer(), nullable=False),
+    Column("lanes", SafeText(), nullable=False),
+    Column("fuzzy", Float()),
+    Index("ix_evaluations_set", "set_name", "created_at"),
+)

@@ -172,7 +172,7 @@ def test_the_earlier_evaluation_of_a_set_is_found(monkeypatch, tmp_path):
         with pytest.raises(ValueError, match="no provider named 'Elsewhere'"):
             ev.start_evaluation(world.store, "Notes", [
                 LaneSpec("A", "A", SCHEMA, None, "Elsewhere", MODEL, "json_object")], providers)
-        with pytest.raises(ValueError, match="Lane 'A'.*Nope"):
+        with pytest.raises(ValueError, match=r"Lane 'A'.*Nope"):
             ev.start_evaluation(world.store, "Notes", [
                 LaneSpec("A", "A", "Nope", None, "Custom server", MODEL, "json_object")],
                 providers)

@@ -10,6 +10,8 @@
     fieldstream batch status ID | list | resume ID | retry ID | stop ID
     fieldstream batch export ID --as csv|jsonl|xlsx
     fieldstream worker               # run queued batch documents here until Ctrl-C
+    fieldstream eval run SET --lane schema=Invoice@3,provider=local --min-f1 0.8
+    fieldstream eval list | show ID | sets import|list|export|starter
 
 `--schema` names a library schema, a `module:Class`, or a saved schema (library names win; a
 saved schema's name and version are printed on stderr).
@@ -90,8 +92,10 @@ def _parser() -> argparse.ArgumentParser:
     prep.add_argument("models", nargs="*")
     _schemas_parser(sub)
     from engine.batch.commands import add_parsers
+    from engine.evaluate.commands import add_parsers as add_eval_parsers
 
     add_parsers(sub)
+    add_eval_parsers(sub)
     return ap
 
 
@@ -427,6 +431,10 @@ def main(
             from engine.batch.console import run_batch  # loads the queue: only here
 
             return run_batch(args, out, err, pick=pick_provider, who=_who())
+        if args.command == "eval":
+            from engine.evaluate.console import run_eval  # loads the queue: only here
+
+            return run_eval(args, out, err, pick=pick_provider, who=_who())
         if args.command == "worker":
             from engine.batch.console import run_worker
 

@@ -113,7 +113,7 @@ def _start(store: Store, args: argparse.Namespace, out: TextIO, err: TextIO,
                      who=who, reuse=args.reuse)
     _say(err, f"{provider.name} · {model} · {mode} · {schema_name}"
               f"{f' v{version}' if version else ''} · {len(docs)} documents")
-    with _on_queue(store, None if args.no_wait else queue_name(provider.name)):
+    with on_queue(store, None if args.no_wait else queue_name(provider.name)):
         batch = service.start_batch(store, spec, docs, provider, name=args.name)
         if args.no_wait:
             return _queued_only(store, batch, out, err)
@@ -183,24 +183,26 @@ def _read(path: Path, name: str, max_bytes: int) -> bytes | DocumentError:
 
 
 @contextmanager
-def _on_queue(store: Store, serve: str | None) -> Iterator[None]:
-    """This process on the batch queue for one command. `serve`: a queue whose documents it
-    runs (recording their runs) while the command waits; None: it takes none (it only queues
-    or cancels). Leaving, it finishes what it holds (Ctrl-C then: hands them back now)."""
+def on_queue(store: Store, serve: str | Sequence[str] | None) -> Iterator[None]:
+    """This process on the batch queue for one command. `serve`: the queue (or queues: an
+    evaluation's lanes) whose documents it runs (recording their runs) while the command
+    waits; None: it takes none (it only queues or cancels). Leaving, it finishes what it
+    holds (Ctrl-C then: hands them back now)."""
     from engine.history import recorder
 
     executor = settings.executor_id() or f"cli-{socket.gethostname()}-{os.getpid()}"
-    waiting = serve is not None
+    queues = [serve] if isinstance(serve, str) else list(dict.fromkeys(serve or ()))
+    waiting = bool(queues)
     if waiting:
         recorder.install(store=store)
-    queue.launch(store, executor_id=executor, role="cli", listen=[serve] if serve else [])
+    queue.launch(store, executor_id=executor, role="cli", listen=queues)
     try:
         yield
     finally:
         try:
             _leave(executor, waiting)
         except KeyboardInterrupt:
-            _hand_back()
+            hand_back()
         finally:
             if waiting:
                 recorder.uninstall()
@@ -227,7 +229,7 @@ def _leave(executor: str, waiting: bool) -> None:
     queue.shutdown(finish_seconds=FINISH_SECONDS if held else 0, hand_back=not held)
 
 
-def _hand_back() -> None:
+def hand_back() -> None:
     """Leave now: the documents in hand are taken over by the others at their next beat."""
     runtime = queue.current()
     if runtime is not None and runtime.heartbeat is not None:
@@ -267,7 +269,7 @@ def _watch_and_sum_up(store: Store, batch: Batch, out: TextIO, err: TextIO) -> i
             service.stop(store, batch.id)
             counts = watch(store, batch, err)
         except KeyboardInterrupt:
-            _hand_back()
+            hand_back()
         summary(store, batch, counts, time.monotonic() - started, out)
         print(f"stopped: go on with `fieldstream batch resume {batch.id}`", file=out,
               flush=True)
@@ -368,7 +370,7 @@ def _again(store: Store, batch: Batch, args: argparse.Namespace, out: TextIO, er
         raise CommandError(f"This machine has no provider named {batch.spec.provider!r} "
                            "(providers.json, environment): `fieldstream providers` lists "
                            "them.")
-    with _on_queue(store, None if args.no_wait else batch.spec.queue()):
+    with on_queue(store, None if args.no_wait else batch.spec.queue()):
         if args.op == "resume":
             count = service.resume(store, batch.id, provider)
             _say(err, f"{count} documents queued again")
@@ -382,7 +384,7 @@ def _again(store: Store, batch: Batch, args: argparse.Namespace, out: TextIO, er
 
 def _stop(store: Store, batch: Batch, err: TextIO) -> int:
     # On the queue (taking nothing) so the queued documents leave it, not only their rows.
-    with _on_queue(store, None):
+    with on_queue(store, None):
         count = service.stop(store, batch.id)
     _say(err, f"stopped: {count} queued documents cancelled; running ones end within a second "
               f"keeping what arrived. Go on with `fieldstream batch resume {batch.id}`")

@@ -4,11 +4,9 @@ comparison of two evaluations' results."""
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from datetime import UTC, datetime
-from typing import Any
 
 import pytest
 
@@ -17,12 +15,15 @@ from engine.compare.lanes import LaneSpec
 from engine.evaluate import evaluations as ev
 from engine.evaluate.model import Evaluation
 from engine.evaluate.score import FieldScore, Totals
-from engine.testing.replay_server import Reply
-from tests.batch_support import MODEL, SCHEMA, answer, batch_world, room_of
-from tests.engine.evaluate.eval_support import add_set, gold, sets_reader
-from tests.support import chunks
-
-WORSE = "worse-model"
+from tests.batch_support import MODEL, SCHEMA, batch_world
+from tests.engine.evaluate.eval_support import (
+    WORSE,
+    add_set,
+    gold,
+    golds,
+    sets_reader,
+    two_models,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -33,39 +34,6 @@ def _sets(monkeypatch):
 def lane(name: str, model: str) -> LaneSpec:
     return LaneSpec(name, f"{name} · {model}", SCHEMA, None, "Custom server", model,
                     "json_object")
-
-
-def worse(n: int) -> dict[str, Any]:
-    """Lane B's answers: the location always wrong, note 1's email blank, note 2's budget
-    wrong; note 3 fails (the server answers 500)."""
-    out = gold(n)
-    out["location"] = "Hall Z"
-    if n == 1:
-        out["users"][0]["email"] = ""
-    if n == 2:
-        out["budget"] = 777
-    return out
-
-
-def two_models(*, slow_from: int | None = None, delay: float = 20.0):
-    """The replay server answering by model: `replay-model` as the gold says, `worse-model`
-    as `worse`; `slow_from`: notes from this room on wait `delay` seconds first."""
-    def respond(body: dict[str, Any]) -> Reply:
-        n = room_of(body)
-        wait = delay if slow_from is not None and n >= slow_from else 0.0
-        if body.get("model") != WORSE:
-            return Reply.content(chunks(answer(n), 12), delay=wait)
-        if n == 3:
-            return Reply.error(500, "the server fell over")
-        return Reply.content(chunks(json.dumps(worse(n)), 12), delay=wait)
-
-    return respond
-
-
-def golds() -> list[dict[str, Any]]:
-    out = [gold(n) for n in range(4)]
-    out[3]["users"][0]["twitter"] = None  # the gold says no handle: "@ana3" is a FP
-    return out
 
 
 def wait(store, evaluation: Evaluation, timeout: float = 60) -> ev.Results:

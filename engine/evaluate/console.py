@@ -1,0 +1,317 @@
+"""The work of `fieldstream eval …` (its arguments and what each does:
+`engine.evaluate.commands`)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, TextIO
+
+from engine.batch import records
+from engine.batch.commands import CommandError, PickProvider
+from engine.batch.console import hand_back, on_queue
+from engine.batch.model import NEEDS_KEY, queue_name
+from engine.compare.lanes import LaneSpec
+from engine.evaluate import evaluations as ev
+from engine.evaluate.lanes_cli import lanes_from_file, parse_lanes
+from engine.evaluate.model import Evaluation
+from engine.store import Store
+from engine.stream.terminal import escape
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+WATCH_EVERY = 0.25  # seconds between looks at the lanes' counts
+SAY_EVERY = 2.0  # seconds between progress lines (when something ended)
+
+
+def run_eval(args: argparse.Namespace, out: TextIO, err: TextIO, *, pick: PickProvider,
+             who: str | None = None) -> int:
+    try:
+        with _store() as store:
+            if args.op == "run":
+                return _run(store, args, out, err, pick, who)
+            if args.op == "list":
+                return _list(store, args, out)
+            if args.op == "show":
+                return _show(store, args, out)
+            return _sets(store, args, out, err, who)
+    except ValueError as exc:  # the engine's messages for bad input, shown as they are
+        raise CommandError(str(exc)) from None
+
+
+@contextmanager
+def _store() -> Iterator[Store]:
+    from engine.store import load_settings
+
+    history = load_settings()
+    if not history.enabled:
+        raise CommandError("Labelled sets and evaluations are kept in the history database, "
+                           "which is off (FIELDSTREAM_HISTORY=off): turn it on to evaluate.")
+    store = Store.from_settings(history).open()
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+def _say(err: TextIO, line: str) -> None:
+    print(escape(f"# {line}"), file=err, flush=True)
+
+
+# --- run ---------------------------------------------------------------------------------------
+
+
+def _run(store: Store, args: argparse.Namespace, out: TextIO, err: TextIO, pick: PickProvider,
+         who: str | None) -> int:
+    for flag, value in (("--min-f1", args.min_f1), ("--fuzzy", args.fuzzy)):
+        if value is not None and not 0.0 <= value <= 1.0:
+            raise CommandError(f"{flag} takes a number from 0 to 1, not {value:g}.")
+    if args.timeout is not None and args.timeout <= 0:
+        raise CommandError("--timeout takes a number of seconds above 0.")
+    from engine.evaluate import sets
+
+    if sets.get_set(store, args.set, args.version) is None:  # said before the queue starts
+        which = f" version {args.version}" if args.version is not None else ""
+        raise CommandError(f"No labelled set {args.set!r}{which}: `fieldstream eval sets "
+                           "list` shows them.")
+    lanes, providers = _lanes(args, pick)
+    queues = [queue_name(provider.name) for provider in providers.values()]
+    with on_queue(store, queues):
+        evaluation = ev.start_evaluation(store, args.set, lanes, providers,
+                                         version=args.version, who=who, name=args.name,
+                                         fuzzy=args.fuzzy)
+        size = records.get(store, evaluation.lanes[0].batch_id)
+        _say(err, f"evaluation {evaluation.id} · set {evaluation.set_name} "
+                  f"v{evaluation.set_version} · {size.total if size else '?'} documents × "
+                  f"{len(evaluation.lanes)} lanes")
+        ended = _watch(store, evaluation, err, args.timeout)
+    figures = ev.results(store, evaluation)
+    if args.json:
+        print(json.dumps(results_json(figures, min_f1=args.min_f1), ensure_ascii=True),
+              file=out, flush=True)
+    else:
+        print_results(figures, out)
+    if ended == "interrupted":
+        print(f"stopped: see `fieldstream eval show {evaluation.id}`", file=out, flush=True)
+        return EXIT_INTERRUPTED
+    failing = below(figures, args.min_f1)
+    for lane in failing:
+        print(escape(f"error: lane {lane.spec.lane} ({lane.spec.label}): micro F1 "
+                     f"{lane.totals.micro_f1:.3f} is under --min-f1 {args.min_f1:g}"),
+              file=err, flush=True)
+    if ended == "timed out":
+        print(f"error: stopped after --timeout {args.timeout:g} s; documents that did not "
+              "run count as empty answers", file=err, flush=True)
+        return EXIT_FAILED
+    return EXIT_FAILED if failing else EXIT_OK
+
+
+def _lanes(args: argparse.Namespace, pick: PickProvider
+           ) -> tuple[list[LaneSpec], dict[str, Any]]:
+    """The lanes asked for, and the providers they run on (by name)."""
+    providers: dict[str, Any] = {}
+
+    def remember(name: str | None, model: str | None, mode: str | None
+                 ) -> tuple[Any, str, str]:
+        provider, model, mode = pick(name, model, mode)
+        providers[provider.name] = provider
+        return provider, model, mode
+
+    if args.lane:
+        return parse_lanes(args.lane, pick=remember), providers
+    lanes = []
+    for lane in lanes_from_file(args.lanes):
+        provider, model, mode = remember(lane.provider, lane.model, lane.mode)
+        lanes.append(LaneSpec(lane.lane, lane.label, lane.schema_name, lane.schema_version,
+                              provider.name, model, mode, lane.chunking))
+    return lanes, providers
+
+
+def _watch(store: Store, evaluation: Evaluation, err: TextIO, timeout: float | None) -> str:
+    """Wait until no lane has a document queued or running: "done", "timed out" (the
+    evaluation stopped), or "interrupted" (Ctrl-C stopped it; twice leaves at once)."""
+    deadline = time.monotonic() + timeout if timeout is not None else None
+    try:
+        if _wait(store, evaluation, err, deadline):
+            return "done"
+        _say(err, f"--timeout {timeout:g} s reached: stopping the evaluation…")
+        ev.stop_evaluation(store, evaluation)
+        _wait(store, evaluation, err, None)
+        return "timed out"
+    except KeyboardInterrupt:
+        _say(err, "stopping: queued documents are cancelled, running ones end keeping what "
+                  "arrived (Ctrl-C again leaves at once)…")
+        try:
+            ev.stop_evaluation(store, evaluation)
+            _wait(store, evaluation, err, None)
+        except KeyboardInterrupt:
+            hand_back()
+        return "interrupted"
+
+
+def _wait(store: Store, evaluation: Evaluation, err: TextIO, deadline: float | None) -> bool:
+    """Poll the lanes' counts, a progress line now and then; False at the deadline."""
+    said: tuple[int, float] | None = None
+    while True:
+        counts = [records.counts(store, lane.batch_id) for lane in evaluation.lanes]
+        ended, total = sum(c.ended for c in counts), sum(c.total for c in counts)
+        left = sum(c.left for c in counts)
+        now = time.monotonic()
+        if said is None or left == 0 or (ended != said[0] and now - said[1] >= SAY_EVERY):
+            _say(err, f"{ended} of {total} documents ended")
+            said = (ended, now)
+        if left == 0:
+            return True
+        if deadline is not None and now >= deadline:
+            return False
+        time.sleep(WATCH_EVERY)
+
+
+def below(figures: ev.Results, min_f1: float | None) -> list[ev.LaneResult]:
+    """The lanes whose micro F1 is under the threshold."""
+    if min_f1 is None:
+        return []
+    return [lane for lane in figures.lanes.values() if lane.totals.micro_f1 < min_f1]
+
+
+# --- the table -----------------------------------------------------------------------------------
+
+
+def _f(value: float | None, digits: int = 3) -> str:
+    return "—" if value is None else f"{value:.{digits}f}"
+
+
+def print_results(figures: ev.Results, out: TextIO) -> None:
+    """The lanes' figures, then each field's F1 per lane, then the documents without an
+    answer."""
+    evaluation = figures.evaluation
+    fuzzy = f"fuzzy ≥ {evaluation.fuzzy:g}" if evaluation.fuzzy is not None else "fuzzy off"
+    state = "finished" if figures.finished else "still running"
+    print(escape(f"evaluation {evaluation.id} · set {evaluation.set_name} "
+                 f"v{evaluation.set_version} · {fuzzy} · {state}"), file=out)
+    head = ("lane", "micro F1", "macro F1", "exact", "not in text", "s/doc", "tokens/doc",
+            "cost", "label")
+    rows = []
+    for lane in figures.lanes.values():
+        t = lane.totals
+        exact = f"{t.exact}/{t.documents} {t.exact_rate:.0%}" if t.documents else "—"
+        cost = f"${lane.cost:,.4f}" if lane.cost is not None else "—"
+        rows.append((lane.spec.lane, _f(t.micro_f1), _f(t.macro_f1), exact,
+                     str(lane.not_in_text), _f(lane.seconds_per_doc, 2),
+                     _f(lane.tokens_per_doc, 1), cost, escape(lane.spec.label)))
+    _table(out, head, rows)
+    print(file=out)
+    names = list(figures.lanes)
+    field_rows = []
+    for name in figures.fields:
+        scores = [figures.lanes[lane].by_field.get(name) for lane in names]
+        field_rows.append((escape(name), *(_f(s.f1) if s else "—" for s in scores)))
+    _table(out, ("field", *names), field_rows)
+    for lane in figures.lanes.values():
+        for doc in lane.documents.values():
+            if doc.no_answer:
+                why = doc.reason if doc.reason and doc.reason != NEEDS_KEY else doc.status
+                print(escape(f"  {lane.spec.lane}  {doc.name}: {doc.status}, scored as an "
+                             f"empty answer ({why})"), file=out)
+    out.flush()
+
+
+def _table(out: TextIO, head: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
+    """Columns padded to their widest cell: names left-aligned, figures right."""
+    widths = [max(len(r[i]) for r in (head, *rows)) for i in range(len(head))]
+    left = {0, *(i for i, name in enumerate(head) if name == "label")}
+    for row in (head, *rows):
+        cells = [cell.ljust(w) if i in left else cell.rjust(w)
+                 for i, (cell, w) in enumerate(zip(row, widths, strict=True))]
+        print("  ".join(cells).rstrip(), file=out)
+
+
+def results_json(figures: ev.Results, *, min_f1: float | None = None) -> dict[str, Any]:
+    evaluation = figures.evaluation
+    failing = {lane.spec.lane for lane in below(figures, min_f1)}
+    lanes = []
+    for lane in figures.lanes.values():
+        t = lane.totals
+        lanes.append({
+            **lane.spec.to_json(), "batch_id": lane.batch_id, "micro_f1": t.micro_f1,
+            "macro_f1": t.macro_f1, "precision": t.micro.precision, "recall": t.micro.recall,
+            "documents": t.documents, "exact": t.exact, "not_in_text": lane.not_in_text,
+            "seconds_per_doc": lane.seconds_per_doc, "tokens_per_doc": lane.tokens_per_doc,
+            "cost": lane.cost, "counts": dict(lane.counts.by_status),
+            "passed": lane.spec.lane not in failing,
+            "fields": {name: {"tp": s.tp, "fp": s.fp, "fn": s.fn, "precision": s.precision,
+                              "recall": s.recall, "f1": s.f1}
+                       for name, s in lane.by_field.items()},
+        })  # fmt: skip
+    return {"id": evaluation.id, "name": evaluation.name, "set": evaluation.set_name,
+            "set_version": evaluation.set_version, "fuzzy": evaluation.fuzzy,
+            "created_at": evaluation.created_at.isoformat(), "finished": figures.finished,
+            "min_f1": min_f1, "fields": figures.fields, "lanes": lanes}
+
+
+# --- list, show --------------------------------------------------------------------------------
+
+
+def _evaluation(store: Store, ident: str) -> Evaluation:
+    found = ev.get_evaluation(store, ident.strip())
+    if found is None:
+        raise CommandError(f"No evaluation {ident!r}: `fieldstream eval list` shows the "
+                           "recent ones.")
+    return found
+
+
+def _list(store: Store, args: argparse.Namespace, out: TextIO) -> int:
+    found = ev.recent(store, args.set, max(1, args.limit))
+    if not found:
+        print("no evaluations yet: `fieldstream eval run SET --lane schema=S,provider=P`",
+              file=out)
+    for evaluation in found:
+        figures = ev.results(store, evaluation)
+        scores = " ".join(f"{name} {lane.totals.micro_f1:.3f}"
+                          for name, lane in figures.lanes.items())
+        print("\t".join((
+            evaluation.id, f"{evaluation.created_at:%Y-%m-%d %H:%M}",
+            escape(f"{evaluation.set_name} v{evaluation.set_version}"),
+            "finished" if figures.finished else "running", f"micro F1 {scores}",
+            escape(evaluation.name or ""),
+        )), file=out)  # fmt: skip
+    return EXIT_OK
+
+
+def _show(store: Store, args: argparse.Namespace, out: TextIO) -> int:
+    evaluation = _evaluation(store, args.id)
+    figures = ev.results(store, evaluation)
+    before = ev.earlier(store, evaluation)
+    changes = ev.compare(figures, ev.results(store, before)) if before is not None else None
+    if args.json:
+        data = results_json(figures)
+        data["earlier"] = before.id if before is not None else None
+        data["changes"] = [{"lane": c.lane, "field": c.field, "before": c.before,
+                            "after": c.after, "verdict": c.verdict} for c in changes or ()]
+        print(json.dumps(data, ensure_ascii=True), file=out)
+        return EXIT_OK
+    print_results(figures, out)
+    if before is None or changes is None:
+        print("\nno earlier evaluation of this set to compare with", file=out)
+        return EXIT_OK
+    versions = (f"set v{before.set_version} → v{evaluation.set_version}"
+                if before.set_version != evaluation.set_version else
+                f"set v{evaluation.set_version}")
+    print(f"\ncompared with evaluation {before.id} ({before.created_at:%Y-%m-%d %H:%M}, "
+          f"{versions}):", file=out)
+    moved = [c for c in changes if c.verdict != "unchanged"]
+    for c in moved:
+        print(escape(f"  {c.verdict:<9} {c.lane} · {c.field}: {_f(c.before)} → {_f(c.after)}"),
+              file=out)
+    print(f"  {len(changes) - len(moved)} unchanged", file=out)
+    return EXIT_OK
+
+
+# --- sets --------------------------------------------------------------------------------------
+
+
+def _sets(store: Store, args: argparse.Namespace, out: TextIO, err: TextIO,
+          who: str | None) -> int:
+    raise CommandError("`fieldstream eval sets` is not ready yet.")

@@ -1,0 +1,120 @@
+"""`fieldstream eval …` run in this process (`engine.cli.main`, as the batch CLI would be run:
+the queue launched as role cli for the command and shut down after it) on a data folder of the
+test's own, against a replay server as the "Custom server" answering by model: `replay-model`
+as the gold says, `worse-model` worse (tests/engine/evaluate/eval_support.py)."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from engine.cli import main
+from engine.testing.replay_server import ReplayServer
+from tests.batch_support import MODEL
+from tests.engine.evaluate.eval_support import WORSE, add_set, golds, sets_reader, two_models
+from tests.support import HISTORY_ENV, isolate
+from tests.ui_support import custom_server_env
+
+GOOD = f'schema=MeetingInfo,provider="Custom server",model={MODEL},mode=json_object,label=good'
+BAD = f'schema=MeetingInfo,provider="Custom server",model={WORSE},mode=json_object,label=bad'
+
+
+@pytest.fixture
+def world(monkeypatch, tmp_path) -> Iterator[Any]:
+    """The environment a person's shell would have (history in tmp_path, the replay server as
+    the Custom server), and a labelled set "Notes" of 4 meeting notes in its database."""
+    from engine.store import Store, load_settings
+
+    monkeypatch.setitem(sys.modules, "engine.evaluate.sets", sets_reader())
+    with ReplayServer() as srv:
+        isolate(monkeypatch, tmp_path, home=True)
+        for name in HISTORY_ENV:
+            monkeypatch.delenv(name, raising=False)
+        for name, value in {**custom_server_env(srv.base_url, model=MODEL),
+                            "FIELDSTREAM_QUEUE_POLL": "0.05",
+                            "FIELDSTREAM_BATCH_RETRIES": "0"}.items():
+            monkeypatch.setenv(name, value)
+        srv.responder = two_models()
+        with Store.from_settings(load_settings()).open() as store:
+            add_set(store, "Notes", golds())
+        yield srv
+
+
+def fieldstream(*args: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = main(list(args), stdout=out, stderr=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_min_f1_fails_the_lane_below_it_and_passes_the_one_above(world):
+    code, out, err = fieldstream("eval", "run", "Notes", "--lane", GOOD, "--lane", BAD,
+                                 "--min-f1", "0.8")
+    assert code == 1, err
+    assert "Traceback" not in err
+    assert re.search(r"^# evaluation [0-9a-f]{16} · set Notes v1 · 4 documents × 2 lanes$",
+                     err, re.M), err
+    assert "# 8 of 8 documents ended" in err
+    assert "error: lane B (bad): micro F1 0.681 is under --min-f1 0.8" in err
+    assert "lane A (good)" not in err
+    lines = out.splitlines()
+    assert re.match(r"evaluation [0-9a-f]{16} · set Notes v1 · fuzzy off · finished$", lines[0])
+    assert lines[1].split() == ["lane", "micro", "F1", "macro", "F1", "exact", "not", "in",
+                                "text", "s/doc", "tokens/doc", "cost", "label"]
+    a_row, b_row = lines[2].split(), lines[3].split()
+    assert a_row[:6] == ["A", "0.982", "0.980", "3/4", "75%", "0"] and a_row[-1] == "good"
+    assert b_row[:6] == ["B", "0.681", "0.687", "0/4", "0%", "4"] and b_row[-1] == "bad"
+    assert lines[5].split() == ["field", "A", "B"]
+    fields = {line.split()[0]: line.split()[1:] for line in lines[6:13]}
+    assert fields == {"users[].name": ["1.000", "0.857"], "users[].email": ["1.000", "0.667"],
+                      "users[].twitter": ["0.857", "1.000"], "date": ["1.000", "0.857"],
+                      "location": ["1.000", "0.000"], "budget": ["1.000", "0.571"],
+                      "deadline": ["1.000", "0.857"]}
+    assert lines[13].startswith("  B  note-3.txt: failed, scored as an empty answer (")
+
+    code, out, err = fieldstream("eval", "run", "Notes", "--lane", GOOD, "--min-f1", "0.8",
+                                 "--json")
+    assert code == 0, err
+    figures = json.loads(out)
+    assert [(lane["label"], lane["passed"]) for lane in figures["lanes"]] == [("good", True)]
+    assert figures["lanes"][0]["micro_f1"] == pytest.approx(54 / 55)
+    assert figures["lanes"][0]["fields"]["users[].twitter"]["fp"] == 1
+
+    # show: the table again, and what changed since the first evaluation (lanes by label)
+    second = figures["id"]
+    code, out, err = fieldstream("eval", "show", second)
+    assert code == 0, err
+    assert re.search(r"^compared with evaluation [0-9a-f]{16} \([\d-]+ [\d:]+, set v1\):$",
+                     out, re.M), out
+    assert "  7 unchanged" in out  # lane "good" both times
+    assert "  gone      bad · location: 0.000 → —" in out
+    code, out, _ = fieldstream("eval", "list")
+    listed = out.splitlines()
+    assert len(listed) == 2 and listed[0].startswith(f"{second}\t")
+    assert "\tNotes v1\tfinished\tmicro F1 A 0.982\t" in listed[0]
+    assert "\tmicro F1 A 0.982 B 0.681\t" in listed[1]
+
+
+@pytest.mark.parametrize(("args", "said"), [
+    (["--lane", "schema=MeetingInfo"], "needs provider="),
+    (["--lane", 'schema="MeetingInfo,provider=x'], "no closing quotation"),
+    (["--lane", GOOD, "--min-f1", "2"], "--min-f1 takes a number from 0 to 1, not 2."),
+    (["--lane", GOOD, "--version", "7"], "No labelled set 'Notes' version 7"),
+    (["--lanes", "missing.json"], "missing.json cannot be read"),
+    (["--lane", GOOD.replace("MeetingInfo", "Nope")], "Lane 'good': "),
+])
+def test_bad_input_is_one_message(world, args, said):
+    code, out, err = fieldstream("eval", "run", "Notes", *args)
+    assert code == 2, err
+    assert said in err and "Traceback" not in err and out == ""
+    assert world.requests == []
+
+
+def test_show_names_an_unknown_evaluation(world):
+    code, _, err = fieldstream("eval", "show", "nope")
+    assert code == 2 and "No evaluation 'nope'" in err

@@ -8,7 +8,6 @@ from __future__ import annotations
 import io
 import json
 import re
-import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -17,7 +16,7 @@ import pytest
 from engine.cli import main
 from engine.testing.replay_server import ReplayServer
 from tests.batch_support import MODEL
-from tests.engine.evaluate.eval_support import WORSE, add_set, golds, sets_reader, two_models
+from tests.engine.evaluate.eval_support import WORSE, add_set, golds, two_models
 from tests.support import HISTORY_ENV, isolate
 from tests.ui_support import custom_server_env
 
@@ -31,7 +30,6 @@ def world(monkeypatch, tmp_path) -> Iterator[Any]:
     the Custom server), and a labelled set "Notes" of 4 meeting notes in its database."""
     from engine.store import Store, load_settings
 
-    monkeypatch.setitem(sys.modules, "engine.evaluate.sets", sets_reader())
     with ReplayServer() as srv:
         isolate(monkeypatch, tmp_path, home=True)
         for name in HISTORY_ENV:

@@ -4,7 +4,6 @@ comparison of two evaluations' results."""
 
 from __future__ import annotations
 
-import sys
 import time
 from datetime import UTC, datetime
 
@@ -13,22 +12,18 @@ import pytest
 from engine.batch.model import CANCELLED, DONE, FAILED, QUEUED, RUNNING, Counts
 from engine.compare.lanes import LaneSpec
 from engine.evaluate import evaluations as ev
+from engine.evaluate import sets
 from engine.evaluate.model import Evaluation
 from engine.evaluate.score import FieldScore, Totals
 from tests.batch_support import MODEL, SCHEMA, batch_world
 from tests.engine.evaluate.eval_support import (
     WORSE,
     add_set,
+    examples,
     gold,
     golds,
-    sets_reader,
     two_models,
 )
-
-
-@pytest.fixture(autouse=True)
-def _sets(monkeypatch):
-    monkeypatch.setitem(sys.modules, "engine.evaluate.sets", sets_reader())
 
 
 def lane(name: str, model: str) -> LaneSpec:
@@ -122,7 +117,7 @@ def test_an_evaluation_is_scored_live_while_documents_still_run(monkeypatch, tmp
 def test_the_earlier_evaluation_of_a_set_is_found(monkeypatch, tmp_path):
     with batch_world(monkeypatch, tmp_path) as world:
         add_set(world.store, "Notes", golds()[:1])
-        add_set(world.store, "Notes", golds()[:2], version=2)
+        sets.put_example(world.store, "Notes", examples(golds()[1:2], start=1)[0])
         add_set(world.store, "Other", golds()[:1])
         providers = {"Custom server": world.provider}
         first = ev.start_evaluation(world.store, "Notes", [lane("A", MODEL)], providers,

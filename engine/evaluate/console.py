@@ -8,6 +8,7 @@ import json
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, TextIO
 
 from engine.batch import records
@@ -309,9 +310,116 @@ def _show(store: Store, args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK
 
 
-# --- sets --------------------------------------------------------------------------------------
+# --- sets ------------------------------------------------------------------------------------
 
 
 def _sets(store: Store, args: argparse.Namespace, out: TextIO, err: TextIO,
           who: str | None) -> int:
-    raise CommandError("`fieldstream eval sets` is not ready yet.")
+    if args.sets_op == "import":
+        return _import(store, args, out, err, who)
+    if args.sets_op == "list":
+        return _list_sets(store, out)
+    if args.sets_op == "export":
+        return _export(store, args, err)
+    return _starter(store, args, out, who)
+
+
+def _schema_arg(text: str) -> tuple[str, str | None]:
+    """`Invoice` or `Invoice@3` (a saved schema's version after the last `@`)."""
+    name, at, version = text.rpartition("@")
+    if at and version.strip().isdigit() and name.strip():
+        return name.strip(), version.strip()
+    return text.strip(), None
+
+
+def _import(store: Store, args: argparse.Namespace, out: TextIO, err: TextIO,
+            who: str | None) -> int:
+    from engine.evaluate import sets
+    from engine.evaluate.importer import import_set, read_import
+    from engine.schemas.resolve import resolve_schema
+
+    schema, version = _schema_arg(args.schema)
+    choice = resolve_schema(store, schema, version)  # an unknown schema: said before reading
+    answers = Path(args.answers)
+    try:
+        given = (answers.name, answers.read_bytes())
+    except OSError as exc:
+        raise CommandError(f"{escape(args.answers)} cannot be read: {exc.strerror or exc}."
+                           ) from None
+    documents = [(name, path.read_bytes()) for path, name in _document_files(args.documents)]
+    plan = read_import(documents, given, check=lambda gold: sets.check_gold(
+        store, choice.name, choice.version, gold))
+    for message in plan.messages:
+        print(escape(f"problem: {message}"), file=err)
+    labelled = import_set(store, args.name, choice.name, plan, schema_version=version, who=who)
+    print(escape(f"{labelled.name} v{labelled.version}: {labelled.size} documents "
+                 f"({len(plan.examples)} imported, {len(plan.problems)} problems)"), file=out)
+    return EXIT_FAILED if plan.problems else EXIT_OK
+
+
+def _document_files(paths: list[str]) -> list[tuple[Path, str]]:
+    """(path, name) of each file argument, or of a folder's files (recursively, names
+    relative to it, hidden ones skipped); a ZIP is one file (the importer opens it)."""
+    found: list[tuple[Path, str]] = []
+    for text in paths:
+        path = Path(text)
+        if path.is_dir():
+            found += [(p, p.relative_to(path).as_posix()) for p in sorted(path.rglob("*"))
+                      if p.is_file() and not any(part.startswith(".")
+                                                 for part in p.relative_to(path).parts)]
+        elif path.is_file():
+            found.append((path, path.name))
+        else:
+            raise CommandError(f"No such file or folder: {escape(text)}")
+    return found
+
+
+def _list_sets(store: Store, out: TextIO) -> int:
+    from engine.evaluate import sets
+
+    found = sets.list_sets(store)
+    if not found:
+        print("no labelled sets yet: `fieldstream eval sets import NAME --schema S --answers "
+              "FILE DOCS…` or `fieldstream eval sets starter`", file=out)
+    for labelled in found:
+        schema = labelled.schema_name + (f" v{labelled.schema_version}"
+                                         if labelled.schema_version else "")
+        print("\t".join(escape(cell) for cell in (
+            labelled.name, f"v{labelled.version}", schema, f"{labelled.size} documents",
+            f"{labelled.created_at:%Y-%m-%d %H:%M}", labelled.note or "")), file=out)
+    return EXIT_OK
+
+
+def _export(store: Store, args: argparse.Namespace, err: TextIO) -> int:
+    import os
+    from contextlib import suppress
+
+    from engine.evaluate.importer import export_set
+
+    path = Path(args.out)
+    if path.exists() and not args.force:
+        raise CommandError(f"{escape(str(path))} exists: pass --force to overwrite it.")
+    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    try:
+        with partial.open("wb") as handle:
+            count = export_set(store, args.name, args.version, handle)
+        os.replace(partial, path)
+    finally:
+        with suppress(FileNotFoundError):
+            partial.unlink()
+    _say(err, f"{count} documents written to {path}")
+    return EXIT_OK
+
+
+def _starter(store: Store, args: argparse.Namespace, out: TextIO, who: str | None) -> int:
+    try:
+        from engine.evaluate import starter
+    except ImportError:
+        raise CommandError("This Fieldstream has no starter sets.") from None
+    name = args.name or starter.STARTER_SETS[0]
+    if name not in starter.STARTER_SETS:
+        raise CommandError(f"No starter set {name!r}: {', '.join(starter.STARTER_SETS)}.")
+    labelled = starter.install_starter(store, name, limit=args.limit, who=who)
+    print(escape(f"{labelled.name} v{labelled.version}: {labelled.size} documents "
+                 f"(schema {labelled.schema_name})"), file=out)
+    return EXIT_OK

@@ -116,3 +116,46 @@ def test_bad_input_is_one_message(world, args, said):
 def test_show_names_an_unknown_evaluation(world):
     code, _, err = fieldstream("eval", "show", "nope")
     assert code == 2 and "No evaluation 'nope'" in err
+
+
+def test_sets_import_names_every_problem_then_list_and_export(world, tmp_path):
+    import zipfile
+
+    from tests.batch_support import note
+    from tests.engine.evaluate.eval_support import gold
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for n in range(4):
+        (docs / f"n{n}.txt").write_text(note(n), encoding="utf-8")
+    answers = tmp_path / "gold.jsonl"
+    lines = [{"file": "n0.txt", "answer": gold(0)}, {"file": "n1", "answer": gold(1)},
+             {"file": "n2.txt", "answer": {**gold(2), "budget": "lots"}},
+             {"file": "gone.txt", "answer": gold(5)}]
+    answers.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
+    code, out, err = fieldstream("eval", "sets", "import", "Meetings", "--schema", "MeetingInfo",
+                                 "--answers", str(answers), str(docs))
+    assert code == 1, err  # imported what fits, every problem said
+    problems = [line for line in err.splitlines() if line.startswith("problem: ")]
+    assert len(problems) == 3, err
+    assert any(p.startswith("problem: n2.txt: budget: ") for p in problems)
+    assert any("n3.txt" in p and "no answer" in p for p in problems)
+    assert any("gone.txt" in p and "no document" in p for p in problems)
+    assert out == "Meetings v1: 2 documents (2 imported, 3 problems)\n"
+
+    code, out, _ = fieldstream("eval", "sets", "list")
+    assert code == 0
+    assert [line.split("\t")[:4] for line in out.splitlines()] == [
+        ["Meetings", "v1", "MeetingInfo", "2 documents"], ["Notes", "v1", "MeetingInfo",
+                                                          "4 documents"]]
+    target = tmp_path / "meetings.zip"
+    code, _, err = fieldstream("eval", "sets", "export", "Meetings", "--out", str(target))
+    assert code == 0 and "# 2 documents written to" in err
+    with zipfile.ZipFile(target) as archive:
+        assert sorted(archive.namelist()) == ["answers.jsonl", "documents/n0.txt",
+                                              "documents/n1.txt"]
+    code, _, err = fieldstream("eval", "sets", "export", "Meetings", "--out", str(target))
+    assert code == 2 and "exists: pass --force" in err
+    code, _, err = fieldstream("eval", "sets", "import", "X", "--schema", "Nope",
+                               "--answers", str(answers), str(docs))
+    assert code == 2 and "Nope" in err and "Traceback" not in err

@@ -138,11 +138,25 @@ def _scalar(form: _Form, path: str, name: str, tp: Any, value: Any, help_text: s
         typed = st.text_area(name, text, key=wkey, help=help_text)
     else:
         typed = st.text_input(name, text, key=wkey, help=help_text)
-    return typed if typed.strip() else None
+    if not typed.strip():
+        return None
+    return _as_number(typed) if tp in (int, float) else typed
+
+
+def _as_number(text: str) -> Any:
+    """A number field's text: the number it spells, else the text (the schema check names it)."""
+    try:
+        number = json.loads(text)
+    except ValueError:
+        return text
+    return number if isinstance(number, int | float) and not isinstance(number, bool) else text
 
 
 def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+    """A JSON number a number input can hold (the browser's safe integers: a bigger one,
+    or NaN, is edited as text rather than rounded)."""
+    return (isinstance(value, int | float) and not isinstance(value, bool)
+            and math.isfinite(value) and abs(value) <= 2**53)
 
 
 def _number(name: str, tp: Any, value: Any, wkey: str, help_text: str | None) -> Any:

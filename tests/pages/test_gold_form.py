@@ -201,6 +201,14 @@ def test_a_value_outside_the_choices_stays_visible_for_the_check_to_name() -> No
     assert out(at) == ticket
 
 
+def test_a_number_an_input_cannot_hold_is_edited_as_text() -> None:
+    at = form("MeetingInfo", {**MEETING, "budget": 10**20})
+    assert at.text_input(key=field_key(KEY, "budget")).value == str(10**20)
+    assert out(at)["budget"] == 10**20
+    at.text_input(key=field_key(KEY, "budget")).input("lots").run()
+    assert out(at)["budget"] == "lots"  # kept as typed: the schema check names it
+
+
 def test_text_is_shown_in_inputs_not_as_markdown_or_html() -> None:
     sly = {**MEETING, "location": "<b>x</b> **bold** [l](http://e.test)"}
     at = form("MeetingInfo", sly)

@@ -100,7 +100,7 @@ UI_FLOORS: tuple[tuple[str, ...], ...] = (
     ("text", "keys"),
     ("context",),
     ("charts", "highlight", "verdict_table", "live_form", "provider_widgets", "run_lane",
-     "saved_comparisons", "document_input"),
+     "saved_comparisons", "document_input", "gold_form"),
     ("shell", "*_view"),
 )
 WIDGETS = 2

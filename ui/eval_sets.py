@@ -198,7 +198,8 @@ def render_documents(store: Store, label_set: LabelSet, docs: list[Example]) -> 
             gold = gold_form(schema, example.gold,
                              key=f"fs_eval_fix_{label_set.name}_{label_set.version}_{idx}")
             if st.button("Save as a new version", key="fs_eval_fix_save",
-                         disabled=gold is None):
+                         disabled=gold is None) and _fits(store, label_set.schema_name,
+                                                          label_set.schema_version, gold):
                 _put(store, label_set.name, NewExample(
                     example.name, example.text, gold or {}, document=example.document,
                     reviewer=context.current_user(), reviewed_at=datetime.now(UTC),
@@ -221,6 +222,15 @@ def _schema_class(store: Store, label_set: LabelSet) -> Any | None:
     except ValueError as exc:
         st.error(escape_md(str(exc)))
         return None
+
+
+def _fits(store: Store, schema_name: str, schema_version: Any, gold: Any) -> bool:
+    """Whether the gold fits the schema; else every problem named (field and reason)."""
+    problems = sets.check_gold(store, schema_name, schema_version, gold)
+    if problems:
+        st.error(escape_md("The answer does not fit the schema: " + "; ".join(
+            f"{path or '(the answer)'}: {reason}" for path, reason in problems)))
+    return not problems
 
 
 def _put(store: Store, name: str, new: NewExample, *, note: str) -> None:
@@ -359,7 +369,8 @@ def render_by_hand(store: Store, label_set: LabelSet | None) -> None:
                else "Paste its text first." if not text.strip()
                else "Fix the answer first." if gold is None else None)
         if st.button("Add to the set", key="fs_eval_hand_add", type="primary",
-                     disabled=why is not None, help=why):
+                     disabled=why is not None, help=why) and _fits(
+                         store, schema.name, schema.version, gold):
             example = NewExample(doc_name, text, gold or {}, reviewer=context.current_user(),
                                  reviewed_at=datetime.now(UTC))
             if not new:

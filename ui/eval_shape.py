@@ -239,10 +239,10 @@ def _text(value: Any) -> str:
 # --- an earlier evaluation ---------------------------------------------------------------------
 
 
-def change_rows(changes: Sequence[Any], labels: Mapping[str, str]) -> pd.DataFrame:
-    """An earlier evaluation against this one, per lane and field (the engine's order:
-    regressions first): F1 before, after, the difference and the verdict."""
-    rows = [{"lane": labels.get(c.lane, c.lane), "field": c.field,
+def change_rows(changes: Sequence[Any]) -> pd.DataFrame:
+    """An earlier evaluation against this one, per lane (its label) and field (the engine's
+    order: regressions first): F1 before, after, the difference and the verdict."""
+    rows = [{"lane": c.lane, "field": c.field,
              "before": _two(c.before), "after": _two(c.after),
              "change": "—" if c.before is None or c.after is None
                        else f"{c.after - c.before:+.2f}",

@@ -412,7 +412,7 @@ def render_earlier(store: Store, evaluation: Evaluation, results: Any) -> None:
                          "first)"))
     if not changes:
         return
-    frame = shape.change_rows(changes, shape.lane_labels(results))
+    frame = shape.change_rows(changes)
     st.dataframe(frame.style.map(shape.verdict_colour, subset=["verdict"]), hide_index=True,
                  width="stretch", key=f"fs_eval_changes_{evaluation.id}")
 

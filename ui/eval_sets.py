@@ -108,20 +108,23 @@ def _picked_set() -> None:
 
 
 def _install_starter(store: Store, names: list[str]) -> None:
+    """Install each starter set not here yet (installing one twice gives the one there), then
+    show the first."""
     who = context.current_user()
-    installed = []
+    shown, installed = [], []
     for name in starter.STARTER_SETS:
-        if name not in names:
-            try:
-                starter.install_starter(store, name, limit=STARTER_LIMIT, who=who)
-            except ValueError as exc:
-                _say("error", f"The starter set {name} could not be installed: {exc}")
-                _show(None)
-            installed.append(name)
-    shown = starter.STARTER_SETS[0]
+        set_name = starter.starter_set_name(name, STARTER_LIMIT)
+        try:
+            starter.install_starter(store, name, limit=STARTER_LIMIT, who=who)
+        except ValueError as exc:
+            _say("error", f"The starter set {name} could not be installed: {exc}")
+            _show(None)
+        shown.append(set_name)
+        if set_name not in names:
+            installed.append(set_name)
     _say("success", f"Installed the starter sets: {', '.join(installed)}." if installed
          else "The starter sets are installed already.")
-    _show(shown)
+    _show(shown[0])
 
 
 def _pick_version(store: Store, name: str) -> LabelSet | None:

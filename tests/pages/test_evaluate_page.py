@@ -157,6 +157,12 @@ def test_the_starter_subset_evaluated_on_two_lanes(server: ReplayServer) -> None
     again.query_params["batch"] = batch_id
     run(again)
     assert f"id {eval_id}" in texts(again)
+    # History: a lane's run links to its evaluation by its batch
+    again.switch_page("pages/2_History.py")
+    again.query_params["run"] = f"{batch_id}.0.1"
+    run(again)
+    links = [link for link in again.get("page_link") if link.proto.page == "Evaluate"]
+    assert len(links) == 1 and f"batch={batch_id}" in str(links[0].proto), links
 
     # the recent evaluations link to it; a second run is compared with the first
     links = [link for link in at.get("page_link") if link.proto.page == "Evaluate"]

@@ -41,7 +41,7 @@ DOCS_UPLOAD, ANSWERS_UPLOAD = "fs_eval_import_docs", "fs_eval_import_answers"
 #: How many documents of each starter set "Try the starter set" installs (None: all; a test
 #: sets a few).
 STARTER_LIMIT: int | None = None
-ANSWER_TYPES = ["jsonl", "csv"]
+ANSWER_TYPES = ["jsonl", "ndjson", "json", "csv", "tsv"]
 NEW_SET = "(a new set)"
 
 
@@ -291,18 +291,20 @@ def _target(store: Store, label_set: LabelSet | None, what: str) -> tuple[str, A
 
 def render_import(store: Store, label_set: LabelSet | None) -> None:
     with st.expander("Import documents and their answers"):
-        st.caption("Documents (files, or ZIPs of them) and one file of expected answers: JSON "
-                   "Lines (`{\"document\": \"a.pdf\", \"answer\": {...}}` a line) or CSV (a "
-                   "`document` column, then a column per field), matched by file name.")
+        st.caption("Documents (files, or ZIPs of them) and one file of expected answers, "
+                   "matched by file name: JSON Lines (`{\"file\": \"a.pdf\", \"answer\": "
+                   "{...}}` a line) or CSV (a `file` column, then a column per field). A ZIP "
+                   "exported here holds its own answers.jsonl.")
         docs = st.file_uploader("Documents", type=[*EXTENSIONS, "zip"], key=DOCS_UPLOAD,
                                 accept_multiple_files=True) or []
-        answers = st.file_uploader("Answers (JSON Lines or CSV)", type=ANSWER_TYPES,
+        answers = st.file_uploader("Answers (JSON Lines or CSV; none: an answers.jsonl or "
+                                   "answers.csv among the documents)", type=ANSWER_TYPES,
                                    key=ANSWERS_UPLOAD)
         name, schema, _ = _target(store, label_set, "import")
         read = (tuple(d.file_id for d in docs), answers.file_id if answers else None,
                 name, schema.name if schema else None, schema.version if schema else None)
         if st.button("Read and check", key="fs_eval_import_read",
-                     disabled=not (docs and answers and schema and name)):
+                     disabled=not (docs and schema and name)):
             plan = _read_import(store, docs, answers, schema)
             st.session_state[PLAN_KEY] = (read, plan) if plan is not None else None
         kept = st.session_state.get(PLAN_KEY)
@@ -330,8 +332,9 @@ def _read_import(store: Store, docs: list[Any], answers: Any, schema: Any) -> An
     check = functools.partial(sets.check_gold, store, schema.name, schema.version)
     try:
         with st.spinner("Reading the documents…"):
-            return importer.read_import([(d.name, d.getvalue()) for d in docs],
-                                        (answers.name, answers.getvalue()), check=check)
+            return importer.read_import(
+                [(d.name, d.getvalue()) for d in docs],
+                (answers.name, answers.getvalue()) if answers is not None else None, check=check)
     except ValueError as exc:  # a file that cannot be read at all (DocumentError is one)
         st.error(escape_md(str(exc)))
         return None

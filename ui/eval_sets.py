@@ -95,12 +95,19 @@ def render_sets(store: Store) -> tuple[LabelSet | None, list[Example]]:
     with st.expander(f"Documents ({len(docs):,}) and their gold", expanded=False):
         render_documents(store, label_set, docs)
     with st.expander("Versions"):
-        st.dataframe(versions_frame(sets.versions(store, label_set.name)), hide_index=True,
-                     width="stretch", key="fs_eval_versions")
+        table("fs_eval_versions", versions_frame(sets.versions(store, label_set.name)),
+              hide_index=True)
     render_import(store, label_set)
     render_by_hand(store, label_set)
     render_export(store, label_set)
     return label_set, docs
+
+
+def table(key: str, data: Any, **options: Any) -> None:
+    """A table shown (not picked from) in a container keyed `key`: a display dataframe has no
+    key of its own, and tests and styles find it by its container."""
+    with st.container(key=key):
+        st.dataframe(data, width="stretch", **options)
 
 
 def _picked_set() -> None:
@@ -345,8 +352,7 @@ def render_plan(plan: Any) -> None:
     if plan.problems:
         st.warning(escape_md(f"{len(plan.problems):,} problems: these documents are left out "
                              "unless you fix the files and read them again."))
-        st.dataframe(problems_frame(plan.problems), hide_index=True, width="stretch",
-                     key="fs_eval_import_problems")
+        table("fs_eval_import_problems", problems_frame(plan.problems), hide_index=True)
     else:
         st.success(escape_md(f"Every document has an answer that fits the schema: "
                              f"{len(plan.examples):,} documents."))

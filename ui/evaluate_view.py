@@ -37,7 +37,7 @@ from engine.store import Store
 from ui import context
 from ui import eval_shape as shape
 from ui.charts import f1_chart
-from ui.eval_sets import render_sets
+from ui.eval_sets import render_sets, table
 from ui.provider_widgets import pick_mode, pick_model, pick_provider
 from ui.run_lane import CHUNK_LANE_LABEL, CHUNKED, SAVED_MARK, render_chunking, saved_schemas
 from ui.text import escape_md
@@ -291,14 +291,12 @@ def render_progress(results: Any) -> None:
 
 def render_scores(results: Any, fuzzy: float | None) -> None:
     st.markdown("**F1 per field** — " + escape_md(fuzzy_text(fuzzy)))
-    st.dataframe(shape.styled_scores(results), width="stretch", key="fs_eval_scores")
+    table("fs_eval_scores", shape.styled_scores(results))
     st.markdown("**Per lane**")
-    st.dataframe(shape.totals_frame(results), hide_index=True, width="stretch",
-                 key="fs_eval_totals",
-                 column_config={c: st.column_config.TextColumn(c) for c in shape.TOTAL_COLUMNS})
+    table("fs_eval_totals", shape.totals_frame(results), hide_index=True,
+          column_config={c: st.column_config.TextColumn(c) for c in shape.TOTAL_COLUMNS})
     with st.expander("Precision, recall and counts per field"):
-        st.dataframe(shape.detail_frame(results), hide_index=True, width="stretch",
-                     key="fs_eval_detail")
+        table("fs_eval_detail", shape.detail_frame(results), hide_index=True)
     rows = shape.chart_rows(results)
     if rows:
         st.markdown("**F1 per lane per field**")
@@ -363,15 +361,12 @@ def render_drill(store: Store, evaluation: Evaluation, labels: dict[str, str]) -
 def render_document(drill: Any, labels: dict[str, str], evaluation: Evaluation) -> None:
     marks = shape.drill_marks(drill, labels)
     if len(marks):
-        st.dataframe(marks.style.map(shape.mark_colour), width="stretch",
-                     key=f"fs_eval_marks_{evaluation.id}")
+        table(f"fs_eval_marks_{evaluation.id}", marks.style.map(shape.mark_colour))
     differences = shape.drill_differences(drill, labels)
     if len(differences):
         st.caption(escape_md(f"{len(differences):,} fields differ from the gold:"))
-        st.dataframe(differences, hide_index=True, width="stretch",
-                     key=f"fs_eval_diff_{evaluation.id}",
-                     column_config={c: st.column_config.TextColumn(c)
-                                    for c in differences.columns})
+        table(f"fs_eval_diff_{evaluation.id}", differences, hide_index=True,
+              column_config={c: st.column_config.TextColumn(c) for c in differences.columns})
     elif len(marks):
         st.caption("Every lane's answer matches the gold.")
     example: Example = drill.example
@@ -413,8 +408,8 @@ def render_earlier(store: Store, evaluation: Evaluation, results: Any) -> None:
     if not changes:
         return
     frame = shape.change_rows(changes)
-    st.dataframe(frame.style.map(shape.verdict_colour, subset=["verdict"]), hide_index=True,
-                 width="stretch", key=f"fs_eval_changes_{evaluation.id}")
+    table(f"fs_eval_changes_{evaluation.id}",
+          frame.style.map(shape.verdict_colour, subset=["verdict"]), hide_index=True)
 
 
 # --- recent evaluations -----------------------------------------------------------------------

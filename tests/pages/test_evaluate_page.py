@@ -17,6 +17,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
+from streamlit.runtime.state.common import user_key_from_element_id
 from streamlit.testing.v1 import AppTest
 
 from engine.evaluate import starter
@@ -76,9 +77,24 @@ def param(at: AppTest, name: str) -> str:
 
 
 def frame(at: AppTest, key: str) -> pd.DataFrame:
+    """The table with this key, or the one in the container of this key (a display table)."""
     found = [d for d in at.dataframe if d.key == key]
-    assert len(found) == 1, [d.key for d in at.dataframe]
+    found += [d for box in containers(at.main, key) for d in box.dataframe]
+    assert len(found) == 1, key
     return found[0].value
+
+
+def containers(node: Any, key: str) -> list[Any]:
+    from streamlit.testing.v1.element_tree import Block
+
+    found = []
+    if isinstance(node, Block):
+        block_id = getattr(node.proto, "id", "") or ""
+        if block_id and user_key_from_element_id(block_id) == key:
+            found.append(node)
+        for child in node.children.values():
+            found += containers(child, key)
+    return found
 
 
 def progress(at: AppTest) -> list[str]:
@@ -144,8 +160,9 @@ def test_the_starter_subset_evaluated_on_two_lanes(server: ReplayServer) -> None
     assert marks.loc[missed, lane_b] == "missing" and marks.loc[missed, lane_a] == "✓"
     diff = frame(at, f"fs_eval_diff_{eval_id}")
     assert (list(diff["lane"]), list(diff["field"])) == ([lane_b], [missed])
-    codes = [c.value for c in at.code]
-    assert json.dumps(examples[0].gold, ensure_ascii=False, indent=2) in codes  # the gold
+    shown = [json.loads(c.value) for c in at.code if c.language == "json"]
+    assert shown[0] == examples[0].gold  # the gold, then each lane's answer
+    assert shown[1] == examples[0].gold and shown[2][missed] is None
 
     # reopened by its id in a fresh session, and by a lane's batch (History's link)
     fresh = support.app_page(PAGE)

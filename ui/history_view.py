@@ -24,7 +24,7 @@ from engine.history import diff, replay, stats
 from engine.history.queries import RunFilters, RunSummary
 from engine.runs.display import grounding_summary, json_text, span_context, value_at
 from engine.runs.group import RunnerGroup
-from engine.runs.spec import GROUP_BATCH
+from engine.runs.spec import GROUP_BATCH, GROUP_EVAL
 from engine.settings import SettingError
 from engine.store import INTERRUPTED, RUNNING, STATUSES, Store, StoredRun
 from engine.store.records import StoredPart
@@ -174,6 +174,8 @@ def table_rows(rows: list[RunSummary]) -> pd.DataFrame:
             "model": r.model, "mode": r.mode, "by": r.ran_by, "source": r.source,
             "comparison": f"?{COMPARE_PARAM}={r.compare_id}" if r.compare_id else None,
             "batch": f"Batch?batch={r.group_id}" if r.group_kind == GROUP_BATCH else None,
+            "evaluation": (f"Evaluate?batch={r.group_id}" if r.group_kind == GROUP_EVAL
+                           else None),
             "first field": _seconds(r.first_field_ms), "total": _seconds(r.total_ms),
             "not in text": r.not_found,
             "document": document_cell(r.document),
@@ -212,6 +214,9 @@ def _columns() -> dict[str, Any]:
                                     help="The Compare page comparison this run is a lane of"),
         "batch": cc.LinkColumn("batch", display_text=r"Batch\?batch=(.*)",
                                help="The batch this run is a document of (the Batch page)"),
+        "evaluation": cc.LinkColumn("evaluation", display_text=r"Evaluate\?batch=(.*)",
+                                    help="The evaluation this run is a lane's document of "
+                                         "(the Evaluate page)"),
     }
 
 
@@ -237,6 +242,9 @@ def render_detail(store: Store, run_id: str) -> None:
     if run.group_kind == GROUP_BATCH and run.group_id:
         st.page_link(context.page("Batch"), label="Open its batch", icon=":material/dataset:",
                      query_params={"batch": run.group_id})
+    if run.group_kind == GROUP_EVAL and run.group_id:
+        st.page_link(context.page("Evaluate"), label="Open its evaluation",
+                     icon=":material/fact_check:", query_params={"batch": run.group_id})
     _render_metrics(run)
     _render_actions(store, run)
     left, right = st.columns(2, gap="large")

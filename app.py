@@ -17,6 +17,8 @@ pages = [
     st.Page("pages/4_Compare.py", title="Compare", icon=":material/compare_arrows:",
             url_path="Compare"),
     st.Page("pages/5_Batch.py", title="Batch", icon=":material/dataset:", url_path="Batch"),
+    st.Page("pages/6_Evaluate.py", title="Evaluate", icon=":material/fact_check:",
+            url_path="Evaluate"),
 ]
 page = st.navigation(pages)
 frame(page, pages)

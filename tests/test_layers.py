@@ -97,10 +97,10 @@ def test_the_check_sees_a_bad_import(tmp_path: Path) -> None:
 #: from the floors below its own only; on the widgets' floor, widgets may also import each
 #: other (never in a circle). A view (`*_view.py`) is one page's: it imports no other view.
 UI_FLOORS: tuple[tuple[str, ...], ...] = (
-    ("text", "keys"),
+    ("text", "keys", "eval_shape"),
     ("context",),
     ("charts", "highlight", "verdict_table", "live_form", "provider_widgets", "run_lane",
-     "saved_comparisons", "document_input"),
+     "saved_comparisons", "document_input", "gold_form", "eval_sets"),
     ("shell", "*_view"),
 )
 WIDGETS = 2

@@ -59,3 +59,23 @@ def lanes_done_chart(series: dict[str, list[tuple[float, int]]]) -> alt.Chart:
         )
         .properties(height=260)
     )
+
+
+def f1_chart(rows: list[dict[str, Any]], lanes: list[str]) -> alt.Chart:
+    """F1 per field, a bar per lane side by side (`rows`: field, lane, F1; `lanes` in the
+    table's order, so colours and bars keep it). Fields in the order of the rows."""
+    frame = pd.DataFrame(rows[: MAX_BARS * max(1, len(lanes))], columns=["field", "lane", "F1"])
+    fields = list(dict.fromkeys(frame["field"]))
+    return (
+        alt.Chart(frame)
+        .mark_bar(cornerRadius=2)
+        .encode(
+            x=alt.X("F1:Q", scale=alt.Scale(domain=[0, 1]), title="F1"),
+            y=alt.Y("field:N", sort=fields, title=None,
+                    axis=alt.Axis(labelOverlap=False, labelLimit=220)),
+            yOffset=alt.YOffset("lane:N", sort=lanes),
+            color=alt.Color("lane:N", sort=lanes, title=None, legend=alt.Legend(orient="bottom")),
+            tooltip=["field:N", "lane:N", alt.Tooltip("F1:Q", format=".2f")],
+        )
+        .properties(height=min(2400, max(120, len(fields) * (14 * max(1, len(lanes)) + 8))))
+    )

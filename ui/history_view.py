@@ -1,12 +1,14 @@
 """The History page: every recorded run, newest first, filtered and paged by the database; one
 selected run in detail (input, result, errors, metrics, timeline, Replay, Open in Extract,
-Delete, where each value stands in the input; its document and a split run's parts), two
-selected runs side by side; the Compare page's comparisons (ui/saved_comparisons); exports,
-import, charts. Logic lives in engine/history; this module only draws. Model output and user
-text are shown as text."""
+Delete, Mark as correct and Correct it (its answer, as it is or corrected in `gold_form`, saved
+as a labelled set's gold), where each value stands in the input; its document and a split
+run's parts), two selected runs side by side; the Compare page's comparisons
+(ui/saved_comparisons); exports, import, charts. Logic lives in engine/history and
+engine/evaluate; this module only draws. Model output and user text are shown as text."""
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -15,17 +17,20 @@ import pandas as pd
 import streamlit as st
 
 from engine import history
+from engine.documents import DocumentError, read_document
 from engine.documents.model import DocumentInfo
 from engine.grounding import NOT_FOUND
 from engine.history import diff, replay, stats
 from engine.history.queries import RunFilters, RunSummary
 from engine.runs.display import grounding_summary, json_text, span_context, value_at
 from engine.runs.group import RunnerGroup
-from engine.runs.spec import GROUP_BATCH
-from engine.store import INTERRUPTED, STATUSES, Store, StoredRun
+from engine.runs.spec import GROUP_BATCH, GROUP_EVAL
+from engine.settings import SettingError
+from engine.store import INTERRUPTED, RUNNING, STATUSES, Store, StoredRun
 from engine.store.records import StoredPart
 from ui import context
-from ui.keys import RunKeys
+from ui.gold_form import gold_form
+from ui.keys import RunKeys, slug
 from ui.live_form import LiveView, stream_lanes
 from ui.saved_comparisons import PARAM as COMPARE_PARAM
 from ui.saved_comparisons import render_comparison as render_saved_comparison
@@ -169,6 +174,8 @@ def table_rows(rows: list[RunSummary]) -> pd.DataFrame:
             "model": r.model, "mode": r.mode, "by": r.ran_by, "source": r.source,
             "comparison": f"?{COMPARE_PARAM}={r.compare_id}" if r.compare_id else None,
             "batch": f"Batch?batch={r.group_id}" if r.group_kind == GROUP_BATCH else None,
+            "evaluation": (f"Evaluate?batch={r.group_id}" if r.group_kind == GROUP_EVAL
+                           else None),
             "first field": _seconds(r.first_field_ms), "total": _seconds(r.total_ms),
             "not in text": r.not_found,
             "document": document_cell(r.document),
@@ -207,6 +214,9 @@ def _columns() -> dict[str, Any]:
                                     help="The Compare page comparison this run is a lane of"),
         "batch": cc.LinkColumn("batch", display_text=r"Batch\?batch=(.*)",
                                help="The batch this run is a document of (the Batch page)"),
+        "evaluation": cc.LinkColumn("evaluation", display_text=r"Evaluate\?batch=(.*)",
+                                    help="The evaluation this run is a lane's document of "
+                                         "(the Evaluate page)"),
     }
 
 
@@ -232,6 +242,9 @@ def render_detail(store: Store, run_id: str) -> None:
     if run.group_kind == GROUP_BATCH and run.group_id:
         st.page_link(context.page("Batch"), label="Open its batch", icon=":material/dataset:",
                      query_params={"batch": run.group_id})
+    if run.group_kind == GROUP_EVAL and run.group_id:
+        st.page_link(context.page("Evaluate"), label="Open its evaluation",
+                     icon=":material/fact_check:", query_params={"batch": run.group_id})
     _render_metrics(run)
     _render_actions(store, run)
     left, right = st.columns(2, gap="large")
@@ -389,6 +402,147 @@ def _render_actions(store: Store, run: StoredRun) -> None:
         st.session_state["fs_hist_confirm"] = run.id
     if st.session_state.get("fs_hist_confirm") == run.id:
         _confirm_delete(store, run)
+    render_gold_actions(store, run)
+
+
+# --- a run's answer as gold: Mark as correct, Correct it ---------------------------------------
+
+GOLD = "fs_hist_gold"  # {"run": id, "mode": "mark" | "correct"}: the open panel
+GOLD_SAVED = "fs_hist_gold_saved"  # {"run": id, "set": name, "version": n}: the last save
+GOLD_SET, GOLD_NEW = "fs_hist_gold_set", "fs_hist_gold_new"  # the set picked / a new set's name
+GOLD_UPLOAD, GOLD_READ = "fs_hist_gold_upload", "fs_hist_gold_read"  # the file; its read text
+NEW_SET = "A new set…"
+
+
+def gold_form_key(run_id: str) -> str:
+    """The correction form's keys, one namespace per run (another run's form starts afresh)."""
+    return f"{GOLD}_form_{slug(run_id)}"
+
+
+def render_gold_actions(store: Store, run: StoredRun) -> None:
+    """Mark as correct / Correct it, when the run has an answer: the panel that asks which set
+    and saves, and what the last save made."""
+    saved = st.session_state.get(GOLD_SAVED)
+    if saved and saved["run"] == run.id:
+        _render_saved(saved)
+    if not isinstance(run.result, dict) or (run.shown_status or run.status) == RUNNING:
+        return
+    schema = replay.schema_for(run, store)
+    cols = st.columns(4)
+    if cols[0].button("Mark as correct", key=f"{GOLD}_mark",
+                      help="Add this answer, as it is, to a labelled set as the document's "
+                           "expected answer (its gold)."):
+        st.session_state[GOLD] = {"run": run.id, "mode": "mark"}
+    if cols[1].button("Correct it", key=f"{GOLD}_correct", disabled=schema is None,
+                      help="Edit this answer in a form of its schema, then save the corrected "
+                           "answer as the document's gold." if schema is not None else
+                           "The schema this run used is no longer here."):
+        st.session_state[GOLD] = {"run": run.id, "mode": "correct"}
+    panel = st.session_state.get(GOLD)
+    if panel and panel["run"] == run.id:
+        with st.container(border=True, key=f"{GOLD}_panel"):
+            _render_gold_panel(store, run, schema, panel["mode"])
+
+
+def _render_saved(saved: dict[str, Any]) -> None:
+    st.success(escape_md(f"Saved as {saved['set']} version {saved['version']}"))
+    try:
+        evaluate = context.page("Evaluate")
+    except KeyError:  # an app without the Evaluate page: nothing to link to
+        return
+    st.page_link(evaluate, label="Open the set on the Evaluate page", icon=":material/rule:",
+                 query_params={"set": saved["set"]})
+
+
+def _render_gold_panel(store: Store, run: StoredRun, schema: Any, mode: str) -> None:
+    st.markdown("**Correct it**" if mode == "correct" else "**Mark as correct**")
+    gold: dict[str, Any] | None = run.result
+    if mode == "correct":
+        st.caption("Edit the answer as it should have been: an empty box is no value. Table "
+                   "rows are added at the bottom and removed by selecting them.")
+        gold = gold_form(schema, run.result, key=gold_form_key(run.id))
+    set_name = _pick_set(store, run)
+    who = context.current_user()
+    if who is None:
+        st.warning("Type your name in the sidebar first: a gold answer keeps who reviewed it.")
+    else:
+        st.caption(escape_md(f"Reviewer: {who}"))
+    text = _missing_text(run)
+    ready = gold is not None and bool(set_name) and who is not None
+    save, cancel = st.columns(2)
+    if save.button("Save as gold", key=f"{GOLD}_save", type="primary", disabled=not ready):
+        _save_gold(store, run, set_name, None if mode == "mark" else gold, who, text)
+    if cancel.button("Cancel", key=f"{GOLD}_cancel"):
+        st.session_state.pop(GOLD, None)
+        st.rerun()
+
+
+def _pick_set(store: Store, run: StoredRun) -> str:
+    """Which labelled set: one of the run's schema, or a new one (`<schema> gold` at first)."""
+    from engine.evaluate import sets
+
+    wanted = run.schema_name.casefold()
+    names = [s.name for s in sets.list_sets(store) if s.schema_name.casefold() == wanted]
+    picked = NEW_SET
+    if names:
+        picked = st.selectbox("Labelled set", [*names, NEW_SET], key=GOLD_SET,
+                              help=escape_md(f"The sets of expected answers for "
+                                             f"{run.schema_name}, newest first."))
+    if picked != NEW_SET:
+        return picked
+    name = st.text_input("New set's name", value=f"{run.schema_name} gold", key=GOLD_NEW)
+    return name.strip()
+
+
+def _missing_text(run: StoredRun) -> str | None:
+    """A run that kept no input: its file, asked for (a set keeps its documents' text)."""
+    if run.input_text:
+        return None
+    upload = st.file_uploader("This run's input was not kept: give its file (the set keeps "
+                              "its text)", key=GOLD_UPLOAD)
+    if upload is None:
+        return None
+    data = upload.getvalue()
+    digest = hashlib.sha256(data).hexdigest()
+    read = st.session_state.get(GOLD_READ)
+    if not read or read[0] != digest:
+        try:
+            found = read_document(upload.name, data)
+        except (DocumentError, SettingError) as exc:
+            read = (digest, None, str(exc))
+        else:
+            read = (digest, found.text, None)
+        st.session_state[GOLD_READ] = read
+    if read[2]:
+        st.error(escape_md(read[2]))
+    return read[1]
+
+
+def _save_gold(store: Store, run: StoredRun, set_name: str, edited: dict[str, Any] | None,
+               who: str | None, text: str | None) -> None:
+    """Check the gold against the run's schema (nothing saved while it does not fit), then add
+    it to the set: a new version."""
+    from engine.evaluate import sets
+
+    gold = run.result if edited is None else edited
+    problems = sets.check_gold(store, run.schema_name, run.schema_version, gold)
+    if problems:
+        st.error("Nothing was saved: the answer does not fit the schema.")
+        st.dataframe([{"field": path or "(the answer)", "reason": reason}
+                      for path, reason in problems], hide_index=True, width="stretch")
+        return
+    try:
+        made = sets.from_run(store, run.id, set_name, gold=edited, who=who, text=text)
+    except sets.NeedsText:
+        st.error("This run's input was not kept: give its file above, then save again.")
+        return
+    except ValueError as exc:  # a set of another schema, a name refused: said, nothing lost
+        st.error(escape_md(str(exc)))
+        return
+    st.session_state[GOLD_SAVED] = {"run": run.id, "set": made.name, "version": made.version}
+    st.session_state.pop(GOLD, None)
+    st.session_state.pop(GOLD_READ, None)
+    st.rerun()
 
 
 def _confirm_delete(store: Store, run: StoredRun) -> None:

@@ -4,7 +4,10 @@ Compare page's N-way verdict (`engine.compare.verdict`) both take.
 Every value is walked by path (`a.b[0].c`, built by `engine.stream.paths`, as the stream and
 the field errors spell them): object members matched by name, list items by position. Leaves
 are normalised before comparing: text ignores case and runs of whitespace, numbers ignore their
-format ("18,500", "18500.0" and 18500 are equal), and a missing value equals null.
+format ("18,500", "18500.0" and 18500 are equal), a text that is wholly a date in an unambiguous
+common format is that date ("March 3, 2025", "3rd Mar. 2025", "Monday, 3 March 2025" and
+"2025-03-03" are equal; "03/04/2025", day or month first, stays text), and a missing value
+equals null.
 
 `compare_results(a, b)` is History's comparison of two runs (one `FieldDiff` per path);
 `walk` lists the paths, `normalise` a leaf's comparable form, for both.
@@ -12,6 +15,7 @@ format ("18,500", "18500.0" and 18500 are equal), and a missing value equals nul
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import re
 from dataclasses import dataclass
@@ -25,6 +29,27 @@ WHOLE = "(whole answer)"  # the path shown for a value that is a bare leaf
 MISSING = object()  # a side without a value at a path (unlike null, which is a value)
 
 _NUMBER = re.compile(r"[+-]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?|[+-]?\.\d+")
+
+# Dates, matched on the case-folded text with single spaces. Month names in English only, the
+# weekday (when written) must be the date's own. A regex, not strptime: %B depends on the
+# locale, and one pattern is tried instead of a list of formats (normalise runs per leaf).
+_MONTHS = {name: i for i, names in enumerate((
+    ("jan", "january"), ("feb", "february"), ("mar", "march"), ("apr", "april"), ("may",),
+    ("jun", "june"), ("jul", "july"), ("aug", "august"), ("sep", "sept", "september"),
+    ("oct", "october"), ("nov", "november"), ("dec", "december")), start=1) for name in names}
+_WEEKDAYS = {name: i for i, names in enumerate((
+    ("mon", "monday"), ("tue", "tues", "tuesday"), ("wed", "wednesday"),
+    ("thu", "thur", "thurs", "thursday"), ("fri", "friday"), ("sat", "saturday"),
+    ("sun", "sunday"))) for name in names}
+_MONTH = "(?P<{}>" + "|".join(sorted(_MONTHS, key=len, reverse=True)) + r")\.?"
+_DAY = r"(?P<{}>\d{{1,2}})(?:st|nd|rd|th)?"
+_DATE = re.compile(
+    r"(?:(?P<weekday>" + "|".join(sorted(_WEEKDAYS, key=len, reverse=True)) + r")\.?,? )?"
+    r"(?:" + _DAY.format("d1") + r"(?: of)?[ -]" + _MONTH.format("m1") + r",?[ -]"
+    r"|" + _MONTH.format("m2") + " " + _DAY.format("d2") + r",? )(?P<y>\d{4})"
+    # year first (ISO and its kin): never ambiguous
+    r"|(?P<iy>\d{4})(?P<sep>[-/.])(?P<im>\d{1,2})(?P=sep)(?P<id>\d{1,2})"
+)
 
 
 @dataclass(frozen=True)
@@ -51,8 +76,28 @@ def normalise(value: Any) -> Any:
         text = " ".join(value.split()).casefold()
         if _NUMBER.fullmatch(text):
             return _number(float(text.replace(",", "")))
-        return text
+        return _date(text) or text
     return value
+
+
+def _date(text: str) -> str | None:
+    """The ISO form of a text that is wholly a date (see the module doc), else None."""
+    if len(text) > 40 or not text[-1:].isdigit():  # every form ends with a digit: most texts
+        return None  # are turned away here, before the regex
+    found = _DATE.fullmatch(text)
+    if found is None:
+        return None
+    g = found.groupdict()
+    try:
+        if g["iy"]:
+            date = dt.date(int(g["iy"]), int(g["im"]), int(g["id"]))
+        else:
+            date = dt.date(int(g["y"]), _MONTHS[g["m1"] or g["m2"]], int(g["d1"] or g["d2"]))
+    except ValueError:  # 31 February: not a date
+        return None
+    if g["weekday"] and _WEEKDAYS[g["weekday"]] != date.weekday():
+        return None  # "Friday, March 3, 2025" (a Monday): which part is wrong is not ours to say
+    return date.isoformat()
 
 
 def _number(value: float) -> Any:

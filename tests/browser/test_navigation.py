@@ -20,7 +20,7 @@ from tests.ui_support import screenshot
 pytestmark = [pytest.mark.browser]
 pytest_plugins = ["tests.e2e"]  # server, app, page
 
-PAGES = ["Home", "Extract", "History", "Schemas", "Compare", "Batch"]
+PAGES = ["Home", "Extract", "History", "Schemas", "Compare", "Batch", "Evaluate"]
 
 
 def page_list(page: Any) -> list[str]:

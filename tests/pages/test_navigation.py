@@ -20,7 +20,8 @@ ROOT = Path(__file__).resolve().parents[2]
 APP = ROOT / "app.py"
 #: What each page shows as its title.
 TITLES = {"Home": "Fieldstream", "Extract": "Extract", "History": "History",
-          "Schemas": "Schemas", "Compare": "Compare", "Batch": "Batch"}
+          "Schemas": "Schemas", "Compare": "Compare", "Batch": "Batch",
+          "Evaluate": "Evaluate"}
 
 
 def declared_pages() -> list[dict[str, object]]:

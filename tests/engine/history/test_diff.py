@@ -52,3 +52,30 @@ def test_whole_answers_that_are_not_objects() -> None:
 def test_summary_counts_each_verdict() -> None:
     diffs = compare_results({"a": 1, "b": 2, "c": 3}, {"a": 1, "b": 3, "d": 4})
     assert summary(diffs) == {SAME: 1, DIFFERENT: 1, ONLY_A: 1, ONLY_B: 1}
+
+
+def test_a_text_that_is_wholly_a_date_is_that_date() -> None:
+    spellings = ["2025-03-03", "2025-3-3", "2025/03/03", "March 3, 2025", "march 3 2025",
+                 "3 March 2025", "Mar 3 2025", "3 Mar. 2025", "3-Mar-2025", "Monday, March 3, 2025",
+                 "Mon 3 Mar 2025", "March 3rd, 2025", "3rd March 2025", "3rd of March, 2025",
+                 "  MARCH  3,\n2025 "]
+    for text in spellings:
+        assert normalise(text) == "2025-03-03", text
+        assert verdicts({"d": text}, {"d": "2025-03-03"}) == {"d": SAME}, text
+    assert normalise("Sept. 30, 2024") == normalise("30 September 2024") == "2024-09-30"
+    assert normalise("1 May 2024") == "2024-05-01"
+    assert normalise("29 Feb 2024") == "2024-02-29"  # a leap year
+
+
+def test_dates_that_differ_or_are_not_wholly_dates_stay_apart() -> None:
+    unequal = [("March 3, 2025", "March 4, 2025"), ("3 March 2025", "3 March 2024"),
+               ("2025-03-03", "2025-04-03"), ("March 3, 2025", "May 3, 2025"),
+               ("03/04/2025", "2025-04-03"), ("03/04/2025", "2025-03-04")]
+    for a, b in unequal:
+        assert verdicts({"d": a}, {"d": b}) == {"d": DIFFERENT}, (a, b)
+    # ambiguous (day or month first?), not a day, not only a date, a wrong weekday: text
+    for text in ["03/04/2025", "3.4.2025", "March 2025", "Due March 3, 2025",
+                 "2025-03-03T10:00", "February 30, 2025", "2025-13-01", "2025-02-29",
+                 "Friday, March 3, 2025", "2025-03/03", "3 Marchh 2025"]:
+        assert normalise(text) == " ".join(text.split()).casefold(), text
+    assert normalise("2025") == 2025  # a bare year is a number

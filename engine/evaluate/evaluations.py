@@ -26,11 +26,21 @@ from typing import Any
 from sqlalchemy import insert, select
 
 from engine.batch import records, service
-from engine.batch.model import CANCELLED, ENDED, FAILED, BatchSpec, Counts, Item, NewItem
+from engine.batch.model import (
+    CANCELLED,
+    ENDED,
+    FAILED,
+    RUNNING,
+    BatchSpec,
+    Counts,
+    Item,
+    NewItem,
+)
 from engine.compare.lanes import LaneSpec, check_lanes
 from engine.evaluate.model import EvalLane, Evaluation, Example
 from engine.evaluate.score import Cell, FieldScore, Tally, Totals, score
 from engine.grounding.model import NOT_FOUND
+from engine.store import RUNNING as RUN_RUNNING
 from engine.store import Store
 from engine.store.records import utcnow
 from engine.store.tables import evaluations, runs
@@ -249,8 +259,9 @@ def results(store: Store, evaluation: Evaluation, *, fuzzy: Any = _DEFAULT) -> R
     lanes = {lane.spec.lane: _lane_result(store, lane, golds, threshold)
              for lane in evaluation.lanes}
     fields = _fields(golds.values(), lanes.values(), threshold)
-    return Results(evaluation, fields, lanes,
-                   all(lane.counts.left == 0 for lane in lanes.values()))
+    return Results(evaluation, fields, lanes, all(
+        lane.counts.left == 0 and all(d.scored for d in lane.documents.values())
+        for lane in lanes.values()))
 
 
 def _lane_result(store: Store, lane: EvalLane, golds: Mapping[int, Any],
@@ -283,6 +294,8 @@ def _doc_result(item: Item, first: Item | None, found: Mapping[str, dict[str, An
     source = first if first is not None else item
     run = found.get(source.run_id or "")
     status, reason = source.status, source.reason or item.reason
+    if status not in NO_ANSWER and source.run_id and (run is None or run["status"] == RUN_RUNNING):
+        status = RUNNING  # the item says ended, its run's row not yet: scored on the next look
     if status not in ENDED:
         return DocResult(item.idx, item.name, status, None, [], False, None, None, 0,
                          source.run_id, reason)

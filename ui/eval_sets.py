@@ -222,6 +222,7 @@ def render_documents(store: Store, label_set: LabelSet, docs: list[Example]) -> 
         except ValueError as exc:
             st.error(escape_md(str(exc)))
             return
+        st.session_state.pop(f"fs_eval_set_version_{label_set.name}", None)  # show the new one
         _say("success", f"{example.name} taken out: version {new.version}.")
         _show(label_set.name)
 

@@ -188,3 +188,57 @@ def test_export_gives_a_zip_that_imports_back_equal(store: Store,
         (e.name, e.sha256, e.gold) for e in stored]
     assert "Export version 1 (ZIP)" in [b.proto.label for b in at.get("download_button")]
     assert "Notes again-v1.zip" not in offered and "Notes-again-v1.zip" in offered
+
+
+# --- a set's documents: correct one's gold, take one out ---------------------------------------
+
+
+def pick_row(at: AppTest, name: str, version: int, row: int) -> AppTest:
+    """Click a row of the set version's documents table (its selection state, as the browser
+    sends it)."""
+    at.session_state[f"fs_eval_docs_{name}_{version}"] = {
+        "selection": {"rows": [row], "columns": []}}
+    return ok(at.run())
+
+
+def test_a_documents_gold_corrected_then_the_document_taken_out(store: Store) -> None:
+    add_set(store, "Notes", [gold(n) for n in range(3)])
+    at = pick_row(page(), "Notes", 1, 1)
+    assert [c.value for c in at.code if c.language == "json"] == [
+        json.dumps(gold(1), ensure_ascii=False, indent=2)]
+    fix = "fs_eval_fix_Notes_1_1"
+    assert at.text_input(key=field_key(fix, "location")).value == gold(1)["location"]
+    at.text_input(key=field_key(fix, "location")).input("Room 101")
+    ok(at.number_input(key=field_key(fix, "budget")).set_value(1234).run())
+    click(at, "fs_eval_fix_save")
+    assert versions(store, "Notes")[0] == (2, 3, "Ann", "corrected note-1.txt")
+    now = sets.examples(store, "Notes", 2)
+    assert [e.gold for e in now] == [gold(0), {**gold(1), "location": "Room 101",
+                                               "budget": 1234}, gold(2)]
+    assert (now[1].reviewer, now[1].reviewed_at is not None) == ("Ann", True)
+    assert documents(store, sets.get_set(store, "Notes", 1))["note-1.txt"] == gold(1)
+    assert "Saved note-1.txt: Notes version 2." in texts(at)
+    assert at.selectbox(key="fs_eval_set_version_Notes").value == 2  # the new version shown
+
+    # taken out of the version on show: a new version without it, shown
+    pick_row(at, "Notes", 2, 0)
+    click(at, "fs_eval_remove")
+    assert [v[:3] for v in versions(store, "Notes")] == [(3, 2, "Ann"), (2, 3, "Ann"),
+                                                         (1, 3, None)]
+    assert list(documents(store, sets.get_set(store, "Notes"))) == ["note-1.txt", "note-2.txt"]
+    assert "note-0.txt taken out: version 3." in texts(at)
+    assert at.selectbox(key="fs_eval_set_version_Notes").value == 3
+    assert list(frame(at, "fs_eval_docs_Notes_3")["document"]) == ["note-1.txt", "note-2.txt"]
+
+
+def test_a_correction_that_does_not_fit_the_schema_is_named_and_saves_nothing(
+        store: Store) -> None:
+    add_set(store, "Notes", [{**gold(0), "budget": 10**20}])  # too big for a number input
+    at = pick_row(page(), "Notes", 1, 0)
+    budget = at.text_input(key=field_key("fs_eval_fix_Notes_1_0", "budget"))
+    ok(budget.input("lots").run())
+    click(at, "fs_eval_fix_save")
+    said = [e.value.replace("\\", "") for e in at.error]
+    assert said == ["The answer does not fit the schema: budget: Input should be a valid "
+                    "integer, unable to parse string as an integer"]
+    assert [v[0] for v in versions(store, "Notes")] == [1]

@@ -242,3 +242,40 @@ def test_a_correction_that_does_not_fit_the_schema_is_named_and_saves_nothing(
     assert said == ["The answer does not fit the schema: budget: Input should be a valid "
                     "integer, unable to parse string as an integer"]
     assert [v[0] for v in versions(store, "Notes")] == [1]
+
+
+# --- by hand ------------------------------------------------------------------------------------
+
+
+def by_hand(at: AppTest, doc: str, text: str, location: str) -> AppTest:
+    """A document's name, text and gold (its location; the rest left empty) typed in."""
+    at.text_input(key="fs_eval_hand_doc").input(doc)
+    at.text_area(key="fs_eval_hand_text").input(text)
+    ok(at.run())
+    at.text_input(key=field_key("fs_eval_hand_gold_MeetingInfo", "location")).input(location)
+    return ok(at.run())
+
+
+def test_documents_added_by_hand_into_a_new_set_then_into_it(store: Store) -> None:
+    at = page()
+    at.text_input(key="fs_eval_hand_name").input("Typed")
+    ok(at.selectbox(key="fs_eval_hand_schema").set_value("MeetingInfo").run())
+    by_hand(at, "first.txt", note(0), "Hall A")
+    click(at, "fs_eval_hand_add")
+    assert versions(store, "Typed") == [(1, 1, "Ann", "added first.txt")]
+    [first] = sets.examples(store, "Typed", 1)
+    assert (first.name, first.text, first.reviewer) == ("first.txt", note(0), "Ann")
+    assert first.gold["location"] == "Hall A"
+    assert all(v is None for k, v in first.gold.items() if k != "location")
+    assert "Made the set Typed with first.txt." in texts(at)
+
+    # the form is empty again and adds into the set on show: a new version
+    assert at.radio(key="fs_eval_hand_into").value == "Typed"
+    assert at.text_input(key="fs_eval_hand_doc").value == ""
+    assert at.button(key="fs_eval_hand_add").disabled
+    by_hand(at, "second.txt", note(1), "Hall B")
+    click(at, "fs_eval_hand_add")
+    assert [v[:2] for v in versions(store, "Typed")] == [(2, 2), (1, 1)]
+    assert {n: g["location"] for n, g in documents(store, sets.get_set(store, "Typed")).items()
+            } == {"first.txt": "Hall A", "second.txt": "Hall B"}
+    assert at.selectbox(key="fs_eval_set_version_Typed").value == 2

@@ -7,13 +7,11 @@ documents. Each test has its own SQLite file (FIELDSTREAM_DATA_DIR in tmp_path).
 
 from __future__ import annotations
 
-import io
 import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -95,7 +93,7 @@ def test_an_import_names_every_problem_then_imports_what_fits(store: Store) -> N
     assert "No labelled set yet" in texts(at)
     upload(at, notes(0, 1, 2, 3), jsonl(
         {"file": "note-0.txt", "answer": gold(0)},
-        {"file": "note-1.txt", "answer": {**gold(1), "budget": "lots"}},  # a field that does not fit
+        {"file": "note-1.txt", "answer": {**gold(1), "budget": "lots"}},  # does not fit
         {"file": "note-3.txt", "answer": gold(3)},
         {"file": "ghost.txt", "answer": gold(5)},  # an answer without a document
     ))  # note-2.txt: a document without an answer

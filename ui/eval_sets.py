@@ -222,6 +222,7 @@ def render_documents(store: Store, label_set: LabelSet, docs: list[Example]) -> 
         except ValueError as exc:
             st.error(escape_md(str(exc)))
             return
+        st.session_state.pop(f"fs_eval_set_version_{label_set.name}", None)  # show the new one
         _say("success", f"{example.name} taken out: version {new.version}.")
         _show(label_set.name)
 
@@ -243,13 +244,15 @@ def _fits(store: Store, schema_name: str, schema_version: Any, gold: Any) -> boo
     return not problems
 
 
-def _put(store: Store, name: str, new: NewExample, *, note: str) -> None:
+def _put(store: Store, name: str, new: NewExample, *, note: str, forget: str | None = None) -> None:
     try:
         made = sets.put_example(store, name, new, who=context.current_user(), note=note)
     except ValueError as exc:
         st.error(escape_md(str(exc)))
         return
     st.session_state.pop(f"fs_eval_set_version_{name}", None)  # show the new version
+    if forget:
+        _forget(forget)
     _say("success", f"Saved {new.name}: {made.name} version {made.version}.")
     _show(name)
 
@@ -290,7 +293,20 @@ def _target(store: Store, label_set: LabelSet | None, what: str) -> tuple[str, A
     name = st.text_input("New set's name", key=f"fs_eval_{what}_name", max_chars=100,
                          placeholder="March invoices").strip()
     schema = _pick_new_schema(store, f"fs_eval_{what}_schema")
+    taken = next((s.name for s in sets.list_sets(store)
+                  if name and s.name.casefold() == name.casefold()), None)
+    if taken is not None:  # a "new" set must not quietly become a version of another
+        st.error(escape_md(f"There is a set named {taken} already: pick it (then Into: "
+                           f"{taken}) to add a version of it, or give another name."))
+        return name, None, True
     return name, schema, True
+
+
+def _forget(what: str) -> None:
+    """Once saved, the section starts again on the set just shown (its Into, name and schema
+    otherwise still say "a new set" of the name just made)."""
+    for name in [k for k in st.session_state if str(k).startswith(f"fs_eval_{what}_")]:
+        del st.session_state[name]
 
 
 # --- import ------------------------------------------------------------------------------------
@@ -330,6 +346,7 @@ def render_import(store: Store, label_set: LabelSet | None) -> None:
                 return
             st.session_state.pop(PLAN_KEY, None)
             st.session_state.pop(f"fs_eval_set_version_{name}", None)
+            _forget("import")
             _say("success", f"Imported {len(plan.examples):,} documents: {made.name} version "
                             f"{made.version}.")
             _show(made.name)
@@ -386,7 +403,7 @@ def render_by_hand(store: Store, label_set: LabelSet | None) -> None:
             example = NewExample(doc_name, text, gold or {}, reviewer=context.current_user(),
                                  reviewed_at=datetime.now(UTC))
             if not new:
-                _put(store, name, example, note=f"added {doc_name}")
+                _put(store, name, example, note=f"added {doc_name}", forget="hand")
                 return
             try:
                 made = sets.create_set(store, name, schema.name, [example],
@@ -395,6 +412,7 @@ def render_by_hand(store: Store, label_set: LabelSet | None) -> None:
             except ValueError as exc:
                 st.error(escape_md(str(exc)))
                 return
+            _forget("hand")
             _say("success", f"Made the set {made.name} with {doc_name}.")
             _show(made.name)
 

@@ -77,7 +77,9 @@ def _sets_parsers(ops: Any) -> None:
     exp.add_argument("--version", type=int, default=None, metavar="N")
     exp.add_argument("--out", required=True, metavar="FILE.zip")
     exp.add_argument("--force", action="store_true", help="overwrite FILE.zip")
-    starter = sops.add_parser("starter", help="install a starter set shipped with Fieldstream")
-    starter.add_argument("name", nargs="?", default=None, metavar="NAME")
+    starter = sops.add_parser("starter", help="install the starter sets shipped with "
+                                              "Fieldstream (or the one named)")
+    starter.add_argument("name", nargs="?", default=None, metavar="NAME",
+                         help="one starter set only (default: every one)")
     starter.add_argument("--limit", type=int, default=None, metavar="N",
                          help="its first N documents only")

@@ -412,14 +412,16 @@ def _export(store: Store, args: argparse.Namespace, err: TextIO) -> int:
 
 
 def _starter(store: Store, args: argparse.Namespace, out: TextIO, who: str | None) -> int:
+    """The starter set NAME, or every starter set when none is named (as the Evaluate page's
+    "Try the starter set" does); one installed already is shown as it is."""
     try:
         from engine.evaluate import starter
     except ImportError:
         raise CommandError("This Fieldstream has no starter sets.") from None
-    name = args.name or starter.STARTER_SETS[0]
-    if name not in starter.STARTER_SETS:
-        raise CommandError(f"No starter set {name!r}: {', '.join(starter.STARTER_SETS)}.")
-    labelled = starter.install_starter(store, name, limit=args.limit, who=who)
-    print(escape(f"{labelled.name} v{labelled.version}: {labelled.size} documents "
-                 f"(schema {labelled.schema_name})"), file=out)
+    if args.name is not None and args.name not in starter.STARTER_SETS:
+        raise CommandError(f"No starter set {args.name!r}: {', '.join(starter.STARTER_SETS)}.")
+    for name in [args.name] if args.name is not None else starter.STARTER_SETS:
+        labelled = starter.install_starter(store, name, limit=args.limit, who=who)
+        print(escape(f"{labelled.name} v{labelled.version}: {labelled.size} documents "
+                     f"(schema {labelled.schema_name})"), file=out)
     return EXIT_OK

@@ -6,8 +6,8 @@ field key (the path with every list index written `[]`, so `users[0].email` and
 false negatives. The rules:
 
 - a leaf is right (TP) when the two values are equal after `engine.history.diff.normalise`,
-  the normalisation History's diff uses (case, runs of whitespace, number formats), or, for
-  text with `fuzzy` set, when rapidfuzz's `ratio` of the normalised texts / 100 ≥ `fuzzy`;
+  the normalisation History's diff uses (case, runs of whitespace, number and date formats),
+  or, for text with `fuzzy` set, when rapidfuzz's `ratio` of the normalised texts / 100 ≥ `fuzzy`;
 - a value where the gold is empty (null, missing, blank text, `[]`, `{}`) is a FP; no value
   where the gold has one is a FN; a wrong value is both a FP and a FN (it is a value the gold
   does not hold *and* the gold's value is not found), as in the multiset-of-pairs definition;

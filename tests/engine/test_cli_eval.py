@@ -159,3 +159,23 @@ def test_sets_import_names_every_problem_then_list_and_export(world, tmp_path):
     code, _, err = fieldstream("eval", "sets", "import", "X", "--schema", "Nope",
                                "--answers", str(answers), str(docs))
     assert code == 2 and "Nope" in err and "Traceback" not in err
+
+
+def test_sets_starter_installs_every_starter_set_or_the_one_named(world):
+    from engine.evaluate.starter import STARTER_SETS, starter_set_name
+
+    code, out, err = fieldstream("eval", "sets", "starter", "--limit", "3")
+    assert code == 0, err
+    installed = ["starter-invoices-3 v1: 3 documents (schema Invoice)",
+                 "starter-meetings-3 v1: 3 documents (schema MeetingInfo)"]
+    assert out.splitlines() == installed
+    code, out, _ = fieldstream("eval", "sets", "list")
+    listed = {line.split("\t")[0] for line in out.splitlines()}
+    assert listed == {"Notes", *(starter_set_name(name, 3) for name in STARTER_SETS)}
+    code, out, err = fieldstream("eval", "sets", "starter", "--limit", "3")  # no second copy
+    assert (code, out.splitlines()) == (0, installed), err
+    code, out, err = fieldstream("eval", "sets", "starter", "meetings")
+    assert code == 0, err
+    assert out == "starter-meetings v1: 12 documents (schema MeetingInfo)\n"
+    code, out, err = fieldstream("eval", "sets", "starter", "recipes")
+    assert code == 2 and out == "" and "No starter set 'recipes': invoices, meetings." in err

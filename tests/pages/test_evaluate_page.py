@@ -208,3 +208,70 @@ def test_an_unknown_evaluation_is_said(server: ReplayServer) -> None:
     run(at)
     assert "There is no evaluation nope in the history." in texts(at)
     assert "No labelled set yet" in texts(at)
+
+
+def test_stop_leaves_documents_cancelled_and_resume_finishes_them(server: ReplayServer) -> None:
+    """Stop while every answer is held back: no document ends done, the queued and running
+    ones are cancelled (each scored as an empty answer, as the engine counts a document that
+    did not run); Resume (the server answering again at once) runs them all and the lanes
+    finish as they would have."""
+    from engine.batch import records
+    from engine.batch.model import CANCELLED, DONE, INVALID
+    from engine.evaluate import evaluations
+    from ui import context
+
+    answer = server.responder
+    held = {"on": True}
+
+    def slow(body: dict[str, Any]) -> Reply:
+        reply = answer(body)
+        if held["on"]:
+            reply.delay = 30.0
+        return reply
+
+    server.responder = slow
+    at = support.app_page(PAGE)
+    at.button(key="fs_eval_starter").click()
+    run(at)
+    eval_id = start_two_lanes(at)
+    store = context.shared_store().open()
+    evaluation = evaluations.get_evaluation(store, eval_id)
+    assert evaluation is not None
+    deadline = time.monotonic() + 30
+    while not server.requests:  # a document has started
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    run(at)
+    assert not at.button(key="fs_eval_stop").disabled
+    assert at.button(key="fs_eval_resume").disabled  # nothing stopped or cancelled yet
+    at.button(key="fs_eval_stop").click()
+    run(at)
+    assert "Stopped: the scores count the documents that ended." in texts(at)
+    deadline = time.monotonic() + 30
+    while True:  # running documents end within a second of the stop
+        counts = [records.counts(store, lane.batch_id) for lane in evaluation.lanes]
+        if all(c.left == 0 for c in counts):
+            break
+        assert time.monotonic() < deadline, counts
+        time.sleep(0.1)
+    assert [(c[CANCELLED], c[DONE]) for c in counts] == [(SUBSET, 0), (SUBSET, 0)]
+    run(at)
+    assert at.button(key="fs_eval_stop").disabled and not at.button(key="fs_eval_resume").disabled
+    totals = frame(at, "fs_eval_totals")  # a cancelled document counts as an empty answer
+    assert list(totals["documents scored"]) == [f"{SUBSET} of {SUBSET}"] * 2
+    assert list(totals["micro F1"]) == ["0.00", "0.00"]
+
+    held["on"] = False
+    at.button(key="fs_eval_resume").click()
+    run(at)
+    assert "Resumed: the documents without an answer are queued again." in texts(at)
+    wait_finished(at)
+    counts = [records.counts(store, lane.batch_id) for lane in evaluation.lanes]
+    # lane B's answers lack a required field: they end invalid, scored on what arrived
+    assert [(c[DONE], c[INVALID], c[CANCELLED]) for c in counts] == [(SUBSET, 0, 0),
+                                                                     (0, SUBSET, 0)]
+    run(at)
+    totals = frame(at, "fs_eval_totals")
+    assert list(totals["documents scored"]) == [f"{SUBSET} of {SUBSET}"] * 2
+    assert totals["micro F1"][0] == "1.00" and totals["micro F1"][1] not in ("0.00", "1.00")
+    assert at.button(key="fs_eval_stop").disabled and at.button(key="fs_eval_resume").disabled

@@ -12,15 +12,18 @@ from typing import Any
 
 import pytest
 
+from engine.evaluate import sets
 from engine.evaluate.score import score_many
 from engine.evaluate.starter import (
     SCHEMAS,
     STARTER_SETS,
+    install_starter,
     starter_examples,
     starter_set_name,
 )
 from engine.history.diff import normalise
 from engine.schemas.library import SCHEMAS as LIBRARY
+from engine.store import Store
 from engine.stream.partial import partial_model
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -219,3 +222,24 @@ def test_the_data_files_are_declared_package_data() -> None:
     for path in DATA.rglob("*"):
         if path.is_file():
             assert any(path.match(p) for p in patterns), path.relative_to(ROOT)
+
+
+def test_install_starter_stores_the_set_once(tmp_path: Path) -> None:
+    with Store(f"sqlite:///{tmp_path / 'history.db'}") as store:
+        installed = install_starter(store, "meetings", limit=3, who="ana")
+        assert (installed.name, installed.version, installed.schema_name, installed.size,
+                installed.created_by) == ("starter-meetings-3", 1, "MeetingInfo", 3, "ana")
+        assert installed.schema_version is None  # a built-in schema: no saved version
+        assert sets.get_set(store, "starter-meetings-3") == installed
+        _, wanted = starter_examples("meetings", limit=3)
+        stored = sets.examples(store, installed.name, installed.version)
+        assert [(e.idx, e.name, e.text, e.gold, e.document) for e in stored] == [
+            (i, w.name, w.text, w.gold, w.document) for i, w in enumerate(wanted)]
+        # installed again (by anyone): the set already there, no second version
+        assert install_starter(store, "meetings", limit=3, who="bo") == installed
+        assert [s.version for s in sets.versions(store, "starter-meetings-3")] == [1]
+        invoices = install_starter(store, "invoices")
+        assert (invoices.name, invoices.size, invoices.schema_name) == (
+            "starter-invoices", 12, "Invoice")
+        assert {s.name for s in sets.list_sets(store)} == {"starter-meetings-3",
+                                                           "starter-invoices"}

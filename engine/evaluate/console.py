@@ -99,12 +99,14 @@ def _run(store: Store, args: argparse.Namespace, out: TextIO, err: TextIO, pick:
         return EXIT_INTERRUPTED
     failing = below(figures, args.min_f1)
     for lane in failing:
-        print(escape(f"error: lane {lane.spec.lane} ({lane.spec.label}): micro F1 "
-                     f"{lane.totals.micro_f1:.3f} is under --min-f1 {args.min_f1:g}"),
+        unscored = len(lane.documents) - lane.totals.documents
+        why = (f"{unscored} of {len(lane.documents)} documents not scored" if unscored else
+               f"micro F1 {lane.totals.micro_f1:.3f} is under --min-f1 {args.min_f1:g}")
+        print(escape(f"error: lane {lane.spec.lane} ({lane.spec.label}): {why}"),
               file=err, flush=True)
     if ended == "timed out":
         print(f"error: stopped after --timeout {args.timeout:g} s; documents that did not "
-              "run count as empty answers", file=err, flush=True)
+              "run are not scored", file=err, flush=True)
         return EXIT_FAILED
     return EXIT_FAILED if failing else EXIT_OK
 
@@ -171,10 +173,12 @@ def _wait(store: Store, evaluation: Evaluation, err: TextIO, deadline: float | N
 
 
 def below(figures: ev.Results, min_f1: float | None) -> list[ev.LaneResult]:
-    """The lanes whose micro F1 is under the threshold."""
+    """The lanes whose micro F1 is under the threshold, or that left documents unscored (a
+    stopped lane proves nothing)."""
     if min_f1 is None:
         return []
-    return [lane for lane in figures.lanes.values() if lane.totals.micro_f1 < min_f1]
+    return [lane for lane in figures.lanes.values()
+            if lane.totals.micro_f1 < min_f1 or lane.totals.documents < len(lane.documents)]
 
 
 # --- the table -----------------------------------------------------------------------------------
@@ -212,10 +216,11 @@ def print_results(figures: ev.Results, out: TextIO) -> None:
     _table(out, ("field", *names), field_rows)
     for lane in figures.lanes.values():
         for doc in lane.documents.values():
-            if doc.no_answer:
+            if doc.no_answer or not doc.scored:
                 why = doc.reason if doc.reason and doc.reason != NEEDS_KEY else doc.status
-                print(escape(f"  {lane.spec.lane}  {doc.name}: {doc.status}, scored as an "
-                             f"empty answer ({why})"), file=out)
+                how = "scored as an empty answer" if doc.no_answer else "not scored"
+                print(escape(f"  {lane.spec.lane}  {doc.name}: {doc.status}, {how} ({why})"),
+                      file=out)
     out.flush()
 
 

@@ -10,9 +10,10 @@ batch item's `idx` is the example's. Nothing is kept about scores: `results` rea
 items and their runs' stored answers each time and scores them (`score`), so it shows the
 evaluation as it stands — mid-run, after a crash and Resume, or months later.
 
-A document that failed or was cancelled counts as an empty answer (every gold value a false
-negative) and says so (`DocResult.status`); an `invalid` one is scored on what arrived. Queued
-and running documents are not scored yet.
+A document that failed counts as an empty answer (every gold value a false negative) and says
+so (`DocResult.status`); an `invalid` one is scored on what arrived. Queued and running
+documents are not scored yet, nor stopped (cancelled) ones: a Stop is not a wrong answer, and
+Resume runs them (the CLI's `--timeout` exits 1 whatever the scores).
 """
 
 from __future__ import annotations
@@ -54,7 +55,8 @@ __all__ = [
 #: An F1 that moved less than this between two evaluations is unchanged.
 UNCHANGED = 0.005
 #: Documents whose run ended without an answer: scored as an empty answer.
-NO_ANSWER = (FAILED, CANCELLED)
+NO_ANSWER = (FAILED,)  # scored as an empty answer
+UNSCORED = (CANCELLED,)  # ended without an answer to judge: stopped
 _RUN_COLUMNS = (runs.c.id, runs.c.status, runs.c.result, runs.c.grounding, runs.c.total_ms,
                 runs.c.usage)
 
@@ -204,11 +206,11 @@ class DocResult:
 
     @property
     def scored(self) -> bool:
-        return self.status in ENDED
+        return self.status in ENDED and self.status not in UNSCORED
 
     @property
     def no_answer(self) -> bool:
-        """Failed or cancelled: scored as an empty answer."""
+        """Failed: scored as an empty answer."""
         return self.status in NO_ANSWER
 
     def wrong_fields(self) -> list[str]:
@@ -260,7 +262,7 @@ def results(store: Store, evaluation: Evaluation, *, fuzzy: Any = _DEFAULT) -> R
              for lane in evaluation.lanes}
     fields = _fields(golds.values(), lanes.values(), threshold)
     return Results(evaluation, fields, lanes, all(
-        lane.counts.left == 0 and all(d.scored for d in lane.documents.values())
+        lane.counts.left == 0 and all(d.status in ENDED for d in lane.documents.values())
         for lane in lanes.values()))
 
 
@@ -294,9 +296,10 @@ def _doc_result(item: Item, first: Item | None, found: Mapping[str, dict[str, An
     source = first if first is not None else item
     run = found.get(source.run_id or "")
     status, reason = source.status, source.reason or item.reason
-    if status not in NO_ANSWER and source.run_id and (run is None or run["status"] == RUN_RUNNING):
+    answered = status in ENDED and status not in NO_ANSWER + UNSCORED
+    if answered and source.run_id and (run is None or run["status"] == RUN_RUNNING):
         status = RUNNING  # the item says ended, its run's row not yet: scored on the next look
-    if status not in ENDED:
+    if status not in ENDED or status in UNSCORED:
         return DocResult(item.idx, item.name, status, None, [], False, None, None, 0,
                          source.run_id, reason)
     answer: Any = {}

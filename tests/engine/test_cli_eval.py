@@ -179,3 +179,17 @@ def test_sets_starter_installs_every_starter_set_or_the_one_named(world):
     assert out == "starter-meetings v1: 12 documents (schema MeetingInfo)\n"
     code, out, err = fieldstream("eval", "sets", "starter", "recipes")
     assert code == 2 and out == "" and "No starter set 'recipes': invoices, meetings." in err
+
+
+def test_a_timeout_stops_the_evaluation_and_fails_the_lanes_it_left_unscored(world):
+    """Notes 2 and 3 answer only after 20 s: `--timeout` stops them, they are not scored (a
+    stop is not a wrong answer), and the lane fails `--min-f1` however well 0 and 1 went."""
+    world.responder = two_models(slow_from=2, delay=20.0)
+    code, out, err = fieldstream("eval", "run", "Notes", "--lane", GOOD, "--min-f1", "0.5",
+                                 "--timeout", "4")
+    assert code == 1, err
+    assert "error: stopped after --timeout 4 s; documents that did not run are not scored" in err
+    assert "error: lane A (good): 2 of 4 documents not scored" in err
+    rows = out.splitlines()
+    assert rows[2].split()[:4] == ["A", "1.000", "1.000", "2/2"]
+    assert any(r.startswith("  A  note-2.txt: cancelled, not scored (") for r in rows), out

@@ -212,9 +212,8 @@ def test_an_unknown_evaluation_is_said(server: ReplayServer) -> None:
 
 def test_stop_leaves_documents_cancelled_and_resume_finishes_them(server: ReplayServer) -> None:
     """Stop while every answer is held back: no document ends done, the queued and running
-    ones are cancelled (each scored as an empty answer, as the engine counts a document that
-    did not run); Resume (the server answering again at once) runs them all and the lanes
-    finish as they would have."""
+    ones are cancelled (not scored: a Stop is not a wrong answer); Resume (the server
+    answering again at once) runs them all and the lanes finish as they would have."""
     from engine.batch import records
     from engine.batch.model import CANCELLED, DONE, INVALID
     from engine.evaluate import evaluations
@@ -257,9 +256,9 @@ def test_stop_leaves_documents_cancelled_and_resume_finishes_them(server: Replay
     assert [(c[CANCELLED], c[DONE]) for c in counts] == [(SUBSET, 0), (SUBSET, 0)]
     run(at)
     assert at.button(key="fs_eval_stop").disabled and not at.button(key="fs_eval_resume").disabled
-    totals = frame(at, "fs_eval_totals")  # a cancelled document counts as an empty answer
-    assert list(totals["documents scored"]) == [f"{SUBSET} of {SUBSET}"] * 2
-    assert list(totals["micro F1"]) == ["0.00", "0.00"]
+    totals = frame(at, "fs_eval_totals")  # a cancelled document is not scored
+    assert list(totals["documents scored"]) == [f"0 of {SUBSET}"] * 2
+    assert list(totals["micro F1"]) == ["—", "—"]
 
     held["on"] = False
     at.button(key="fs_eval_resume").click()

@@ -229,11 +229,17 @@ def _firsts(store: Store, batch_id: str, page: Sequence[Item]) -> list[Item]:
 
 
 def _runs(store: Store, run_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+    return run_rows(store, run_ids, _RUN_COLUMNS)
+
+
+def run_rows(store: Store, run_ids: Iterable[str], columns: Sequence[Any]
+             ) -> dict[str, dict[str, Any]]:
+    """These runs' `columns` (the first must be `runs.c.id`) by run id, 500 ids a query."""
     ids = list(run_ids)
     found: dict[str, dict[str, Any]] = {}
     with store.reading() as conn:
         for start in range(0, len(ids), 500):
-            query = select(*_RUN_COLUMNS).where(runs.c.id.in_(ids[start:start + 500]))
+            query = select(*columns).where(runs.c.id.in_(ids[start:start + 500]))
             found.update({row["id"]: dict(row) for row in conn.execute(query).mappings()})
     return found
 

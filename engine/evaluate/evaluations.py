@@ -318,13 +318,7 @@ def _doc_result(item: Item, first: Item | None, found: Mapping[str, dict[str, An
 
 
 def _runs(store: Store, run_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
-    ids = sorted(run_ids)
-    found: dict[str, dict[str, Any]] = {}
-    with store.reading() as conn:
-        for start in range(0, len(ids), 500):
-            query = select(*_RUN_COLUMNS).where(runs.c.id.in_(ids[start:start + 500]))
-            found.update({row["id"]: dict(row) for row in conn.execute(query).mappings()})
-    return found
+    return records.run_rows(store, sorted(run_ids), _RUN_COLUMNS)
 
 
 def _count_not_in_text(grounding: Any) -> int:

@@ -122,10 +122,15 @@ def test_cancel_stops_within_one_chunk(srv: ReplayServer) -> None:
 
 
 def test_cancel_from_another_thread(srv: ReplayServer) -> None:
-    cancel = threading.Event()
+    cancel, arrived = threading.Event(), threading.Event()
     srv.queue(Reply.content(MANY, pace=0.02))
-    threading.Timer(0.2, cancel.set).start()
-    final = list(extract("t", Person, client=client_for(srv), model="m", cancel=cancel))[-1]
+    # the other thread cancels once text has arrived (a fixed timer fired before the first
+    # chunk on a loaded machine, leaving nothing to keep)
+    threading.Thread(target=lambda: arrived.wait(30) and cancel.set(), daemon=True).start()
+    final = None
+    for final in extract("t", Person, client=client_for(srv), model="m", cancel=cancel):
+        if final.text:
+            arrived.set()
     assert isinstance(final.error, Cancelled)
     # Cancelled mid-stream (6 s of answer at this pace), not at its end: what arrived is kept,
     # and the server saw the client go. A wall-clock bound flaked on a loaded machine.

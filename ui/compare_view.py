@@ -33,13 +33,11 @@ from ui import context
 from ui.document_input import render_document_input
 from ui.keys import UPLOAD_KEYS, RunKeys
 from ui.live_form import LiveView, stream_lanes
-from ui.provider_widgets import pick_mode, pick_model, pick_provider
 from ui.run_lane import (
-    CHUNK_LANE_LABEL,
     CHUNKED,
     SAVED_MARK,
     build_view,
-    render_chunking,
+    pick_lane_run,
     render_outcome,
     render_text_input,
 )
@@ -252,14 +250,7 @@ def _render_lane(lane: str, providers: list[Any], saved: dict[str, Any],
         remove.button("Remove lane", key=f"fs_{lane}_remove", on_click=_remove_lane,
                       args=(lane,))
     picked, problem = _pick_schema(lane, keys, saved)
-    provider = pick_provider(providers, key=keys.picker("provider"))
-    model = pick_model(provider, key=keys.picker("model")) if provider else ""
-    mode = pick_mode(provider, key=keys.picker("mode")) if provider else "json_schema"
-    chunking = render_chunking(keys.picker("chunking"), CHUNK_LANE_LABEL, toggle=True)
-    if provider is None:
-        problem = problem or "No provider is available."
-    elif not model:
-        problem = problem or "Pick or type a model name."
+    provider, model, mode, chunking, problem = pick_lane_run(providers, keys.picker, problem)
     if problem:
         st.warning(escape_md(problem))
     return LaneChoice(lane, picked, provider, model, mode, problem, chunking)

@@ -38,8 +38,7 @@ from ui import context
 from ui import eval_shape as shape
 from ui.charts import f1_chart
 from ui.eval_sets import render_sets, table
-from ui.provider_widgets import pick_mode, pick_model, pick_provider
-from ui.run_lane import CHUNK_LANE_LABEL, CHUNKED, SAVED_MARK, render_chunking, saved_schemas
+from ui.run_lane import CHUNKED, SAVED_MARK, pick_lane_run, saved_schemas
 from ui.text import escape_md
 
 #: Query parameters: the evaluation on show, or one of its lanes' batches (History's link).
@@ -141,14 +140,8 @@ def _render_lane(store: Store, lane: str, label_set: LabelSet, providers: list[A
                  saved: dict[str, Any]) -> tuple[Any, ...]:
     st.markdown(f"**Lane {lane.upper()}**")
     schema, why = _pick_schema(store, lane, label_set, saved)
-    provider = pick_provider(providers, key=lane_key(lane, "provider"))
-    model = pick_model(provider, key=lane_key(lane, "model")) if provider else ""
-    mode = pick_mode(provider, key=lane_key(lane, "mode")) if provider else "json_schema"
-    chunking = render_chunking(lane_key(lane, "chunking"), CHUNK_LANE_LABEL, toggle=True)
-    if provider is None:
-        why = why or "No provider is available."
-    elif not model:
-        why = why or "Pick or type a model name."
+    provider, model, mode, chunking, why = pick_lane_run(
+        providers, lambda what: lane_key(lane, what), why)
     if why:
         st.caption(escape_md(why))
     return lane, schema, provider, model, mode, chunking, why

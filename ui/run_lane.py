@@ -105,6 +105,21 @@ def render_chunking(key: str, label: str = CHUNK_ALWAYS_LABEL, *, toggle: bool =
     return CHUNKING_ALWAYS if on else CHUNKING_AUTO
 
 
+def pick_lane_run(providers: list[Any], key_of: Any, problem: str | None = None
+                  ) -> tuple[Any, str, str, str, str | None]:
+    """A lane's provider, model, mode and chunking (Compare's and Evaluate's lanes), each
+    widget keyed by `key_of(name)`, and what keeps the lane from running (`problem` first)."""
+    provider = pick_provider(providers, key=key_of("provider"))
+    model = pick_model(provider, key=key_of("model")) if provider else ""
+    mode = pick_mode(provider, key=key_of("mode")) if provider else "json_schema"
+    chunking = render_chunking(key_of("chunking"), CHUNK_LANE_LABEL, toggle=True)
+    if provider is None:
+        problem = problem or "No provider is available."
+    elif not model:
+        problem = problem or "Pick or type a model name."
+    return provider, model, mode, chunking, problem
+
+
 # --- what a run shows -------------------------------------------------------------------------
 
 

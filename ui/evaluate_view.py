@@ -381,6 +381,11 @@ def render_document(drill: Any, labels: dict[str, str], evaluation: Evaluation) 
                 st.caption("No answer (yet).")
             else:
                 st.code(_json(doc.answer), language="json")
+            if doc.run_id and doc.scored:  # where its answer is marked or corrected as gold
+                st.page_link(context.page("History"), label="Its run in History",
+                             icon=":material/history:", query_params={"run": doc.run_id},
+                             help="Mark this answer as correct there, or correct it: the "
+                                  "set's gold, in a new version.")
     if example.text:
         with st.expander("The document's text"):
             st.text(example.text)

@@ -23,13 +23,13 @@ import re
 import time
 import zipfile
 from collections.abc import Callable
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from engine.evaluate import evaluations, sets
-from engine.evaluate.starter import _folder
 from engine.store import Store
 from tests.ui_support import after_rerun, chromium_page, screenshot, streamlit_app, wait_idle
 
@@ -47,7 +47,7 @@ VERDICT_ORDER = ["▼ worse", "gone", "▲ better", "new", "= unchanged"]
 
 def starter_zip() -> tuple[bytes, list[dict[str, Any]]]:
     """The first SUBSET documents of the starter set and their answers.jsonl lines, zipped."""
-    folder = _folder(STARTER)
+    folder = resources.files("engine.evaluate").joinpath("starter", STARTER)
     lines = folder.joinpath("answers.jsonl").read_text(encoding="utf-8").splitlines()
     rows = [json.loads(line) for line in lines if line.strip()][:SUBSET]
     out = io.BytesIO()
@@ -105,10 +105,6 @@ def grid(page: Any, key: str) -> list[list[str]]:
 def as_dicts(rows: list[list[str]]) -> list[dict[str, str]]:
     header, *body = rows
     return [dict(zip(header, row, strict=False)) for row in body]
-
-
-def main_text(page: Any) -> str:
-    return page.get_by_test_id("stMain").inner_text()
 
 
 def progress(page: Any) -> dict[str, tuple[int, int]]:
@@ -243,6 +239,10 @@ def check_filled_in(seen: list[dict[str, Any]]) -> None:
     partial = [s for s in seen if s["scores"] and s["live"] and len(s["progress"]) == 2
                and 0 < sum(e for e, _ in s["progress"].values()) < 2 * SUBSET]
     assert partial, f"no state between none and all documents was seen: {seen}"
+    lanes = seen[-1]["progress"]
+    for label in lanes:  # each lane's count only went up
+        counts = [s["progress"][label][0] for s in seen if label in s["progress"]]
+        assert counts == sorted(counts) and counts[-1] == SUBSET, (label, counts)
     assert seen[-1]["scores"] and not seen[-1]["live"]
 
 

@@ -221,17 +221,17 @@ def _start(store: Store, label_set: LabelSet, picked: list[tuple[Any, ...]],
 # --- the evaluation on show -------------------------------------------------------------------
 
 
-def _live(store: Store, evaluation: Evaluation) -> bool:
-    return any(records.counts(store, lane.batch_id).left > 0 for lane in evaluation.lanes)
-
-
 def render_evaluation(store: Store, evaluation: Evaluation) -> None:
     st.divider()
     st.subheader(escape_md(evaluation.name or f"Evaluation {evaluation.id}"))
     st.caption(escape_md(describe(evaluation)))
-    live = _live(store, evaluation)
-    st.fragment(run_every=REFRESH if live else None)(render_live)(store, evaluation.id, live)
+    # Live until the engine says finished, not only until no item is left: a document whose
+    # item has ended may not have its run's answer written yet (scored on the next look).
     results = evaluations.results(store, evaluation)
+    live = not results.finished
+    st.fragment(run_every=REFRESH if live else None)(render_live)(store, evaluation.id, live)
+    if live:  # what the fragment just drew may be newer: the rest of the page follows it
+        results = evaluations.results(store, evaluation)
     render_drill(store, evaluation, shape.lane_labels(results))
     render_earlier(store, evaluation, results)
 
@@ -374,6 +374,11 @@ def render_document(drill: Any, labels: dict[str, str], evaluation: Evaluation) 
                 st.caption("No answer (yet).")
             else:
                 st.code(_json(doc.answer), language="json")
+            if doc.run_id and doc.scored:  # where its answer is marked or corrected as gold
+                st.page_link(context.page("History"), label="Its run in History",
+                             icon=":material/history:", query_params={"run": doc.run_id},
+                             help="Mark this answer as correct there, or correct it: the "
+                                  "set's gold, in a new version.")
     if example.text:
         with st.expander("The document's text"):
             st.text(example.text)

@@ -61,6 +61,9 @@ def lanes_done_chart(series: dict[str, list[tuple[float, int]]]) -> alt.Chart:
     )
 
 
+BAR_STEP = 14  # pixels per bar of the F1 chart
+
+
 def f1_chart(rows: list[dict[str, Any]], lanes: list[str]) -> alt.Chart:
     """F1 per field, a bar per lane side by side (`rows`: field, lane, F1; `lanes` in the
     table's order, so colours and bars keep it). Fields in the order of the rows."""
@@ -73,9 +76,9 @@ def f1_chart(rows: list[dict[str, Any]], lanes: list[str]) -> alt.Chart:
             x=alt.X("F1:Q", scale=alt.Scale(domain=[0, 1]), title="F1"),
             y=alt.Y("field:N", sort=fields, title=None,
                     axis=alt.Axis(labelOverlap=False, labelLimit=220)),
-            yOffset=alt.YOffset("lane:N", sort=lanes),
-            color=alt.Color("lane:N", sort=lanes, title=None, legend=alt.Legend(orient="bottom")),
+            yOffset=alt.YOffset("lane:N", sort=lanes, scale=alt.Scale(paddingInner=0.1)),
+            color=alt.Color("lane:N", sort=lanes, title=None, legend=alt.Legend(orient="top")),
             tooltip=["field:N", "lane:N", alt.Tooltip("F1:Q", format=".2f")],
         )
-        .properties(height=min(2400, max(120, len(fields) * (14 * max(1, len(lanes)) + 8))))
+        .properties(height=alt.Step(BAR_STEP))  # per bar: the chart grows with fields x lanes
     )

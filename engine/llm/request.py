@@ -14,6 +14,7 @@ from typing import Any
 
 from engine.llm.modes import check_mode
 from engine.llm.strict_schema import (
+    field_guide,
     is_list_root,
     plain_json_schema,
     response_format,
@@ -45,7 +46,11 @@ class RequestSpec:
 
     `schema` is a pydantic model class, `list[Model]`, or in tools mode a name -> schema
     mapping; `system` replaces the default instruction; `extra` is merged into the request
-    last (e.g. `n=3`, `seed=1`; a value of None removes that key)."""
+    last (e.g. `n=3`, `seed=1`; a value of None removes that key). `field_guide`: in
+    `json_schema` and `tools` modes, list the fields with their types and descriptions in the
+    system prompt as well (a local server turns the schema into a grammar only, so its model
+    never reads the descriptions); before the text, so every document of a batch shares the
+    prefix the server caches."""
 
     text: str
     schema: Any
@@ -55,6 +60,7 @@ class RequestSpec:
     max_tokens: int | None = None
     temperature: float | None = 0.0
     extra: Mapping[str, Any] = field(default_factory=dict)
+    field_guide: bool = False  # the fields and their descriptions in the prompt too
 
 
 def build_request(spec: RequestSpec) -> dict[str, Any]:
@@ -69,7 +75,7 @@ def build_request(spec: RequestSpec) -> dict[str, Any]:
         raise TypeError("Several schemas (a name -> schema mapping) need mode='tools'")
     request: dict[str, Any] = {
         "model": spec.model,
-        "messages": _messages(spec.text, schema, mode, spec.system),
+        "messages": _messages(spec.text, schema, mode, spec.system, spec.field_guide),
         "stream": True,
         "stream_options": {"include_usage": True},
         "temperature": spec.temperature,
@@ -80,9 +86,12 @@ def build_request(spec: RequestSpec) -> dict[str, Any]:
     return {k: v for k, v in request.items() if v is not None}
 
 
-def _messages(text: str, schema: Any, mode: str, system: str | None) -> list[dict[str, str]]:
+def _messages(text: str, schema: Any, mode: str, system: str | None,
+              guide: bool = False) -> list[dict[str, str]]:
     instruction = system or DEFAULT_SYSTEM
-    if mode == "json_object":
+    if guide and mode in ("json_schema", "tools") and not isinstance(schema, Mapping):
+        instruction += f"\n\n{field_guide(schema)}"
+    elif mode == "json_object":
         instruction += f"\n\n{_JSON_OBJECT_RULE}\n{schema_prompt(schema)}"
     elif mode == "md_json":
         instruction += f"\n\n{_MD_JSON_RULE}\n{_md_schema(schema)}"

@@ -295,3 +295,73 @@ class ItemsUnwrapper:
             self._depth -= 1
             if self._depth == 0:
                 self._state = "after"
+
+
+# --- the fields as a list for a prompt (a small model reads this better than JSON Schema) ---
+
+_KIND = {"string": "text", "integer": "whole number", "boolean": "true or false",
+         "number": "number"}
+_FORMATS = {"date": "a date, YYYY-MM-DD", "date-time": "a date and time, ISO 8601",
+            "email": "an e-mail address"}
+
+
+def field_guide(schema: Any) -> str:
+    """The fields to fill, one line each, with their type in the form the schema parses and
+    their description: `- invoice_number (text): The invoice's identifier…`. Given to a model
+    that never sees the schema's descriptions otherwise (a local server puts the schema into
+    its grammar only). Lists of objects give their members as `line_items[].amount`."""
+    root = strict_json_schema(schema)
+    lines: list[str] = []
+    _guide(root, root, "", lines)
+    return "Fill these fields:\n" + "\n".join(lines)
+
+
+def _guide(node: dict[str, Any], root: dict[str, Any], path: str, lines: list[str]) -> None:
+    for name, prop in (node.get("properties") or {}).items():
+        prop = _resolved(prop, root)
+        where = f"{path}.{name}" if path else name
+        items = _resolved(prop.get("items") or {}, root) if _types(prop) == {"array"} else None
+        if items is not None and "properties" in items:
+            lines.append(_line(where, "a list; each item has the fields below", prop))
+            _guide(items, root, f"{where}[]", lines)
+        elif "properties" in prop:
+            lines.append(_line(where, "an object with the fields below", prop))
+            _guide(prop, root, where, lines)
+        else:
+            lines.append(_line(where, _kind(prop, root, items), prop))
+
+
+def _line(path: str, kind: str, prop: dict[str, Any]) -> str:
+    said = str(prop.get("description") or "").strip()
+    return f"- {path} ({kind})" + (f": {said}" if said else "")
+
+
+def _kind(prop: dict[str, Any], root: dict[str, Any], items: dict[str, Any] | None) -> str:
+    if items is not None:
+        return f"a list of {_kind(items, root, None)}"
+    choices = prop.get("enum")
+    if choices:
+        return "one of " + ", ".join(json.dumps(c, ensure_ascii=False) for c in choices)
+    variants = [_resolved(v, root) for v in prop.get("anyOf") or []]
+    named = [v for v in variants if _types(v) != {"null"}]
+    if named:
+        return _kind(named[0], root, None) + ", or null when the text does not say"
+    kind = _FORMATS.get(str(prop.get("format")), "")
+    types = sorted(_types(prop) - {"null"})
+    kind = kind or " or ".join(_KIND.get(t, t) for t in types) or "any value"
+    return kind + (", or null when the text does not say" if "null" in _types(prop) else "")
+
+
+def _types(prop: dict[str, Any]) -> set[str]:
+    kind = prop.get("type")
+    return set(kind) if isinstance(kind, list) else {kind} if isinstance(kind, str) else set()
+
+
+def _resolved(node: dict[str, Any], root: dict[str, Any]) -> dict[str, Any]:
+    ref = node.get("$ref") if isinstance(node, dict) else None
+    if isinstance(ref, str) and ref.startswith("#/"):
+        target: Any = root
+        for part in ref[2:].split("/"):
+            target = target.get(part, {}) if isinstance(target, dict) else {}
+        return {**target, **{k: v for k, v in node.items() if k != "$ref"}}
+    return node if isinstance(node, dict) else {}

@@ -76,6 +76,7 @@ class RunSpec:
     document: DocumentInfo | None = None
     chunking: str = "auto"
     passes: int = 0
+    field_guide: bool = False  # list the fields in the prompt (the local model: `for_provider`)
 
     @classmethod
     def for_provider(
@@ -87,10 +88,14 @@ class RunSpec:
     ) -> RunSpec:  # fmt: skip
         """The spec of a run on `provider` (an `engine.providers.registry.Provider`): its
         name and address are kept, its key is not."""
+        from engine import settings
+
         base_url = provider.base_url
         return cls(text, schema_name, schema, provider.name,
                    redact(base_url, None) if base_url else None, model, mode, max_tokens,
-                   source, who, schema_version, system, group, document, chunking, passes)
+                   source, who, schema_version, system, group, document, chunking, passes,
+                   field_guide=getattr(provider, "kind", None) == "local"
+                   and settings.field_guide())
 
     @property
     def request(self) -> RequestSpec:
@@ -98,7 +103,7 @@ class RunSpec:
         from engine.llm.request import RequestSpec
 
         return RequestSpec(self.text, self.schema, self.model, self.mode, self.system,
-                           self.max_tokens)
+                           self.max_tokens, field_guide=self.field_guide)
 
     def json_schema(self) -> dict[str, Any]:
         """The schema as JSON Schema (what a stored run keeps of it)."""

@@ -66,8 +66,11 @@ class Settings:
     max_tokens: int
 
 
-def render_settings() -> Settings:
-    """Provider, model, mode and token limit (the Extract page's keys, kept across pages)."""
+def render_settings(
+    tokens_key: str = "fs_max_tokens", tokens_help: str = "The longest answer the model may write."
+) -> Settings:
+    """Provider, model, mode and token limit (the Extract page's keys, kept across pages;
+    `tokens_key`: a token limit of the caller's own, e.g. a schema draft's)."""
     providers, problem = context.providers()
     if problem:
         st.error(escape_md(problem))
@@ -75,8 +78,7 @@ def render_settings() -> Settings:
     model = pick_model(provider) if provider else ""
     mode = pick_mode(provider) if provider else "json_schema"
     max_tokens = st.number_input("Token limit", min_value=64, max_value=32768, step=256,
-                                 key="fs_max_tokens",
-                                 help="The longest answer the model may write.")
+                                 key=tokens_key, help=tokens_help)
     return Settings(provider, model, mode, int(max_tokens))
 
 

@@ -49,6 +49,8 @@ NAME, DESCRIPTION, AUTHOR, INSTRUCTION = "fs_sch_name", "fs_sch_desc", "fs_sch_a
 SECTIONS = ("Library", "Builder", "Draft from a description", "Import / export")
 DRAFT_KEYS, SAMPLE_KEYS = RunKeys("draft"), RunKeys("sample")
 DRAFT_LOADED = "fs_sch_draft_loaded"
+#: A draft's own token limit (its answer is a schema, not a document's values).
+DRAFT_TOKENS = "fs_sch_draft_tokens"
 BUILTIN = "built-in · "
 STARTER = SchemaDefinition(name="", fields=[FieldDef(name="Name", description="")])
 
@@ -101,7 +103,8 @@ def render_schemas_page() -> None:
     st.caption("The forms the model fills in: build your own without code, draft one from a "
                "description, import or export JSON Schema. Saved schemas appear on the Extract "
                "page at once.")
-    for key in (NAME, DESCRIPTION, AUTHOR, INSTRUCTION):  # kept while another section shows
+    # Kept while another section shows.
+    for key in (NAME, DESCRIPTION, AUTHOR, INSTRUCTION, DRAFT_TOKENS):
         if key in st.session_state:
             st.session_state[key] = st.session_state[key]
     _apply_load()
@@ -280,7 +283,9 @@ def render_draft() -> None:
                                    placeholder="Invoices from our suppliers: who, when, lines…")
         sample = st.text_area("A sample text (optional)", key="fs_sch_draft_sample")
     with right:
-        settings = render_settings()
+        st.session_state.setdefault(DRAFT_TOKENS, draft.DRAFT_MAX_TOKENS)
+        settings = render_settings(DRAFT_TOKENS, "The longest proposal the model may write: "
+                                   "a schema's size, well below a document's answer.")
         go = st.button("Draft a schema", key="fs_sch_draft", type="primary",
                        disabled=settings.provider is None)
     runner: Runner | None = st.session_state.get(DRAFT_KEYS.run)
@@ -293,7 +298,8 @@ def render_draft() -> None:
         spec = RunSpec.for_provider(draft.draft_request(description, sample), "Schema draft",
                                     draft.DraftDefinition, settings.provider, settings.model,
                                     settings.mode, settings.max_tokens, source=SOURCE_EXTRACT,
-                                    who=context.current_user(), system=draft.DRAFT_INSTRUCTION)
+                                    who=context.current_user(), system=draft.DRAFT_INSTRUCTION,
+                                    ground=False)  # no source text: nothing to find values in
         runner = start_run(spec, settings.provider)
         st.session_state[DRAFT_KEYS.run] = runner
     if runner is None:

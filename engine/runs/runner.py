@@ -197,7 +197,8 @@ class Runner:
         self._announce_start()
         gen: Iterator[Snapshot] | None = None
         try:
-            self._grounder.start(self.spec.text if self.spec is not None else None)
+            grounded = self.spec is not None and self.spec.ground  # a draft: no source
+            self._grounder.start(self.spec.text if grounded else None)
             gen = self._factory(self.cancel)
             for snap in gen:
                 self._absorb(snap)

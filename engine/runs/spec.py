@@ -58,7 +58,9 @@ class RunSpec:
     the schema is a saved one; `system` the schema's instruction. `document`: the file the
     text was read from (None: pasted); `chunking`: `auto` (split the text only when it does
     not fit the model) or `always` (`engine.settings.chunking`); `passes`: extra passes over
-    a split text for the values still missing (0: none)."""
+    a split text for the values still missing (0: none); `ground`: whether its values are
+    looked for in `text` (False when the text is no source to find them in: a schema
+    draft's description)."""
 
     text: str
     schema_name: str
@@ -77,6 +79,7 @@ class RunSpec:
     chunking: str = "auto"
     passes: int = 0
     field_guide: bool = False  # list the fields in the prompt (the local model: `for_provider`)
+    ground: bool = True
 
     @classmethod
     def for_provider(
@@ -84,7 +87,7 @@ class RunSpec:
         max_tokens: int | None = None, *, source: str = SOURCE_EXTRACT, who: str | None = None,
         schema_version: str | None = None, system: str | None = None,
         group: RunGroup | None = None, document: DocumentInfo | None = None,
-        chunking: str = "auto", passes: int = 0,
+        chunking: str = "auto", passes: int = 0, ground: bool = True,
     ) -> RunSpec:  # fmt: skip
         """The spec of a run on `provider` (an `engine.providers.registry.Provider`): its
         name and address are kept, its key is not."""
@@ -95,7 +98,7 @@ class RunSpec:
                    redact(base_url, None) if base_url else None, model, mode, max_tokens,
                    source, who, schema_version, system, group, document, chunking, passes,
                    field_guide=getattr(provider, "kind", None) == "local"
-                   and settings.field_guide())
+                   and settings.field_guide(), ground=ground)
 
     @property
     def request(self) -> RequestSpec:

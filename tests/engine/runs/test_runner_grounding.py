@@ -16,6 +16,7 @@ import pytest
 from engine.grounding import EXACT, NORMALISED, NOT_FOUND, Grounding, Span
 from engine.llm.request import RequestSpec
 from engine.runs import hooks
+from engine.runs.chunked import ChunkedRunner
 from engine.runs.display import grounding_summary, span_context, value_at
 from engine.runs.hooks import RunEnd
 from engine.runs.runner import Runner, SharedIndexes
@@ -295,3 +296,30 @@ def test_a_failing_aligner_never_breaks_the_run(
     assert runner.status is RunStatus.DONE and runner.result is not None
     assert set(runner.grounding) == {"users[0].name", "users[0].email"}  # kept what it had
     assert any("grounding users[0].twitter failed" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.parametrize("chunking", ["auto", "always"])
+def test_a_run_with_grounding_off_grounds_nothing_and_records_none(chunking: str) -> None:
+    """A schema draft's text is a description, no source to find values in: `ground=False`
+    leaves every value ungrounded, live and at the end (a split run's parts too)."""
+    ends: list[RunEnd] = []
+    with ReplayServer() as srv, hooks.registered(on_end=ends.append):
+        srv.queue(Reply.content(chunks(json.dumps(ANSWER), 9)))
+        prov = custom(srv)
+        spec = RunSpec.for_provider(NOTE, "MeetingInfo", MeetingInfo, prov, "m", "json_schema",
+                                    chunking=chunking, ground=False)
+        assert not spec.ground and RunSpec(NOTE, "M", MeetingInfo, "p", None, "m", "x").ground
+        runner = start_run(spec, prov)
+        assert isinstance(runner, ChunkedRunner) == (chunking == "always")
+        seen: dict[str, Grounding] = {}
+        while not (update := runner.next_update()).ended:
+            seen.update(update.grounded)
+        assert runner.wait(10)
+    assert runner.status is RunStatus.DONE, runner.error
+    assert runner.result is not None and runner.result.location == "Grand Tech Arena"
+    assert seen == {} and runner.grounding == {} and runner.not_found == []
+    leaves_now = runner.snapshot_all().leaves
+    assert leaves_now["location"].cell.grounding is None
+    assert all(c.grounding is None for row in leaves_now["users"].cells for c in row.values())
+    [end] = ends
+    assert end.grounding == {}

@@ -50,7 +50,11 @@ class RequestSpec:
     `json_schema` and `tools` modes, list the fields with their types and descriptions in the
     system prompt as well (a local server turns the schema into a grammar only, so its model
     never reads the descriptions); before the text, so every document of a batch shares the
-    prefix the server caches."""
+    prefix the server caches. `compact`: in `json_schema` mode, for the embedded llama.cpp
+    server only: the schema goes as a llguidance grammar whose `x-guidance` allows one line of
+    JSON (`", "` and `": "` between tokens, no newlines or indentation) instead of
+    `response_format` (whose schema the server turns into a grammar allowing any whitespace,
+    and it ignores `x-guidance` there)."""
 
     text: str
     schema: Any
@@ -61,6 +65,7 @@ class RequestSpec:
     temperature: float | None = 0.0
     extra: Mapping[str, Any] = field(default_factory=dict)
     field_guide: bool = False  # the fields and their descriptions in the prompt too
+    compact: bool = False  # json_schema: ask a llguidance grammar for JSON without whitespace
 
 
 def build_request(spec: RequestSpec) -> dict[str, Any]:
@@ -80,7 +85,7 @@ def build_request(spec: RequestSpec) -> dict[str, Any]:
         "stream_options": {"include_usage": True},
         "temperature": spec.temperature,
         "max_tokens": spec.max_tokens,
-        **_mode_params(schema, mode),
+        **_mode_params(schema, mode, spec.compact),
         **spec.extra,
     }
     return {k: v for k, v in request.items() if v is not None}
@@ -106,8 +111,21 @@ def _md_schema(schema: Any) -> str:
     return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
 
 
-def _mode_params(schema: Any, mode: str) -> dict[str, Any]:
+#: llguidance's JSON options (its schema extension, top level only): one line, the separators
+#: a model writes anyway. No space at all made the 0.5B model answer `"users": []` (#22).
+ONE_LINE_JSON = {"whitespace_flexible": False, "item_separator": ", ", "key_separator": ": "}
+
+
+def llguidance_grammar(schema: Any) -> str:
+    """The strict schema as a llguidance grammar for one line of JSON (llama.cpp's `grammar`)."""
+    body = {"x-guidance": ONE_LINE_JSON, **response_format(schema)["json_schema"]["schema"]}
+    return "%llguidance {}\nstart: %json " + json.dumps(body, ensure_ascii=False)
+
+
+def _mode_params(schema: Any, mode: str, compact: bool = False) -> dict[str, Any]:
     if mode == "json_schema":
+        if compact:
+            return {"extra_body": {"grammar": llguidance_grammar(schema)}}
         return {"response_format": response_format(schema)}
     if mode == "json_object":
         return {"response_format": {"type": "json_object"}}

@@ -80,6 +80,7 @@ class RunSpec:
     passes: int = 0
     field_guide: bool = False  # list the fields in the prompt (the local model: `for_provider`)
     ground: bool = True
+    compact: bool = False  # JSON without whitespace from the grammar (the local model)
 
     @classmethod
     def for_provider(
@@ -94,11 +95,12 @@ class RunSpec:
         from engine import settings
 
         base_url = provider.base_url
+        local = getattr(provider, "kind", None) == "local"
         return cls(text, schema_name, schema, provider.name,
                    redact(base_url, None) if base_url else None, model, mode, max_tokens,
                    source, who, schema_version, system, group, document, chunking, passes,
-                   field_guide=getattr(provider, "kind", None) == "local"
-                   and settings.field_guide(), ground=ground)
+                   field_guide=local and settings.field_guide(), ground=ground,
+                   compact=local and settings.compact_json())
 
     @property
     def request(self) -> RequestSpec:
@@ -106,7 +108,8 @@ class RunSpec:
         from engine.llm.request import RequestSpec
 
         return RequestSpec(self.text, self.schema, self.model, self.mode, self.system,
-                           self.max_tokens, field_guide=self.field_guide)
+                           self.max_tokens, field_guide=self.field_guide,
+                           compact=self.compact)
 
     def json_schema(self) -> dict[str, Any]:
         """The schema as JSON Schema (what a stored run keeps of it)."""

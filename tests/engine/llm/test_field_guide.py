@@ -72,3 +72,34 @@ def test_runs_on_the_local_model_ask_with_the_guide_when_switched_on(monkeypatch
                  for text in ("first invoice", "second invoice")]
     # the same prefix for every document of a batch (the server's prompt cache reuses it)
     assert documents[0]["messages"][0] == documents[1]["messages"][0]
+
+
+def test_one_line_json_is_asked_of_the_local_grammar_only(monkeypatch) -> None:
+    """The embedded server gets the schema as a llguidance grammar with `x-guidance` (one line
+    of JSON); a hosted server gets `response_format` as before."""
+    import json
+
+    from engine.llm.request import ONE_LINE_JSON
+    from engine.providers.model import Provider
+
+    monkeypatch.delenv("FIELDSTREAM_COMPACT_JSON", raising=False)
+    default = RunSpec.for_provider("t", "Invoice", Invoice, local_provider(), "m", "json_schema")
+    assert "response_format" in build_request(default.request)  # off: it measured worse (#22)
+    monkeypatch.setenv("FIELDSTREAM_COMPACT_JSON", "1")
+    local = RunSpec.for_provider("t", "Invoice", Invoice, local_provider(), "m", "json_schema")
+    asked = build_request(local.request)
+    assert "response_format" not in asked
+    head, body = asked["extra_body"]["grammar"].split("\nstart: %json ")
+    assert head == "%llguidance {}"
+    schema = json.loads(body)
+    assert schema["x-guidance"] == ONE_LINE_JSON == {
+        "whitespace_flexible": False, "item_separator": ", ", "key_separator": ": "}
+    assert schema["properties"]["invoice_number"]["type"] == "string"  # the schema untouched
+    hosted = RunSpec.for_provider("t", "Invoice", Invoice,
+                                  Provider("Server", "compatible", "http://127.0.0.1:9", ()),
+                                  "m", "json_schema")
+    plain = build_request(hosted.request)
+    assert "extra_body" not in plain and "x-guidance" not in json.dumps(plain)
+    monkeypatch.setenv("FIELDSTREAM_COMPACT_JSON", "0")
+    off = RunSpec.for_provider("t", "Invoice", Invoice, local_provider(), "m", "json_schema")
+    assert "response_format" in build_request(off.request)

@@ -89,8 +89,9 @@ def _text(name: str, env: Env | None) -> str | None:
     return value or None
 
 
-def _flag(name: str, env: Env | None) -> bool:
-    return (_text(name, env) or "").lower() not in _OFF
+def _flag(name: str, env: Env | None, default: bool = True) -> bool:
+    value = _text(name, env)
+    return default if value is None else value.lower() not in _OFF
 
 
 def _path(name: str, env: Env | None, default: Path) -> Path:
@@ -344,7 +345,7 @@ def field_guide(env: Env | None = None) -> bool:
     model's prompt as well as its grammar. Off by default: measured worse on the starter sets
     (micro F1: invoices 0.883 -> 0.829, meetings 0.905 -> 0.789, #22); kept as a switch to
     measure on other sets."""
-    return (_text("FIELDSTREAM_FIELD_GUIDE", env) or "0").lower() not in _OFF
+    return _flag("FIELDSTREAM_FIELD_GUIDE", env, default=False)
 
 
 def compact_json(env: Env | None = None) -> bool:
@@ -352,7 +353,7 @@ def compact_json(env: Env | None = None) -> bool:
     newlines or indentation). Off by default: it cost F1 on the starter sets (meetings 0.905 ->
     0.837, one answer looping to the token limit; invoices 0.883 -> 0.827) and saved 10 % of
     the tokens on the meetings, none on the invoices, no time (#22)."""
-    return (_text("FIELDSTREAM_COMPACT_JSON", env) or "0").lower() not in _OFF
+    return _flag("FIELDSTREAM_COMPACT_JSON", env, default=False)
 
 
 def keep_input(env: Env | None = None) -> bool:

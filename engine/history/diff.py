@@ -3,7 +3,8 @@ Compare page's N-way verdict (`engine.compare.verdict`) both take.
 
 Every value is walked by path (`a.b[0].c`, built by `engine.stream.paths`, as the stream and
 the field errors spell them): object members matched by name, list items by position. Leaves
-are normalised before comparing: text ignores case and runs of whitespace, numbers ignore their
+are normalised before comparing: text ignores case, runs of whitespace and curly quotes
+("O’Toole" is "O'Toole"), numbers ignore their
 format ("18,500", "18500.0" and 18500 are equal), a text that is wholly a date in an unambiguous
 common format is that date ("March 3, 2025", "3rd Mar. 2025", "Monday, 3 March 2025" and
 "2025-03-03" are equal; "03/04/2025", day or month first, stays text), and a missing value
@@ -64,6 +65,11 @@ class FieldDiff:
         return self.verdict == SAME
 
 
+#: Typographic quotes as the straight ones a model (or a person) types.
+_QUOTES = str.maketrans({"‘": "'", "’": "'", "‚": "'", "‛": "'", "“": '"', "”": '"',
+                         "„": '"', "‟": '"'})
+
+
 def normalise(value: Any) -> Any:
     """The comparable form of a leaf (see the module doc)."""
     if isinstance(value, bool):
@@ -73,7 +79,7 @@ def normalise(value: Any) -> Any:
     if isinstance(value, int | float):
         return _number(float(value))
     if isinstance(value, str):
-        text = " ".join(value.split()).casefold()
+        text = " ".join(value.split()).casefold().translate(_QUOTES)
         if _NUMBER.fullmatch(text):
             return _number(float(text.replace(",", "")))
         return _date(text) or text

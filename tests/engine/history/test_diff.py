@@ -27,7 +27,7 @@ def test_paths_walk_objects_and_lists() -> None:
     }  # fmt: skip
 
 
-def test_text_ignores_case_and_whitespace_numbers_their_format() -> None:
+def test_text_ignores_case_whitespace_and_curly_quotes_numbers_their_format() -> None:
     assert verdicts({"a": " Grand  Tech\nArena "}, {"a": "grand tech arena"}) == {"a": SAME}
     assert verdicts({"b": "18,500"}, {"b": 18500}) == {"b": SAME}
     assert verdicts({"b": "18500.0"}, {"b": 18500}) == {"b": SAME}
@@ -35,6 +35,9 @@ def test_text_ignores_case_and_whitespace_numbers_their_format() -> None:
     assert verdicts({"b": 18500}, {"b": 18501}) == {"b": DIFFERENT}
     assert verdicts({"c": True}, {"c": 1}) == {"c": DIFFERENT}  # a flag is not a number
     assert normalise("1,2,3") == "1,2,3"  # not a thousands pattern: stays text
+    assert verdicts({"d": "George A. O’Toole"}, {"d": "george a. o'toole"}) == {"d": SAME}
+    assert verdicts({"d": "“Acme”"}, {"d": '"Acme"'}) == {"d": SAME}
+    assert verdicts({"d": "O’Toole"}, {"d": "OToole"}) == {"d": DIFFERENT}
 
 
 def test_missing_and_null_are_alike_and_only_in_one_side_is_said() -> None:

@@ -18,7 +18,7 @@ import datetime
 import json
 import threading
 from collections.abc import Iterator, Sequence
-from typing import Any, get_args
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, Field
 
@@ -43,16 +43,6 @@ TYPES: tuple[str, ...] = get_args(FieldType)
 CHOICE_SEPARATOR = ","
 #: The path of a nested field: the names from the top level down.
 Path = tuple[str, ...]
-
-DRAFT_INSTRUCTION = (
-    "You design extraction schemas. From the user's description (and sample text, when given) "
-    "propose a schema: a short name, a one-line description, an instruction for the extracting "
-    "model, and the fields in a useful order. Each field has a short human label as its name, "
-    "one of the allowed types, a description telling the model what to put there, whether it "
-    "is required, the allowed values for a choice, and the fields of an object or of each "
-    "listed object. Keep names unique at each level."
-)
-
 
 # --- the builder's table --------------------------------------------------------------------
 
@@ -187,36 +177,104 @@ def sample_factory(defn: SchemaDefinition, pace: float = 0.02) -> Any:
 
 
 # --- drafting from a description ------------------------------------------------------------
-# `SchemaDefinition` is recursive (a field's children are fields), which the live form cannot
-# lay out ahead of the stream and strict mode handles poorly; a draft streams this three-level
-# copy of it instead, which `proposal()` turns into a `SchemaDefinition`.
+# A request a small model can fill (#22): a name, a line of description and a flat list of
+# fields with one level of nesting, no instruction and no "required" to decide (a draft's
+# fields may all be null: a text need not say everything), worked examples in the prompt.
+# `proposal()` turns the answer into a `SchemaDefinition` and repairs what a small model gets
+# half right (choices on a field that is not a choice, an object without fields).
+
+#: Every field type, and which one fits what: the prompt's list and the grammar's enum.
+TYPE_GUIDE = (
+    '"text" names, addresses, ids and other words; "whole number" counts and quantities; '
+    '"number" amounts, prices, rates; "yes/no" a true/false fact; "date" a day; "choice" one of '
+    'a few fixed values, listed in choices; "list of text" several short values; "object" a '
+    'group of values (its fields in children); "list of objects" a repeated group, e.g. the '
+    'lines of an order (the fields of each in children).'
+)
+
+_EXAMPLES = (
+    ("recipes: the dish, how many people it serves, total time in minutes, whether it is "
+     "vegetarian, difficulty (easy, medium or hard), the ingredients with their amounts",
+     {"name": "Recipe", "description": "A recipe from a cookbook or a web page", "fields": [
+         {"name": "Dish", "type": "text", "description": "The dish's name", "choices": [],
+          "children": []},
+         {"name": "Servings", "type": "whole number", "description": "How many people it "
+          "serves", "choices": [], "children": []},
+         {"name": "Total minutes", "type": "whole number", "description": "Preparation and "
+          "cooking time in minutes", "choices": [], "children": []},
+         {"name": "Vegetarian", "type": "yes/no", "description": "Whether the dish has no meat "
+          "or fish", "choices": [], "children": []},
+         {"name": "Difficulty", "type": "choice", "description": "How hard it is to make",
+          "choices": ["easy", "medium", "hard"], "children": []},
+         {"name": "Ingredients", "type": "list of objects", "description": "Each ingredient",
+          "choices": [], "children": [
+              {"name": "Ingredient", "type": "text", "description": "What it is",
+               "choices": []},
+              {"name": "Amount", "type": "text", "description": "How much, with its unit",
+               "choices": []}]}]}),
+    ("conference talks: title, speakers, the day, the room, the track (data, web or security) "
+     "and the ticket price",
+     {"name": "Talk", "description": "A talk in a conference programme", "fields": [
+         {"name": "Title", "type": "text", "description": "The talk's title", "choices": [],
+          "children": []},
+         {"name": "Speakers", "type": "list of text", "description": "The speakers' full names",
+          "choices": [], "children": []},
+         {"name": "Day", "type": "date", "description": "The day of the talk, YYYY-MM-DD",
+          "choices": [], "children": []},
+         {"name": "Room", "type": "text", "description": "The room or hall", "choices": [],
+          "children": []},
+         {"name": "Track", "type": "choice", "description": "The conference track",
+          "choices": ["data", "web", "security"], "children": []},
+         {"name": "Ticket price", "type": "number", "description": "The price of a ticket, "
+          "without the currency sign", "choices": [], "children": []}]}),
+)
 
 
-class DraftLeaf(BaseModel):
-    name: str = Field(description="The field's label, also its JSON key, e.g. 'Due date'.")
-    type: FieldType = Field(description="What kind of value the field holds.")
-    description: str = Field(description="What the extracting model should put here.")
-    required: bool = Field(description="False: the value may be null when the text is silent.")
-    choices: list[str] = Field(description="Allowed values (only for type 'choice').")
-
-
-class DraftInner(DraftLeaf):
-    children: list[DraftLeaf] = Field(
-        description="The fields of an object or of each listed object (else empty)."
+def _draft_instruction() -> str:
+    examples = "\n\n".join(
+        f"Example. The user writes: {request}\nYour answer: "
+        f"{json.dumps(answer, ensure_ascii=False)}"
+        for request, answer in _EXAMPLES
+    )
+    return (
+        "You design extraction schemas: the fields a model will fill in from texts of one "
+        "kind. Answer with the schema's name (a word or two), a one-line description of the "
+        "texts, and one field for each thing the user asks for, in the user's order and no "
+        "others. A field's name is a short label (\"Invoice number\", \"Due date\"); its "
+        f"description says what goes there and in what form. Types: {TYPE_GUIDE} Only a "
+        "choice has choices (else []); only an object or a list of objects has children "
+        "(else []), and children are never objects themselves.\n\n" + examples
     )
 
 
-class DraftField(DraftLeaf):
-    children: list[DraftInner] = Field(
+#: The system prompt of a draft (the same for every draft: the server's prompt cache keeps it).
+DRAFT_INSTRUCTION = _draft_instruction()
+
+
+#: A child's types: one level of nesting, so no objects below an object.
+ChildType = Literal[
+    "text", "whole number", "number", "yes/no", "date", "choice", "list of text",
+]
+
+
+class DraftChild(BaseModel):
+    name: str = Field(description="The field's label, also its JSON key, e.g. 'Due date'.")
+    type: ChildType = Field(description="What kind of value the field holds.")
+    description: str = Field(description="What goes here, and in what form.")
+    choices: list[str] = Field(description="Allowed values (only for type 'choice').")
+
+
+class DraftField(DraftChild):
+    type: FieldType = Field(description="What kind of value the field holds.")  # type: ignore[assignment]
+    children: list[DraftChild] = Field(
         description="The fields of an object or of each listed object (else empty)."
     )
 
 
 class DraftDefinition(BaseModel):
     name: str = Field(description="The schema's name, e.g. 'Invoice'.")
-    description: str = Field(description="What the schema describes, in one line.")
-    instruction: str = Field(description="The system prompt sent with every extraction.")
-    fields: list[DraftField] = Field(description="The top-level fields, in order.")
+    description: str = Field(description="What the texts are, in one line.")
+    fields: list[DraftField] = Field(description="The fields, in the user's order.")
 
 
 def draft_request(description: str, sample: str = "") -> str:
@@ -237,13 +295,40 @@ def proposal(result: Any) -> SchemaDefinition:
         if not isinstance(data, dict):
             raise SchemaDefinitionError(["The answer is not a schema definition (an object "
                                          "with a name and fields)."])
-        defn = parse_definition(data)
+        defn = parse_definition({**data, "fields": _repaired(data.get("fields"))})
         if not defn.instruction.strip():
             defn = defn.model_copy(update={"instruction": DEFAULT_INSTRUCTION})
     problems = validate_definition(defn)
     if problems:
         raise SchemaDefinitionError(problems)
     return defn
+
+
+#: What a field that needs more becomes when the model gave none (choices or children).
+_PLAINER = {"choice": "text", "object": "text", "list of objects": "list of text"}
+
+
+def _repaired(fields: Any) -> Any:
+    """A proposal's fields as a person would keep them: choices only on a choice, children
+    only on an object, a choice without choices or an object without fields made plainer
+    (not refused: the rest of the draft is good), optional unless the answer says otherwise."""
+    if not isinstance(fields, list):
+        return fields  # parse_definition says what is wrong
+    out = []
+    for f in fields:
+        if not isinstance(f, dict):
+            out.append(f)
+            continue
+        f = {"required": False, **f}
+        choices = [str(c).strip() for c in f.get("choices") or [] if str(c).strip()]
+        children = _repaired(f.get("children") or [])
+        kind = f.get("type")
+        if (kind == "choice" and not choices) or (kind in OBJECT_TYPES and not children):
+            kind = _PLAINER[kind]
+        f.update(type=kind, choices=list(dict.fromkeys(choices)) if kind == "choice" else [],
+                 children=children if kind in OBJECT_TYPES else [])
+        out.append(f)
+    return out
 
 
 #: A draft's token limit: an answer the size of a schema, not of a document's extraction. A

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import threading
-from typing import Any
+from typing import Any, get_args
 
 import pytest
 
@@ -22,33 +22,36 @@ from engine.schemas.definition import (
     SchemaDefinitionError,
     build_model,
 )
+from engine.schemas.draft import TYPES
 from engine.schemas.fields import leaves
 from engine.testing.replay_server import ReplayServer, Reply
 from tests import support
 from tests.pages.test_schemas import SCHEMAS_PAGE, errors, ok, open_page, section, texts
 from tests.pages.test_schemas import server as server  # the fixture, by its name
 
-PROPOSAL: dict[str, Any] = {
+PROPOSAL: dict[str, Any] = {  # a draft as the model answers it (`DraftDefinition`)
     "name": "Invoice",
     "description": "A supplier's invoice",
-    "instruction": "Read the invoice carefully.",
     "fields": [
-        {"name": "Supplier", "type": "text", "description": "Who sent it", "required": True,
-         "choices": [], "children": []},
-        {"name": "Status", "type": "choice", "description": "", "required": True,
-         "choices": ["paid", "open"], "children": []},
-        {"name": "Lines", "type": "list of objects", "description": "Each line",
-         "required": True, "choices": [],
-         "children": [{"name": "Item", "type": "text", "description": "", "required": True,
-                       "choices": [], "children": []},
-                      {"name": "Amount", "type": "number", "description": "",
-                       "required": False, "choices": [], "children": []}]},
+        {"name": "Supplier", "type": "text", "description": "Who sent it", "choices": [],
+         "children": []},
+        {"name": "Status", "type": "choice", "description": "", "choices": ["paid", "open"],
+         "children": []},
+        {"name": "Lines", "type": "list of objects", "description": "Each line", "choices": [],
+         "children": [{"name": "Item", "type": "text", "description": "", "choices": []},
+                      {"name": "Amount", "type": "number", "description": "", "choices": []}]},
     ],
 }
 
 
 def defn() -> SchemaDefinition:
-    return SchemaDefinition.model_validate(PROPOSAL)
+    """The proposal as it opens in the builder: the default instruction, every field optional
+    (a draft cannot know what every text says)."""
+    def optional(f: dict[str, Any]) -> dict[str, Any]:
+        return {**f, "required": False, "children": [optional(c) for c in f.get("children", [])]}
+
+    return SchemaDefinition.model_validate(
+        {**PROPOSAL, "fields": [optional(f) for f in PROPOSAL["fields"]]})
 
 
 # --- helpers ----------------------------------------------------------------------------
@@ -57,7 +60,7 @@ def defn() -> SchemaDefinition:
 def test_rows_round_trip_and_keep_children() -> None:
     fields = defn().fields
     rows = draft.field_rows(fields)
-    assert rows[1] == {"name": "Status", "type": "choice", "description": "", "required": True,
+    assert rows[1] == {"name": "Status", "type": "choice", "description": "", "required": False,
                        "choices": "paid, open"}
     assert draft.rows_to_fields(rows, fields) == fields
     rows[2]["name"] = "Line items"  # renamed in place: its children stay (same position)
@@ -95,8 +98,11 @@ def test_the_sample_answer_is_valid_for_the_schema() -> None:
 
 def test_proposal_checks_the_answer() -> None:
     assert draft.proposal(draft.DraftDefinition.model_validate(PROPOSAL)) == defn()
-    no_instruction = {**PROPOSAL, "instruction": " "}
-    assert draft.proposal(no_instruction).instruction == DEFAULT_INSTRUCTION
+    assert draft.proposal(PROPOSAL).instruction == DEFAULT_INSTRUCTION
+    kept = {**PROPOSAL, "instruction": "Read it.", "fields": [
+        {**PROPOSAL["fields"][0], "required": True}]}  # a full definition keeps what it says
+    assert draft.proposal(kept).instruction == "Read it."
+    assert draft.proposal(kept).fields[0].required
     with pytest.raises(SchemaDefinitionError) as bad:
         draft.proposal({**PROPOSAL, "fields": [PROPOSAL["fields"][1]] * 2})
     assert "used twice" in str(bad.value)
@@ -106,9 +112,37 @@ def test_proposal_checks_the_answer() -> None:
         draft.proposal({"name": "X"})
 
 
+def test_proposal_repairs_what_a_small_model_half_gets_right() -> None:
+    def one(**field: Any) -> FieldDef:
+        base = {"name": "F", "type": "text", "description": "", "choices": [], "children": []}
+        return draft.proposal({"name": "S", "description": "", "fields": [{**base, **field}]}
+                              ).fields[0]
+
+    assert one(choices=["Supplier A", "Supplier B"]).choices == []  # choices on a text field
+    assert one(type="choice", choices=[" low", "high ", "low", ""]).choices == ["low", "high"]
+    assert one(type="choice").type == "text"  # a choice with nothing to choose from
+    assert one(type="list of objects").type == "list of text"  # a list of nothing
+    assert one(type="object").type == "text"
+    item = {"name": "Item", "type": "text", "description": "", "choices": []}
+    assert one(children=[item]).children == []  # children on a text field
+    nested = one(type="object", children=[{**item, "type": "choice", "choices": []}])
+    assert nested.children[0].type == "text" and not nested.children[0].required
+
+
+def test_the_prompts_worked_examples_are_drafts_the_grammar_allows() -> None:
+    for request, answer in draft._EXAMPLES:
+        drafted = draft.DraftDefinition.model_validate(answer)
+        assert draft.proposal(drafted).fields, request
+        assert json.dumps(answer, ensure_ascii=False) in draft.DRAFT_INSTRUCTION
+    for kind in TYPES:
+        assert f'"{kind}"' in draft.DRAFT_INSTRUCTION  # every type is explained
+
+
 def test_the_draft_model_is_flat_enough_for_the_live_form() -> None:
     paths = [n.path for n in leaves(draft.DraftDefinition)]
-    assert paths[:3] == ["name", "description", "instruction"] and len(paths) == 4
+    assert paths == ["name", "description", "fields"]
+    child_types = set(get_args(draft.ChildType))
+    assert child_types == set(draft.TYPES) - {"object", "list of objects"}  # one level deep
     assert draft.draft_request(" invoices ", "  ") == "What the schema should capture:\ninvoices"
     assert draft.draft_request("invoices", "ACME, 3 lines").endswith("ACME, 3 lines")
 
@@ -148,7 +182,7 @@ def test_the_proposal_loads_into_the_builder(server: ReplayServer) -> None:
     assert at.radio(key="fs_sch_section").value == "Builder"
     assert "The proposed schema Invoice is in the builder" in texts(at)
     assert at.text_input(key="fs_sch_name").value == "Invoice"
-    assert at.text_area(key="fs_sch_instruction").value == "Read the invoice carefully."
+    assert at.text_area(key="fs_sch_instruction").value == DEFAULT_INSTRUCTION
     top = next(d for d in at.dataframe if d.key and d.key.startswith("fs_sch_fields_"))
     assert top.value["name"].tolist() == ["Supplier", "Status", "Lines"]
     nested = next(d for d in at.dataframe if d.key and d.key.startswith("fs_sch_children_"))
@@ -159,11 +193,11 @@ def test_the_proposal_loads_into_the_builder(server: ReplayServer) -> None:
 
 
 def test_an_unusable_proposal_gives_a_clear_message(server: ReplayServer) -> None:
-    bad = {**PROPOSAL, "fields": [{**PROPOSAL["fields"][1], "choices": []}]}
+    bad = {**PROPOSAL, "fields": [PROPOSAL["fields"][1]] * 2}  # one name twice
     at = draft_on_page(server, json.dumps(bad))
     assert at.radio(key="fs_sch_section").value == "Draft from a description"
     assert "The proposal is not a usable schema" in errors(at)
-    assert "Status: a choice needs at least one allowed value." in errors(at)
+    assert "used twice" in errors(at)
     assert "fs_sch_name" not in at.session_state or not at.session_state["fs_sch_name"]
 
 

@@ -194,7 +194,8 @@ TYPE_GUIDE = (
 
 _EXAMPLES = (
     ("recipes: the dish, how many people it serves, total time in minutes, whether it is "
-     "vegetarian, difficulty (easy, medium or hard), the ingredients with their amounts",
+     "vegetarian, difficulty (easy, medium or hard), the ingredients with their amounts, "
+     "calories",
      {"name": "Recipe", "description": "A recipe from a cookbook or a web page", "fields": [
          {"name": "Dish", "type": "text", "description": "The dish's name", "choices": [],
           "children": []},
@@ -211,22 +212,30 @@ _EXAMPLES = (
               {"name": "Ingredient", "type": "text", "description": "What it is",
                "choices": []},
               {"name": "Amount", "type": "text", "description": "How much, with its unit",
-               "choices": []}]}]}),
-    ("conference talks: title, speakers, the day, the room, the track (data, web or security) "
-     "and the ticket price",
+               "choices": []}]},
+         {"name": "Calories", "type": "whole number", "description": "Calories per serving",
+          "choices": [], "children": []}]}),
+    ("conference talks: title, the speakers with their name and company, the day, the room, "
+     "the track (data, web or security), the ticket price range (minimum and maximum)",
      {"name": "Talk", "description": "A talk in a conference programme", "fields": [
          {"name": "Title", "type": "text", "description": "The talk's title", "choices": [],
           "children": []},
-         {"name": "Speakers", "type": "list of text", "description": "The speakers' full names",
-          "choices": [], "children": []},
+         {"name": "Speakers", "type": "list of objects", "description": "Each speaker",
+          "choices": [], "children": [
+              {"name": "Name", "type": "text", "description": "The speaker's full name",
+               "choices": []},
+              {"name": "Company", "type": "text", "description": "Where the speaker works",
+               "choices": []}]},
          {"name": "Day", "type": "date", "description": "The day of the talk, YYYY-MM-DD",
           "choices": [], "children": []},
          {"name": "Room", "type": "text", "description": "The room or hall", "choices": [],
           "children": []},
          {"name": "Track", "type": "choice", "description": "The conference track",
           "choices": ["data", "web", "security"], "children": []},
-         {"name": "Ticket price", "type": "number", "description": "The price of a ticket, "
-          "without the currency sign", "choices": [], "children": []}]}),
+         {"name": "Minimum price", "type": "number", "description": "The cheapest ticket's "
+          "price, without the currency sign", "choices": [], "children": []},
+         {"name": "Maximum price", "type": "number", "description": "The dearest ticket's "
+          "price, without the currency sign", "choices": [], "children": []}]}),
 )
 
 
@@ -241,9 +250,12 @@ def _draft_instruction() -> str:
         "kind. Answer with the schema's name (a word or two), a one-line description of the "
         "texts, and one field for each thing the user asks for, in the user's order and no "
         "others. A field's name is a short label (\"Invoice number\", \"Due date\"); its "
-        f"description says what goes there and in what form. Types: {TYPE_GUIDE} Only a "
-        "choice has choices (else []); only an object or a list of objects has children "
-        "(else []), and children are never objects themselves.\n\n" + examples
+        f"description says what goes there and in what form. Types: {TYPE_GUIDE} Things "
+        "asked for each of several items (\"the people with their name and email\") are one "
+        "list of objects whose children are those things; a range (minimum and maximum, "
+        "lowest and highest) is two fields. Only a choice has choices (else []); only an "
+        "object or a list of objects has children (else []), and children are never objects "
+        "themselves. Every thing the user names is a field, the last one too.\n\n" + examples
     )
 
 

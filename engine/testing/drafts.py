@@ -59,7 +59,7 @@ CASES: dict[str, Case] = {
          _n("lines", "line items", "items", "line", "products", children=(
              _n("item", "description", "product", "name"), _n("quantity", "qty", "count"),
              _n("unit price", "price", "rate"))),
-         _n("total", "amount due", "amount", "grand total")),
+         _n("total", "amount due", "amount", "grand total", "total amount")),
     ),
     "support ticket": Case(
         "support tickets from customers: the customer's name and email, the product, a "
@@ -97,7 +97,7 @@ CASES: dict[str, Case] = {
         (_n("product", "product name"), _n("reviewer", "reviewer name", "author", "name"),
          _n("rating", "stars", "score"), _n("review date", "date"),
          _n("pros", "advantages", "positives"), _n("cons", "disadvantages", "negatives"),
-         _n("recommend", "recommends", "recommended", "would recommend")),
+         _n("recommend", "recommends", "recommended", "would recommend", "recommendation")),
     ),
 }
 

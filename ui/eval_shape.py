@@ -23,6 +23,8 @@ from typing import Any
 
 import pandas as pd
 
+from engine.evaluate.advice import ReferenceRow, for_results
+
 #: The row of the scores table with every field's counts summed (micro F1).
 ALL_FIELDS = "(all fields, micro)"
 #: A drill-down cell's mark, by what its counts say.
@@ -140,6 +142,22 @@ def totals_frame(results: Any) -> pd.DataFrame:
             "cost": _cost(r.cost),
         })
     return pd.DataFrame(rows, columns=TOTAL_COLUMNS)
+
+
+def advice(results: Any) -> list[str]:
+    """Each lane's suggestion (`engine.evaluate.advice.for_results`), after its label."""
+    labels = lane_labels(results)
+    return [f"{labels[lane]}: {text}" for lane, text in for_results(results).items()]
+
+
+def reference_frame(rows: Sequence[ReferenceRow]) -> pd.DataFrame:
+    """The embedded models' measured figures on a starter set, a row per model."""
+    return pd.DataFrame([{
+        "model": row.title + (" (default)" if row.default else ""),
+        "micro F1": _two(row.micro_f1), "precision": _two(row.precision),
+        "recall": _two(row.recall), "s / doc": _num(row.seconds_per_doc, "{:.1f}"),
+        "tokens / doc": _num(row.tokens_per_doc, "{:,.0f}"), "documents": row.documents,
+    } for row in rows])
 
 
 def _two(value: float | None) -> str:

@@ -1,6 +1,8 @@
 """The Evaluate page: which schema and which model extract *our* documents best, measured on a
 labelled set. Its sections, top to bottom:
 
+- what the embedded models score on the starter sets (`engine.evaluate.advice.reference`,
+  measured by `bench/model_eval.py`);
 - the labelled set (`ui.eval_sets`: pick, versions, documents and gold, starter, import, by
   hand, export; `?set=<name>`);
 - **Run an evaluation**: 1–4 lanes as on Compare (schema version × provider × model × mode ×
@@ -9,7 +11,8 @@ labelled set. Its sections, top to bottom:
 - the evaluation on show (`?eval=<id>`, or `?batch=<a lane's batch id>` as History links a
   run of one): live while documents run (a fragment redrawn every second): progress per lane,
   fields × lanes of F1 coloured by F1, each lane's totals, a chart of F1 per lane and field,
-  Stop / Resume; then a document's drill-down (its gold beside each lane's answer, the fields
+  Stop / Resume, a suggestion for a lane under `advice.SUGGEST_BELOW` (a larger model or a
+  server); then a document's drill-down (its gold beside each lane's answer, the fields
   that differ marked) and the comparison with the earlier evaluation of the set (regressions
   first);
 - the recent evaluations of the set, to reopen one.
@@ -27,8 +30,9 @@ import streamlit as st
 from engine.batch import records
 from engine.batch.model import CANCELLED, QUEUED
 from engine.compare.lanes import MAX_LANES, LaneSpec
-from engine.evaluate import evaluations
+from engine.evaluate import advice, evaluations
 from engine.evaluate.model import Evaluation, Example, LabelSet
+from engine.evaluate.starter import STARTER_SETS, starter_set_name
 from engine.schemas.library import SCHEMAS
 from engine.schemas.resolve import resolve_schema
 from engine.schemas.saved import SchemaChoice
@@ -75,6 +79,7 @@ def render_evaluate_page() -> None:
     if notice:
         {"error": st.error, "warning": st.warning}.get(notice[0], st.success)(
             escape_md(notice[1]))
+    render_reference()
     evaluation = _evaluation_asked(store)
     if evaluation is not None and not st.query_params.get("set"):
         st.query_params["set"] = evaluation.set_name  # its set shown above it
@@ -86,6 +91,23 @@ def render_evaluate_page() -> None:
     if evaluation is not None:
         render_evaluation(store, evaluation)
     render_recent(store, label_set)
+
+
+def render_reference() -> None:
+    """The embedded models' scores on the starter sets, measured by the bench (no key, no
+    run needed to see what the default model can do)."""
+    ref = advice.reference()
+    if ref is None:
+        return
+    with st.expander("What the embedded model scores on the starter sets"):
+        for name in STARTER_SETS:
+            rows = ref.for_set(name)
+            if rows:
+                st.markdown(f"**{escape_md(starter_set_name(name))}**")
+                table(f"fs_eval_reference_{name}", shape.reference_frame(rows), hide_index=True)
+        st.caption(escape_md(f"Measured by bench/model_eval.py ({ref.measured}): one lane at "
+                             "a time, two documents at once. A lane of yours under F1 "
+                             f"{advice.SUGGEST_BELOW:.2f} gets a suggestion."))
 
 
 def _evaluation_asked(store: Store) -> Evaluation | None:
@@ -263,6 +285,8 @@ def render_live(store: Store, eval_id: str, live: bool) -> None:
     render_progress(results)
     render_actions(store, evaluation, results)
     render_scores(results, evaluation.fuzzy)
+    for text in shape.advice(results):
+        st.info(escape_md(text))
     if live:
         st.caption("Scores fill in as documents end (redrawn every second).")
 

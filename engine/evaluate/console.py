@@ -16,6 +16,7 @@ from engine.batch.commands import CommandError, PickProvider
 from engine.batch.console import hand_back, on_queue
 from engine.batch.model import NEEDS_KEY, queue_name
 from engine.compare.lanes import LaneSpec
+from engine.evaluate import advice
 from engine.evaluate import evaluations as ev
 from engine.evaluate.lanes_cli import lanes_from_file, parse_lanes
 from engine.evaluate.model import Evaluation
@@ -97,6 +98,8 @@ def _run(store: Store, args: argparse.Namespace, out: TextIO, err: TextIO, pick:
     if ended == "interrupted":
         print(f"stopped: see `fieldstream eval show {evaluation.id}`", file=out, flush=True)
         return EXIT_INTERRUPTED
+    for lane, text in advice.for_results(figures).items():
+        _say(err, f"lane {lane}: {text}")
     failing = below(figures, args.min_f1)
     for lane in failing:
         unscored = len(lane.documents) - lane.totals.documents

@@ -35,6 +35,7 @@ class WeightSet:
     version: str
     size: int
     sha256: str
+    install: str = "make run"  # the command that installs it (README, suggestions)
 
     @property
     def filename(self) -> str:
@@ -61,6 +62,7 @@ QWEN_15B = WeightSet(
     version="0.2.0",
     size=1_117_320_768,
     sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
+    install="make weights-1.5b",
 )
 WEIGHT_SETS: dict[str, WeightSet] = {w.key: w for w in (QWEN_05B, QWEN_15B)}
 DEFAULT_MODEL = QWEN_05B.key

@@ -60,6 +60,8 @@ def test_min_f1_fails_the_lane_below_it_and_passes_the_one_above(world):
     assert "# 8 of 8 documents ended" in err
     assert "error: lane B (bad): micro F1 0.681 is under --min-f1 0.8" in err
     assert "lane A (good)" not in err
+    assert "# lane B: F1 0.68 is under 0.80: a larger model on this server" in err
+    assert "# lane A:" not in err  # 0.982: no suggestion
     lines = out.splitlines()
     assert re.match(r"evaluation [0-9a-f]{16} · set Notes v1 · fuzzy off · finished$", lines[0])
     assert lines[1].split() == ["lane", "micro", "F1", "macro", "F1", "exact", "not", "in",

@@ -20,7 +20,7 @@ import pytest
 from streamlit.runtime.state.common import user_key_from_element_id
 from streamlit.testing.v1 import AppTest
 
-from engine.evaluate import starter
+from engine.evaluate import advice, starter
 from engine.testing.replay_server import ReplayServer, Reply
 from tests import support
 from ui import eval_sets
@@ -123,9 +123,16 @@ def start_two_lanes(at: AppTest) -> str:
     return param(at, "eval")
 
 
-def test_the_starter_subset_evaluated_on_two_lanes(server: ReplayServer) -> None:
+def test_the_starter_subset_evaluated_on_two_lanes(server: ReplayServer,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(advice, "SUGGEST_BELOW", 0.99)  # lane B's score is under it
     at = support.app_page(PAGE)
     assert at.title[0].value == "Evaluate"
+    # before anything runs: what the default model scores on each starter set (the bench's)
+    for name in starter.STARTER_SETS:
+        reference = frame(at, f"fs_eval_reference_{name}")
+        assert "(default)" in reference["model"][0]
+        assert 0 < float(reference["micro F1"][0]) <= 1
     at.button(key="fs_eval_starter").click()
     run(at)
     name = starter.starter_set_name(starter.STARTER_SETS[0], SUBSET)
@@ -152,6 +159,8 @@ def test_the_starter_subset_evaluated_on_two_lanes(server: ReplayServer) -> None
     assert totals["micro F1"][0] == "1.00" and totals["micro F1"][1] != "1.00"
     assert totals["exact documents"][0] == f"100% ({SUBSET} of {SUBSET})"
     assert at.button(key="fs_eval_stop").disabled
+    said = [i.value.replace("\\", "") for i in at.info]  # lane B only (a server's lane)
+    assert len(said) == 1 and said[0].startswith(lane_b) and "larger model" in said[0], said
 
     # a document's drill-down: lane B's emptied field marked, the gold beside each answer
     at.selectbox(key=f"fs_eval_drill_{eval_id}").set_value(0)

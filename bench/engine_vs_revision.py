@@ -16,7 +16,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from revision import ROOT, revision_tree
+
 CODE = r"""
 import gc, sys, time
 sys.path[:0] = [{tree!r}, {tree!r} + "/bench"]
@@ -47,20 +48,13 @@ def main() -> None:
     ap.add_argument("--old", required=True, help="the revision to compare with")
     ap.add_argument("--rounds", type=int, default=7)
     args = ap.parse_args()
-    with tempfile.TemporaryDirectory(prefix="fieldstream-old-") as tmp:
-        old = Path(tmp) / "old"
-        subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "-q", "--detach", str(old),
-                        args.old], check=True)
-        try:
-            trees = {f"old {args.old}": old, "this checkout": ROOT}
-            results: dict[str, list[float]] = {name: [] for name in trees}
-            for _ in range(args.rounds):
-                for name, tree in trees.items():
-                    ms, chunks = _one(tree)
-                    results[name].append(ms)
-        finally:
-            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(old)],
-                           check=False)
+    with revision_tree(args.old) as old:
+        trees = {f"old {args.old}": old, "this checkout": ROOT}
+        results: dict[str, list[float]] = {name: [] for name in trees}
+        for _ in range(args.rounds):
+            for name, tree in trees.items():
+                ms, chunks = _one(tree)
+                results[name].append(ms)
     for name, values in results.items():
         runs = ", ".join(f"{v:.2f}" for v in values)
         print(f"{name:>22}: median {statistics.median(values):6.2f} ms ({chunks} chunks; {runs})")

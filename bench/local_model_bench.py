@@ -114,7 +114,8 @@ def main() -> int:
         f"threads {settings.threads}/{settings.threads_batch} (gen/prompt)  "
         f"slots {settings.parallel}  ctx {settings.ctx} tokens each"
     )
-    one_run(client, provider.default_model, cache=True)  # first contact: not measured
+    # the first request after start-up: slower than the rest (its own row, not in the medians)
+    print(_row("first", one_run(client, provider.default_model, cache=True)), flush=True)
 
     results: dict[str, list[Run]] = {"cold": [], "warm": []}
     for i in range(args.runs):

@@ -2,7 +2,7 @@
 
     python bench/draft_bench.py [--model KEY] [--seed 7]
 
-Each description (`engine.testing.drafts.CASES`: invoice, support ticket, job posting, meeting,
+Each description (`engine.schemas.draft_cases.CASES`: invoice, support ticket, job posting, meeting,
 product review) is drafted as the Schemas page drafts it (`DraftDefinition`, the draft prompt,
 `DRAFT_MAX_TOKENS`, temperature 0, a fixed seed) on a freshly started local server. Per draft:
 seconds to the end, tokens, whether `proposal()` makes a valid definition, and how many of the
@@ -23,7 +23,7 @@ from engine import extract
 from engine.providers import client_for, local_provider
 from engine.schemas import draft
 from engine.schemas.definition import SchemaDefinitionError
-from engine.testing.drafts import CASES, covered
+from engine.schemas.draft_cases import CASES, covered
 
 TARGET_SECONDS, TARGET_SHARE = 60.0, 0.8
 

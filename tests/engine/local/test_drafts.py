@@ -1,5 +1,5 @@
 """Schema drafts on the embedded default model (#22): two of the five described schemas
-(`engine.testing.drafts.CASES`), drafted as the Schemas page drafts them (the draft prompt,
+(`engine.schemas.draft_cases.CASES`), drafted as the Schemas page drafts them (the draft prompt,
 `DraftDefinition`, `DRAFT_MAX_TOKENS`) at temperature 0 with a fixed seed. Each must be a valid
 definition holding at least 80 % of the fields its description names, under any of the names a
 person would accept for them; the wording is the model's own. All five, timed: bench/draft_bench.py.
@@ -12,7 +12,7 @@ import pytest
 from engine import extract
 from engine.providers import client_for, local_provider
 from engine.schemas import draft
-from engine.testing.drafts import CASES, covered
+from engine.schemas.draft_cases import CASES, covered
 
 SEED = 7
 

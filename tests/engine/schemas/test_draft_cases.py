@@ -1,4 +1,4 @@
-"""How a draft is checked against its description (engine/testing/drafts.py), on worked
+"""How a draft is checked against its description (engine/schemas/draft_cases.py), on worked
 examples: other wording counts, a field counts once, children count under their parent."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from engine.schemas.definition import SchemaDefinition
-from engine.testing.drafts import CASES, covered
+from engine.schemas.draft_cases import CASES, covered
 
 
 def schema(*fields: dict[str, Any]) -> SchemaDefinition:

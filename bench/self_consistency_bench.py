@@ -47,7 +47,8 @@ def main() -> int:
         keywords = {} if sample == 0 else {"temperature": args.temperature, "seed": sample}
         *_, snap = extract(text, schema, client=client, model=provider.default_model,
                            max_tokens=MAX_TOKENS, **keywords)
-        value = snap.final.model_dump(mode="json") if snap.final is not None else None
+        # a failed answer (e.g. looped to the token limit) counts as none: it agrees with nothing
+        value = snap.final.model_dump(mode="json") if snap.error is None else None
         return value, snap.timings.elapsed
 
     def document(text: str) -> list[tuple[dict | None, float]]:
@@ -57,7 +58,8 @@ def main() -> int:
     with ThreadPoolExecutor(2) as pool:  # two documents at a time, each its answers in turn
         results = list(pool.map(document, [e.text for e in examples]))
     wall = time.perf_counter() - started
-    greedy = [r[0][0] for r in results]
+    greedy = [r[0][0] or {} for r in results]
+    failed = sum(a is None for r in results for a, _ in r)
     voted = [vote([a for a, _ in r]) for r in results]
     golds = [e.gold for e in examples]
     single = score_many(zip(greedy, golds, strict=True)).totals()
@@ -65,7 +67,8 @@ def main() -> int:
     t_single = statistics.mean(r[0][1] for r in results)
     t_many = statistics.mean(sum(t for _, t in r) for r in results)
     print(f"{args.set}: {len(examples)} documents, {args.samples} answers each "
-          f"(temperature 0, then {args.temperature}), {wall:.0f} s in all")
+          f"(temperature 0, then {args.temperature}), {wall:.0f} s in all, {failed} answers "
+          "failed")
     print(f"greedy alone   micro F1 {single.micro_f1:.3f}  {t_single:5.1f} s/doc")
     print(f"vote of {args.samples}      micro F1 {many.micro_f1:.3f}  {t_many:5.1f} s/doc")
     gain = (many.micro_f1 - single.micro_f1) * 100

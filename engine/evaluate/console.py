@@ -89,7 +89,7 @@ def _run(store: Store, args: argparse.Namespace, out: TextIO, err: TextIO, pick:
                   f"v{evaluation.set_version} · {size.total if size else '?'} documents × "
                   f"{len(evaluation.lanes)} lanes")
         ended = _watch(store, evaluation, err, args.timeout)
-    figures = ev.results(store, evaluation)
+    figures = _settled(store, evaluation)
     if args.json:
         print(json.dumps(results_json(figures, min_f1=args.min_f1), ensure_ascii=True),
               file=out, flush=True)
@@ -155,6 +155,22 @@ def _watch(store: Store, evaluation: Evaluation, err: TextIO, timeout: float | N
         except KeyboardInterrupt:
             hand_back()
         return "interrupted"
+
+
+#: Seconds to wait, once no document is left, for the last runs' rows: a document's queue item
+#: can end a moment before its run's row has its answer (a chunked or invalid run ends last).
+SETTLE = 30.0
+
+
+def _settled(store: Store, evaluation: Evaluation) -> ev.Results:
+    """The evaluation's results once every ended document's answer is in (`finished`), so the
+    figures printed count them all; as they are after `SETTLE` seconds otherwise."""
+    deadline = time.monotonic() + SETTLE
+    while True:
+        figures = ev.results(store, evaluation)
+        if figures.finished or time.monotonic() >= deadline:
+            return figures
+        time.sleep(0.2)
 
 
 def _wait(store: Store, evaluation: Evaluation, err: TextIO, deadline: float | None) -> bool:

@@ -195,3 +195,25 @@ def test_a_timeout_stops_the_evaluation_and_fails_the_lanes_it_left_unscored(wor
     rows = out.splitlines()
     assert rows[2].split()[:4] == ["A", "1.000", "1.000", "2/2"]
     assert any(r.startswith("  A  note-2.txt: cancelled, not scored (") for r in rows), out
+
+
+def test_the_figures_wait_for_the_last_answers_to_be_written(world, monkeypatch):
+    """A document's queue item can end a moment before its run's row has the answer: `eval
+    run` prints the figures once the engine says every ended document is scored."""
+    import dataclasses
+
+    from engine.evaluate import console
+    from engine.evaluate import evaluations as ev
+
+    real, calls = ev.results, []
+
+    def late(store, evaluation, **kw):
+        figures = real(store, evaluation, **kw)
+        calls.append(figures.finished)
+        return figures if len(calls) > 2 else dataclasses.replace(figures, finished=False)
+
+    monkeypatch.setattr(console.ev, "results", late)
+    code, out, err = fieldstream("eval", "run", "Notes", "--lane", GOOD)
+    assert code == 0, err
+    assert len(calls) >= 3 and calls[-1] is True  # read again until finished
+    assert out.splitlines()[0].endswith("· finished")

@@ -14,6 +14,7 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
+from pydantic_core import to_jsonable_python
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import DateTime, Text, TypeDecorator
 
@@ -67,7 +68,10 @@ class SafeText(TypeDecorator[str]):
 
 def dumps(value: Any) -> str:
     # ensure_ascii=False keeps words searchable as written ("Müller", not "M\\u00fcller").
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    # A typed value in a partial answer (a split run's merged `date`, kept when the whole does
+    # not validate) is written as its JSON form ("2010-06-18"), the form a whole answer has.
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"),
+                      default=to_jsonable_python)
 
 
 class SafeJSON(TypeDecorator[Any]):

@@ -334,3 +334,43 @@ def test_the_timeline_has_a_bar_per_part(server: ReplayServer) -> None:
     assert rows[0]["start"] == 0.0
     for before, after in itertools.pairwise(rows):  # one at a time: one after another
         assert after["start"] >= before["end"] - 0.05 and after["end"] > after["start"]
+
+
+def test_a_split_run_that_ends_invalid_is_recorded_with_what_it_found(
+    server: ReplayServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The merged answer holds typed values (a `date`); when the whole does not validate, the
+    run's row still ends, `invalid`, with them in their JSON form (it once stayed `running`:
+    the date could not be written)."""
+    import datetime as dt
+
+    from engine.history.queries import get_run
+    from engine.history.recorder import Recorder
+    from engine.store import SAVED, Store, load_settings
+
+    class Signed(BaseModel):
+        signed_on: dt.date
+        missing: str  # no part states it: the merged answer cannot validate
+
+    monkeypatch.setenv("FIELDSTREAM_DATA_DIR", str(tmp_path))
+    text = document_text()
+    prov = provider(server)
+    spec = RunSpec.for_provider(text, "Signed", Signed, prov, "m", "json_schema")
+    with Store.from_settings(load_settings()).open() as store:
+        recorder = Recorder(store, None).register()
+        try:
+            runner = ChunkedRunner(leaves(Signed), spec, plan=lambda: split_text(text, 700, 60),
+                                   part_factory=lambda part: extraction_factory(part.request,
+                                                                                prov),
+                                   limiter=Limiter(2), secret="test-key").start()
+            assert runner.wait(20)
+            assert runner.status is RunStatus.INVALID, runner.error
+            deadline = time.monotonic() + 10
+            while recorder.recording(runner.run_id) is None and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert recorder.recording(runner.run_id) == SAVED
+            row = get_run(store, runner.run_id)
+        finally:
+            recorder.unregister()
+    assert row is not None and row.status in (RunStatus.INVALID, RunStatus.INVALID.value)
+    assert row.result["signed_on"] == "2026-03-01"

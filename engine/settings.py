@@ -343,7 +343,7 @@ def history_enabled(env: Env | None = None) -> bool:
 def field_guide(env: Env | None = None) -> bool:
     """FIELDSTREAM_FIELD_GUIDE=1: list the schema's fields, types and descriptions in the local
     model's prompt as well as its grammar. Off by default: measured worse (micro F1: invoices
-    0.883 -> 0.829, meetings 0.905 -> 0.789, long opinions 0.286 -> 0.247: the 0.5B model
+    0.883 -> 0.829, meetings 0.905 -> 0.789, long opinions 0.295 -> 0.247: the 0.5B model
     copies the descriptions' example values; docs/decisions/default-model.md); kept as a switch
     to measure on other sets."""
     return _flag("FIELDSTREAM_FIELD_GUIDE", env, default=False)

@@ -12,6 +12,7 @@ import pytest
 
 from engine.history import list_runs
 from engine.history.queries import get_run
+from engine.schemas.definition import DEFAULT_INSTRUCTION
 from engine.schemas.saved import get_schema
 from engine.store import Store
 from engine.testing.replay_server import ReplayServer, Reply
@@ -31,15 +32,14 @@ from ui.schemas_view import DRAFT_KEYS
 pytestmark = [pytest.mark.browser]
 pytest_plugins = ["tests.e2e"]  # server, app, page
 
-PROPOSAL: dict[str, Any] = {
+PROPOSAL: dict[str, Any] = {  # a draft as the model answers it (`DraftDefinition`)
     "name": "Purchase",
     "description": "A purchase request",
-    "instruction": "Read the request and fill in the form.",
     "fields": [
-        {"name": "Buyer", "type": "text", "description": "Who asks", "required": True,
-         "choices": [], "children": []},
-        {"name": "Urgency", "type": "choice", "description": "", "required": True,
-         "choices": ["low", "high"], "children": []},
+        {"name": "Buyer", "type": "text", "description": "Who asks", "choices": [],
+         "children": []},
+        {"name": "Urgency", "type": "choice", "description": "", "choices": ["low", "high"],
+         "children": []},
     ],
 }
 ANSWER = {"Buyer": "Grace Hopper", "Urgency": "high"}
@@ -62,7 +62,7 @@ def test_a_draft_streams_into_the_builder_is_saved_and_used(
     screenshot(page, "e2e-schemas-draft")
 
     done = first_seen(field_events(page, DRAFT_KEYS.lane), "done")
-    assert {"name", "description", "instruction", "fields"} <= set(done), done
+    assert {"name", "description", "fields"} <= set(done), done
     assert done["name"] <= done["fields"]  # the proposal filled in field by field
     assert page.get_by_role("textbox", name="Schema name", exact=True).input_value() == "Purchase"
 
@@ -84,4 +84,5 @@ def test_a_draft_streams_into_the_builder_is_saved_and_used(
         runs = [get_run(store, r.id) for r in rows]
     used = [r for r in runs if r is not None and r.schema_name == "Purchase"]
     assert len(used) == 1 and used[0].schema_version == "1" and used[0].result == ANSWER
-    assert server.requests[-1]["messages"][0]["content"] == PROPOSAL["instruction"]
+    # a draft leaves the instruction to the default (the builder shows it, the run sends it)
+    assert server.requests[-1]["messages"][0]["content"] == DEFAULT_INSTRUCTION
